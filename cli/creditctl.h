@@ -1,0 +1,32 @@
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace creditd::cli {
+
+// Exit codes shared by every verb.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure =
+    1;                                // errors in the input (diagnostics, failed tests, bad facts)
+inline constexpr int kExitUsage = 2;  // bad command line, unreadable file
+
+// What a verb writes to and the exit code it sets.
+struct Context {
+  std::ostream& out;
+  std::ostream& err;
+  int exit_code = kExitOk;
+};
+
+// Runs creditctl with `args` (without the program name). Returns the exit code.
+int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// One function per verb, each in its own file.
+void AddCheckCommand(CLI::App& app, Context& context);
+
+}  // namespace creditd::cli

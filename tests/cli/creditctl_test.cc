@@ -1,0 +1,62 @@
+#include "cli/creditctl.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace creditd::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CliRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CliRun Creditctl(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  const int code = RunCreditctl(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CreditctlTest, VersionAndHelp) {
+  CliRun version = Creditctl({"--version"});
+  EXPECT_EQ(version.code, kExitOk);
+  EXPECT_THAT(version.out, HasSubstr("creditctl "));
+  CliRun help = Creditctl({"--help"});
+  EXPECT_EQ(help.code, kExitOk);
+  EXPECT_THAT(help.out, HasSubstr("check"));
+}
+
+TEST(CreditctlTest, UnknownVerbIsUsageError) {
+  CliRun run = Creditctl({"frobnicate"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("creditctl:"));
+}
+
+TEST(CreditctlTest, CheckReportsSyntaxErrors) {
+  const std::string bad = WriteTemp("bad.credit", "policy p\ninput x money\n");
+  CliRun run = Creditctl({"check", bad});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.err, HasSubstr("error[E0001]"));
+  EXPECT_THAT(run.err, HasSubstr("bad.credit:2:9"));
+
+  const std::string good = WriteTemp("good.credit", "policy p\ninput x: money\n");
+  CliRun ok = Creditctl({"check", good});
+  EXPECT_EQ(ok.code, kExitOk) << ok.err;
+}
+
+}  // namespace
+}  // namespace creditd::cli
