@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace CLI {
 class App;
 }
@@ -26,7 +28,11 @@ struct Context {
 // Runs creditctl with `args` (without the program name). Returns the exit code.
 int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// Reads a whole file; NotFound or Unavailable naming the path on failure.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
 // One function per verb, each in its own file.
 void AddCheckCommand(CLI::App& app, Context& context);
+void AddFmtCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

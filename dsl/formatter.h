@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+#include "dsl/ast.h"
+#include "dsl/source.h"
+
+namespace creditd::dsl {
+
+// Prints `file` in canonical form: two-space indentation, one declaration,
+// row or effect per line, aligned rows and table columns, canonical spacing
+// around operators, blank lines between declarations of different kinds and
+// around multi-line ones (and where the source had one). Every comment is
+// kept, before the line it preceded or at the end of the line it ended.
+// Formatting is idempotent, and parsing the result gives the same AST
+// (ast::Dump) as parsing `source`.
+std::string Format(const ast::File& file, const SourceFile& source);
+
+// Prints one expression canonically, with the parentheses precedence needs
+// and those the author wrote.
+std::string FormatExpr(const ast::Expr& expr);
+
+}  // namespace creditd::dsl
