@@ -1,6 +1,7 @@
 #include "cli/creditctl.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -17,6 +18,29 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return absl::UnavailableError(absl::StrCat("error reading ", path));
   return text.str();
+}
+
+absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".credit") {
+          found.push_back(entry.path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(path, error)) {
+      files.push_back(path);
+    } else {
+      return absl::NotFoundError(absl::StrCat("no such file or directory: ", path));
+    }
+  }
+  return files;
 }
 
 int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

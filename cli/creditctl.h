@@ -31,6 +31,10 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
 // Reads a whole file; NotFound or Unavailable naming the path on failure.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// Expands directories (recursively, *.credit files, sorted) and keeps files
+// as given; NotFound for a path that does not exist.
+absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std::string>& paths);
+
 // One function per verb, each in its own file.
 void AddCheckCommand(CLI::App& app, Context& context);
 void AddFmtCommand(CLI::App& app, Context& context);

@@ -65,8 +65,9 @@ constraint
     ;
 
 // output credit_limit: money = 0
+// output new_limit: money = current_limit priority lowest
 outputDecl
-    : OUTPUT name=IDENT ':' typeRef ('=' value=expr)?
+    : OUTPUT name=IDENT ':' typeRef ('=' value=expr)? (PRIORITY order=IDENT)?
     ;
 
 // outcome Outcome = approve

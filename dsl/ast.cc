@@ -154,7 +154,8 @@ class Dumper {
     }
   }
   void operator()(const OutputDecl& d) {
-    Line(0, absl::StrCat("output ", d.name.name, ": ", Type(d.type)));
+    Line(0, absl::StrCat("output ", d.name.name, ": ", Type(d.type),
+                         d.priority ? " priority " + d.priority->name : ""));
     if (d.value) Expr(1, d.value.get());
   }
   void operator()(const OutcomeDecl& d) {

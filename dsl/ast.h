@@ -150,6 +150,9 @@ struct OutputDecl {
   Ident name;
   TypeRef type;
   ExprPtr value;  // the value before rules apply; may be null
+  // `priority lowest` / `priority highest`: when several rules set the
+  // output, the lowest (highest) value wins.
+  std::optional<Ident> priority;
   SourceSpan span;
 };
 

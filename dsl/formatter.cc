@@ -247,6 +247,7 @@ class DeclPrinter {
   void operator()(const ast::OutputDecl& d) {
     std::string text = absl::StrCat("output ", d.name.name, ": ", PrintType(d.type));
     if (d.value) absl::StrAppend(&text, " = ", Print(*d.value));
+    if (d.priority) absl::StrAppend(&text, " priority ", d.priority->name);
     w_.Emit(0, text, d.span);
   }
   void operator()(const ast::OutcomeDecl& d) {

@@ -207,6 +207,7 @@ class AstBuilder {
       decl.name = Ident(d->name);
       decl.type = Type(d->typeRef());
       if (d->value != nullptr) decl.value = Expr(d->value);
+      if (d->order != nullptr) decl.priority = Ident(d->order);
       decl.span = Span(d);
       return decl;
     }

@@ -1,0 +1,617 @@
+// Static analysis over a checked policy: band, factor and table gaps and
+// overlaps, unreachable rows, and rules that can never fire. It is exact for
+// tests and conditions made of constants, comparisons, ranges, sets and
+// boolean combinations of them; anything else is treated as "may be true"
+// (so it never causes a false warning) and the analysis says nothing about it.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/checker.h"
+#include "engine/domain.h"
+
+namespace creditd::engine {
+namespace {
+
+namespace ast = dsl::ast;
+using ast::Op;
+
+std::string Quoted(const std::string& name) { return absl::StrCat("`", name, "`"); }
+
+// An example value in backticks, for messages.
+std::string Shown(const std::optional<Value>& value, const Type& type) {
+  return value ? Quoted(FormatValue(*value, type)) : "a value";
+}
+
+class Analyzer {
+ public:
+  Analyzer(const CheckedPolicy& policy, dsl::DiagnosticSink& sink, const CheckOptions& options)
+      : policy_(policy), sink_(sink), options_(options) {}
+
+  void Run() {
+    for (const BandInfo& band : policy_.bands) Band(band);
+    for (const ScorecardInfo& card : policy_.scorecards) {
+      for (const GroupInfo& group : card.groups) {
+        for (const FactorInfo& factor : group.factors) Factor(card, factor);
+      }
+    }
+    for (const TableInfo& table : policy_.tables) Table(table);
+    for (const RuleInfo& rule : policy_.rules) Rule(rule);
+  }
+
+ private:
+  std::optional<Value> Constant(const ast::Expr& e, const Type& type) const {
+    const ExprInfo* info = policy_.Info(&e);
+    if (info == nullptr || !info->constant) return std::nullopt;
+    Value v = *info->constant;
+    if (type.is_numeric()) {
+      absl::StatusOr<Value> converted = Convert(v, type.kind);
+      if (converted.ok()) v = *converted;
+    }
+    return v;
+  }
+
+  // The values a test accepts; nullopt when it is not made of constants.
+  std::optional<Domain> TestDomain(const ast::Test& test, const Type& type) const {
+    switch (test.kind) {
+      case ast::TestKind::kAny:
+        return Domain::Full(type);
+      case ast::TestKind::kCompare: {
+        std::optional<Value> v = Constant(*test.value, type);
+        if (!v) return std::nullopt;
+        return Domain::Compare(type, ast::OpText(test.op), *v);
+      }
+      case ast::TestKind::kInterval:
+        return IntervalDomain(*test.interval, type);
+      case ast::TestKind::kSet: {
+        Domain d = Domain::Empty(type);
+        for (const ast::ExprPtr& e : test.set) {
+          std::optional<Value> v = Constant(*e, type);
+          if (!v) return std::nullopt;
+          d = d.Union(Domain::Point(type, *v));
+        }
+        return d;
+      }
+      case ast::TestKind::kEqual: {
+        std::optional<Value> v = Constant(*test.value, type);
+        if (!v) return std::nullopt;
+        return Domain::Point(type, *v);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Domain> IntervalDomain(const ast::Interval& i, const Type& type) const {
+    std::optional<Value> low = Constant(*i.low, type);
+    std::optional<Value> high = Constant(*i.high, type);
+    if (!low || !high) return std::nullopt;
+    return Domain::Between(type, *low, i.low_closed, *high, i.high_closed);
+  }
+
+  // The values an expression can take, as far as is known cheaply: an
+  // input's declared range, a constant, a band's row values, a scorecard's
+  // point range; otherwise everything of its type.
+  Domain RangeOf(const ast::Expr& e, int depth = 0) const {
+    const ExprInfo* info = policy_.Info(&e);
+    if (info == nullptr) return Domain::Empty(Type::Error());
+    const Type& type = info->type;
+    if (info->constant) return Domain::Point(type, *info->constant);
+    if (depth > 16) return Domain::Full(type);
+    switch (info->symbol.kind) {
+      case Symbol::Kind::kInput:
+        if (e.kind == ast::ExprKind::kName) {
+          return policy_.inputs[static_cast<size_t>(info->symbol.index)].range;
+        }
+        break;
+      case Symbol::Kind::kLet:
+        if (e.kind == ast::ExprKind::kName) {
+          const LetInfo& let = policy_.lets[static_cast<size_t>(info->symbol.index)];
+          Domain d = RangeOf(*let.decl->value, depth + 1);
+          if (d.type() == type) return d;
+        }
+        break;
+      case Symbol::Kind::kBand:
+        if (e.kind == ast::ExprKind::kName) {
+          const BandInfo& band = policy_.bands[static_cast<size_t>(info->symbol.index)];
+          Domain d = Domain::Empty(type);
+          for (const ast::Row& row : band.decl->rows) {
+            std::optional<Value> v = Constant(*row.value, type);
+            if (!v) return Domain::Full(type);
+            d = d.Union(Domain::Point(type, *v));
+          }
+          return d;
+        }
+        break;
+      case Symbol::Kind::kScorecard:
+        if (e.kind == ast::ExprKind::kMember) return ScoreRange(*info);
+        break;
+      default:
+        break;
+    }
+    return Domain::Full(type);
+  }
+
+  // [min, max] of a scorecard's total, group or factor points.
+  Domain ScoreRange(const ExprInfo& info) const {
+    const Type decimal = Type::Of(TypeKind::kDecimal);
+    const ScorecardInfo& card = policy_.scorecards[static_cast<size_t>(info.symbol.index)];
+    auto factor_range = [&](const FactorInfo& f, Decimal* lo, Decimal* hi) {
+      bool first = true;
+      for (const ast::Row& row : f.decl->rows) {
+        std::optional<Value> v = Constant(*row.value, decimal);
+        if (!v) return false;
+        if (first || v->d < *lo) *lo = v->d;
+        if (first || v->d > *hi) *hi = v->d;
+        first = false;
+      }
+      return !first;
+    };
+    auto group_range = [&](const GroupInfo& g, Decimal* lo, Decimal* hi) {
+      *lo = Decimal();
+      *hi = Decimal();
+      for (const FactorInfo& f : g.factors) {
+        Decimal a, b;
+        if (!factor_range(f, &a, &b)) return false;
+        *lo = lo->Add(a).value_or(*lo);
+        *hi = hi->Add(b).value_or(*hi);
+      }
+      return true;
+    };
+    Decimal lo, hi;
+    bool ok = true;
+    if (info.member_is_factor) {
+      ok = factor_range(card.groups[static_cast<size_t>(info.member_group)]
+                            .factors[static_cast<size_t>(info.member)],
+                        &lo, &hi);
+    } else if (info.member >= 0) {
+      ok = group_range(card.groups[static_cast<size_t>(info.member)], &lo, &hi);
+    } else {
+      for (const GroupInfo& g : card.groups) {
+        Decimal a, b;
+        if (!group_range(g, &a, &b)) {
+          ok = false;
+          break;
+        }
+        lo = lo.Add(a.Mul(g.weight).value_or(a)).value_or(lo);
+        hi = hi.Add(b.Mul(g.weight).value_or(b)).value_or(hi);
+      }
+    }
+    if (!ok) return Domain::Full(decimal);
+    return Domain::Between(decimal, Value::Dec(TypeKind::kDecimal, lo), true,
+                           Value::Dec(TypeKind::kDecimal, hi), true);
+  }
+
+  // Gaps and overlaps of single-value rows (bands and scorecard factors):
+  // every value in `domain` must match exactly one row.
+  void Rows(const std::vector<ast::Row>& rows, const Type& type, const Domain& domain,
+            const std::string& what, const dsl::SourceSpan& where) {
+    std::vector<std::optional<Domain>> tests;
+    for (const ast::Row& row : rows) tests.push_back(TestDomain(row.test, type));
+    Domain covered = Domain::Empty(type);
+    bool exact = true;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!tests[i]) {
+        exact = false;
+        continue;
+      }
+      const Domain mine = tests[i]->Intersect(domain);
+      if (mine.empty()) {
+        sink_.Warning("W0506", rows[i].span,
+                      absl::StrCat("this row of ", what, " never matches: ",
+                                   "its values lie outside ", domain.ToString()));
+        continue;
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (!tests[j]) continue;
+        const Domain both = mine.Intersect(*tests[j]);
+        if (!both.empty()) {
+          sink_.Error("E0402", rows[i].span,
+                      absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what, " overlap: both match ",
+                                   Shown(both.Example(), type)),
+                      absl::StrCat("they share ", both.ToString(),
+                                   "; make the ranges meet without overlapping, e.g. `< x` "
+                                   "then `>= x`"));
+          break;
+        }
+      }
+      covered = covered.Union(mine);
+    }
+    if (!exact) return;
+    const Domain gap = domain.Minus(covered);
+    if (!gap.empty()) {
+      sink_.Error("E0401", where,
+                  absl::StrCat(what, " has a gap: no row matches ",
+                               Shown(gap.Example(), type)),
+                  absl::StrCat("uncovered: ", gap.ToString(), " (the value ranges over ",
+                               domain.ToString(), ")"));
+    }
+  }
+
+  void Band(const BandInfo& band) {
+    if (band.subject_type.is_error()) return;
+    Rows(band.decl->rows, band.subject_type, RangeOf(*band.decl->subject),
+         absl::StrCat("band ", Quoted(band.name)), band.decl->name.span);
+  }
+
+  void Factor(const ScorecardInfo& card, const FactorInfo& factor) {
+    if (factor.subject_type.is_error()) return;
+    Domain domain = Domain::Full(factor.subject_type);
+    const int input = policy_.FindInput(factor.subject);
+    if (input >= 0) domain = policy_.inputs[static_cast<size_t>(input)].range;
+    Rows(factor.decl->rows, factor.subject_type, domain,
+         absl::StrCat("factor ", Quoted(factor.subject), " of scorecard ", Quoted(card.name)),
+         factor.decl->subject.span);
+  }
+
+  // ----- tables: boxes over the condition columns ---------------------------
+
+  using Box = std::vector<Domain>;
+
+  static bool Empty(const Box& box) {
+    for (const Domain& d : box) {
+      if (d.empty()) return true;
+    }
+    return false;
+  }
+
+  static Box Intersect(const Box& a, const Box& b) {
+    Box r;
+    for (size_t i = 0; i < a.size(); ++i) r.push_back(a[i].Intersect(b[i]));
+    return r;
+  }
+
+  // a \ b as disjoint boxes.
+  static void Subtract(const Box& a, const Box& b, std::vector<Box>* out) {
+    Box prefix = a;
+    for (size_t i = 0; i < a.size(); ++i) {
+      Box piece = prefix;
+      piece[i] = a[i].Minus(b[i]);
+      if (!Empty(piece)) out->push_back(std::move(piece));
+      prefix[i] = a[i].Intersect(b[i]);
+      if (prefix[i].empty()) return;
+    }
+  }
+
+  // Removes `cut` from every box in `boxes`; false when the work limit is hit.
+  bool Remove(std::vector<Box>* boxes, const Box& cut) {
+    std::vector<Box> next;
+    for (const Box& box : *boxes) {
+      Subtract(box, cut, &next);
+      if (static_cast<int>(next.size()) > options_.max_analysis_boxes) return false;
+    }
+    *boxes = std::move(next);
+    return true;
+  }
+
+  std::string Example(const Box& box, const TableInfo& table) const {
+    std::vector<std::string> parts;
+    for (size_t c = 0; c < box.size(); ++c) {
+      std::optional<Value> v = box[c].Example();
+      parts.push_back(absl::StrCat(ColumnName(table, c), " = ",
+                                   v ? FormatValue(*v, table.input_types[c]) : "?"));
+    }
+    return Quoted(absl::StrJoin(parts, ", "));
+  }
+
+  static std::string ColumnName(const TableInfo& table, size_t c) {
+    const ast::Expr& e = *table.decl->inputs[c];
+    if (e.kind == ast::ExprKind::kName) return e.text;
+    if (e.kind == ast::ExprKind::kMember && e.args[0]->kind == ast::ExprKind::kName) {
+      return absl::StrCat(e.args[0]->text, ".", e.text);
+    }
+    return absl::StrCat("column ", c + 1);
+  }
+
+  void Table(const TableInfo& table) {
+    const ast::TableDecl& decl = *table.decl;
+    for (const Type& t : table.input_types) {
+      if (t.is_error()) return;
+    }
+    Box domain;
+    for (const ast::ExprPtr& e : decl.inputs) domain.push_back(RangeOf(*e));
+    std::vector<std::optional<Box>> rows;
+    for (const ast::TableRow& row : decl.rows) {
+      if (row.tests.size() != decl.inputs.size()) return;
+      Box box;
+      bool exact = true;
+      for (size_t c = 0; c < row.tests.size(); ++c) {
+        std::optional<Domain> d = TestDomain(row.tests[c], table.input_types[c]);
+        if (!d) {
+          exact = false;
+          break;
+        }
+        box.push_back(d->Intersect(domain[c]));
+      }
+      rows.push_back(exact ? std::optional<Box>(box) : std::nullopt);
+    }
+    const std::string what = absl::StrCat("table ", Quoted(table.name));
+    bool exact = true;
+    std::vector<Box> uncovered = {domain};
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i]) {
+        exact = false;
+        continue;
+      }
+      const Box& box = *rows[i];
+      if (Empty(box)) {
+        sink_.Warning("W0506", decl.rows[i].span,
+                      absl::StrCat("row ", i + 1, " of ", what,
+                                   " never matches: it lies outside the values its columns "
+                                   "can take"));
+        continue;
+      }
+      if (table.hit == HitPolicy::kUnique) {
+        for (size_t j = 0; j < i; ++j) {
+          if (!rows[j]) continue;
+          const Box both = Intersect(box, *rows[j]);
+          if (!Empty(both)) {
+            sink_.Error("E0402", decl.rows[i].span,
+                        absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
+                                     " overlap under `hit unique`: both match ",
+                                     Example(both, table)),
+                        "make the rows exclusive, or use `hit first` to let the first one win");
+            break;
+          }
+        }
+      }
+      if (table.hit == HitPolicy::kFirst && exact) {
+        // Unreachable: everything it matches is matched by earlier rows.
+        std::vector<Box> rest = {box};
+        bool bounded = true;
+        for (size_t j = 0; j < i && bounded && !rest.empty(); ++j) {
+          if (rows[j] && !Empty(*rows[j])) bounded = Remove(&rest, *rows[j]);
+        }
+        if (!bounded) {
+          Limit(decl);
+          return;
+        }
+        if (rest.empty()) {
+          sink_.Warning("W0502", decl.rows[i].span,
+                        absl::StrCat("row ", i + 1, " of ", what,
+                                     " is unreachable: earlier rows match everything it does"),
+                        "under `hit first` the first matching row wins; move it up or remove it");
+        }
+      }
+      if (!Remove(&uncovered, box)) {
+        Limit(decl);
+        return;
+      }
+    }
+    const bool gaps_matter = table.hit != HitPolicy::kCollect || table.aggregate == Aggregate::kMin ||
+                             table.aggregate == Aggregate::kMax;
+    if (exact && gaps_matter && !uncovered.empty()) {
+      sink_.Error("E0401", decl.name.span,
+                  absl::StrCat(what, " has a gap: no row matches ", Example(uncovered[0], table)),
+                  "add a row for it, or a last row of `any` cells as the default");
+    }
+  }
+
+  void Limit(const ast::TableDecl& decl) {
+    sink_.Warning("W0507", decl.name.span,
+                  absl::StrCat("table ", Quoted(decl.name.name),
+                               " is too large to analyse for gaps and overlaps"),
+                  "split it into smaller tables");
+  }
+
+  // ----- rules: can the condition ever be true? ----------------------------
+
+  // A conjunction: variable -> allowed values. Variables are keyed by the
+  // symbol they name (input, let, band, scorecard member).
+  struct Conjunction {
+    absl::flat_hash_map<std::string, Domain> vars;
+  };
+  using Dnf = std::vector<Conjunction>;
+  static constexpr size_t kMaxConjunctions = 256;
+
+  // A key and domain for an expression that names a value; nullopt otherwise.
+  std::optional<std::string> VariableKey(const ast::Expr& e) const {
+    const ExprInfo* info = policy_.Info(&e);
+    if (info == nullptr || info->constant) return std::nullopt;
+    if (e.kind == ast::ExprKind::kName &&
+        (info->symbol.kind == Symbol::Kind::kInput || info->symbol.kind == Symbol::Kind::kLet ||
+         info->symbol.kind == Symbol::Kind::kBand)) {
+      return e.text;
+    }
+    if (e.kind == ast::ExprKind::kMember && info->symbol.kind == Symbol::Kind::kScorecard) {
+      return absl::StrCat(e.args[0]->text, ".", e.text);
+    }
+    return std::nullopt;
+  }
+
+  static Dnf Always() { return Dnf{Conjunction{}}; }
+
+  Dnf Atom(const std::string& key, const Domain& allowed) const {
+    Conjunction c;
+    c.vars.emplace(key, allowed);
+    return Dnf{c};
+  }
+
+  static Op Flip(Op op) {
+    switch (op) {
+      case Op::kLt:
+        return Op::kGt;
+      case Op::kLe:
+        return Op::kGe;
+      case Op::kGt:
+        return Op::kLt;
+      case Op::kGe:
+        return Op::kLe;
+      default:
+        return op;
+    }
+  }
+
+  static Op Negated(Op op) {
+    switch (op) {
+      case Op::kLt:
+        return Op::kGe;
+      case Op::kLe:
+        return Op::kGt;
+      case Op::kGt:
+        return Op::kLe;
+      case Op::kGe:
+        return Op::kLt;
+      case Op::kEq:
+        return Op::kNe;
+      case Op::kNe:
+        return Op::kEq;
+      default:
+        return op;
+    }
+  }
+
+  std::optional<Dnf> And(const Dnf& a, const Dnf& b) const {
+    Dnf out;
+    for (const Conjunction& x : a) {
+      for (const Conjunction& y : b) {
+        Conjunction c = x;
+        for (const auto& [key, domain] : y.vars) {
+          auto it = c.vars.find(key);
+          if (it == c.vars.end()) {
+            c.vars.emplace(key, domain);
+          } else {
+            it->second = it->second.Intersect(domain);
+          }
+        }
+        out.push_back(std::move(c));
+        if (out.size() > kMaxConjunctions) return std::nullopt;
+      }
+    }
+    return out;
+  }
+
+  // The condition `e` (negated when `negate`) in disjunctive normal form;
+  // nullopt when it grows past the limit (then nothing is concluded).
+  std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate) const {
+    const ExprInfo* info = policy_.Info(&e);
+    if (info != nullptr && info->constant && info->constant->kind == TypeKind::kBool) {
+      return info->constant->b != negate ? Always() : Dnf{};
+    }
+    switch (e.kind) {
+      case ast::ExprKind::kUnary:
+        if (e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
+        break;
+      case ast::ExprKind::kBinary: {
+        if (e.op == Op::kAnd || e.op == Op::kOr) {
+          std::optional<Dnf> a = ToDnf(*e.args[0], negate);
+          std::optional<Dnf> b = ToDnf(*e.args[1], negate);
+          if (!a || !b) return std::nullopt;
+          // De Morgan: a negated `and` is an `or` of the negations.
+          const bool conjunction = (e.op == Op::kAnd) != negate;
+          if (conjunction) return And(*a, *b);
+          a->insert(a->end(), b->begin(), b->end());
+          if (a->size() > kMaxConjunctions) return std::nullopt;
+          return a;
+        }
+        Op op = e.op;
+        const ast::Expr* var = e.args[0].get();
+        const ast::Expr* bound = e.args[1].get();
+        std::optional<std::string> key = VariableKey(*var);
+        if (!key) {
+          std::swap(var, bound);
+          key = VariableKey(*var);
+          op = Flip(op);
+        }
+        if (!key) break;
+        const ExprInfo* var_info = policy_.Info(var);
+        std::optional<Value> v = Constant(*bound, var_info->type);
+        if (!v) break;
+        if (negate) op = Negated(op);
+        return Atom(*key, Domain::Compare(var_info->type, ast::OpText(op), *v));
+      }
+      case ast::ExprKind::kIn: {
+        std::optional<std::string> key = VariableKey(*e.args[0]);
+        if (!key) break;
+        const Type& type = policy_.Info(e.args[0].get())->type;
+        std::optional<Domain> d;
+        if (e.interval != nullptr) {
+          d = IntervalDomain(*e.interval, type);
+        } else {
+          Domain set = Domain::Empty(type);
+          bool ok = true;
+          for (size_t i = 1; i < e.args.size() && ok; ++i) {
+            std::optional<Value> v = Constant(*e.args[i], type);
+            ok = v.has_value();
+            if (ok) set = set.Union(Domain::Point(type, *v));
+          }
+          if (ok) d = set;
+        }
+        if (!d) break;
+        const bool inside = (e.op == Op::kIn) != negate;
+        return Atom(*key, inside ? *d : d->Complement());
+      }
+      case ast::ExprKind::kName:
+      case ast::ExprKind::kMember: {
+        std::optional<std::string> key = VariableKey(e);
+        if (key && info != nullptr && info->type.kind == TypeKind::kBool) {
+          return Atom(*key, Domain::Point(info->type, Value::Bool(!negate)));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return Always();  // not analysable: may be true either way
+  }
+
+  // The declared values of a variable key.
+  std::optional<Domain> Declared(const ast::Expr& root, const std::string& key) const {
+    // Find an expression in the condition with this key to get its range.
+    std::optional<Domain> found;
+    Visit(root, [&](const ast::Expr& e) {
+      if (!found && VariableKey(e) == key) found = RangeOf(e);
+    });
+    return found;
+  }
+
+  template <typename F>
+  static void Visit(const ast::Expr& e, F&& f) {
+    f(e);
+    for (const ast::ExprPtr& arg : e.args) Visit(*arg, f);
+  }
+
+  void Rule(const RuleInfo& rule) {
+    const ast::Expr& condition = *rule.decl->condition;
+    std::optional<Dnf> dnf = ToDnf(condition, false);
+    if (!dnf) return;
+    std::string reason;
+    for (const Conjunction& c : *dnf) {
+      bool possible = true;
+      for (const auto& [key, allowed] : c.vars) {
+        std::optional<Domain> declared = Declared(condition, key);
+        Domain range = declared ? *declared : Domain::Full(allowed.type());
+        if (allowed.Intersect(range).empty()) {
+          possible = false;
+          if (reason.empty()) {
+            reason = allowed.empty()
+                         ? absl::StrCat("the condition asks contradictory things of ",
+                                        Quoted(key))
+                         : absl::StrCat(Quoted(key), " can only be ", range.ToString(),
+                                        ", but the condition needs ", allowed.ToString());
+          }
+          break;
+        }
+      }
+      if (possible) return;
+    }
+    sink_.Warning("W0503", rule.decl->id.span,
+                  absl::StrCat("rule ", Quoted(rule.id), " can never fire"),
+                  reason.empty() ? "its condition is always false" : reason);
+  }
+
+  const CheckedPolicy& policy_;
+  dsl::DiagnosticSink& sink_;
+  const CheckOptions& options_;
+};
+
+}  // namespace
+
+void Analyze(const CheckedPolicy& policy, dsl::DiagnosticSink& sink, const CheckOptions& options) {
+  Analyzer(policy, sink, options).Run();
+}
+
+}  // namespace creditd::engine

@@ -1,0 +1,165 @@
+#pragma once
+
+// The result of checking a policy: its declarations with names resolved and
+// types known, ready for the compiler. It owns the Program (sources and
+// ASTs) it was checked from; the AST pointers in it stay valid as long as it
+// lives.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "dsl/ast.h"
+#include "engine/domain.h"
+#include "engine/program.h"
+#include "engine/types.h"
+#include "engine/value.h"
+
+namespace creditd::engine {
+
+// What a name in an expression refers to.
+struct Symbol {
+  enum class Kind { kNone, kInput, kLet, kBand, kTable, kScorecard, kEnumSymbol, kOutput };
+  Kind kind = Kind::kNone;
+  int index = -1;  // into the CheckedPolicy vector of that kind; the ordinal for kEnumSymbol
+};
+
+// What the checker learned about one expression node.
+struct ExprInfo {
+  Type type;
+  // True for number literals and arithmetic on them only: they take the
+  // numeric type of whatever they meet ("limit > 500_000" compares money).
+  bool untyped = false;
+  std::optional<Value> constant;  // set when the value is known at check time
+  Symbol symbol;                  // for names and members
+  // For members: which part of a scorecard or table (group/factor index,
+  // column index; -1 for a scorecard's total).
+  int member = -1;
+  bool member_is_factor = false;
+  int member_group = -1;
+};
+
+struct InputInfo {
+  std::string name;
+  Type type;
+  Domain range;         // the declared range, or the type's full domain
+  bool has_range = false;
+  std::optional<Value> default_value;
+  const dsl::ast::InputDecl* decl = nullptr;
+};
+
+// When several fired rules `set` one output: the rule with the highest
+// priority wins, or the lowest / highest value (`priority lowest`).
+enum class SetResolution { kRulePriority, kLowest, kHighest };
+
+struct OutputInfo {
+  std::string name;
+  Type type;
+  SetResolution resolution = SetResolution::kRulePriority;
+  const dsl::ast::OutputDecl* decl = nullptr;
+  bool set_by_rules = false;  // any rule sets, caps, raises or adds to it
+  std::vector<int> depends_on;  // outputs its value expression reads
+};
+
+struct LetInfo {
+  std::string name;
+  Type type;
+  const dsl::ast::LetDecl* decl = nullptr;
+};
+
+struct BandInfo {
+  std::string name;
+  Type type;          // the values it maps to
+  Type subject_type;  // the value it maps from
+  const dsl::ast::BandDecl* decl = nullptr;
+};
+
+enum class HitPolicy { kFirst, kUnique, kPriority, kCollect };
+enum class Aggregate { kNone, kMin, kMax, kSum };
+
+struct TableInfo {
+  std::string name;
+  HitPolicy hit = HitPolicy::kFirst;
+  Aggregate aggregate = Aggregate::kNone;
+  std::vector<Type> input_types;
+  std::vector<Type> output_types;  // the column types; collect without aggregate: sets
+  const dsl::ast::TableDecl* decl = nullptr;
+};
+
+struct FactorInfo {
+  std::string subject;
+  Type subject_type;
+  int reason = -1;  // index into reasons, or -1
+  Decimal max_points;
+  const dsl::ast::Factor* decl = nullptr;
+};
+
+struct GroupInfo {
+  std::string name;
+  Decimal weight;  // as a fraction: 40% -> 0.4
+  std::vector<FactorInfo> factors;
+  const dsl::ast::ScoreGroup* decl = nullptr;
+};
+
+struct ScorecardInfo {
+  std::string name;
+  std::vector<GroupInfo> groups;
+  const dsl::ast::ScorecardDecl* decl = nullptr;
+};
+
+struct ReasonInfo {
+  std::string code;
+  std::string message;
+  dsl::SourceSpan span;
+};
+
+struct RuleInfo {
+  std::string id;
+  std::optional<int64_t> priority;
+  const dsl::ast::RuleDecl* decl = nullptr;
+};
+
+struct CheckedPolicy {
+  std::unique_ptr<Program> program;
+
+  bool is_library = false;
+  std::string name;
+  std::string version;
+  std::string effective;  // ISO date
+  std::string owner;
+  std::string description;
+
+  std::deque<EnumType> enums;  // deque: pointers to elements stay valid
+  std::vector<ReasonInfo> reasons;
+  std::vector<InputInfo> inputs;
+  std::vector<OutputInfo> outputs;
+  std::vector<LetInfo> lets;
+  std::vector<BandInfo> bands;
+  std::vector<TableInfo> tables;
+  std::vector<ScorecardInfo> scorecards;
+  std::vector<RuleInfo> rules;
+
+  // Outputs in the order they are finalised: each after the outputs its
+  // value expression reads.
+  std::vector<int> output_order;
+
+  const EnumType* outcome = nullptr;  // the outcome scale, when declared
+  int outcome_initial = 0;
+  dsl::SourceSpan outcome_span;
+
+  absl::flat_hash_map<const dsl::ast::Expr*, ExprInfo> exprs;
+
+  // Looks up what the checker learned about `expr`; null when unknown.
+  const ExprInfo* Info(const dsl::ast::Expr* expr) const {
+    auto it = exprs.find(expr);
+    return it == exprs.end() ? nullptr : &it->second;
+  }
+  int FindReason(const std::string& code) const;
+  int FindOutput(const std::string& name) const;
+  int FindInput(const std::string& name) const;
+};
+
+}  // namespace creditd::engine

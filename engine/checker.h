@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dsl/diagnostic.h"
+#include "engine/checked_policy.h"
+#include "engine/program.h"
+
+namespace creditd::engine {
+
+struct CheckOptions {
+  // The table analysis splits the input space into boxes; past this many it
+  // stops and says so (W0507) rather than spend unbounded time.
+  int max_analysis_boxes = 20000;
+};
+
+// Checks `program`: header, names, types, rules' effects, then the static
+// analysis (gaps, overlaps, unreachable rows, dead rules, unused inputs).
+// Every problem goes to `sink` as a diagnostic; the result is returned even
+// when there are errors, and must not be compiled then. A non-OK status only
+// when there is nothing to check (the policy file itself did not parse).
+absl::StatusOr<std::unique_ptr<CheckedPolicy>> Check(std::unique_ptr<Program> program,
+                                                     dsl::DiagnosticSink& sink,
+                                                     const CheckOptions& options = {});
+
+// Loads `path` with its imports and checks it: LoadProgram then Check.
+absl::StatusOr<std::unique_ptr<CheckedPolicy>> LoadAndCheck(const std::string& path,
+                                                            FileReader& reader,
+                                                            dsl::DiagnosticSink& sink,
+                                                            const CheckOptions& options = {});
+
+// The static analysis alone, on a policy that checked without errors.
+void Analyze(const CheckedPolicy& policy, dsl::DiagnosticSink& sink, const CheckOptions& options);
+
+}  // namespace creditd::engine
