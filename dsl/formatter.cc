@@ -221,6 +221,9 @@ bool IsBlock(const ast::Declaration& d) {
          std::holds_alternative<ast::RuleDecl>(d);
 }
 
+// Lines longer than this are split where the syntax allows (enums).
+constexpr size_t kMaxLine = 100;
+
 // Writes one declaration.
 class DeclPrinter {
  public:
@@ -229,8 +232,16 @@ class DeclPrinter {
   void operator()(const ast::EnumDecl& d) {
     std::vector<std::string> symbols;
     for (const ast::Ident& s : d.symbols) symbols.push_back(s.name);
-    w_.Emit(0, absl::StrCat("enum ", d.name.name, " { ", absl::StrJoin(symbols, ", "), " }"),
-            d.span);
+    std::string line =
+        absl::StrCat("enum ", d.name.name, " { ", absl::StrJoin(symbols, ", "), " }");
+    if (line.size() <= kMaxLine) {
+      w_.Emit(0, line, d.span);
+      return;
+    }
+    // Too long for one line: one symbol per line.
+    w_.Emit(0, absl::StrCat("enum ", d.name.name, " {"), d.span.line, d.name.span.end_line);
+    for (const ast::Ident& s : d.symbols) w_.Emit(1, s.name + ",", s.span);
+    w_.Emit(0, "}", d.span.end_line, d.span.end_line);
   }
   void operator()(const ast::ReasonDecl& d) {
     w_.Emit(0, absl::StrCat("reason ", d.code.name, " ", Quote(d.message)), d.span);

@@ -210,8 +210,8 @@ class Analyzer {
         const Domain both = mine.Intersect(*tests[j]);
         if (!both.empty()) {
           sink_.Error("E0402", rows[i].span,
-                      absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what, " overlap: both match ",
-                                   Shown(both.Example(), type)),
+                      absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
+                                   " overlap: both match ", Shown(both.Example(), type)),
                       absl::StrCat("they share ", both.ToString(),
                                    "; make the ranges meet without overlapping, e.g. `< x` "
                                    "then `>= x`"));
@@ -224,8 +224,7 @@ class Analyzer {
     const Domain gap = domain.Minus(covered);
     if (!gap.empty()) {
       sink_.Error("E0401", where,
-                  absl::StrCat(what, " has a gap: no row matches ",
-                               Shown(gap.Example(), type)),
+                  absl::StrCat(what, " has a gap: no row matches ", Shown(gap.Example(), type)),
                   absl::StrCat("uncovered: ", gap.ToString(), " (the value ranges over ",
                                domain.ToString(), ")"));
     }
@@ -349,11 +348,11 @@ class Analyzer {
           if (!rows[j]) continue;
           const Box both = Intersect(box, *rows[j]);
           if (!Empty(both)) {
-            sink_.Error("E0402", decl.rows[i].span,
-                        absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
-                                     " overlap under `hit unique`: both match ",
-                                     Example(both, table)),
-                        "make the rows exclusive, or use `hit first` to let the first one win");
+            sink_.Error(
+                "E0402", decl.rows[i].span,
+                absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
+                             " overlap under `hit unique`: both match ", Example(both, table)),
+                "make the rows exclusive, or use `hit first` to let the first one win");
             break;
           }
         }
@@ -381,7 +380,8 @@ class Analyzer {
         return;
       }
     }
-    const bool gaps_matter = table.hit != HitPolicy::kCollect || table.aggregate == Aggregate::kMin ||
+    const bool gaps_matter = table.hit != HitPolicy::kCollect ||
+                             table.aggregate == Aggregate::kMin ||
                              table.aggregate == Aggregate::kMax;
     if (exact && gaps_matter && !uncovered.empty()) {
       sink_.Error("E0401", decl.name.span,
@@ -588,8 +588,7 @@ class Analyzer {
           possible = false;
           if (reason.empty()) {
             reason = allowed.empty()
-                         ? absl::StrCat("the condition asks contradictory things of ",
-                                        Quoted(key))
+                         ? absl::StrCat("the condition asks contradictory things of ", Quoted(key))
                          : absl::StrCat(Quoted(key), " can only be ", range.ToString(),
                                         ", but the condition needs ", allowed.ToString());
           }

@@ -45,7 +45,7 @@ struct ExprInfo {
 struct InputInfo {
   std::string name;
   Type type;
-  Domain range;         // the declared range, or the type's full domain
+  Domain range;  // the declared range, or the type's full domain
   bool has_range = false;
   std::optional<Value> default_value;
   const dsl::ast::InputDecl* decl = nullptr;
@@ -60,7 +60,7 @@ struct OutputInfo {
   Type type;
   SetResolution resolution = SetResolution::kRulePriority;
   const dsl::ast::OutputDecl* decl = nullptr;
-  bool set_by_rules = false;  // any rule sets, caps, raises or adds to it
+  bool set_by_rules = false;    // any rule sets, caps, raises or adds to it
   std::vector<int> depends_on;  // outputs its value expression reads
 };
 

@@ -79,8 +79,7 @@ class Checker {
     State state = State::kUnchecked;
   };
 
-  void Error(const char* code, const SourceSpan& span, std::string message,
-             std::string help = "") {
+  void Error(const char* code, const SourceSpan& span, std::string message, std::string help = "") {
     sink_.Error(code, span, std::move(message), std::move(help));
   }
   void Warning(const char* code, const SourceSpan& span, std::string message,
@@ -103,7 +102,8 @@ class Checker {
         continue;
       }
       if (!seen.emplace(key, &field).second) {
-        Error("E0104", field.key.span, absl::StrCat("header field ", Quoted(key), " is given twice"));
+        Error("E0104", field.key.span,
+              absl::StrCat("header field ", Quoted(key), " is given twice"));
         continue;
       }
       using Kind = ast::HeaderField::Kind;
@@ -114,8 +114,7 @@ class Checker {
         policy_->version = field.value;
       } else if (key == "effective") {
         if (field.kind != Kind::kDate || !ParseDate(field.value).ok()) {
-          Error("E0103", field.span,
-                "`effective` must be a calendar date such as 2026-01-01");
+          Error("E0103", field.span, "`effective` must be a calendar date such as 2026-01-01");
         }
         policy_->effective = field.value;
       } else if (field.kind != Kind::kString) {
@@ -131,8 +130,9 @@ class Checker {
         if (!seen.contains(required)) {
           Error("E0101", header.name.span,
                 absl::StrCat("policy ", Quoted(header.name.name), " has no `", required, "`"),
-                std::string(required) == "version" ? "add `version 1.0.0` under the policy line"
-                                                   : "add `effective 2026-01-01` under the policy line");
+                std::string(required) == "version"
+                    ? "add `version 1.0.0` under the policy line"
+                    : "add `effective 2026-01-01` under the policy line");
         }
       }
     }
@@ -230,7 +230,8 @@ class Checker {
     for (const ast::ReasonDecl* r : reason_decls_) {
       const int existing = policy_->FindReason(r->code.name);
       if (existing >= 0) {
-        Error("E0202", r->code.span, absl::StrCat("reason ", Quoted(r->code.name), " is declared twice"),
+        Error("E0202", r->code.span,
+              absl::StrCat("reason ", Quoted(r->code.name), " is declared twice"),
               absl::StrCat("first declared at ",
                            Where(sources(), policy_->reasons[static_cast<size_t>(existing)].span)));
         continue;
@@ -245,7 +246,7 @@ class Checker {
       auto it = enums_.find(ref.name);
       if (it == enums_.end()) {
         Error("E0203", ref.span, absl::StrCat("unknown enum ", Quoted(ref.name)),
-                  "a set holds the symbols of one declared enum: `set of Requirement`");
+              "a set holds the symbols of one declared enum: `set of Requirement`");
         return Type::Error();
       }
       return Type::Set(it->second);
@@ -271,8 +272,7 @@ class Checker {
     ExprInfo info = CheckExpr(expr, &type);
     if (info.type.is_error()) return std::nullopt;
     if (!Assignable(info, type)) {
-      Error("E0304", expr.span,
-            absl::StrCat(what, " must be ", T(type), ", found ", T(info.type)));
+      Error("E0304", expr.span, absl::StrCat(what, " must be ", T(type), ", found ", T(info.type)));
       return std::nullopt;
     }
     if (!info.constant) {
@@ -490,8 +490,8 @@ class Checker {
     if (declared && !declared->is_error() && !value.type.is_error()) {
       if (!Assignable(value, *declared)) {
         Error("E0304", decl.value->span,
-              absl::StrCat(Quoted(info.name), " is declared ", T(*declared),
-                           " but its value is ", T(value.type)));
+              absl::StrCat(Quoted(info.name), " is declared ", T(*declared), " but its value is ",
+                           T(value.type)));
       }
       info.type = *declared;
     } else if (value.untyped && value.type.kind == TypeKind::kInt) {
@@ -604,8 +604,7 @@ class Checker {
                                Quoted(column.name.name), " is ", T(t)),
                   "use `hit collect sum`, `min` or `max` for numbers");
           }
-        } else if (!t.is_numeric() &&
-                   !(info.aggregate != Aggregate::kSum && t.is_ordered())) {
+        } else if (!t.is_numeric() && !(info.aggregate != Aggregate::kSum && t.is_ordered())) {
           Error("E0316", column.span,
                 absl::StrCat("cannot aggregate column ", Quoted(column.name.name), " of type ",
                              T(t)));
@@ -629,8 +628,8 @@ class Checker {
         ExprInfo v = CheckExpr(*row.values[c], t.is_error() ? nullptr : &t);
         if (!t.is_error() && !v.type.is_error() && !Assignable(v, t)) {
           Error("E0304", row.values[c]->span,
-                absl::StrCat("column ", Quoted(decl.outputs[c].name.name), " is ", T(t),
-                             ", found ", T(v.type)));
+                absl::StrCat("column ", Quoted(decl.outputs[c].name.name), " is ", T(t), ", found ",
+                             T(v.type)));
         }
       }
     }
@@ -685,9 +684,9 @@ class Checker {
         f.subject = factor.subject.name;
         f.decl = &factor;
         if (!names.insert(f.subject).second) {
-          Error("E0202", factor.subject.span,
-                absl::StrCat(Quoted(f.subject), " is scored twice in scorecard ",
-                             Quoted(info.name)));
+          Error(
+              "E0202", factor.subject.span,
+              absl::StrCat(Quoted(f.subject), " is scored twice in scorecard ", Quoted(info.name)));
         }
         ast::Expr subject;
         subject.kind = ast::ExprKind::kName;
@@ -792,8 +791,9 @@ class Checker {
   ExprInfo CheckLiteral(const ast::Expr& e) {
     absl::StatusOr<Value> v = ParseLiteral(e.text);
     if (!v.ok()) {
-      Error("E0306", e.span, absl::StrCat("invalid literal ", Quoted(e.text), ": ",
-                                          std::string(v.status().message())));
+      Error("E0306", e.span,
+            absl::StrCat("invalid literal ", Quoted(e.text), ": ",
+                         std::string(v.status().message())));
       return Fail(e);
     }
     ExprInfo info;
@@ -823,8 +823,8 @@ class Checker {
     }
     if (owners.size() > 1) {
       Error("E0207", e.span,
-            absl::StrCat(Quoted(e.text), " is a symbol of several enums: ",
-                         absl::StrJoin(owners, ", ")),
+            absl::StrCat(Quoted(e.text),
+                         " is a symbol of several enums: ", absl::StrJoin(owners, ", ")),
             "compare it with a value of the enum you mean, e.g. `grade = A`");
       return ExprInfo{};
     }
@@ -965,10 +965,10 @@ class Checker {
           }
         }
       }
-      Error("E0208", e.span,
-            absl::StrCat("scorecard ", Quoted(base.text), " has no group or factor ",
-                         Quoted(e.text)),
-            "use `total`, a group name or a factor's subject");
+      Error(
+          "E0208", e.span,
+          absl::StrCat("scorecard ", Quoted(base.text), " has no group or factor ", Quoted(e.text)),
+          "use `total`, a group name or a factor's subject");
       return Fail(e);
     }
     Error("E0208", e.span,
@@ -980,6 +980,26 @@ class Checker {
     ExprInfo info;
     info.type = type;
     return info;
+  }
+
+  // A bare name that is no value: an enum symbol waiting for its enum.
+  bool IsBareSymbol(const ast::Expr& e) const {
+    if (e.kind != ast::ExprKind::kName || values_.contains(e.text)) return false;
+    return current_output_ < 0 || policy_->FindOutput(e.text) < 0;
+  }
+
+  // Checks two operands that must agree; a bare enum symbol takes its enum
+  // from the other side, whichever side it is on.
+  std::pair<ExprInfo, ExprInfo> CheckPair(const ast::Expr& a, const ast::Expr& b,
+                                          const Type* hint) {
+    if (IsBareSymbol(a) && !IsBareSymbol(b)) {
+      ExprInfo second = CheckExpr(b, hint);
+      ExprInfo first = CheckExpr(a, second.type.is_error() ? hint : &second.type);
+      return {first, second};
+    }
+    ExprInfo first = CheckExpr(a, hint);
+    ExprInfo second = CheckExpr(b, first.type.is_error() ? hint : &first.type);
+    return {first, second};
   }
 
   // The common numeric type of two operands for min/max/if/comparison, or
@@ -1021,15 +1041,18 @@ class Checker {
         Error("E0209", e.span, absl::StrCat(Quoted(fn), " takes two or more values"));
         return Fail(e);
       }
-      ExprInfo result = CheckExpr(*e.args[0], hint);
-      for (size_t i = 1; i < n; ++i) {
+      // The first argument that is not a bare symbol sets the type.
+      size_t lead = 0;
+      while (lead + 1 < n && IsBareSymbol(*e.args[lead])) ++lead;
+      ExprInfo result = CheckExpr(*e.args[lead], hint);
+      for (size_t i = 0; i < n; ++i) {
+        if (i == lead) continue;
         ExprInfo next = CheckExpr(*e.args[i], result.type.is_error() ? hint : &result.type);
         if (result.type.is_error() || next.type.is_error()) return Fail(e);
         std::optional<ExprInfo> unified = Unify(result, next);
         if (!unified || !unified->type.is_ordered()) {
           Error("E0301", e.span,
-                absl::StrCat(Quoted(fn), " cannot mix ", T(result.type), " and ",
-                             T(next.type)));
+                absl::StrCat(Quoted(fn), " cannot mix ", T(result.type), " and ", T(next.type)));
           return Fail(e);
         }
         result = *unified;
@@ -1174,11 +1197,13 @@ class Checker {
       return r;
     };
     if (ka == TypeKind::kDate || kb == TypeKind::kDate) {
-      if (op == Op::kSub && ka == TypeKind::kDate && kb == TypeKind::kDate) return make(TypeKind::kInt);
+      if (op == Op::kSub && ka == TypeKind::kDate && kb == TypeKind::kDate)
+        return make(TypeKind::kInt);
       if ((op == Op::kAdd || op == Op::kSub) && ka == TypeKind::kDate && kb == TypeKind::kInt) {
         return make(TypeKind::kDate);
       }
-      if (op == Op::kAdd && ka == TypeKind::kInt && kb == TypeKind::kDate) return make(TypeKind::kDate);
+      if (op == Op::kAdd && ka == TypeKind::kInt && kb == TypeKind::kDate)
+        return make(TypeKind::kDate);
       *why = "dates take whole days: date + int, date - int, date - date";
       return std::nullopt;
     }
@@ -1206,7 +1231,8 @@ class Checker {
         if (x == TypeKind::kInt && y == TypeKind::kInt) return make(TypeKind::kInt);
         return make(TypeKind::kDecimal);
       case Op::kDiv:
-        if (x == y && (x == TypeKind::kMoney || x == TypeKind::kPercent)) return make(TypeKind::kDecimal);
+        if (x == y && (x == TypeKind::kMoney || x == TypeKind::kPercent))
+          return make(TypeKind::kDecimal);
         if (x == TypeKind::kMoney && decimalish(y)) return make(TypeKind::kMoney);
         if (x == TypeKind::kMoney && y == TypeKind::kPercent) return make(TypeKind::kMoney);
         if (x == TypeKind::kPercent && decimalish(y)) return make(TypeKind::kPercent);
@@ -1257,14 +1283,12 @@ class Checker {
       return Record(e, r);
     }
     if (IsComparison(op)) {
-      ExprInfo a = CheckExpr(*e.args[0], nullptr);
-      ExprInfo b = CheckExpr(*e.args[1], a.type.is_error() ? nullptr : &a.type);
+      auto [a, b] = CheckPair(*e.args[0], *e.args[1], nullptr);
       if (a.type.is_error() || b.type.is_error()) return Fail(e);
       std::optional<ExprInfo> common = Unify(a, b);
       const bool equality = op == Op::kEq || op == Op::kNe;
       if (!common || (!equality && !common->type.is_ordered())) {
-        Error("E0302", e.span,
-              absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
+        Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
               a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum
                   ? "compare an enum value with a symbol of the same enum"
                   : "");
@@ -1273,8 +1297,8 @@ class Checker {
       ExprInfo r;
       r.type = Type::Of(TypeKind::kBool);
       if (a.constant && b.constant) {
-        const int c = CompareValues(Coerce(*a.constant, common->type),
-                                    Coerce(*b.constant, common->type));
+        const int c =
+            CompareValues(Coerce(*a.constant, common->type), Coerce(*b.constant, common->type));
         bool v = false;
         switch (op) {
           case Op::kEq:
@@ -1308,8 +1332,7 @@ class Checker {
     std::optional<ExprInfo> result = ArithmeticType(op, a, b, &why);
     if (!result) {
       Error(why.find("money times money") != std::string::npos ? "E0311" : "E0301", e.span,
-            absl::StrCat("cannot ", Verb(op), " ", T(a.type), " and ", T(b.type)),
-            why);
+            absl::StrCat("cannot ", Verb(op), " ", T(a.type), " and ", T(b.type)), why);
       return Fail(e);
     }
     if (a.constant && b.constant) {
@@ -1319,8 +1342,9 @@ class Checker {
                      Coerce(*b.constant, t.kind == TypeKind::kDate ? b.type : t),
                      op == Op::kDiv && t.kind == TypeKind::kInt ? TypeKind::kDecimal : t.kind);
       if (!v.ok()) {
-        Error("E0306", e.span,
-              absl::StrCat("this constant cannot be computed: ", std::string(v.status().message())));
+        Error(
+            "E0306", e.span,
+            absl::StrCat("this constant cannot be computed: ", std::string(v.status().message())));
         return Fail(e);
       }
       result->constant = *v;
@@ -1362,14 +1386,12 @@ class Checker {
             absl::StrCat("the condition of `if` must be bool, found ", T(c.type)));
       return Fail(e);
     }
-    ExprInfo a = CheckExpr(*e.args[1], hint);
-    ExprInfo b = CheckExpr(*e.args[2], a.type.is_error() ? hint : &a.type);
+    auto [a, b] = CheckPair(*e.args[1], *e.args[2], hint);
     if (c.type.is_error() || a.type.is_error() || b.type.is_error()) return Fail(e);
     std::optional<ExprInfo> common = Unify(a, b);
     if (!common) {
       Error("E0301", e.span,
-            absl::StrCat("the branches of `if` give ", T(a.type), " and ",
-                         T(b.type)));
+            absl::StrCat("the branches of `if` give ", T(a.type), " and ", T(b.type)));
       return Fail(e);
     }
     ExprInfo r = *common;
@@ -1421,8 +1443,8 @@ class Checker {
       current_output_ = -1;
       if (!v.type.is_error() && !Assignable(v, out.type)) {
         Error("E0304", out.decl->value->span,
-              absl::StrCat("output ", Quoted(out.name), " is ", T(out.type),
-                           ", its value is ", T(v.type)));
+              absl::StrCat("output ", Quoted(out.name), " is ", T(out.type), ", its value is ",
+                           T(v.type)));
       }
     }
     // Depth-first topological order; a cycle is reported once.
@@ -1431,8 +1453,9 @@ class Checker {
       if (state[static_cast<size_t>(o)] == 2) return;
       if (state[static_cast<size_t>(o)] == 1) {
         const OutputInfo& out = policy_->outputs[static_cast<size_t>(o)];
-        Error("E0211", out.decl->name.span,
-              absl::StrCat("output ", Quoted(out.name), " depends on itself through other outputs"));
+        Error(
+            "E0211", out.decl->name.span,
+            absl::StrCat("output ", Quoted(out.name), " depends on itself through other outputs"));
         return;
       }
       state[static_cast<size_t>(o)] = 1;
@@ -1571,8 +1594,8 @@ class Checker {
         ExprInfo v = CheckExpr(*effect.value, &out->type);
         if (!v.type.is_error() && !Assignable(v, out->type)) {
           Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type),
-                             ", found ", T(v.type)));
+                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
+                             T(v.type)));
         }
         return;
       }
@@ -1587,8 +1610,8 @@ class Checker {
         ExprInfo v = CheckExpr(*effect.value, &out->type);
         if (!v.type.is_error() && !Assignable(v, out->type)) {
           Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type),
-                             ", found ", T(v.type)));
+                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
+                             T(v.type)));
         }
         return;
       }
@@ -1603,8 +1626,8 @@ class Checker {
         ExprInfo v = CheckExpr(*effect.value, &out->type);
         if (!v.type.is_error() && !Assignable(v, out->type)) {
           Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type),
-                             ", found ", T(v.type)));
+                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
+                             T(v.type)));
         }
         return;
       }
@@ -1620,8 +1643,7 @@ class Checker {
         ExprInfo v = CheckExpr(*effect.value, &element);
         if (!v.type.is_error() && v.type != element) {
           Error("E0304", effect.value->span,
-                absl::StrCat(Quoted(out->name), " holds ", T(element), ", found ",
-                             T(v.type)));
+                absl::StrCat(Quoted(out->name), " holds ", T(element), ", found ", T(v.type)));
         }
         return;
       }
@@ -1745,6 +1767,13 @@ absl::StatusOr<std::unique_ptr<CheckedPolicy>> LoadAndCheck(const std::string& p
                                                             const CheckOptions& options) {
   absl::StatusOr<std::unique_ptr<Program>> program = LoadProgram(path, reader, sink);
   if (!program.ok()) return program.status();
+  if (sink.has_errors()) {
+    // Syntax and import errors first: checking a partial program would only
+    // add errors that follow from them.
+    auto policy = std::make_unique<CheckedPolicy>();
+    policy->program = *std::move(program);
+    return policy;
+  }
   return Check(*std::move(program), sink, options);
 }
 

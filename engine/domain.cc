@@ -209,8 +209,10 @@ std::optional<Value> Domain::Example() const {
     v = r.low.value;
   } else if (!r.low.infinite && !r.high.infinite) {
     // Open low bound: the midpoint, or a point just above for tiny ranges.
-    v = r.low.value.Add(r.high.value).value_or(r.low.value).Div(Decimal::FromInt(2)).value_or(
-        r.low.value);
+    v = r.low.value.Add(r.high.value)
+            .value_or(r.low.value)
+            .Div(Decimal::FromInt(2))
+            .value_or(r.low.value);
   } else if (!r.low.infinite) {
     v = Plus(r.low.value, 1);
   } else if (!r.high.infinite) {

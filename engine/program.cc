@@ -47,7 +47,8 @@ std::string DirectoryOf(const std::string& path) {
 
 class Loader {
  public:
-  Loader(FileReader& reader, dsl::DiagnosticSink& sink, const LoadOptions& options, Program& program)
+  Loader(FileReader& reader, dsl::DiagnosticSink& sink, const LoadOptions& options,
+         Program& program)
       : reader_(reader), sink_(sink), options_(options), program_(program) {}
 
   // Loads `path` (already normalized) and its imports, depth first.

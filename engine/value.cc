@@ -87,7 +87,8 @@ absl::StatusOr<Value> ParseLiteral(absl::string_view text) {
     absl::StatusOr<Decimal> fraction = number->Div(Decimal::FromInt(100));
     if (!fraction.ok()) return fraction.status();
     // Keep the written precision: 55% -> 0.55, 12.5% -> 0.125.
-    absl::StatusOr<Decimal> scaled = fraction->Round(std::min(number->scale() + 2, Decimal::kMaxScale));
+    absl::StatusOr<Decimal> scaled =
+        fraction->Round(std::min(number->scale() + 2, Decimal::kMaxScale));
     if (!scaled.ok()) return scaled.status();
     return Value::Dec(TypeKind::kPercent, *scaled);
   }
@@ -117,10 +118,11 @@ absl::StatusOr<Value> Convert(const Value& value, TypeKind to) {
 
 int CompareValues(const Value& a, const Value& b) {
   if (a.kind == TypeKind::kEnumSet || b.kind == TypeKind::kEnumSet) return a.bits == b.bits ? 0 : 1;
-  if (a.kind == TypeKind::kBool && b.kind == TypeKind::kBool) return a.b == b.b ? 0 : (a.b ? 1 : -1);
-  const bool ints = (a.kind == TypeKind::kInt || a.kind == TypeKind::kDate ||
-                     a.kind == TypeKind::kEnum) &&
-                    a.kind == b.kind;
+  if (a.kind == TypeKind::kBool && b.kind == TypeKind::kBool)
+    return a.b == b.b ? 0 : (a.b ? 1 : -1);
+  const bool ints =
+      (a.kind == TypeKind::kInt || a.kind == TypeKind::kDate || a.kind == TypeKind::kEnum) &&
+      a.kind == b.kind;
   if (ints) return a.i == b.i ? 0 : (a.i < b.i ? -1 : 1);
   return Decimal::Compare(a.AsDecimal(), b.AsDecimal());
 }
