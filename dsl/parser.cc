@@ -1,9 +1,11 @@
 #include "dsl/parser.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CreditPolicyLexer.h"
 #include "CreditPolicyParser.h"
@@ -15,6 +17,83 @@ namespace {
 
 using gen::CreditPolicyLexer;
 using gen::CreditPolicyParser;
+
+// Rewrites ANTLR's token names in an "expecting ..." list for a person:
+// IDENT -> a name, INT_LIT -> a number; a long list becomes its gist.
+std::string ExpectedText(const std::string& list) {
+  std::string body = list;
+  if (!body.empty() && body.front() == '{') body = body.substr(1, body.size() - 2);
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t comma = body.find(", ", start);
+    if (comma == std::string::npos) comma = body.size();
+    items.push_back(body.substr(start, comma - start));
+    start = comma + 2;
+  }
+  bool value = false, declaration = false;
+  std::vector<std::string> words;
+  for (const std::string& item : items) {
+    if (item == "INT_LIT" || item == "DECIMAL_LIT" || item == "PERCENT_LIT" || item == "DATE_LIT") {
+      value = true;
+      continue;
+    }
+    if (item == "'rule'" || item == "'input'") declaration = true;
+    std::string word = item;
+    if (item == "IDENT") word = "a name";
+    if (item == "STRING") word = "a quoted text";
+    if (item == "VERSION_LIT") word = "a version such as 1.0.0";
+    if (item == "<EOF>") word = "end of file";
+    if (word.size() >= 2 && word.front() == '\'' && word.back() == '\'') {
+      word = absl::StrCat("`", word.substr(1, word.size() - 2), "`");
+    }
+    if (std::find(words.begin(), words.end(), word) == words.end()) words.push_back(word);
+  }
+  if (value) return "a value";
+  if (declaration && words.size() > 4) return "a declaration (input, output, let, rule, ...)";
+  if (words.size() > 5) return "something else";
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += i + 1 == words.size() ? " or " : ", ";
+    out += words[i];
+  }
+  return out;
+}
+
+// Quotes a token as ANTLR printed it ('x') in backticks; <EOF> as words.
+std::string TokenText(const std::string& quoted) {
+  if (quoted == "'<EOF>'" || quoted == "<EOF>") return "end of file";
+  std::string inner = quoted;
+  if (inner.size() >= 2 && inner.front() == '\'' && inner.back() == '\'') {
+    inner = inner.substr(1, inner.size() - 2);
+  }
+  return absl::StrCat("`", inner, "`");
+}
+
+// ANTLR's messages, reworded in the project's style.
+std::string Reword(const std::string& message) {
+  auto split = [&](const std::string& prefix, const std::string& middle, std::string* a,
+                   std::string* b) {
+    if (message.rfind(prefix, 0) != 0) return false;
+    const size_t at = message.find(middle, prefix.size());
+    if (at == std::string::npos) return false;
+    *a = message.substr(prefix.size(), at - prefix.size());
+    *b = message.substr(at + middle.size());
+    return true;
+  };
+  std::string a, b;
+  if (split("mismatched input ", " expecting ", &a, &b) ||
+      split("extraneous input ", " expecting ", &a, &b)) {
+    return absl::StrCat("unexpected ", TokenText(a), ", expected ", ExpectedText(b));
+  }
+  if (split("missing ", " at ", &a, &b)) {
+    return absl::StrCat("expected ", ExpectedText(a), " before ", TokenText(b));
+  }
+  if (split("no viable alternative at input ", "", &a, &b)) {
+    return absl::StrCat("cannot make sense of ", TokenText(a));
+  }
+  return message;
+}
 
 // Turns ANTLR's syntax errors into diagnostics.
 class DiagnosticListener : public antlr4::BaseErrorListener {
@@ -29,7 +108,11 @@ class DiagnosticListener : public antlr4::BaseErrorListener {
     if (offending != nullptr && offending->getType() != antlr4::Token::EOF) {
       span.end_column = span.column + static_cast<int>(offending->getText().size());
     }
-    sink_.Error("E0001", span, absl::StrCat("syntax error: ", message));
+    std::string text = Reword(message);
+    if (offending != nullptr && offending->getType() == CreditPolicyLexer::BAD_CHAR) {
+      text = absl::StrCat("unexpected character `", offending->getText(), "`");
+    }
+    sink_.Error("E0001", span, absl::StrCat("syntax error: ", text));
   }
 
  private:

@@ -615,9 +615,9 @@ class Checker {
     for (const ast::TableRow& row : decl.rows) {
       if (row.tests.size() != decl.inputs.size() || row.values.size() != decl.outputs.size()) {
         Error("E0314", row.span,
-              absl::StrCat("this row has ", row.tests.size(), " conditions and ", row.values.size(),
-                           " results; table ", Quoted(info.name), " has ", decl.inputs.size(),
-                           " and ", decl.outputs.size()));
+              absl::StrCat("this row has ", row.tests.size(), " condition cells and ",
+                           row.values.size(), " result cells; table ", Quoted(info.name), " has ",
+                           decl.inputs.size(), " and ", decl.outputs.size()));
         continue;
       }
       for (size_t c = 0; c < row.tests.size(); ++c) {
@@ -1661,8 +1661,8 @@ class Checker {
       if (!out.set_by_rules) {
         Error("E0405", out.decl->name.span,
               absl::StrCat("output ", Quoted(out.name), " is never set and has no value"),
-              absl::StrCat("give it one: output ", out.name, ": ", T(out.type),
-                           " = ..., or set it in a rule"));
+              absl::StrCat("give it one: `output ", out.name, ": ", TypeName(out.type),
+                           " = ...`, or set it in a rule"));
       }
     }
   }

@@ -90,8 +90,8 @@ class Loader {
     }
     if (static_cast<int>(state_.size()) >= options_.max_files) {
       sink_.Error("E0007", import.span,
-                  absl::StrCat("too many files: a policy may import at most ",
-                               options_.max_files - 1, " files"));
+                  absl::StrCat("too many files: a policy and its imports may be at most ",
+                               options_.max_files, " files"));
       return;
     }
     absl::StatusOr<std::string> text = reader_.Read(target);

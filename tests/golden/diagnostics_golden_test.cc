@@ -1,0 +1,134 @@
+// Golden tests for diagnostics: every tests/golden/diagnostics/NAME.credit
+// with a NAME.expected beside it is loaded, checked and analysed, and the
+// printed diagnostics must equal NAME.expected exactly. Files without an
+// .expected are libraries the cases import.
+//
+// A case may set options in its first lines:
+//   # test: max_bytes=200 max_nesting=8 max_files=2 max_boxes=10
+//
+// Set CREDITD_UPDATE_GOLDEN=1 to rewrite the .expected files.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "dsl/diagnostic.h"
+#include "engine/checker.h"
+#include "gtest/gtest.h"
+
+namespace creditd {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char kDir[] = "tests/golden/diagnostics";
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Reads paths relative to the golden directory, so printed paths stay short.
+class GoldenReader : public engine::FileReader {
+ public:
+  absl::StatusOr<std::string> Read(const std::string& path) override {
+    const fs::path full = fs::path(kDir) / path;
+    if (!fs::exists(full)) return absl::NotFoundError("no such file");
+    return Slurp(full);
+  }
+};
+
+struct Options {
+  engine::LoadOptions load;
+  engine::CheckOptions check;
+};
+
+Options OptionsFor(const std::string& text) {
+  Options options;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, "# test:")) continue;
+    for (absl::string_view item : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+      std::vector<std::string> kv = absl::StrSplit(item, '=');
+      int value = 0;
+      if (kv.size() != 2 || !absl::SimpleAtoi(kv[1], &value)) continue;
+      if (kv[0] == "max_bytes") options.load.parse.max_bytes = static_cast<size_t>(value);
+      if (kv[0] == "max_nesting") options.load.parse.max_nesting = value;
+      if (kv[0] == "max_files") options.load.max_files = value;
+      if (kv[0] == "max_boxes") options.check.max_analysis_boxes = value;
+    }
+  }
+  return options;
+}
+
+std::string CheckCase(const std::string& name) {
+  GoldenReader reader;
+  const std::string path = name + ".credit";
+  const Options options = OptionsFor(Slurp(fs::path(kDir) / path));
+  dsl::DiagnosticSink sink;
+  absl::StatusOr<std::unique_ptr<engine::Program>> program =
+      engine::LoadProgram(path, reader, sink, options.load);
+  if (!program.ok()) return std::string(program.status().message());
+  if (sink.has_errors()) return dsl::FormatDiagnostics(sink, (*program)->sources);
+  dsl::SourceSet* sources = &(*program)->sources;
+  absl::StatusOr<std::unique_ptr<engine::CheckedPolicy>> policy =
+      engine::Check(*std::move(program), sink, options.check);
+  if (!policy.ok()) return std::string(policy.status().message());
+  sources = &(*policy)->program->sources;
+  return dsl::FormatDiagnostics(sink, *sources);
+}
+
+std::vector<std::string> Cases() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(kDir)) {
+    if (entry.path().extension() == ".expected") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class DiagnosticsGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DiagnosticsGolden, MatchesExpected) {
+  const std::string name = GetParam();
+  const std::string actual = CheckCase(name);
+  const fs::path expected_path = fs::path(kDir) / (name + ".expected");
+  if (std::getenv("CREDITD_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    return;
+  }
+  EXPECT_EQ(actual, Slurp(expected_path)) << "golden case " << name;
+  EXPECT_FALSE(actual.empty()) << "a golden case must produce diagnostics";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, DiagnosticsGolden, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// Every code in docs/diagnostics.md has at least one golden case.
+TEST(DiagnosticsGoldenCoverage, EveryDocumentedCodeHasACase) {
+  const std::string docs = Slurp("docs/diagnostics.md");
+  std::string all;
+  for (const std::string& name : Cases()) {
+    all += Slurp(fs::path(kDir) / (name + ".expected"));
+  }
+  size_t pos = 0;
+  int codes = 0;
+  while ((pos = docs.find("\n## ", pos)) != std::string::npos) {
+    pos += 4;
+    const std::string code = docs.substr(pos, 5);
+    if (code[0] != 'E' && code[0] != 'W') continue;
+    ++codes;
+    EXPECT_NE(all.find("[" + code + "]"), std::string::npos) << code << " has no golden case";
+  }
+  EXPECT_GE(codes, 40);
+}
+
+}  // namespace
+}  // namespace creditd
