@@ -107,8 +107,8 @@ TEST_P(DiagnosticsGolden, MatchesExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DiagnosticsGolden, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return param.param;
                          });
 
 // Every code in docs/diagnostics.md has at least one golden case.
