@@ -67,9 +67,9 @@ int main(int argc, char** argv) {
       const auto start = std::chrono::steady_clock::now();
       creditd::bench::LoadCheck(ll ? creditd::dsl::PredictionMode::kLL
                                    : creditd::dsl::PredictionMode::kTwoStage);
-      const double ms = std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       std::printf("cold parse+check (%s): %.2f ms\n", ll ? "LL" : "SLL", ms);
       return 0;
     }

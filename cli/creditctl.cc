@@ -51,6 +51,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   app.footer("Run `creditctl VERB --help` for a verb's flags and an example.");
   AddCheckCommand(app, context);
   AddFmtCommand(app, context);
+  AddEvalCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

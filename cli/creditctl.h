@@ -38,5 +38,6 @@ absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std
 // One function per verb, each in its own file.
 void AddCheckCommand(CLI::App& app, Context& context);
 void AddFmtCommand(CLI::App& app, Context& context);
+void AddEvalCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/checker.h"
 #include "engine/domain.h"
+#include "engine/row_tests.h"
 
 namespace creditd::engine {
 namespace {
@@ -45,51 +46,13 @@ class Analyzer {
 
  private:
   std::optional<Value> Constant(const ast::Expr& e, const Type& type) const {
-    const ExprInfo* info = policy_.Info(&e);
-    if (info == nullptr || !info->constant) return std::nullopt;
-    Value v = *info->constant;
-    if (type.is_numeric()) {
-      absl::StatusOr<Value> converted = Convert(v, type.kind);
-      if (converted.ok()) v = *converted;
-    }
-    return v;
+    return ConstantOf(policy_, e, type);
   }
-
-  // The values a test accepts; nullopt when it is not made of constants.
   std::optional<Domain> TestDomain(const ast::Test& test, const Type& type) const {
-    switch (test.kind) {
-      case ast::TestKind::kAny:
-        return Domain::Full(type);
-      case ast::TestKind::kCompare: {
-        std::optional<Value> v = Constant(*test.value, type);
-        if (!v) return std::nullopt;
-        return Domain::Compare(type, ast::OpText(test.op), *v);
-      }
-      case ast::TestKind::kInterval:
-        return IntervalDomain(*test.interval, type);
-      case ast::TestKind::kSet: {
-        Domain d = Domain::Empty(type);
-        for (const ast::ExprPtr& e : test.set) {
-          std::optional<Value> v = Constant(*e, type);
-          if (!v) return std::nullopt;
-          d = d.Union(Domain::Point(type, *v));
-        }
-        return d;
-      }
-      case ast::TestKind::kEqual: {
-        std::optional<Value> v = Constant(*test.value, type);
-        if (!v) return std::nullopt;
-        return Domain::Point(type, *v);
-      }
-    }
-    return std::nullopt;
+    return TestDomainOf(policy_, test, type);
   }
-
   std::optional<Domain> IntervalDomain(const ast::Interval& i, const Type& type) const {
-    std::optional<Value> low = Constant(*i.low, type);
-    std::optional<Value> high = Constant(*i.high, type);
-    if (!low || !high) return std::nullopt;
-    return Domain::Between(type, *low, i.low_closed, *high, i.high_closed);
+    return IntervalDomainOf(policy_, i, type);
   }
 
   // The values an expression can take, as far as is known cheaply: an

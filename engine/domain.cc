@@ -201,6 +201,23 @@ Domain Domain::Complement() const {
 
 Domain Domain::Minus(const Domain& other) const { return Intersect(other.Complement()); }
 
+bool Domain::ContainsValue(const Decimal& v) const {
+  for (const Range& r : ranges_) {
+    bool above = r.low.infinite;
+    if (!above) {
+      const int c = Decimal::Compare(v, r.low.value);
+      above = c > 0 || (c == 0 && r.low.closed);
+    }
+    bool below = r.high.infinite;
+    if (!below) {
+      const int c = Decimal::Compare(v, r.high.value);
+      below = c < 0 || (c == 0 && r.high.closed);
+    }
+    if (above && below) return true;
+  }
+  return false;
+}
+
 std::optional<Value> Domain::Example() const {
   if (ranges_.empty()) return std::nullopt;
   const Range& r = ranges_.front();

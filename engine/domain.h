@@ -43,6 +43,10 @@ class Domain {
   Domain Minus(const Domain& other) const;
   Domain Complement() const;
   bool Contains(const Domain& other) const { return other.Minus(*this).empty(); }
+  // Is the single value `v` (as a Decimal: ordinals, days and bools too) in it?
+  bool ContainsValue(const Decimal& v) const;
+  // The finite bounds of the ranges, in order (for building lookups).
+  const std::vector<Range>& ranges() const { return ranges_; }
 
   // A value in the domain a person would pick as an example (a bound, a
   // midpoint, a whole number); nullopt when empty.

@@ -1,0 +1,155 @@
+#include "cli/policy_loading.h"
+
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "dsl/diagnostic.h"
+#include "engine/checker.h"
+#include "engine/compiler.h"
+#include "rapidjson/error/en.h"
+
+namespace creditd::cli {
+
+namespace {
+
+// The header name of a policy file, without checking it: "policy NAME".
+std::string DeclaredName(const std::string& text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    if (line.compare(start, 7, "policy ") != 0) return "";
+    std::string name = line.substr(start + 7);
+    const size_t stop = name.find_first_of(" \t\r#");
+    return stop == std::string::npos ? name : name.substr(0, stop);
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const std::string& path,
+                                                                           const std::string& name,
+                                                                           Context& context) {
+  std::string file = path;
+  if (std::filesystem::is_directory(path)) {
+    absl::StatusOr<std::vector<std::string>> files = ExpandPolicyPaths({path});
+    file.clear();
+    std::vector<std::string> names;
+    for (const std::string& candidate : files.ok() ? *files : std::vector<std::string>{}) {
+      absl::StatusOr<std::string> text = ReadFile(candidate);
+      if (!text.ok()) continue;
+      const std::string declared = DeclaredName(*text);
+      if (declared.empty()) continue;
+      names.push_back(declared);
+      if (declared == name) file = candidate;
+    }
+    if (file.empty()) {
+      context.err << "creditctl: no policy `" << name << "` in " << path;
+      if (!names.empty()) {
+        context.err << " (it has:";
+        for (const std::string& n : names) context.err << " " << n;
+        context.err << ")";
+      }
+      context.err << "\n";
+      context.exit_code = kExitUsage;
+      return absl::NotFoundError("no such decision");
+    }
+  }
+  engine::DiskFileReader reader;
+  dsl::DiagnosticSink sink;
+  absl::StatusOr<std::unique_ptr<engine::CheckedPolicy>> checked =
+      engine::LoadAndCheck(file, reader, sink);
+  if (!checked.ok()) {
+    if (!sink.diagnostics().empty()) {
+      context.err << "creditctl: " << file << " does not parse\n";
+    } else {
+      context.err << "creditctl: " << checked.status().message() << "\n";
+    }
+    context.exit_code = kExitUsage;
+    return checked.status();
+  }
+  if (sink.has_errors()) {
+    context.err << dsl::FormatDiagnostics(sink, (*checked)->program->sources);
+    context.exit_code = kExitFailure;
+    return absl::FailedPreconditionError("the policy has errors");
+  }
+  if (!name.empty() && (*checked)->name != name) {
+    context.err << "creditctl: " << file << " defines `" << (*checked)->name << "`, not `" << name
+                << "`\n";
+    context.exit_code = kExitUsage;
+    return absl::NotFoundError("no such decision");
+  }
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
+      engine::Compile(*std::move(checked));
+  if (!compiled.ok()) {
+    context.err << "creditctl: " << compiled.status().message() << "\n";
+    context.exit_code = kExitUsage;
+  }
+  return compiled;
+}
+
+absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
+                        rapidjson::Document* document, engine::Facts* facts) {
+  document->Parse<rapidjson::kParseNumbersAsStringsFlag>(json.c_str(), json.size());
+  if (document->HasParseError()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the facts are not valid JSON: ", rapidjson::GetParseError_En(document->GetParseError()),
+        " at byte ", document->GetErrorOffset()));
+  }
+  if (!document->IsObject()) {
+    return absl::InvalidArgumentError("the facts must be a JSON object of name: value");
+  }
+  for (auto it = document->MemberBegin(); it != document->MemberEnd(); ++it) {
+    const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
+    const rapidjson::Value& v = it->value;
+    if (v.IsNull()) continue;
+    const int input = policy.FindInput(name);
+    const engine::TypeKind kind = input >= 0 ? policy.inputs()[static_cast<size_t>(input)].type.kind
+                                             : engine::TypeKind::kError;
+    if (v.IsBool()) {
+      facts->Add(name, engine::FactValue::Bool(v.GetBool()));
+    } else if (v.IsString()) {
+      // Numbers arrive as strings too (kParseNumbersAsStringsFlag).
+      const absl::string_view text(v.GetString(), v.GetStringLength());
+      switch (kind) {
+        case engine::TypeKind::kEnum:
+          facts->Add(name, engine::FactValue::Symbol(text));
+          break;
+        case engine::TypeKind::kDate:
+          facts->Add(name, engine::FactValue::Date(text));
+          break;
+        default:
+          facts->Add(name, engine::FactValue::Decimal(text));
+      }
+    } else {
+      // Arrays and objects: hand over a marker the validator will refuse.
+      facts->Add(name, engine::FactValue::Symbol(v.IsArray() ? "[...]" : "{...}"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadFacts(const std::string& path, const engine::CompiledPolicy& policy,
+                       rapidjson::Document* document, engine::Facts* facts) {
+  std::string json;
+  if (path == "-") {
+    json.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    absl::StatusOr<std::string> text = ReadFile(path);
+    if (!text.ok()) return text.status();
+    json = *std::move(text);
+  }
+  // Parse (not in situ) copies every string into the document, which the
+  // facts then point into.
+  return ParseFacts(json, policy, document, facts);
+}
+
+}  // namespace creditd::cli

@@ -1,0 +1,221 @@
+#pragma once
+
+// A checked policy compiled for evaluation: an immutable program of typed
+// instructions over a frame of slots, with bands, factors and table columns
+// as sorted interval lookups. Built once by Compile() (compiler.h); shared
+// by any number of threads evaluating at once (evaluator.h).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "engine/checked_policy.h"
+#include "engine/decimal.h"
+#include "engine/decision.h"
+#include "engine/domain.h"
+#include "engine/types.h"
+
+namespace creditd::engine {
+
+namespace program {
+
+// One frame slot: integers, dates, enum ordinals, bools and enum sets (as
+// bits) live in `i`; decimal kinds in `d`.
+struct Slot {
+  Decimal d;
+  int64_t i = 0;
+};
+
+enum class OpCode : uint8_t {
+  kMove,      // dst = a
+  kIntToDec,  // dst.d = a.i
+  kAddI,      // dst.i = a.i + b.i (overflow checked); also dates
+  kSubI,
+  kMulI,
+  kNegI,
+  kAddD,  // dst.d = a.d + b.d (overflow checked)
+  kSubD,
+  kMulD,
+  kDivD,  // division by zero checked
+  kNegD,
+  kAbsI,
+  kAbsD,
+  kMinI,
+  kMaxI,
+  kMinD,
+  kMaxD,
+  kRoundD,  // dst.d = round(a.d, imm places, aux mode)
+  kCmpI,    // dst.i = compare(a.i, b.i) by aux (a Cmp)
+  kCmpD,
+  kInRangeI,  // dst.i = a.i in [b.i, c.i] with aux bit 0: low open, bit 1: high open
+  kInRangeD,
+  kInBits,       // dst.i = (a.i is a bit of b.i)   (enum in set literal)
+  kNot,          // dst.i = !a.i
+  kOrBits,       // dst.i = a.i | b.i
+  kBit,          // dst.i = 1 << a.i
+  kJump,         // pc = imm
+  kJumpIfFalse,  // if (!a.i) pc = imm
+  kJumpIfTrue,   // if (a.i) pc = imm
+  kLookup,       // dst.i = row of lookup imm for value a (-1: none)
+  kTableMatch,   // match table imm: dst.i = matched-row count, rows into its mask
+  kMaskFirst,    // dst.i = first matched row of table imm, or -1
+  kMaskHas,      // dst.i = row b (constant index in aux-free field `c`) matched in table imm
+  kJumpTable,    // pc = jump_tables[imm][a.i]
+  kFail,         // stop with the error message errors[imm]
+};
+
+enum class Cmp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
+
+// Operands index the frame (below `slot_count`) or the constant pool (the
+// index minus slot_count).
+struct Instr {
+  OpCode op = OpCode::kMove;
+  uint8_t aux = 0;
+  uint32_t dst = 0;
+  uint32_t a = 0;
+  uint32_t b = 0;
+  uint32_t c = 0;
+  int32_t imm = 0;
+  uint32_t where = 0;  // index into Program::contexts, for error messages
+};
+
+// A sorted interval lookup over one value: the value's position among the
+// sorted bounds picks a segment; each segment lists the rows it matches as
+// bits (`words` 64-bit words per segment). Enums and bools index segments by
+// ordinal directly.
+struct Lookup {
+  bool decimal = false;
+  bool direct = false;  // enums and bools: segment = ordinal
+  std::vector<Decimal> bounds_d;
+  std::vector<int64_t> bounds_i;
+  int words = 1;
+  std::vector<uint64_t> masks;     // segments x words
+  std::vector<int32_t> first_row;  // per segment: the first matching row, or -1
+};
+
+struct TableProgram {
+  std::vector<uint32_t> columns;  // operands of the condition values
+  std::vector<int> lookups;       // per column, into Program::lookups
+  int rows = 0;
+  int words = 1;
+  uint32_t mask_offset = 0;  // where this table's matched-row mask lives in the mask area
+};
+
+struct Program {
+  std::vector<Instr> code;
+  std::vector<Slot> constants;
+  std::vector<Lookup> lookups;
+  std::vector<TableProgram> tables;
+  std::vector<std::vector<int32_t>> jump_tables;
+  std::vector<std::string> errors;    // kFail messages
+  std::vector<std::string> contexts;  // "let `x` (policy.credit:12)"
+  uint32_t slot_count = 0;
+  uint32_t mask_words = 0;
+};
+
+}  // namespace program
+
+// A validated input: how a fact becomes a slot.
+struct InputSlot {
+  std::string name;
+  Type type;
+  Domain range;
+  bool has_range = false;
+  std::optional<Value> default_value;
+  uint32_t slot = 0;
+};
+
+struct OutputSlot {
+  std::string name;
+  Type type;
+  uint32_t slot = 0;
+  uint32_t has_value_slot = 0;  // slot holding 1 when the output has a value
+};
+
+struct RuleSlot {
+  std::string id;
+  uint32_t fired = 0;                                        // slot holding 1 when the rule fired
+  int severity = -1;                                         // the outcome ordinal it gives, or -1
+  std::vector<std::pair<std::string, std::string>> reasons;  // (code, message)
+  std::string file;
+  int line = 0;
+  std::vector<int> reads;  // inputs its condition reads
+};
+
+struct FactorSlot {
+  std::string group;
+  std::string subject;
+  uint32_t row = 0;     // slot: matched bin
+  uint32_t points = 0;  // slot
+  Decimal max_points;
+  Decimal weight;
+  std::string reason;
+  std::vector<std::string> bins;  // each bin's test as written, for traces
+};
+
+struct ScorecardSlot {
+  std::string name;
+  uint32_t total = 0;
+  std::vector<std::pair<std::string, uint32_t>> groups;  // name, slot
+  std::vector<Decimal> weights;
+  std::vector<FactorSlot> factors;
+};
+
+// A named derived value (let, band, table column) for traces.
+struct NamedSlot {
+  TraceStep::Kind kind = TraceStep::Kind::kLet;
+  std::string name;
+  Type type;
+  uint32_t slot = 0;
+  int32_t row_slot = -1;  // bands and tables: the matched row
+  std::string location;
+  std::vector<int> reads;
+};
+
+class CompiledPolicy {
+ public:
+  const PolicyId& id() const { return id_; }
+  const std::string& name() const { return id_.name; }
+  bool is_library() const { return checked_->is_library; }
+  const CheckedPolicy& checked() const { return *checked_; }
+  const std::vector<InputSlot>& inputs() const { return inputs_; }
+  const std::vector<OutputSlot>& outputs() const { return outputs_; }
+  const std::vector<RuleSlot>& rules() const { return rules_; }
+  const std::vector<ScorecardSlot>& scorecards() const { return scorecards_; }
+  const std::vector<NamedSlot>& named() const { return named_; }
+  const program::Program& code() const { return program_; }
+  const EnumType* outcome() const { return outcome_; }
+  uint32_t outcome_slot() const { return outcome_slot_; }
+  // The input with this name, or -1.
+  int FindInput(absl::string_view name) const;
+  // The canonical source of every file, in load order: what the sha256 covers.
+  const std::string& canonical_source() const { return canonical_source_; }
+  // The most instructions one evaluation can execute (the program only jumps
+  // forward), and the frame size: the static bound on the work per decision.
+  size_t max_steps() const { return program_.code.size(); }
+
+ private:
+  friend class Compiler;
+
+  PolicyId id_;
+  std::unique_ptr<CheckedPolicy> checked_;
+  std::string canonical_source_;
+  std::vector<InputSlot> inputs_;
+  absl::flat_hash_map<std::string, int> input_index_;
+  std::vector<OutputSlot> outputs_;
+  std::vector<RuleSlot> rules_;
+  std::vector<ScorecardSlot> scorecards_;
+  std::vector<NamedSlot> named_;
+  program::Program program_;
+  const EnumType* outcome_ = nullptr;
+  uint32_t outcome_slot_ = 0;
+  std::vector<int> reason_order_;  // rules sorted by severity, then source order
+ public:
+  const std::vector<int>& reason_order() const { return reason_order_; }
+};
+
+}  // namespace creditd::engine

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "engine/decimal.h"
+#include "engine/types.h"
+#include "engine/value.h"
+
+namespace creditd::engine {
+
+class CompiledPolicy;
+
+// Which policy text produced a decision: name, declared version, and the
+// SHA-256 (hex) of the canonical source with its imports.
+struct PolicyId {
+  std::string name;
+  std::string version;
+  std::string sha256;
+};
+
+// One output of a decision. `has_value` is false only for an output with no
+// value that no fired rule set.
+struct OutputValue {
+  absl::string_view name;
+  Type type;
+  Value value;
+  bool has_value = false;
+};
+
+// Why: a reason code from a fired rule, with where the rule is.
+struct Reason {
+  absl::string_view code;
+  absl::string_view message;
+  absl::string_view rule;  // the rule's id
+  absl::string_view file;  // the file that declares the rule
+  int line = 0;
+  int severity = -1;  // ordinal of the outcome the rule gave; -1 when it gave none
+};
+
+// One scorecard factor's result.
+struct FactorResult {
+  absl::string_view group;
+  absl::string_view subject;
+  int bin = 0;  // 0-based row that matched
+  Decimal points;
+  Decimal max_points;
+  Decimal weighted_lost;     // group weight x (max_points - points)
+  absl::string_view reason;  // the factor's reason code, empty if none
+};
+
+struct GroupResult {
+  absl::string_view name;
+  Decimal weight;
+  Decimal points;
+};
+
+struct ScorecardResult {
+  absl::string_view name;
+  Decimal total;
+  std::vector<GroupResult> groups;
+  std::vector<FactorResult> factors;
+  // Factors that lost points and carry a reason, by weighted points lost,
+  // largest first (source order on ties), at most four: indexes into factors.
+  std::vector<int> top_reasons;
+};
+
+// One step of an evaluation, for "why did this case get that answer".
+struct TraceStep {
+  enum class Kind { kLet, kBand, kTable, kFactor, kScorecard, kRule, kOutput };
+  Kind kind = Kind::kLet;
+  std::string name;
+  std::string value;     // the value it produced ("fired" / "not fired" for rules)
+  std::string detail;    // e.g. "row 3", "bin 2: (60%, 70%]"
+  std::string location;  // file:line
+  std::vector<std::pair<std::string, std::string>> reads;  // inputs read, name -> value
+};
+
+// The answer for one set of facts. Views point into the CompiledPolicy,
+// which must outlive the decision. Reusing one Decision for many
+// evaluations keeps its buffers: no allocation once they are large enough.
+struct Decision {
+  const CompiledPolicy* policy = nullptr;
+  absl::string_view decision;  // the policy's name
+  bool has_outcome = false;
+  absl::string_view outcome;  // the outcome symbol, when the policy declares one
+  int outcome_ordinal = 0;
+  std::vector<OutputValue> outputs;  // in declaration order
+  std::vector<Reason> reasons;       // by severity, then source order
+  std::vector<ScorecardResult> scorecards;
+  std::vector<TraceStep> trace;  // only with EvalOptions::trace
+
+  const PolicyId& policy_id() const;
+  // The output named `name`, or null.
+  const OutputValue* Output(absl::string_view name) const;
+};
+
+}  // namespace creditd::engine

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+
+#include "engine/decision.h"
+
+namespace creditd::engine {
+
+struct JsonOptions {
+  bool pretty = true;  // two-space indentation, one member per line
+  bool scorecards = true;
+  bool trace = true;  // include the trace when the decision has one
+};
+
+// The decision as JSON:
+//   {"decision", "policy": {"name", "version", "sha256"}, "outcome",
+//    "outputs": {...}, "reasons": [{"code", "message", "rule", "location"}],
+//    "scorecards": [...], "trace": [...]}
+// Decimals are strings (money with at least two decimals, percents as
+// fractions), sets sorted arrays of symbols, dates ISO strings. The same
+// decision always gives the same bytes.
+std::string DecisionToJson(const Decision& decision, const JsonOptions& options = {});
+
+// A JSON string literal for `text`, with quotes and escapes.
+std::string JsonQuote(absl::string_view text);
+
+// One value as a JSON scalar or array, by the rules above.
+std::string JsonValue(const Value& value, const Type& type);
+
+}  // namespace creditd::engine

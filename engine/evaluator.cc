@@ -1,0 +1,631 @@
+#include "engine/evaluator.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "engine/value.h"
+
+namespace creditd::engine {
+
+using program::Cmp;
+using program::Instr;
+using program::OpCode;
+using program::Slot;
+
+const PolicyId& Decision::policy_id() const {
+  static const PolicyId kNone;
+  return policy != nullptr ? policy->id() : kNone;
+}
+
+const OutputValue* Decision::Output(absl::string_view name) const {
+  for (const OutputValue& o : outputs) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr uint32_t kConstBit = 0x80000000u;
+constexpr char kProblemsPayload[] = "type.creditd.dev/creditd.FactProblems";
+
+// Per-thread evaluation memory, grown to the largest policy seen and reused.
+struct Scratch {
+  std::vector<Slot> frame;
+  std::vector<uint64_t> masks;
+  std::vector<uint8_t> seen;
+  std::vector<int> order;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+std::string TypeHint(const Type& type) {
+  switch (type.kind) {
+    case TypeKind::kBool:
+      return "true or false";
+    case TypeKind::kInt:
+      return "a whole number";
+    case TypeKind::kDecimal:
+      return "a decimal such as \"1.5\"";
+    case TypeKind::kMoney:
+      return "an amount such as \"1250000.00\"";
+    case TypeKind::kPercent:
+      return "a fraction such as \"0.55\" or \"55%\"";
+    case TypeKind::kDate:
+      return "a date such as \"2026-11-22\"";
+    case TypeKind::kEnum:
+      return absl::StrCat("one of ", absl::StrJoin(type.enum_type->symbols, ", "));
+    default:
+      return TypeName(type);
+  }
+}
+
+// Converts one fact to its slot; a problem description on failure.
+bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::string* problem) {
+  const Type& type = input.type;
+  auto wrong = [&] {
+    *problem = absl::StrCat("expected ", TypeName(type), " (", TypeHint(type), ")");
+    return false;
+  };
+  switch (type.kind) {
+    case TypeKind::kBool:
+      if (fact.kind != FactValue::Kind::kBool) return wrong();
+      slot->i = fact.b ? 1 : 0;
+      return true;
+    case TypeKind::kInt:
+      if (fact.kind == FactValue::Kind::kInt) {
+        slot->i = fact.i;
+        return true;
+      }
+      if (fact.kind == FactValue::Kind::kDecimal) {
+        absl::StatusOr<Decimal> d = Decimal::Parse(fact.text);
+        absl::StatusOr<int64_t> whole = d.ok() ? d->ToInt64() : absl::StatusOr<int64_t>(d.status());
+        if (!whole.ok()) {
+          *problem = absl::StrCat("`", fact.text, "` is not a whole number");
+          return false;
+        }
+        slot->i = *whole;
+        return true;
+      }
+      return wrong();
+    case TypeKind::kDecimal:
+    case TypeKind::kMoney:
+    case TypeKind::kPercent: {
+      if (fact.kind == FactValue::Kind::kInt) {
+        slot->d = Decimal::FromInt(fact.i);
+        return true;
+      }
+      if (fact.kind != FactValue::Kind::kDecimal) return wrong();
+      absl::string_view text = fact.text;
+      const bool percent_sign =
+          type.kind == TypeKind::kPercent && !text.empty() && text.back() == '%';
+      if (percent_sign) text.remove_suffix(1);
+      absl::StatusOr<Decimal> d = Decimal::Parse(text);
+      if (d.ok() && percent_sign) d = d->Div(Decimal::FromInt(100));
+      if (!d.ok()) {
+        *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+        return false;
+      }
+      slot->d = *d;
+      return true;
+    }
+    case TypeKind::kDate: {
+      if (fact.kind != FactValue::Kind::kDate && fact.kind != FactValue::Kind::kSymbol)
+        return wrong();
+      absl::StatusOr<int64_t> days = ParseDate(fact.text);
+      if (!days.ok()) {
+        *problem = absl::StrCat("`", fact.text, "` is not a calendar date (YYYY-MM-DD)");
+        return false;
+      }
+      slot->i = *days;
+      return true;
+    }
+    case TypeKind::kEnum: {
+      if (fact.kind != FactValue::Kind::kSymbol) return wrong();
+      const std::vector<std::string>& symbols = type.enum_type->symbols;
+      for (size_t k = 0; k < symbols.size(); ++k) {
+        if (symbols[k] == fact.text) {
+          slot->i = static_cast<int64_t>(k);
+          return true;
+        }
+      }
+      *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+      return false;
+    }
+    default:
+      return wrong();
+  }
+}
+
+bool InRange(const InputSlot& input, const Slot& slot, std::string* problem) {
+  if (!input.has_range) return true;
+  const Decimal v = input.type.is_decimal() ? slot.d : Decimal::FromInt(slot.i);
+  if (input.range.ContainsValue(v)) return true;
+  Value shown = input.type.is_decimal() ? Value::Dec(input.type.kind, slot.d) : Value::Int(slot.i);
+  if (input.type.kind == TypeKind::kDate) shown = Value::Date(slot.i);
+  *problem = absl::StrCat(FormatValue(shown, input.type), " is outside the declared range ",
+                          input.range.ToString());
+  return false;
+}
+
+Value ValueOf(const Slot& slot, const Type& type) {
+  switch (type.kind) {
+    case TypeKind::kBool:
+      return Value::Bool(slot.i != 0);
+    case TypeKind::kInt:
+      return Value::Int(slot.i);
+    case TypeKind::kDate:
+      return Value::Date(slot.i);
+    case TypeKind::kEnum:
+      return Value::Enum(static_cast<int>(slot.i));
+    case TypeKind::kEnumSet:
+      return Value::Set(static_cast<uint64_t>(slot.i));
+    case TypeKind::kDecimal:
+    case TypeKind::kMoney:
+    case TypeKind::kPercent:
+      return Value::Dec(type.kind, slot.d);
+    case TypeKind::kError:
+      break;
+  }
+  return Value();
+}
+
+absl::Status FactsError(std::vector<FactProblem> problems) {
+  std::sort(problems.begin(), problems.end(),
+            [](const FactProblem& a, const FactProblem& b) { return a.fact < b.fact; });
+  std::vector<std::string> parts;
+  std::string payload;
+  for (const FactProblem& p : problems) {
+    parts.push_back(absl::StrCat("`", p.fact, "`: ", p.problem));
+    absl::StrAppend(&payload, p.fact, "\t", p.problem, "\n");
+  }
+  absl::Status status = absl::InvalidArgumentError(
+      absl::StrCat(problems.size() == 1 ? "1 problem" : absl::StrCat(problems.size(), " problems"),
+                   " with the facts: ", absl::StrJoin(parts, "; ")));
+  status.SetPayload(kProblemsPayload, absl::Cord(payload));
+  return status;
+}
+
+bool Compare(Cmp cmp, int c) {
+  switch (cmp) {
+    case Cmp::kEq:
+      return c == 0;
+    case Cmp::kNe:
+      return c != 0;
+    case Cmp::kLt:
+      return c < 0;
+    case Cmp::kLe:
+      return c <= 0;
+    case Cmp::kGt:
+      return c > 0;
+    case Cmp::kGe:
+      return c >= 0;
+  }
+  return false;
+}
+
+int Segment(const program::Lookup& lookup, const Slot& v) {
+  if (lookup.direct) return static_cast<int>(v.i);
+  if (lookup.decimal) {
+    const auto& b = lookup.bounds_d;
+    const size_t p = static_cast<size_t>(std::lower_bound(b.begin(), b.end(), v.d,
+                                                          [](const Decimal& x, const Decimal& y) {
+                                                            return Decimal::Compare(x, y) < 0;
+                                                          }) -
+                                         b.begin());
+    return static_cast<int>(p < b.size() && Decimal::Compare(b[p], v.d) == 0 ? 2 * p + 1 : 2 * p);
+  }
+  const auto& b = lookup.bounds_i;
+  const size_t p = static_cast<size_t>(std::lower_bound(b.begin(), b.end(), v.i) - b.begin());
+  return static_cast<int>(p < b.size() && b[p] == v.i ? 2 * p + 1 : 2 * p);
+}
+
+// Runs the program over the frame; the first failure stops it.
+absl::Status Run(const program::Program& prog, Slot* f, uint64_t* masks) {
+  const Slot* k = prog.constants.data();
+  auto get = [&](uint32_t x) -> const Slot& { return (x & kConstBit) ? k[x & ~kConstBit] : f[x]; };
+  const Instr* code = prog.code.data();
+  const size_t n = prog.code.size();
+  auto fail = [&](const Instr& in, absl::string_view what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("evaluation failed in ", prog.contexts[in.where], ": ", what));
+  };
+#define CREDITD_DECIMAL_OP(method)                               \
+  {                                                              \
+    absl::StatusOr<Decimal> r = get(in.a).d.method(get(in.b).d); \
+    if (!r.ok()) return fail(in, r.status().message());          \
+    f[in.dst].d = *r;                                            \
+  }
+  for (size_t pc = 0; pc < n;) {
+    const Instr& in = code[pc++];
+    switch (in.op) {
+      case OpCode::kMove:
+        f[in.dst] = get(in.a);
+        break;
+      case OpCode::kIntToDec:
+        f[in.dst].d = Decimal::FromInt(get(in.a).i);
+        break;
+      case OpCode::kAddI:
+        if (__builtin_add_overflow(get(in.a).i, get(in.b).i, &f[in.dst].i)) {
+          return fail(in, "integer overflow");
+        }
+        break;
+      case OpCode::kSubI:
+        if (__builtin_sub_overflow(get(in.a).i, get(in.b).i, &f[in.dst].i)) {
+          return fail(in, "integer overflow");
+        }
+        break;
+      case OpCode::kMulI:
+        if (__builtin_mul_overflow(get(in.a).i, get(in.b).i, &f[in.dst].i)) {
+          return fail(in, "integer overflow");
+        }
+        break;
+      case OpCode::kNegI:
+        if (get(in.a).i == INT64_MIN) return fail(in, "integer overflow");
+        f[in.dst].i = -get(in.a).i;
+        break;
+      case OpCode::kAddD:
+        CREDITD_DECIMAL_OP(Add)
+        break;
+      case OpCode::kSubD:
+        CREDITD_DECIMAL_OP(Sub)
+        break;
+      case OpCode::kMulD:
+        CREDITD_DECIMAL_OP(Mul)
+        break;
+      case OpCode::kDivD:
+        CREDITD_DECIMAL_OP(Div)
+        break;
+      case OpCode::kNegD:
+        f[in.dst].d = get(in.a).d.Negate();
+        break;
+      case OpCode::kAbsI: {
+        const int64_t v = get(in.a).i;
+        if (v == INT64_MIN) return fail(in, "integer overflow");
+        f[in.dst].i = v < 0 ? -v : v;
+        break;
+      }
+      case OpCode::kAbsD:
+        f[in.dst].d = get(in.a).d.Abs();
+        break;
+      case OpCode::kMinI:
+        f[in.dst].i = std::min(get(in.a).i, get(in.b).i);
+        break;
+      case OpCode::kMaxI:
+        f[in.dst].i = std::max(get(in.a).i, get(in.b).i);
+        break;
+      case OpCode::kMinD: {
+        const Slot& a = get(in.a);
+        const Slot& b = get(in.b);
+        f[in.dst].d = Decimal::Compare(b.d, a.d) < 0 ? b.d : a.d;
+        break;
+      }
+      case OpCode::kMaxD: {
+        const Slot& a = get(in.a);
+        const Slot& b = get(in.b);
+        f[in.dst].d = Decimal::Compare(b.d, a.d) > 0 ? b.d : a.d;
+        break;
+      }
+      case OpCode::kRoundD: {
+        absl::StatusOr<Decimal> r = get(in.a).d.Round(in.imm, static_cast<RoundingMode>(in.aux));
+        if (!r.ok()) return fail(in, r.status().message());
+        f[in.dst].d = *r;
+        break;
+      }
+      case OpCode::kCmpI: {
+        const int64_t a = get(in.a).i;
+        const int64_t b = get(in.b).i;
+        f[in.dst].i = Compare(static_cast<Cmp>(in.aux), a < b ? -1 : (a > b ? 1 : 0));
+        break;
+      }
+      case OpCode::kCmpD:
+        f[in.dst].i = Compare(static_cast<Cmp>(in.aux), Decimal::Compare(get(in.a).d, get(in.b).d));
+        break;
+      case OpCode::kInRangeI: {
+        const int64_t v = get(in.a).i;
+        const int64_t lo = get(in.b).i;
+        const int64_t hi = get(in.c).i;
+        const bool above = (in.aux & 1) ? v > lo : v >= lo;
+        const bool below = (in.aux & 2) ? v < hi : v <= hi;
+        f[in.dst].i = above && below;
+        break;
+      }
+      case OpCode::kInRangeD: {
+        const int lo = Decimal::Compare(get(in.a).d, get(in.b).d);
+        const int hi = Decimal::Compare(get(in.a).d, get(in.c).d);
+        const bool above = (in.aux & 1) ? lo > 0 : lo >= 0;
+        const bool below = (in.aux & 2) ? hi < 0 : hi <= 0;
+        f[in.dst].i = above && below;
+        break;
+      }
+      case OpCode::kInBits:
+        f[in.dst].i = (static_cast<uint64_t>(get(in.b).i) >> get(in.a).i) & 1;
+        break;
+      case OpCode::kNot:
+        f[in.dst].i = get(in.a).i == 0;
+        break;
+      case OpCode::kOrBits:
+        f[in.dst].i = get(in.a).i | get(in.b).i;
+        break;
+      case OpCode::kBit:
+        f[in.dst].i = static_cast<int64_t>(uint64_t{1} << get(in.a).i);
+        break;
+      case OpCode::kJump:
+        pc = static_cast<size_t>(in.imm);
+        break;
+      case OpCode::kJumpIfFalse:
+        if (get(in.a).i == 0) pc = static_cast<size_t>(in.imm);
+        break;
+      case OpCode::kJumpIfTrue:
+        if (get(in.a).i != 0) pc = static_cast<size_t>(in.imm);
+        break;
+      case OpCode::kLookup: {
+        const program::Lookup& lookup = prog.lookups[static_cast<size_t>(in.imm)];
+        const int seg = Segment(lookup, get(in.a));
+        f[in.dst].i = seg >= 0 && static_cast<size_t>(seg) < lookup.first_row.size()
+                          ? lookup.first_row[static_cast<size_t>(seg)]
+                          : -1;
+        break;
+      }
+      case OpCode::kTableMatch: {
+        const program::TableProgram& t = prog.tables[static_cast<size_t>(in.imm)];
+        uint64_t* m = masks + t.mask_offset;
+        const int words = t.words;
+        for (int w = 0; w < words; ++w) m[w] = ~uint64_t{0};
+        if (t.rows % 64 != 0) m[words - 1] = (uint64_t{1} << (t.rows % 64)) - 1;
+        for (size_t c = 0; c < t.columns.size(); ++c) {
+          const program::Lookup& lookup = prog.lookups[static_cast<size_t>(t.lookups[c])];
+          const int seg = Segment(lookup, get(t.columns[c]));
+          const uint64_t* rows =
+              lookup.masks.data() + static_cast<size_t>(seg) * static_cast<size_t>(words);
+          for (int w = 0; w < words; ++w) m[w] &= rows[w];
+        }
+        int64_t count = 0;
+        for (int w = 0; w < words; ++w) count += __builtin_popcountll(m[w]);
+        f[in.dst].i = count;
+        break;
+      }
+      case OpCode::kMaskFirst: {
+        const program::TableProgram& t = prog.tables[static_cast<size_t>(in.imm)];
+        const uint64_t* m = masks + t.mask_offset;
+        int64_t row = -1;
+        for (int w = 0; w < t.words && row < 0; ++w) {
+          if (m[w] != 0) row = 64 * w + __builtin_ctzll(m[w]);
+        }
+        f[in.dst].i = row;
+        break;
+      }
+      case OpCode::kMaskHas: {
+        const program::TableProgram& t = prog.tables[static_cast<size_t>(in.imm)];
+        f[in.dst].i = (masks[t.mask_offset + in.c / 64] >> (in.c % 64)) & 1;
+        break;
+      }
+      case OpCode::kJumpTable:
+        pc = static_cast<size_t>(
+            prog.jump_tables[static_cast<size_t>(in.imm)][static_cast<size_t>(get(in.a).i)]);
+        break;
+      case OpCode::kFail:
+        return fail(in, prog.errors[static_cast<size_t>(in.imm)]);
+    }
+  }
+#undef CREDITD_DECIMAL_OP
+  return absl::OkStatus();
+}
+
+std::string SlotText(const Slot& slot, const Type& type) {
+  return FormatValue(ValueOf(slot, type), type);
+}
+
+void Trace(const CompiledPolicy& policy, const Slot* f, Decision* d) {
+  auto reads = [&](const std::vector<int>& inputs) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i : inputs) {
+      const InputSlot& in = policy.inputs()[static_cast<size_t>(i)];
+      out.emplace_back(in.name, SlotText(f[in.slot], in.type));
+    }
+    return out;
+  };
+  for (const NamedSlot& n : policy.named()) {
+    TraceStep step;
+    step.kind = n.kind;
+    step.name = n.name;
+    step.value = SlotText(f[n.slot], n.type);
+    if (n.row_slot >= 0) step.detail = absl::StrCat("row ", f[n.row_slot].i + 1);
+    step.location = n.location;
+    step.reads = reads(n.reads);
+    d->trace.push_back(std::move(step));
+  }
+  for (const ScorecardSlot& card : policy.scorecards()) {
+    for (const FactorSlot& factor : card.factors) {
+      TraceStep step;
+      step.kind = TraceStep::Kind::kFactor;
+      step.name = absl::StrCat(card.name, ".", factor.subject);
+      step.value = f[factor.points].d.ToCanonicalString();
+      const int64_t bin = f[factor.row].i;
+      step.detail = absl::StrCat("bin ", bin + 1, ": ", factor.bins[static_cast<size_t>(bin)]);
+      const int input = policy.FindInput(factor.subject);
+      if (input >= 0) step.reads = reads({input});
+      d->trace.push_back(std::move(step));
+    }
+    TraceStep total;
+    total.kind = TraceStep::Kind::kScorecard;
+    total.name = absl::StrCat(card.name, ".total");
+    total.value = f[card.total].d.ToCanonicalString();
+    d->trace.push_back(std::move(total));
+  }
+  for (const RuleSlot& rule : policy.rules()) {
+    TraceStep step;
+    step.kind = TraceStep::Kind::kRule;
+    step.name = rule.id;
+    step.value = f[rule.fired].i != 0 ? "fired" : "not fired";
+    step.location = absl::StrCat(rule.file, ":", rule.line);
+    step.reads = reads(rule.reads);
+    d->trace.push_back(std::move(step));
+  }
+  for (const OutputValue& o : d->outputs) {
+    TraceStep step;
+    step.kind = TraceStep::Kind::kOutput;
+    step.name = std::string(o.name);
+    step.value = o.has_value ? FormatValue(o.value, o.type) : "(no value)";
+    d->trace.push_back(std::move(step));
+  }
+}
+
+}  // namespace
+
+absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
+                          const EvalOptions& options, Decision* decision) {
+  const program::Program& prog = policy.code();
+  Scratch& scratch = ThreadScratch();
+  if (scratch.frame.size() < prog.slot_count) scratch.frame.resize(prog.slot_count);
+  if (scratch.masks.size() < prog.mask_words) scratch.masks.resize(prog.mask_words);
+  const std::vector<InputSlot>& inputs = policy.inputs();
+  scratch.seen.assign(inputs.size(), 0);
+  Slot* f = scratch.frame.data();
+
+  // 1. Validate every fact; collect every problem before giving up.
+  std::vector<FactProblem> problems;
+  std::string problem;
+  for (const Fact& fact : facts.all()) {
+    const int index = policy.FindInput(fact.name);
+    if (index < 0) {
+      problems.push_back(
+          {std::string(fact.name), absl::StrCat("not an input of `", policy.name(), "`")});
+      continue;
+    }
+    const InputSlot& input = inputs[static_cast<size_t>(index)];
+    if (scratch.seen[static_cast<size_t>(index)]) {
+      problems.push_back({input.name, "given more than once"});
+      continue;
+    }
+    scratch.seen[static_cast<size_t>(index)] = 1;
+    Slot& slot = f[input.slot];
+    if (!ToSlot(input, fact.value, &slot, &problem) || !InRange(input, slot, &problem)) {
+      problems.push_back({input.name, problem});
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (scratch.seen[i]) continue;
+    const InputSlot& input = inputs[i];
+    if (input.default_value) {
+      const Value& v = *input.default_value;
+      f[input.slot].i = v.kind == TypeKind::kBool ? (v.b ? 1 : 0) : v.i;
+      f[input.slot].d = v.d;
+      if (v.kind == TypeKind::kEnumSet) f[input.slot].i = static_cast<int64_t>(v.bits);
+      continue;
+    }
+    problems.push_back({input.name, absl::StrCat("missing (", TypeName(input.type), ")")});
+  }
+  if (!problems.empty()) return FactsError(std::move(problems));
+
+  // 2. Run the program.
+  if (absl::Status status = Run(prog, f, scratch.masks.data()); !status.ok()) return status;
+
+  // 3. The decision.
+  Decision& d = *decision;
+  d.policy = &policy;
+  d.decision = policy.name();
+  d.has_outcome = policy.outcome() != nullptr;
+  if (d.has_outcome) {
+    d.outcome_ordinal = static_cast<int>(f[policy.outcome_slot()].i);
+    d.outcome = policy.outcome()->symbols[static_cast<size_t>(d.outcome_ordinal)];
+  } else {
+    d.outcome = {};
+    d.outcome_ordinal = 0;
+  }
+  const std::vector<OutputSlot>& outs = policy.outputs();
+  d.outputs.resize(outs.size());
+  for (size_t o = 0; o < outs.size(); ++o) {
+    OutputValue& v = d.outputs[o];
+    v.name = outs[o].name;
+    v.type = outs[o].type;
+    v.has_value = f[outs[o].has_value_slot].i != 0;
+    v.value = ValueOf(f[outs[o].slot], outs[o].type);
+  }
+  d.reasons.clear();
+  for (int r : policy.reason_order()) {
+    const RuleSlot& rule = policy.rules()[static_cast<size_t>(r)];
+    if (f[rule.fired].i == 0) continue;
+    for (const auto& [code, message] : rule.reasons) {
+      Reason reason;
+      reason.code = code;
+      reason.message = message;
+      reason.rule = rule.id;
+      reason.file = rule.file;
+      reason.line = rule.line;
+      reason.severity = rule.severity;
+      d.reasons.push_back(reason);
+    }
+  }
+  const std::vector<ScorecardSlot>& cards = policy.scorecards();
+  d.scorecards.resize(cards.size());
+  for (size_t c = 0; c < cards.size(); ++c) {
+    const ScorecardSlot& card = cards[c];
+    ScorecardResult& result = d.scorecards[c];
+    result.name = card.name;
+    result.total = f[card.total].d;
+    result.groups.resize(card.groups.size());
+    for (size_t g = 0; g < card.groups.size(); ++g) {
+      result.groups[g].name = card.groups[g].first;
+      result.groups[g].weight = card.weights[g];
+      result.groups[g].points = f[card.groups[g].second].d;
+    }
+    result.factors.resize(card.factors.size());
+    result.top_reasons.clear();
+    for (size_t k = 0; k < card.factors.size(); ++k) {
+      const FactorSlot& fs = card.factors[k];
+      FactorResult& fr = result.factors[k];
+      fr.group = fs.group;
+      fr.subject = fs.subject;
+      fr.bin = static_cast<int>(f[fs.row].i);
+      fr.points = f[fs.points].d;
+      fr.max_points = fs.max_points;
+      fr.reason = fs.reason;
+      const Decimal lost = fs.max_points.Sub(fr.points).value_or(Decimal());
+      fr.weighted_lost = lost.Mul(fs.weight).value_or(lost);
+      if (!fs.reason.empty() && fr.points < fs.max_points) {
+        result.top_reasons.push_back(static_cast<int>(k));
+      }
+    }
+    std::stable_sort(result.top_reasons.begin(), result.top_reasons.end(), [&](int a, int b) {
+      return result.factors[static_cast<size_t>(a)].weighted_lost >
+             result.factors[static_cast<size_t>(b)].weighted_lost;
+    });
+    if (result.top_reasons.size() > 4) result.top_reasons.resize(4);
+  }
+  d.trace.clear();
+  if (options.trace) Trace(policy, f, &d);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& facts,
+                                  const EvalOptions& options) {
+  Decision decision;
+  if (absl::Status status = EvaluateInto(policy, facts, options, &decision); !status.ok()) {
+    return status;
+  }
+  return decision;
+}
+
+std::vector<FactProblem> FactProblems(const absl::Status& status) {
+  std::vector<FactProblem> problems;
+  auto payload = status.GetPayload(kProblemsPayload);
+  if (!payload) return problems;
+  for (absl::string_view line : absl::StrSplit(std::string(*payload), '\n', absl::SkipEmpty())) {
+    const size_t tab = line.find('\t');
+    if (tab == absl::string_view::npos) continue;
+    problems.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+  }
+  return problems;
+}
+
+}  // namespace creditd::engine

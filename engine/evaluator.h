@@ -1,0 +1,49 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/compiled_policy.h"
+#include "engine/decision.h"
+#include "engine/facts.h"
+
+namespace creditd::engine {
+
+struct EvalOptions {
+  // Record every step (lets, bands, tables, factors, rules, outputs) in
+  // Decision::trace. Off by default: tracing allocates.
+  bool trace = false;
+};
+
+// Evaluates `policy` against `facts`.
+//
+// The facts are validated first against the declared inputs and every
+// problem is reported at once (missing, unknown, duplicate, wrong type,
+// malformed, out of range): InvalidArgument whose message lists them and
+// whose payload FactProblems() reads back. Nothing is evaluated on bad facts.
+// An arithmetic failure during evaluation (overflow, division by zero, a
+// value no row matches) is FailedPrecondition naming the rule or value.
+//
+// Pure and thread-safe: any number of threads may evaluate one policy at
+// once. The same facts always give the same decision.
+absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& facts,
+                                  const EvalOptions& options = {});
+
+// The same, filling `decision` in place: reusing one Decision keeps its
+// buffers, so a warm evaluation without trace allocates nothing.
+absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
+                          const EvalOptions& options, Decision* decision);
+
+// One problem with the facts of a request.
+struct FactProblem {
+  std::string fact;     // the input's name as sent (or expected)
+  std::string problem;  // e.g. "missing", "`12a` is not a decimal"
+};
+
+// The problems carried by an InvalidArgument status from Evaluate; empty for
+// any other status.
+std::vector<FactProblem> FactProblems(const absl::Status& status);
+
+}  // namespace creditd::engine
