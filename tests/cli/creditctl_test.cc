@@ -53,7 +53,9 @@ TEST(CreditctlTest, CheckReportsSyntaxErrors) {
   EXPECT_THAT(run.err, HasSubstr("error[E0001]"));
   EXPECT_THAT(run.err, HasSubstr("bad.credit:2:9"));
 
-  const std::string good = WriteTemp("good.credit", "policy p\ninput x: money\n");
+  const std::string good = WriteTemp(
+      "good.credit",
+      "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput x: money\noutput y: money = x\n");
   CliRun ok = Creditctl({"check", good});
   EXPECT_EQ(ok.code, kExitOk) << ok.err;
 }
