@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -679,6 +681,32 @@ bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, int limit
   return true;
 }
 
+// ANTLR caches prediction states (DFA) across parses, shared by every parser
+// in the process, and never drops them. Valid policies use a small, stable
+// set; arbitrary input (a candidate sent for validation, a fuzzer) keeps
+// adding states. Past this many the cache is dropped and rebuilt on demand.
+constexpr size_t kMaxCachedStates = 20000;
+
+// Parses share the caches; dropping them needs every parse out of the way.
+std::shared_mutex& CacheMutex() {
+  static std::shared_mutex mutex;
+  return mutex;
+}
+
+size_t CachedStates(CreditPolicyParser& parser) {
+  size_t states = 0;
+  for (const antlr4::dfa::DFA& dfa :
+       parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->decisionToDFA) {
+    states += dfa.states.size();
+  }
+  return states;
+}
+
+absl::StatusOr<std::unique_ptr<ast::File>> ParseLocked(const SourceFile& source, int file,
+                                                       DiagnosticSink& sink,
+                                                       const ParseOptions& options,
+                                                       bool* drop_cache);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ast::File>> Parse(const SourceSet& sources, int file,
@@ -700,6 +728,32 @@ absl::StatusOr<std::unique_ptr<ast::File>> Parse(const SourceSet& sources, int f
     return nullptr;
   }
 
+  bool drop_cache = false;
+  absl::StatusOr<std::unique_ptr<ast::File>> result = nullptr;
+  {
+    std::shared_lock<std::shared_mutex> lock(CacheMutex());
+    result = ParseLocked(source, file, sink, options, &drop_cache);
+  }
+  if (drop_cache) {
+    std::unique_lock<std::shared_mutex> lock(CacheMutex());
+    antlr4::ANTLRInputStream input("");
+    CreditPolicyLexer lexer(&input);
+    antlr4::CommonTokenStream tokens(&lexer);
+    CreditPolicyParser parser(&tokens);
+    if (CachedStates(parser) > kMaxCachedStates) {
+      parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->clearDFA();
+      lexer.getInterpreter<antlr4::atn::LexerATNSimulator>()->clearDFA();
+    }
+  }
+  return result;
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<ast::File>> ParseLocked(const SourceFile& source, int file,
+                                                       DiagnosticSink& sink,
+                                                       const ParseOptions& options,
+                                                       bool* drop_cache) {
   try {
     DiagnosticListener listener(file, sink);
     antlr4::ANTLRInputStream input(source.text());
@@ -735,6 +789,7 @@ absl::StatusOr<std::unique_ptr<ast::File>> Parse(const SourceSet& sources, int f
           antlr4::atn::PredictionMode::LL);
       tree = parser.file();
     }
+    *drop_cache = CachedStates(parser) > kMaxCachedStates;
     if (sink.error_count() > errors_before) return nullptr;
 
     AstBuilder builder(file);
@@ -761,6 +816,8 @@ absl::StatusOr<std::unique_ptr<ast::File>> Parse(const SourceSet& sources, int f
     return nullptr;
   }
 }
+
+}  // namespace
 
 absl::Status CheckSyntax(const SourceSet& sources, int file, DiagnosticSink& sink,
                          const ParseOptions& options) {
