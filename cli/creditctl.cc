@@ -52,6 +52,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddCheckCommand(app, context);
   AddFmtCommand(app, context);
   AddEvalCommand(app, context);
+  AddTestCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

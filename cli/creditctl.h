@@ -39,5 +39,6 @@ absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std
 void AddCheckCommand(CLI::App& app, Context& context);
 void AddFmtCommand(CLI::App& app, Context& context);
 void AddEvalCommand(CLI::App& app, Context& context);
+void AddTestCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

@@ -96,18 +96,10 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
   return compiled;
 }
 
-absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
-                        rapidjson::Document* document, engine::Facts* facts) {
-  document->Parse<rapidjson::kParseNumbersAsStringsFlag>(json.c_str(), json.size());
-  if (document->HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the facts are not valid JSON: ", rapidjson::GetParseError_En(document->GetParseError()),
-        " at byte ", document->GetErrorOffset()));
-  }
-  if (!document->IsObject()) {
-    return absl::InvalidArgumentError("the facts must be a JSON object of name: value");
-  }
-  for (auto it = document->MemberBegin(); it != document->MemberEnd(); ++it) {
+void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& policy,
+              const rapidjson::Value* skip, engine::Facts* facts) {
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (skip != nullptr && skip->IsObject() && skip->HasMember(it->name)) continue;
     const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
     const rapidjson::Value& v = it->value;
     if (v.IsNull()) continue;
@@ -134,6 +126,20 @@ absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& p
       facts->Add(name, engine::FactValue::Symbol(v.IsArray() ? "[...]" : "{...}"));
     }
   }
+}
+
+absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
+                        rapidjson::Document* document, engine::Facts* facts) {
+  document->Parse<rapidjson::kParseNumbersAsStringsFlag>(json.c_str(), json.size());
+  if (document->HasParseError()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the facts are not valid JSON: ", rapidjson::GetParseError_En(document->GetParseError()),
+        " at byte ", document->GetErrorOffset()));
+  }
+  if (!document->IsObject()) {
+    return absl::InvalidArgumentError("the facts must be a JSON object of name: value");
+  }
+  AddFacts(*document, policy, nullptr, facts);
   return absl::OkStatus();
 }
 

@@ -26,6 +26,11 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
 absl::Status ReadFacts(const std::string& path, const engine::CompiledPolicy& policy,
                        rapidjson::Document* document, engine::Facts* facts);
 
+// Adds the members of JSON object `object` as facts (as ReadFacts reads them),
+// skipping nulls and any name in `skip`.
+void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& policy,
+              const rapidjson::Value* skip, engine::Facts* facts);
+
 // Parses facts JSON text (as ReadFacts does, from memory).
 absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
                         rapidjson::Document* document, engine::Facts* facts);

@@ -155,6 +155,8 @@ struct FactorSlot {
   Decimal weight;
   std::string reason;
   std::vector<std::string> bins;  // each bin's test as written, for traces
+  std::vector<int> bin_lines;     // each bin's source line
+  std::string file;               // where the factor is declared
 };
 
 struct ScorecardSlot {
@@ -172,7 +174,10 @@ struct NamedSlot {
   Type type;
   uint32_t slot = 0;
   int32_t row_slot = -1;  // bands and tables: the matched row
+  int32_t table = -1;     // tables: the program table (its mask lists every matched row)
   std::string location;
+  std::string file;
+  std::vector<int> row_lines;  // bands and tables: each row's source line
   std::vector<int> reads;
 };
 

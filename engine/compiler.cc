@@ -624,6 +624,8 @@ class Compiler {
     named.slot = slot;
     named.row_slot = static_cast<int32_t>(row);
     named.location = Location(sources(), band.decl->span);
+    named.file = sources().file(band.decl->span.file).path();
+    for (const ast::Row& r : band.decl->rows) named.row_lines.push_back(r.span.line);
     InputsRead(*band.decl->subject, &named.reads);
     policy_->named_.push_back(std::move(named));
     return slot;
@@ -777,7 +779,10 @@ class Compiler {
       named.type = table.output_types[c];
       named.slot = out[c];
       named.row_slot = row_slot;
+      named.table = t;
       named.location = Location(sources(), decl.span);
+      named.file = sources().file(decl.span.file).path();
+      for (const ast::TableRow& r : decl.rows) named.row_lines.push_back(r.span.line);
       named.reads = reads;
       policy_->named_.push_back(std::move(named));
     }
@@ -820,7 +825,9 @@ class Compiler {
           tests.push_back(&r.test);
           values.push_back(r.value.get());
           fs.bins.push_back(RowTestText(r.test));
+          fs.bin_lines.push_back(r.span.line);
         }
+        fs.file = sources().file(factor.decl->span.file).path();
         const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type);
         fs.row =
             RowOf(subject, lookup, absl::StrCat("no bin of factor `", factor.subject, "` matches"));

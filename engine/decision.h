@@ -75,6 +75,8 @@ struct TraceStep {
   std::string detail;    // e.g. "row 3", "bin 2: (60%, 70%]"
   std::string location;  // file:line
   std::vector<std::pair<std::string, std::string>> reads;  // inputs read, name -> value
+  std::vector<int> rows;  // bands, tables, factors: the 0-based rows (bins) that matched
+  bool fired = false;     // rules: whether it fired
 };
 
 // The answer for one set of facts. Views point into the CompiledPolicy,

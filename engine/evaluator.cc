@@ -425,7 +425,7 @@ std::string SlotText(const Slot& slot, const Type& type) {
   return FormatValue(ValueOf(slot, type), type);
 }
 
-void Trace(const CompiledPolicy& policy, const Slot* f, Decision* d) {
+void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, Decision* d) {
   auto reads = [&](const std::vector<int>& inputs) {
     std::vector<std::pair<std::string, std::string>> out;
     for (int i : inputs) {
@@ -439,7 +439,21 @@ void Trace(const CompiledPolicy& policy, const Slot* f, Decision* d) {
     step.kind = n.kind;
     step.name = n.name;
     step.value = SlotText(f[n.slot], n.type);
-    if (n.row_slot >= 0) step.detail = absl::StrCat("row ", f[n.row_slot].i + 1);
+    if (n.row_slot >= 0) {
+      step.detail = absl::StrCat("row ", f[n.row_slot].i + 1);
+      step.rows.push_back(static_cast<int>(f[n.row_slot].i));
+    } else if (n.table >= 0) {
+      // Collect: every matched row.
+      const program::TableProgram& t = policy.code().tables[static_cast<size_t>(n.table)];
+      std::vector<std::string> rows;
+      for (int r = 0; r < t.rows; ++r) {
+        if ((masks[t.mask_offset + static_cast<uint32_t>(r) / 64] >> (r % 64)) & 1) {
+          rows.push_back(absl::StrCat(r + 1));
+          step.rows.push_back(r);
+        }
+      }
+      step.detail = rows.empty() ? "no rows" : absl::StrCat("rows ", absl::StrJoin(rows, ", "));
+    }
     step.location = n.location;
     step.reads = reads(n.reads);
     d->trace.push_back(std::move(step));
@@ -452,6 +466,7 @@ void Trace(const CompiledPolicy& policy, const Slot* f, Decision* d) {
       step.value = f[factor.points].d.ToCanonicalString();
       const int64_t bin = f[factor.row].i;
       step.detail = absl::StrCat("bin ", bin + 1, ": ", factor.bins[static_cast<size_t>(bin)]);
+      step.rows.push_back(static_cast<int>(bin));
       const int input = policy.FindInput(factor.subject);
       if (input >= 0) step.reads = reads({input});
       d->trace.push_back(std::move(step));
@@ -466,7 +481,8 @@ void Trace(const CompiledPolicy& policy, const Slot* f, Decision* d) {
     TraceStep step;
     step.kind = TraceStep::Kind::kRule;
     step.name = rule.id;
-    step.value = f[rule.fired].i != 0 ? "fired" : "not fired";
+    step.fired = f[rule.fired].i != 0;
+    step.value = step.fired ? "fired" : "not fired";
     step.location = absl::StrCat(rule.file, ":", rule.line);
     step.reads = reads(rule.reads);
     d->trace.push_back(std::move(step));
@@ -603,7 +619,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     if (result.top_reasons.size() > 4) result.top_reasons.resize(4);
   }
   d.trace.clear();
-  if (options.trace) Trace(policy, f, &d);
+  if (options.trace) Trace(policy, f, scratch.masks.data(), &d);
   return absl::OkStatus();
 }
 
