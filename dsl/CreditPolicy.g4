@@ -89,6 +89,7 @@ typeRef
 //   group financial weight 40%
 //     factor debt_ratio reason HIGH_LEVERAGE
 //       | <= 60% => 40
+//     factor current_ratio reason LOW_LIQUIDITY when < 22
 scorecardDecl
     : SCORECARD name=IDENT scoreGroup+
     ;
@@ -97,8 +98,10 @@ scoreGroup
     : GROUP name=IDENT WEIGHT weight=expr factor+
     ;
 
+// A factor's reason is given when its points are below a threshold: the
+// best bin's points unless `when < N` (or `<= N`) says otherwise.
 factor
-    : FACTOR subject=IDENT (REASON code=IDENT)? row+
+    : FACTOR subject=IDENT (REASON code=IDENT (WHEN op=('<' | '<=') threshold=additive)?)? row+
     ;
 
 // band grade on credit_score.total

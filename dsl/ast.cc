@@ -172,7 +172,9 @@ class Dumper {
       Expr(2, g.weight.get());
       for (const Factor& f : g.factors) {
         Line(2,
-             absl::StrCat("factor ", f.subject.name, f.reason ? " reason " + f.reason->name : ""));
+             absl::StrCat("factor ", f.subject.name, f.reason ? " reason " + f.reason->name : "",
+                          f.reason_threshold ? absl::StrCat(" when ", OpText(f.reason_op)) : ""));
+        if (f.reason_threshold) Expr(3, f.reason_threshold.get());
         for (const ast::Row& r : f.rows) Row(3, r);
       }
     }

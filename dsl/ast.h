@@ -179,6 +179,10 @@ struct Row {
 struct Factor {
   Ident subject;
   std::optional<Ident> reason;
+  // `reason CODE when < 22`: the reason applies below this many points
+  // (kLt) or at most this many (kLe); without it, below the best bin.
+  Op reason_op = Op::kNone;
+  ExprPtr reason_threshold;
   std::vector<Row> rows;
   SourceSpan span;
 };

@@ -277,10 +277,16 @@ class DeclPrinter {
       w_.Emit(1, absl::StrCat("group ", g.name.name, " weight ", Print(*g.weight)), g.span.line,
               g.weight->span.end_line);
       for (const ast::Factor& f : g.factors) {
-        const SourceSpan& head_end = f.reason ? f.reason->span : f.subject.span;
-        w_.Emit(
-            2, absl::StrCat("factor ", f.subject.name, f.reason ? " reason " + f.reason->name : ""),
-            f.span.line, head_end.end_line);
+        const SourceSpan& head_end = f.reason_threshold ? f.reason_threshold->span
+                                     : f.reason         ? f.reason->span
+                                                        : f.subject.span;
+        std::string head = absl::StrCat("factor ", f.subject.name);
+        if (f.reason) absl::StrAppend(&head, " reason ", f.reason->name);
+        if (f.reason_threshold) {
+          absl::StrAppend(&head, " when ", ast::OpText(f.reason_op), " ",
+                          Operand(*f.reason_threshold, 5));
+        }
+        w_.Emit(2, head, f.span.line, head_end.end_line);
         Rows(3, f.rows);
       }
     }

@@ -338,6 +338,10 @@ class AstBuilder {
         ast::Factor factor;
         factor.subject = Ident(f->subject);
         if (f->code != nullptr) factor.reason = Ident(f->code);
+        if (f->threshold != nullptr) {
+          factor.reason_op = CompareOp(f->op);
+          factor.reason_threshold = Additive(f->threshold);
+        }
         for (auto* row : f->row()) factor.rows.push_back(Row(row));
         factor.span = Span(f);
         group.factors.push_back(std::move(factor));

@@ -94,6 +94,9 @@ struct FactorInfo {
   Type subject_type;
   int reason = -1;  // index into reasons, or -1
   Decimal max_points;
+  // The reason applies when points < reason_below (<= with inclusive).
+  Decimal reason_below;
+  bool reason_inclusive = false;
   const dsl::ast::Factor* decl = nullptr;
 };
 

@@ -718,6 +718,20 @@ class Checker {
           if (first || points > f.max_points) f.max_points = points;
           first = false;
         }
+        f.reason_below = f.max_points;
+        if (factor.reason_threshold) {
+          ExprInfo t = CheckExpr(*factor.reason_threshold, &decimal);
+          if (!t.type.is_error()) {
+            if (!t.constant || !t.type.is_numeric() || t.type.kind == TypeKind::kMoney ||
+                t.type.kind == TypeKind::kPercent) {
+              Error("E0313", factor.reason_threshold->span,
+                    "the points a reason applies below must be a constant number, such as 22");
+            } else {
+              f.reason_below = t.constant->AsDecimal();
+              f.reason_inclusive = factor.reason_op == ast::Op::kLe;
+            }
+          }
+        }
         g.factors.push_back(std::move(f));
       }
       info.groups.push_back(std::move(g));

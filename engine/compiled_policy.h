@@ -65,13 +65,15 @@ enum class OpCode : uint8_t {
   kMaskFirst,    // dst.i = first matched row of table imm, or -1
   kMaskHas,      // dst.i = row b (constant index in aux-free field `c`) matched in table imm
   kJumpTable,    // pc = jump_tables[imm][a.i]
+  kJumpUnlessI,  // if !(a.i aux b.i) pc = imm   (compare and branch, for conditions)
+  kJumpUnlessD,  // if !(a.d aux b.d) pc = imm
   kFail,         // stop with the error message errors[imm]
 };
 
 enum class Cmp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
 
-// Operands index the frame (below `slot_count`) or the constant pool (the
-// index minus slot_count).
+// Operands index the frame: slots first (below `slot_count`), then the
+// constants, which the evaluator copies in once per thread and policy.
 struct Instr {
   OpCode op = OpCode::kMove;
   uint8_t aux = 0;
@@ -115,6 +117,7 @@ struct Program {
   std::vector<std::string> contexts;  // "let `x` (policy.credit:12)"
   uint32_t slot_count = 0;
   uint32_t mask_words = 0;
+  uint64_t generation = 0;  // unique per compiled program, for frame caching
 };
 
 }  // namespace program
@@ -125,6 +128,12 @@ struct InputSlot {
   Type type;
   Domain range;
   bool has_range = false;
+  // A range of one interval, checked without the Domain: bounds as slots
+  // (ints in `i`, decimals in `d`), each absent when infinite.
+  bool simple_range = false;
+  bool has_low = false, has_high = false;
+  bool low_closed = true, high_closed = true;
+  program::Slot low, high;
   std::optional<Value> default_value;
   uint32_t slot = 0;
 };
@@ -154,6 +163,8 @@ struct FactorSlot {
   Decimal max_points;
   Decimal weight;
   std::string reason;
+  Decimal reason_below;  // the reason applies below (or, inclusive, at) this
+  bool reason_inclusive = false;
   std::vector<std::string> bins;  // each bin's test as written, for traces
   std::vector<int> bin_lines;     // each bin's source line
   std::string file;               // where the factor is declared

@@ -1,6 +1,7 @@
 #include "engine/compiler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,6 +86,9 @@ class Compiler {
     Outputs();
     Outcome();
     if (!error_.ok()) return error_;
+    PlaceConstants();
+    static std::atomic<uint64_t> generations{0};
+    prog_.generation = ++generations;
     policy_->program_ = std::move(prog_);
     return std::shared_ptr<const CompiledPolicy>(policy_);
   }
@@ -121,6 +125,26 @@ class Compiler {
   }
 
   // ----- slots, constants, code -------------------------------------------
+
+  // Constants live in the frame after the slots: operands marked as
+  // constants become plain frame indexes, so reading an operand never
+  // branches.
+  void PlaceConstants() {
+    const uint32_t base = prog_.slot_count;
+    auto place = [&](uint32_t& x) {
+      if (x & kConstBit) x = base + (x & ~kConstBit);
+    };
+    for (Instr& in : prog_.code) {
+      place(in.a);
+      place(in.b);
+      place(in.c);
+      place(in.dst);
+    }
+    for (program::TableProgram& t : prog_.tables) {
+      for (uint32_t& c : t.columns) place(c);
+    }
+    for (auto& [output, slot] : output_slot_) place(slot);
+  }
 
   uint32_t NewSlot() { return prog_.slot_count++; }
 
@@ -193,6 +217,18 @@ class Compiler {
       slot.range = in.range;
       slot.has_range = in.has_range;
       slot.default_value = in.default_value;
+      if (in.has_range && in.range.ranges().size() == 1 && in.type.is_ordered()) {
+        const Domain::Range& r = in.range.ranges().front();
+        slot.simple_range = true;
+        slot.has_low = !r.low.infinite;
+        slot.has_high = !r.high.infinite;
+        slot.low_closed = r.low.closed;
+        slot.high_closed = r.high.closed;
+        slot.low.d = r.low.value;
+        slot.high.d = r.high.value;
+        slot.low.i = r.low.value.ToInt64().value_or(0);
+        slot.high.i = r.high.value.ToInt64().value_or(0);
+      }
       slot.slot = NewSlot();
       policy_->input_index_[in.name] = static_cast<int>(policy_->inputs_.size());
       policy_->inputs_.push_back(std::move(slot));
@@ -209,6 +245,19 @@ class Compiler {
       return kEmpty;
     }
     return *info;
+  }
+
+  // Compiles one side of a comparison; a decimal constant compared with a
+  // money or percent value is padded to that type's canonical scale, so the
+  // evaluator compares coefficients directly.
+  uint32_t CompareOperand(const ast::Expr& e, Rep rep, const Type& other) {
+    const ExprInfo& info = Info(e);
+    const int canonical = CanonicalScale(other.kind);
+    if (rep == Rep::kD && info.constant && canonical > 0) {
+      const Decimal d = info.constant->AsDecimal();
+      if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    }
+    return Expr(e, rep);
   }
 
   // Converts operand `x` held as `from` to `to` (int to decimal only).
@@ -317,6 +366,31 @@ class Compiler {
     return dst;
   }
 
+  // Emits code that jumps when condition `e` is false; returns the jumps to
+  // patch to the false target. Comparisons become one compare-and-branch,
+  // `and` a chain of them: the cheap form for rule conditions.
+  std::vector<size_t> JumpIfFalse(const ast::Expr& e) {
+    const ExprInfo& info = Info(e);
+    if (!info.constant && e.kind == ast::ExprKind::kBinary && e.op == Op::kAnd) {
+      std::vector<size_t> jumps = JumpIfFalse(*e.args[0]);
+      std::vector<size_t> more = JumpIfFalse(*e.args[1]);
+      jumps.insert(jumps.end(), more.begin(), more.end());
+      return jumps;
+    }
+    if (!info.constant && e.kind == ast::ExprKind::kBinary &&
+        (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
+         e.op == Op::kGt || e.op == Op::kGe)) {
+      const ExprInfo& a = Info(*e.args[0]);
+      const ExprInfo& b = Info(*e.args[1]);
+      const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
+      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
+      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
+      return {Emit(rep == Rep::kD ? OpCode::kJumpUnlessD : OpCode::kJumpUnlessI, 0, x, y,
+                   static_cast<uint8_t>(CmpOf(e.op)))};
+    }
+    return {Emit(OpCode::kJumpIfFalse, 0, Expr(e, Rep::kI))};
+  }
+
   // Short-circuit `and` / `or`: the right side runs only when it decides.
   uint32_t Logic(const ast::Expr& e) {
     const uint32_t dst = NewSlot();
@@ -334,8 +408,8 @@ class Compiler {
     if (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
         e.op == Op::kGt || e.op == Op::kGe) {
       const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
-      const uint32_t x = Expr(*e.args[0], rep);
-      const uint32_t y = Expr(*e.args[1], rep);
+      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
+      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
       const uint32_t dst = NewSlot();
       Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, x, y,
            static_cast<uint8_t>(CmpOf(e.op)));
@@ -549,6 +623,10 @@ class Compiler {
         if (k < bounds.size()) add_segment(bounds[k]);
       }
       if (lookup.decimal) {
+        const int canonical = CanonicalScale(type.kind);
+        for (Decimal& b : bounds) {
+          if (canonical > b.scale()) b = b.Round(canonical).value_or(b);
+        }
         lookup.bounds_d = bounds;
       } else {
         for (const Decimal& b : bounds) lookup.bounds_i.push_back(b.ToInt64().value_or(0));
@@ -837,6 +915,8 @@ class Compiler {
         fs.group = group.name;
         fs.subject = factor.subject;
         fs.max_points = factor.max_points;
+        fs.reason_below = factor.reason_below;
+        fs.reason_inclusive = factor.reason_inclusive;
         fs.weight = group.weight;
         if (factor.reason >= 0) fs.reason = p_.reasons[static_cast<size_t>(factor.reason)].code;
         slots.factors.push_back(std::move(fs));
@@ -886,9 +966,11 @@ class Compiler {
       Context(absl::StrCat("rule `", rule.id, "`"), rule.decl->span);
       RuleSlot slot;
       slot.id = rule.id;
-      const uint32_t cond = Expr(*rule.decl->condition, Rep::kI);
       slot.fired = NewSlot();
-      Emit(OpCode::kMove, slot.fired, cond);
+      Emit(OpCode::kMove, slot.fired, ConstI(0));
+      const std::vector<size_t> unless = JumpIfFalse(*rule.decl->condition);
+      Emit(OpCode::kMove, slot.fired, ConstI(1));
+      for (size_t at : unless) Land(at);
       for (const ast::Effect& effect : rule.decl->effects) {
         if (effect.kind == ast::EffectKind::kOutcome && p_.outcome != nullptr) {
           slot.severity = std::max(slot.severity, p_.outcome->Find(effect.target.name));

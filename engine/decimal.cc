@@ -16,6 +16,11 @@ constexpr u128 Pow10(int n) {
   return value;
 }
 
+constexpr u128 kPow10Table[19] = {Pow10(0),  Pow10(1),  Pow10(2),  Pow10(3),  Pow10(4),
+                                  Pow10(5),  Pow10(6),  Pow10(7),  Pow10(8),  Pow10(9),
+                                  Pow10(10), Pow10(11), Pow10(12), Pow10(13), Pow10(14),
+                                  Pow10(15), Pow10(16), Pow10(17), Pow10(18)};
+
 // Magnitudes stay below 10^36, so a remainder times ten never overflows.
 constexpr u128 kLimit = Pow10(Decimal::kMaxDigits);
 
@@ -90,6 +95,8 @@ absl::StatusOr<Decimal> Decimal::Parse(absl::string_view text) {
     ++i;
   }
   u128 coefficient = 0;
+  uint64_t small = 0;  // the first 18 digits, accumulated cheaply
+  int small_digits = 0;
   int int_digits = 0;
   int frac_digits = 0;
   int significant = 0;
@@ -110,9 +117,15 @@ absl::StatusOr<Decimal> Decimal::Parse(absl::string_view text) {
     } else {
       ++int_digits;
     }
-    if (coefficient != 0 || c != '0') ++significant;
+    if (coefficient != 0 || small != 0 || c != '0') ++significant;
     if (significant > kMaxDigits) return bad(absl::StrCat("more than ", kMaxDigits, " digits"));
-    coefficient = coefficient * 10 + static_cast<u128>(c - '0');
+    if (small_digits < 18) {
+      small = small * 10 + static_cast<uint64_t>(c - '0');
+      ++small_digits;
+      coefficient = small;
+    } else {
+      coefficient = coefficient * 10 + static_cast<u128>(c - '0');
+    }
   }
   if (int_digits == 0) return bad("no digits before the decimal point");
   if (seen_point && frac_digits == 0) return bad("no digits after the decimal point");
@@ -148,6 +161,16 @@ bool Decimal::is_integer() const {
 Decimal Decimal::Normalized() const {
   __int128 c = coefficient_;
   int s = scale_;
+  if (s == 0 || c == 0) return Decimal(c, 0);
+  if (c >= INT64_MIN && c <= INT64_MAX) {
+    // 64-bit division is far cheaper than 128-bit.
+    int64_t small = static_cast<int64_t>(c);
+    while (s > 0 && small % 10 == 0) {
+      small /= 10;
+      --s;
+    }
+    return Decimal(small, s);
+  }
   while (s > 0 && c % 10 == 0) {
     c /= 10;
     --s;
@@ -246,7 +269,21 @@ absl::StatusOr<int64_t> Decimal::ToInt64() const {
   return static_cast<int64_t>(c);
 }
 
-int Decimal::Compare(const Decimal& a, const Decimal& b) {
+int Decimal::CompareScaled(const Decimal& a, const Decimal& b) {
+  // Coefficients that fit in 64 bits can be brought to the larger scale
+  // without overflow.
+  if (a.coefficient_ >= INT64_MIN && a.coefficient_ <= INT64_MAX && b.coefficient_ >= INT64_MIN &&
+      b.coefficient_ <= INT64_MAX) {
+    const __int128 x =
+        a.scale_ >= b.scale_
+            ? a.coefficient_
+            : a.coefficient_ * static_cast<__int128>(kPow10Table[b.scale_ - a.scale_]);
+    const __int128 y =
+        b.scale_ >= a.scale_
+            ? b.coefficient_
+            : b.coefficient_ * static_cast<__int128>(kPow10Table[a.scale_ - b.scale_]);
+    return x == y ? 0 : (x < y ? -1 : 1);
+  }
   const bool na = a.coefficient_ < 0;
   const bool nb = b.coefficient_ < 0;
   if (na != nb) return na ? -1 : 1;

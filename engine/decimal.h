@@ -72,7 +72,12 @@ class Decimal {
   absl::StatusOr<int64_t> ToInt64() const;
 
   // Three-way comparison by value: 1.50 == 1.5.
-  static int Compare(const Decimal& a, const Decimal& b);
+  static int Compare(const Decimal& a, const Decimal& b) {
+    if (a.scale_ == b.scale_) {
+      return a.coefficient_ == b.coefficient_ ? 0 : (a.coefficient_ < b.coefficient_ ? -1 : 1);
+    }
+    return CompareScaled(a, b);
+  }
   friend bool operator==(const Decimal& a, const Decimal& b) { return Compare(a, b) == 0; }
   friend bool operator!=(const Decimal& a, const Decimal& b) { return Compare(a, b) != 0; }
   friend bool operator<(const Decimal& a, const Decimal& b) { return Compare(a, b) < 0; }
@@ -82,6 +87,7 @@ class Decimal {
 
  private:
   constexpr Decimal(__int128 coefficient, int scale) : coefficient_(coefficient), scale_(scale) {}
+  static int CompareScaled(const Decimal& a, const Decimal& b);
 
   __int128 coefficient_ = 0;
   int scale_ = 0;

@@ -61,8 +61,9 @@ struct ScorecardResult {
   Decimal total;
   std::vector<GroupResult> groups;
   std::vector<FactorResult> factors;
-  // Factors that lost points and carry a reason, by weighted points lost,
-  // largest first (source order on ties), at most four: indexes into factors.
+  // Factors whose reason applies (points below its threshold), by weighted
+  // points lost, largest first (source order on ties), at most four:
+  // indexes into factors.
   std::vector<int> top_reasons;
 };
 

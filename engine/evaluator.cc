@@ -32,11 +32,11 @@ const OutputValue* Decision::Output(absl::string_view name) const {
 
 namespace {
 
-constexpr uint32_t kConstBit = 0x80000000u;
 constexpr char kProblemsPayload[] = "type.creditd.dev/creditd.FactProblems";
 
 // Per-thread evaluation memory, grown to the largest policy seen and reused.
 struct Scratch {
+  uint64_t generation = 0;  // the program whose constants the frame holds
   std::vector<Slot> frame;
   std::vector<uint64_t> masks;
   std::vector<uint8_t> seen;
@@ -101,7 +101,9 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
     case TypeKind::kMoney:
     case TypeKind::kPercent: {
       if (fact.kind == FactValue::Kind::kInt) {
-        slot->d = Decimal::FromInt(fact.i);
+        const Decimal whole = Decimal::FromInt(fact.i);
+        const int canonical = CanonicalScale(type.kind);
+        slot->d = canonical > 0 ? whole.Round(canonical).value_or(whole) : whole;
         return true;
       }
       if (fact.kind != FactValue::Kind::kDecimal) return wrong();
@@ -110,12 +112,18 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
           type.kind == TypeKind::kPercent && !text.empty() && text.back() == '%';
       if (percent_sign) text.remove_suffix(1);
       absl::StatusOr<Decimal> d = Decimal::Parse(text);
-      if (d.ok() && percent_sign) d = d->Div(Decimal::FromInt(100));
+      if (d.ok() && percent_sign) {
+        // "55.5%" is 0.555: the same digits, two more decimal places.
+        d = d->scale() + 2 <= Decimal::kMaxScale
+                ? Decimal::FromParts(d->coefficient(), d->scale() + 2)
+                : d->Div(Decimal::FromInt(100));
+      }
       if (!d.ok()) {
         *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
         return false;
       }
-      slot->d = *d;
+      const int canonical = CanonicalScale(type.kind);
+      slot->d = canonical > d->scale() ? d->Round(canonical).value_or(*d) : *d;
       return true;
     }
     case TypeKind::kDate: {
@@ -148,8 +156,27 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
 
 bool InRange(const InputSlot& input, const Slot& slot, std::string* problem) {
   if (!input.has_range) return true;
-  const Decimal v = input.type.is_decimal() ? slot.d : Decimal::FromInt(slot.i);
-  if (input.range.ContainsValue(v)) return true;
+  if (input.simple_range) {
+    bool inside = true;
+    if (input.type.is_decimal()) {
+      if (input.has_low) {
+        const int c = Decimal::Compare(slot.d, input.low.d);
+        inside = input.low_closed ? c >= 0 : c > 0;
+      }
+      if (inside && input.has_high) {
+        const int c = Decimal::Compare(slot.d, input.high.d);
+        inside = input.high_closed ? c <= 0 : c < 0;
+      }
+    } else {
+      // Integral ranges are normalised to closed whole-number bounds.
+      inside =
+          (!input.has_low || slot.i >= input.low.i) && (!input.has_high || slot.i <= input.high.i);
+    }
+    if (inside) return true;
+  } else if (input.range.ContainsValue(input.type.is_decimal() ? slot.d
+                                                               : Decimal::FromInt(slot.i))) {
+    return true;
+  }
   Value shown = input.type.is_decimal() ? Value::Dec(input.type.kind, slot.d) : Value::Int(slot.i);
   if (input.type.kind == TypeKind::kDate) shown = Value::Date(slot.i);
   *problem = absl::StrCat(FormatValue(shown, input.type), " is outside the declared range ",
@@ -231,8 +258,7 @@ int Segment(const program::Lookup& lookup, const Slot& v) {
 
 // Runs the program over the frame; the first failure stops it.
 absl::Status Run(const program::Program& prog, Slot* f, uint64_t* masks) {
-  const Slot* k = prog.constants.data();
-  auto get = [&](uint32_t x) -> const Slot& { return (x & kConstBit) ? k[x & ~kConstBit] : f[x]; };
+  auto get = [&](uint32_t x) -> const Slot& { return f[x]; };
   const Instr* code = prog.code.data();
   const size_t n = prog.code.size();
   auto fail = [&](const Instr& in, absl::string_view what) {
@@ -413,6 +439,19 @@ absl::Status Run(const program::Program& prog, Slot* f, uint64_t* masks) {
         pc = static_cast<size_t>(
             prog.jump_tables[static_cast<size_t>(in.imm)][static_cast<size_t>(get(in.a).i)]);
         break;
+      case OpCode::kJumpUnlessI: {
+        const int64_t a = get(in.a).i;
+        const int64_t b = get(in.b).i;
+        if (!Compare(static_cast<Cmp>(in.aux), a < b ? -1 : (a > b ? 1 : 0))) {
+          pc = static_cast<size_t>(in.imm);
+        }
+        break;
+      }
+      case OpCode::kJumpUnlessD:
+        if (!Compare(static_cast<Cmp>(in.aux), Decimal::Compare(get(in.a).d, get(in.b).d))) {
+          pc = static_cast<size_t>(in.imm);
+        }
+        break;
       case OpCode::kFail:
         return fail(in, prog.errors[static_cast<size_t>(in.imm)]);
     }
@@ -502,7 +541,13 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
                           const EvalOptions& options, Decision* decision) {
   const program::Program& prog = policy.code();
   Scratch& scratch = ThreadScratch();
-  if (scratch.frame.size() < prog.slot_count) scratch.frame.resize(prog.slot_count);
+  const size_t frame_size = prog.slot_count + prog.constants.size();
+  if (scratch.frame.size() < frame_size) scratch.frame.resize(frame_size);
+  if (scratch.generation != prog.generation) {
+    std::copy(prog.constants.begin(), prog.constants.end(),
+              scratch.frame.begin() + prog.slot_count);
+    scratch.generation = prog.generation;
+  }
   if (scratch.masks.size() < prog.mask_words) scratch.masks.resize(prog.mask_words);
   const std::vector<InputSlot>& inputs = policy.inputs();
   scratch.seen.assign(inputs.size(), 0);
@@ -608,14 +653,24 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
       fr.reason = fs.reason;
       const Decimal lost = fs.max_points.Sub(fr.points).value_or(Decimal());
       fr.weighted_lost = lost.Mul(fs.weight).value_or(lost);
-      if (!fs.reason.empty() && fr.points < fs.max_points) {
+      const int below = Decimal::Compare(fr.points, fs.reason_below);
+      if (!fs.reason.empty() && (below < 0 || (below == 0 && fs.reason_inclusive))) {
         result.top_reasons.push_back(static_cast<int>(k));
       }
     }
-    std::stable_sort(result.top_reasons.begin(), result.top_reasons.end(), [&](int a, int b) {
-      return result.factors[static_cast<size_t>(a)].weighted_lost >
-             result.factors[static_cast<size_t>(b)].weighted_lost;
-    });
+    // Stable insertion sort by weighted points lost, largest first: a handful
+    // of factors, and unlike std::stable_sort it never allocates.
+    std::vector<int>& top = result.top_reasons;
+    for (size_t i = 1; i < top.size(); ++i) {
+      const int k = top[i];
+      size_t j = i;
+      while (j > 0 && result.factors[static_cast<size_t>(top[j - 1])].weighted_lost <
+                          result.factors[static_cast<size_t>(k)].weighted_lost) {
+        top[j] = top[j - 1];
+        --j;
+      }
+      top[j] = k;
+    }
     if (result.top_reasons.size() > 4) result.top_reasons.resize(4);
   }
   d.trace.clear();

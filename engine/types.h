@@ -50,4 +50,12 @@ struct Type {
 // "money", "Grade", "set of Requirement".
 std::string TypeName(const Type& type);
 
+// The scale values of a type are usually held at: money 2 (cents), percent 4
+// (hundredths of a percent); -1 for everything else. Facts and constants
+// with fewer decimals are padded to it (exactly) so that most comparisons
+// compare coefficients directly.
+inline int CanonicalScale(TypeKind kind) {
+  return kind == TypeKind::kMoney ? 2 : (kind == TypeKind::kPercent ? 4 : -1);
+}
+
 }  // namespace creditd::engine
