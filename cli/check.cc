@@ -1,5 +1,5 @@
 // creditctl check PATH...: loads, checks and analyses policies and prints
-// every diagnostic.
+// every diagnostic, as text or JSON, with optional statistics.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -7,31 +7,77 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "cli/creditctl.h"
 #include "dsl/diagnostic.h"
 #include "engine/checker.h"
+#include "engine/compiler.h"
+#include "engine/decision_json.h"
 
 namespace creditd::cli {
 
+namespace {
+
+std::string DiagnosticJson(const dsl::Diagnostic& d, const std::string& file) {
+  using engine::JsonQuote;
+  return absl::StrCat(
+      "{\"severity\": ", JsonQuote(d.severity == dsl::Severity::kError ? "error" : "warning"),
+      ", \"code\": ", JsonQuote(d.code), ", \"file\": ", JsonQuote(file),
+      ", \"line\": ", d.span.line, ", \"column\": ", d.span.column,
+      ", \"end_line\": ", d.span.end_line, ", \"end_column\": ", d.span.end_column,
+      ", \"message\": ", JsonQuote(d.message), ", \"help\": ", JsonQuote(d.help), "}");
+}
+
+// What the compiled form of a policy costs: the static bound on the work
+// per decision.
+std::string Stats(const engine::CompiledPolicy& p) {
+  const engine::program::Program& code = p.code();
+  return absl::StrCat(
+      p.name(), " ", p.id().version, ": ", p.inputs().size(), " inputs, ", p.outputs().size(),
+      " outputs, ", p.rules().size(), " rules; at most ", p.max_steps(),
+      " instructions per decision (the program only jumps "
+      "forward), a frame of ",
+      code.slot_count + code.constants.size(), " slots (", code.constants.size(), " constants), ",
+      code.lookups.size(), " interval lookups, ", code.tables.size(), " tables\n");
+}
+
+}  // namespace
+
 void AddCheckCommand(CLI::App& app, Context& context) {
-  auto paths = std::make_shared<std::vector<std::string>>();
+  struct Flags {
+    std::vector<std::string> paths;
+    std::string format = "text";
+    bool stats = false;
+  };
+  auto flags = std::make_shared<Flags>();
   auto* command =
       app.add_subcommand("check", "Check policy files: syntax, names, types and static analysis");
   command->footer(
       "Directories are searched for *.credit files. Exit status: 0 clean (warnings allowed),\n"
       "1 errors, 2 usage.\n\n"
-      "Example:\n  creditctl check policies/");
-  command->add_option("paths", *paths, "policy files or directories")->required();
-  command->callback([&context, paths] {
-    absl::StatusOr<std::vector<std::string>> files = ExpandPolicyPaths(*paths);
+      "Examples:\n"
+      "  creditctl check policies/\n"
+      "  creditctl check --format json policies/dunning.credit\n"
+      "  creditctl check --stats policies/");
+  command->add_option("paths", flags->paths, "policy files or directories")->required();
+  command->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  command->add_flag("--stats", flags->stats,
+                    "also print each policy's compiled size and its bound on the work per "
+                    "decision");
+  command->callback([&context, flags] {
+    absl::StatusOr<std::vector<std::string>> files = ExpandPolicyPaths(flags->paths);
     if (!files.ok()) {
       context.err << "creditctl: " << files.status().message() << "\n";
       context.exit_code = kExitUsage;
       return;
     }
+    const bool json = flags->format == "json";
     engine::DiskFileReader reader;
     int errors = 0;
     int warnings = 0;
+    std::vector<std::string> json_items;
+    std::string stats;
     // Libraries imported by several policies are reported once.
     std::vector<std::tuple<std::string, int, int, std::string>> seen;
     for (const std::string& path : *files) {
@@ -51,17 +97,31 @@ void AddCheckCommand(CLI::App& app, Context& context) {
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
         seen.push_back(key);
         (d.severity == dsl::Severity::kError ? errors : warnings)++;
-        if (sources != nullptr) {
+        if (json) {
+          json_items.push_back(DiagnosticJson(d, file));
+        } else if (sources != nullptr) {
           context.err << dsl::FormatDiagnostic(d, *sources);
         } else {
           context.err << "error[" << d.code << "]: " << path << ": " << d.message << "\n";
         }
       }
+      if (flags->stats && policy.ok() && !sink.has_errors() && !(*policy)->is_library) {
+        absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
+            engine::Compile(*std::move(policy));
+        if (compiled.ok()) stats += Stats(**compiled);
+      }
     }
-    if (errors + warnings > 0) {
+    if (json) {
+      context.out << "[";
+      for (size_t i = 0; i < json_items.size(); ++i) {
+        context.out << (i > 0 ? ",\n " : "") << json_items[i];
+      }
+      context.out << "]\n";
+    } else if (errors + warnings > 0) {
       context.err << errors << (errors == 1 ? " error, " : " errors, ") << warnings
                   << (warnings == 1 ? " warning\n" : " warnings\n");
     }
+    context.out << stats;
     context.exit_code = errors > 0 ? kExitFailure : kExitOk;
   });
 }

@@ -53,6 +53,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddFmtCommand(app, context);
   AddEvalCommand(app, context);
   AddTestCommand(app, context);
+  AddExplainCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -40,5 +40,6 @@ void AddCheckCommand(CLI::App& app, Context& context);
 void AddFmtCommand(CLI::App& app, Context& context);
 void AddEvalCommand(CLI::App& app, Context& context);
 void AddTestCommand(CLI::App& app, Context& context);
+void AddExplainCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

@@ -122,6 +122,14 @@ struct Program {
 
 }  // namespace program
 
+// A named value an expression reads (input, let, band, table column,
+// scorecard value), for traces.
+struct ReadSlot {
+  std::string name;
+  uint32_t slot = 0;
+  Type type;
+};
+
 // A validated input: how a fact becomes a slot.
 struct InputSlot {
   std::string name;
@@ -152,7 +160,7 @@ struct RuleSlot {
   std::vector<std::pair<std::string, std::string>> reasons;  // (code, message)
   std::string file;
   int line = 0;
-  std::vector<int> reads;  // inputs its condition reads
+  std::vector<ReadSlot> reads;  // values its condition reads
 };
 
 struct FactorSlot {
@@ -189,7 +197,7 @@ struct NamedSlot {
   std::string location;
   std::string file;
   std::vector<int> row_lines;  // bands and tables: each row's source line
-  std::vector<int> reads;
+  std::vector<ReadSlot> reads;
 };
 
 class CompiledPolicy {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -148,9 +149,13 @@ class Compiler {
 
   uint32_t NewSlot() { return prog_.slot_count++; }
 
+  // Adds a constant, once per distinct value (same digits and scale).
   uint32_t Const(const Slot& s) {
-    prog_.constants.push_back(s);
-    return kConstBit | static_cast<uint32_t>(prog_.constants.size() - 1);
+    const auto key = std::make_tuple(s.i, static_cast<int64_t>(s.d.coefficient() >> 64),
+                                     static_cast<uint64_t>(s.d.coefficient()), s.d.scale());
+    auto [it, fresh] = constant_index_.emplace(key, static_cast<uint32_t>(prog_.constants.size()));
+    if (fresh) prog_.constants.push_back(s);
+    return kConstBit | it->second;
   }
   uint32_t ConstI(int64_t i) {
     Slot s;
@@ -530,13 +535,30 @@ class Compiler {
     return dst;
   }
 
-  // Reads of inputs anywhere in `e`, for traces.
-  void InputsRead(const ast::Expr& e, std::vector<int>* out) {
+  // The named values `e` reads (inputs, lets, bands, table columns,
+  // scorecard values), each once, for traces. Everything they name is
+  // compiled already, so looking up their slots emits no code.
+  void InputsRead(const ast::Expr& e, std::vector<ReadSlot>* out) {
     const ExprInfo* info = p_.Info(&e);
-    if (info != nullptr && e.kind == ast::ExprKind::kName &&
-        info->symbol.kind == Symbol::Kind::kInput) {
-      if (std::find(out->begin(), out->end(), info->symbol.index) == out->end()) {
-        out->push_back(info->symbol.index);
+    if (info != nullptr && !info->constant) {
+      std::string name;
+      const Symbol::Kind kind = info->symbol.kind;
+      if (e.kind == ast::ExprKind::kName &&
+          (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
+           kind == Symbol::Kind::kBand)) {
+        name = e.text;
+      } else if (e.kind == ast::ExprKind::kMember &&
+                 (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
+        name = absl::StrCat(e.args[0]->text, ".", e.text);
+      }
+      if (!name.empty()) {
+        const bool seen = std::any_of(out->begin(), out->end(),
+                                      [&](const ReadSlot& r) { return r.name == name; });
+        if (!seen) {
+          const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
+          out->push_back({name, slot, info->type});
+        }
+        return;
       }
     }
     for (const ast::ExprPtr& arg : e.args) InputsRead(*arg, out);
@@ -848,7 +870,7 @@ class Compiler {
       }
     }
     context_ = saved;
-    std::vector<int> reads;
+    std::vector<ReadSlot> reads;
     for (const ast::ExprPtr& e : decl.inputs) InputsRead(*e, &reads);
     for (size_t c = 0; c < decl.outputs.size(); ++c) {
       NamedSlot named;
@@ -1147,6 +1169,7 @@ class Compiler {
   std::vector<bool> table_done_;
   std::vector<int> scorecard_done_;
   absl::flat_hash_map<int, uint32_t> output_slot_;
+  absl::flat_hash_map<std::tuple<int64_t, int64_t, uint64_t, int>, uint32_t> constant_index_;
 };
 
 int CompiledPolicy::FindInput(absl::string_view input_name) const {

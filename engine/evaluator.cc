@@ -465,12 +465,9 @@ std::string SlotText(const Slot& slot, const Type& type) {
 }
 
 void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, Decision* d) {
-  auto reads = [&](const std::vector<int>& inputs) {
+  auto reads = [&](const std::vector<ReadSlot>& slots) {
     std::vector<std::pair<std::string, std::string>> out;
-    for (int i : inputs) {
-      const InputSlot& in = policy.inputs()[static_cast<size_t>(i)];
-      out.emplace_back(in.name, SlotText(f[in.slot], in.type));
-    }
+    for (const ReadSlot& r : slots) out.emplace_back(r.name, SlotText(f[r.slot], r.type));
     return out;
   };
   for (const NamedSlot& n : policy.named()) {
@@ -507,7 +504,10 @@ void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, D
       step.detail = absl::StrCat("bin ", bin + 1, ": ", factor.bins[static_cast<size_t>(bin)]);
       step.rows.push_back(static_cast<int>(bin));
       const int input = policy.FindInput(factor.subject);
-      if (input >= 0) step.reads = reads({input});
+      if (input >= 0) {
+        const InputSlot& in = policy.inputs()[static_cast<size_t>(input)];
+        step.reads.emplace_back(in.name, SlotText(f[in.slot], in.type));
+      }
       d->trace.push_back(std::move(step));
     }
     TraceStep total;

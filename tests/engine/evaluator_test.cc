@@ -443,7 +443,8 @@ rule never
   EXPECT_THAT(steps, ElementsAre("doubled=120", "tier=2", "big=fired", "never=not fired", "t=2"));
   const TraceStep& big = d.trace[2];
   EXPECT_TRUE(big.fired);
-  EXPECT_THAT(big.reads, ElementsAre(std::make_pair(std::string("years"), std::string("7"))));
+  EXPECT_THAT(big.reads, ElementsAre(std::make_pair(std::string("doubled"), std::string("120")),
+                                     std::make_pair(std::string("years"), std::string("7"))));
   EXPECT_EQ(d.trace[1].detail, "row 2");
   // Without trace, nothing is recorded.
   EXPECT_TRUE(Eval(*policy, facts).trace.empty());
