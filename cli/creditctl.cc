@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "creditd/version.h"
 
@@ -21,6 +22,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std::string>& paths) {
+  return ExpandPaths(paths, ".credit");
+}
+
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths,
+                                                     absl::string_view suffix) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
   for (const std::string& path : paths) {
@@ -28,7 +34,7 @@ absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std
     if (fs::is_directory(path, error)) {
       std::vector<std::string> found;
       for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
-        if (entry.is_regular_file() && entry.path().extension() == ".credit") {
+        if (entry.is_regular_file() && absl::EndsWith(entry.path().string(), suffix)) {
           found.push_back(entry.path().string());
         }
       }

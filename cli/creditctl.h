@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace CLI {
 class App;
@@ -34,6 +35,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Expands directories (recursively, *.credit files, sorted) and keeps files
 // as given; NotFound for a path that does not exist.
 absl::StatusOr<std::vector<std::string>> ExpandPolicyPaths(const std::vector<std::string>& paths);
+// The same for any file name ending (".tests.json").
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths,
+                                                     absl::string_view suffix);
 
 // One function per verb, each in its own file.
 void AddCheckCommand(CLI::App& app, Context& context);

@@ -14,34 +14,6 @@
 
 namespace creditd::cli {
 
-namespace {
-
-// Test files among `paths`: files as given, *.tests.json under directories.
-absl::StatusOr<std::vector<std::string>> TestFiles(const std::vector<std::string>& paths) {
-  namespace fs = std::filesystem;
-  std::vector<std::string> files;
-  for (const std::string& path : paths) {
-    std::error_code error;
-    if (fs::is_directory(path, error)) {
-      std::vector<std::string> found;
-      for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
-        if (entry.is_regular_file() && absl::EndsWith(entry.path().string(), ".tests.json")) {
-          found.push_back(entry.path().string());
-        }
-      }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::exists(path, error)) {
-      files.push_back(path);
-    } else {
-      return absl::NotFoundError(absl::StrCat("no such file or directory: ", path));
-    }
-  }
-  return files;
-}
-
-}  // namespace
-
 void AddTestCommand(CLI::App& app, Context& context) {
   struct Flags {
     std::vector<std::string> paths;
@@ -62,7 +34,7 @@ void AddTestCommand(CLI::App& app, Context& context) {
       ->check(CLI::Range(0.0, 100.0));
   command->add_flag("-v,--verbose", flags->verbose, "list passing cases too");
   command->callback([&context, flags] {
-    absl::StatusOr<std::vector<std::string>> files = TestFiles(flags->paths);
+    absl::StatusOr<std::vector<std::string>> files = ExpandPaths(flags->paths, ".tests.json");
     if (!files.ok()) {
       context.err << "creditctl: " << files.status().message() << "\n";
       context.exit_code = kExitUsage;

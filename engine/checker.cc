@@ -460,6 +460,18 @@ class Checker {
 
   // ----- lets, bands, tables, scorecards (checked on first use) ------------
 
+  // Starts checking a lazily checked declaration; false when it is already
+  // done, or when this is a cycle (reported, and then marked done).
+  template <typename Decl>
+  bool Begin(Pending<Decl>& pending) {
+    if (pending.state == State::kDone) return false;
+    if (!Enter(pending.state, pending.decl->name)) {
+      if (pending.state == State::kChecking) pending.state = State::kDone;
+      return false;
+    }
+    return true;
+  }
+
   // Marks the start of checking a named declaration; false on a cycle.
   bool Enter(State& state, const ast::Ident& name) {
     if (state == State::kDone) return false;
@@ -474,11 +486,7 @@ class Checker {
 
   void EnsureLet(int index) {
     auto& pending = lets_[static_cast<size_t>(index)];
-    if (pending.state == State::kDone) return;
-    if (!Enter(pending.state, pending.decl->name)) {
-      if (pending.state == State::kChecking) pending.state = State::kDone;
-      return;
-    }
+    if (!Begin(pending)) return;
     const ast::LetDecl& decl = *pending.decl;
     LetInfo info;
     info.name = decl.name.name;
@@ -503,11 +511,7 @@ class Checker {
 
   void EnsureBand(int index) {
     auto& pending = bands_[static_cast<size_t>(index)];
-    if (pending.state == State::kDone) return;
-    if (!Enter(pending.state, pending.decl->name)) {
-      if (pending.state == State::kChecking) pending.state = State::kDone;
-      return;
-    }
+    if (!Begin(pending)) return;
     const ast::BandDecl& decl = *pending.decl;
     BandInfo info;
     info.name = decl.name.name;
@@ -550,11 +554,7 @@ class Checker {
 
   void EnsureTable(int index) {
     auto& pending = tables_[static_cast<size_t>(index)];
-    if (pending.state == State::kDone) return;
-    if (!Enter(pending.state, pending.decl->name)) {
-      if (pending.state == State::kChecking) pending.state = State::kDone;
-      return;
-    }
+    if (!Begin(pending)) return;
     const ast::TableDecl& decl = *pending.decl;
     TableInfo info;
     info.name = decl.name.name;
@@ -645,11 +645,7 @@ class Checker {
 
   void EnsureScorecard(int index) {
     auto& pending = scorecards_[static_cast<size_t>(index)];
-    if (pending.state == State::kDone) return;
-    if (!Enter(pending.state, pending.decl->name)) {
-      if (pending.state == State::kChecking) pending.state = State::kDone;
-      return;
-    }
+    if (!Begin(pending)) return;
     const ast::ScorecardDecl& decl = *pending.decl;
     ScorecardInfo info;
     info.name = decl.name.name;
