@@ -1,0 +1,50 @@
+#pragma once
+
+// The decision log: every decision creditd hands out is recorded first.
+// AuditSink is the interface the server writes through; SqliteAuditSink
+// (sqlite_audit.h) is the embedded implementation.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "engine/compiled_policy.h"
+
+namespace creditd::audit {
+
+// One logged decision. Facts are kept as received (JSON), the result as the
+// decision JSON the caller got.
+struct AuditRecord {
+  int64_t sequence = 0;  // assigned by the log, in commit order
+  std::string decision_id;
+  std::string time;  // RFC 3339, UTC, milliseconds
+  std::string customer_id;
+  std::string request_id;
+  std::string decision;
+  std::string policy_name;
+  std::string policy_version;
+  std::string policy_sha256;
+  std::string facts_json;
+  std::string result_json;
+  std::string previous_hash;  // the hash of the record before, "" for the first
+  std::string hash;           // sha256 over previous_hash and every field above
+};
+
+// The hash that chains `record` to its predecessor: sha256 (hex) over the
+// previous hash and every field, each length-prefixed.
+std::string RecordHash(const AuditRecord& record);
+
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Stores a policy's canonical source, once per sha256, so any logged
+  // decision can be re-run against the exact text that produced it.
+  virtual absl::Status StorePolicy(const engine::CompiledPolicy& policy) = 0;
+  // Appends a record (sequence, previous_hash and hash are filled in by the
+  // log). In durable mode returns only once the record is committed;
+  // Unavailable when it cannot be written, and nothing is logged then.
+  virtual absl::Status Append(AuditRecord record) = 0;
+  // Writes out anything accepted but not yet committed (async mode).
+  virtual absl::Status Flush() = 0;
+};
+
+}  // namespace creditd::audit

@@ -1,0 +1,383 @@
+#include "audit/sqlite_audit.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/sha256.h"
+
+namespace creditd::audit {
+
+std::string RecordHash(const AuditRecord& r) {
+  std::string data;
+  for (const std::string* field :
+       {&r.previous_hash, &r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision,
+        &r.policy_name, &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
+    absl::StrAppend(&data, field->size(), ":", *field, ";");
+  }
+  absl::StrAppend(&data, r.sequence);
+  return engine::Sha256Hex(data);
+}
+
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS decisions (
+  sequence INTEGER PRIMARY KEY,
+  decision_id TEXT NOT NULL UNIQUE,
+  time TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  policy_version TEXT NOT NULL,
+  policy_sha256 TEXT NOT NULL,
+  facts TEXT NOT NULL,
+  result TEXT NOT NULL,
+  previous_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies (
+  sha256 TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+)sql";
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat("audit log: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status =
+        absl::UnavailableError(absl::StrCat("audit log: ", error != nullptr ? error : "failed"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+std::string Column(sqlite3_stmt* s, int i) {
+  const unsigned char* text = sqlite3_column_text(s, i);
+  return text == nullptr ? "" : reinterpret_cast<const char*>(text);
+}
+
+AuditRecord RecordFrom(sqlite3_stmt* s) {
+  AuditRecord r;
+  r.sequence = sqlite3_column_int64(s, 0);
+  r.decision_id = Column(s, 1);
+  r.time = Column(s, 2);
+  r.customer_id = Column(s, 3);
+  r.request_id = Column(s, 4);
+  r.decision = Column(s, 5);
+  r.policy_name = Column(s, 6);
+  r.policy_version = Column(s, 7);
+  r.policy_sha256 = Column(s, 8);
+  r.facts_json = Column(s, 9);
+  r.result_json = Column(s, 10);
+  r.previous_hash = Column(s, 11);
+  r.hash = Column(s, 12);
+  return r;
+}
+
+constexpr char kSelect[] =
+    "SELECT sequence, decision_id, time, customer_id, request_id, decision, policy_name, "
+    "policy_version, policy_sha256, facts, result, previous_hash, hash FROM decisions";
+
+// Opens read-only; NotFound when the file does not exist.
+absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    absl::Status status = absl::NotFoundError(
+        absl::StrCat("cannot open the audit log `", path,
+                     "`: ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
+    const std::string& path, const SqliteOptions& options) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("cannot open `", path, "`"));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* sql : {"PRAGMA journal_mode=WAL;", kSchema}) {
+    if (absl::Status status = Exec(db, sql); !status.ok()) {
+      sqlite3_close(db);
+      return status;
+    }
+  }
+  if (absl::Status status =
+          Exec(db, options.durability == Durability::kDurable ? "PRAGMA synchronous=FULL;"
+                                                              : "PRAGMA synchronous=NORMAL;");
+      !status.ok()) {
+    sqlite3_close(db);
+    return status;
+  }
+  auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(db, options));
+  // Continue the chain from the last record.
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT sequence, hash FROM decisions ORDER BY sequence DESC LIMIT 1",
+                         -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    sink->last_sequence_ = sqlite3_column_int64(s, 0);
+    sink->last_hash_ = Column(s, 1);
+  }
+  sqlite3_finalize(s);
+  sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
+  return sink;
+}
+
+SqliteAuditSink::SqliteAuditSink(sqlite3* db, const SqliteOptions& options)
+    : db_(db), options_(options) {}
+
+SqliteAuditSink::~SqliteAuditSink() {
+  (void)Flush();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  sqlite3_close(db_);
+}
+
+void SqliteAuditSink::SetFaultForTesting(std::function<absl::Status()> fault) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fault_ = std::move(fault);
+}
+
+absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT OR IGNORE INTO policies (sha256, name, version, source) "
+                         "VALUES (?, ?, ?, ?)",
+                         -1, &s, nullptr) != SQLITE_OK) {
+    return SqlError(db_, "cannot store a policy");
+  }
+  const engine::PolicyId& id = policy.id();
+  sqlite3_bind_text(s, 1, id.sha256.data(), static_cast<int>(id.sha256.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, id.name.data(), static_cast<int>(id.name.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 3, id.version.data(), static_cast<int>(id.version.size()), SQLITE_TRANSIENT);
+  const std::string& source = policy.canonical_source();
+  sqlite3_bind_text(s, 4, source.data(), static_cast<int>(source.size()), SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return SqlError(db_, "cannot store a policy");
+  return absl::OkStatus();
+}
+
+absl::Status SqliteAuditSink::Append(AuditRecord record) {
+  auto pending = std::make_shared<Pending>();
+  pending->record = std::move(record);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (options_.durability == Durability::kAsync) {
+    if (failing_ && queue_.size() >= options_.max_pending) {
+      return absl::UnavailableError("audit log: cannot keep up, records are not being written");
+    }
+    queue_.push_back(std::move(pending));
+    work_.notify_one();
+    return absl::OkStatus();
+  }
+  queue_.push_back(pending);
+  work_.notify_one();
+  done_.wait(lock, [&] { return pending->done; });
+  return pending->status;
+}
+
+absl::Status SqliteAuditSink::Flush() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [&] { return (queue_.empty() && in_flight_ == 0) || failing_; });
+  return failing_ ? absl::UnavailableError("audit log: records are waiting to be written")
+                  : absl::OkStatus();
+}
+
+void SqliteAuditSink::Run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    std::vector<std::shared_ptr<Pending>> batch;
+    while (!queue_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    in_flight_ = batch.size();
+    std::function<absl::Status()> fault = fault_;
+    lock.unlock();
+    absl::Status status = fault ? fault() : absl::OkStatus();
+    if (status.ok()) status = Commit(batch);
+    lock.lock();
+    in_flight_ = 0;
+    failing_ = !status.ok();
+    if (!status.ok() && options_.durability == Durability::kAsync) {
+      // Nobody is waiting: keep the records and try again shortly.
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(*it);
+      done_.notify_all();
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      lock.lock();
+      if (stopping_) return;
+      continue;
+    }
+    for (const auto& p : batch) {
+      p->done = true;
+      p->status = status;
+    }
+    done_.notify_all();
+  }
+}
+
+absl::Status SqliteAuditSink::Commit(std::vector<std::shared_ptr<Pending>>& batch) {
+  if (absl::Status status = Exec(db_, "BEGIN IMMEDIATE;"); !status.ok()) return status;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT INTO decisions (sequence, decision_id, time, customer_id, "
+                         "request_id, decision, policy_name, policy_version, policy_sha256, "
+                         "facts, result, previous_hash, hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         -1, &s, nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db_, "cannot write");
+    (void)Exec(db_, "ROLLBACK;");
+    return status;
+  }
+  int64_t sequence = last_sequence_;
+  std::string hash = last_hash_;
+  absl::Status status;
+  for (const auto& p : batch) {
+    AuditRecord& r = p->record;
+    r.sequence = ++sequence;
+    r.previous_hash = hash;
+    r.hash = RecordHash(r);
+    hash = r.hash;
+    const std::string* fields[] = {&r.decision_id,    &r.time,          &r.customer_id,
+                                   &r.request_id,     &r.decision,      &r.policy_name,
+                                   &r.policy_version, &r.policy_sha256, &r.facts_json,
+                                   &r.result_json,    &r.previous_hash, &r.hash};
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, r.sequence);
+    for (int i = 0; i < 12; ++i) {
+      sqlite3_bind_text(s, i + 2, fields[i]->data(), static_cast<int>(fields[i]->size()),
+                        SQLITE_STATIC);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      status = SqlError(db_, "cannot write");
+      break;
+    }
+  }
+  sqlite3_finalize(s);
+  if (status.ok()) status = Exec(db_, "COMMIT;");
+  if (!status.ok()) {
+    (void)Exec(db_, "ROLLBACK;");
+    return status;
+  }
+  last_sequence_ = sequence;
+  last_hash_ = hash;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  VerifyResult result;
+  std::string previous;
+  int64_t expected = 1;
+  sqlite3_stmt* s = nullptr;
+  const std::string sql = absl::StrCat(kSelect, " ORDER BY sequence");
+  if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(*db, "cannot read");
+    sqlite3_close(*db);
+    return status;
+  }
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const AuditRecord r = RecordFrom(s);
+    ++result.records;
+    std::string problem;
+    if (r.sequence != expected) {
+      problem =
+          absl::StrCat("expected record ", expected, ", found ", r.sequence, " (records missing)");
+    } else if (r.previous_hash != previous) {
+      problem = "its previous hash does not match the record before it";
+    } else if (RecordHash(r) != r.hash) {
+      problem = "its content does not match its hash (changed after it was written)";
+    }
+    if (!problem.empty()) {
+      result.ok = false;
+      result.first_broken = r.sequence;
+      result.problem = problem;
+      break;
+    }
+    previous = r.hash;
+    ++expected;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(*db);
+  return result;
+}
+
+absl::Status ForEachRecord(const std::string& path,
+                           const std::function<bool(const AuditRecord&)>& visit) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  sqlite3_stmt* s = nullptr;
+  const std::string sql = absl::StrCat(kSelect, " ORDER BY sequence");
+  if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(*db, "cannot read");
+    sqlite3_close(*db);
+    return status;
+  }
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    if (!visit(RecordFrom(s))) break;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(*db);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
+                                                      const std::string& decision_id) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  sqlite3_stmt* s = nullptr;
+  const std::string sql = absl::StrCat(kSelect, " WHERE decision_id = ?");
+  std::optional<AuditRecord> record;
+  if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, decision_id.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) == SQLITE_ROW) record = RecordFrom(s);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(*db);
+  return record;
+}
+
+absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  sqlite3_stmt* s = nullptr;
+  std::optional<std::string> source;
+  if (sqlite3_prepare_v2(*db, "SELECT source FROM policies WHERE sha256 = ?", -1, &s, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(s, 1, sha256.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) == SQLITE_ROW) source = Column(s, 0);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(*db);
+  if (!source) return absl::NotFoundError(absl::StrCat("no policy source for sha256 ", sha256));
+  return *source;
+}
+
+}  // namespace creditd::audit

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "audit/audit_sink.h"
+
+struct sqlite3;
+
+namespace creditd::audit {
+
+enum class Durability {
+  kDurable,  // a record is committed (fsync) before Append returns
+  kAsync,    // Append returns once queued; a crash can lose the last records
+};
+
+struct SqliteOptions {
+  Durability durability = Durability::kDurable;
+  size_t max_batch = 512;       // records per group commit
+  size_t max_pending = 100000;  // async mode: queued records before Append refuses
+};
+
+// The embedded audit log: SQLite in WAL mode. One writer thread commits
+// records in batches (group commit) and keeps the hash chain; callers wait
+// for their batch in durable mode. When the database cannot be written
+// (disk full, read-only), the batch fails, its callers get Unavailable, and
+// the next batch tries again: the log recovers by itself.
+class SqliteAuditSink : public AuditSink {
+ public:
+  // Opens (creating if needed) the log at `path`.
+  static absl::StatusOr<std::unique_ptr<SqliteAuditSink>> Open(const std::string& path,
+                                                               const SqliteOptions& options);
+  ~SqliteAuditSink() override;
+
+  absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
+  absl::Status Append(AuditRecord record) override;
+  absl::Status Flush() override;
+
+  // A test hook: while it returns an error, commits fail with it.
+  void SetFaultForTesting(std::function<absl::Status()> fault);
+
+ private:
+  struct Pending {
+    AuditRecord record;
+    bool done = false;
+    absl::Status status;
+  };
+
+  SqliteAuditSink(sqlite3* db, const SqliteOptions& options);
+  void Run();
+  absl::Status Commit(std::vector<std::shared_ptr<Pending>>& batch);
+
+  sqlite3* db_;
+  SqliteOptions options_;
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable done_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool stopping_ = false;
+  size_t in_flight_ = 0;
+  std::string last_hash_;
+  int64_t last_sequence_ = 0;
+  bool failing_ = false;
+  std::function<absl::Status()> fault_;
+  std::thread writer_;
+};
+
+// Reads and checks a log. Each function opens the database read-only.
+struct VerifyResult {
+  int64_t records = 0;
+  bool ok = true;
+  int64_t first_broken = 0;  // sequence of the first record that does not verify
+  std::string problem;
+};
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path);
+absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
+                                                      const std::string& decision_id);
+// Calls `visit` for every record in order; stops early when it returns false.
+absl::Status ForEachRecord(const std::string& path,
+                           const std::function<bool(const AuditRecord&)>& visit);
+// The canonical source stored for a policy sha256.
+absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
+
+}  // namespace creditd::audit

@@ -1,0 +1,111 @@
+#include "audit/sqlite_audit.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace creditd::audit {
+namespace {
+
+std::string FreshPath(const std::string& name) {
+  const std::string path = ::testing::TempDir() + name;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  return path;
+}
+
+AuditRecord Record(int i) {
+  AuditRecord r;
+  r.decision_id = absl::StrCat("d-", i);
+  r.time = "2026-11-22T10:00:00.000Z";
+  r.decision = "credit_application";
+  r.policy_name = "credit_application";
+  r.policy_version = "1.0.0";
+  r.policy_sha256 = "abc";
+  r.facts_json = absl::StrCat("{\"i\": ", i, "}");
+  r.result_json = "{}";
+  return r;
+}
+
+TEST(SqliteAuditTest, ChainsRecordsAndVerifies) {
+  const std::string path = FreshPath("chain.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) EXPECT_TRUE((*sink)->Append(Record(t * 100 + i)).ok());
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+  EXPECT_EQ(result->records, 100);
+  auto record = ReadRecord(path, "d-305");
+  ASSERT_TRUE(record.ok());
+  ASSERT_TRUE(record->has_value());
+  EXPECT_EQ((*record)->facts_json, "{\"i\": 305}");
+
+  // Reopening continues the chain.
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(Record(999)).ok());
+  }
+  result = VerifyLog(path);
+  EXPECT_TRUE(result->ok);
+  EXPECT_EQ(result->records, 101);
+}
+
+TEST(SqliteAuditTest, VerifyFindsTheFirstTamperedRecord) {
+  const std::string path = FreshPath("tamper.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE decisions SET result = '{\"outcome\":\"approve\"}' "
+                         "WHERE sequence = 7",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->first_broken, 7);
+}
+
+TEST(SqliteAuditTest, FailsClosedAndRecovers) {
+  const std::string path = FreshPath("fault.db");
+  auto sink = SqliteAuditSink::Open(path, {});
+  ASSERT_TRUE(sink.ok());
+  std::atomic<bool> broken{true};
+  (*sink)->SetFaultForTesting(
+      [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
+  absl::Status status = (*sink)->Append(Record(1));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  broken = false;
+  EXPECT_TRUE((*sink)->Append(Record(2)).ok());
+  sink->reset();
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  EXPECT_TRUE(result->ok);
+  EXPECT_EQ(result->records, 1);  // the failed record was not logged
+  auto missing = ReadRecord(path, "d-1");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+}  // namespace
+}  // namespace creditd::audit
