@@ -11,7 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "credit/v1/decision_service.grpc.pb.h"
+#include "credit/v1/creditd.grpc.pb.h"
 #include "creditd/version.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
