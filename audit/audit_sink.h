@@ -4,6 +4,7 @@
 // AuditSink is the interface the server writes through; SqliteAuditSink
 // (sqlite_audit.h) is the embedded implementation.
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,6 +44,10 @@ class AuditSink {
   // log). In durable mode returns only once the record is committed;
   // Unavailable when it cannot be written, and nothing is logged then.
   virtual absl::Status Append(AuditRecord record) = 0;
+  // The same without blocking: `done` runs (on the log's thread) once the
+  // record is committed (durable mode) or accepted (async mode), or with
+  // Unavailable when it cannot be written. It must not block.
+  virtual void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) = 0;
   // Writes out anything accepted but not yet committed (async mode).
   virtual absl::Status Flush() = 0;
 };

@@ -199,6 +199,19 @@ absl::Status SqliteAuditSink::Append(AuditRecord record) {
   return pending->status;
 }
 
+void SqliteAuditSink::AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) {
+  if (options_.durability == Durability::kAsync) {
+    done(Append(std::move(record)));
+    return;
+  }
+  auto pending = std::make_shared<Pending>();
+  pending->record = std::move(record);
+  pending->callback = std::move(done);
+  std::lock_guard<std::mutex> lock(mutex_);
+  queue_.push_back(std::move(pending));
+  work_.notify_one();
+}
+
 absl::Status SqliteAuditSink::Flush() {
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return (queue_.empty() && in_flight_ == 0) || failing_; });
@@ -239,6 +252,12 @@ void SqliteAuditSink::Run() {
       p->status = status;
     }
     done_.notify_all();
+    // Callbacks run without the lock: they may start more work.
+    lock.unlock();
+    for (const auto& p : batch) {
+      if (p->callback) p->callback(status);
+    }
+    lock.lock();
   }
 }
 

@@ -43,6 +43,7 @@ class SqliteAuditSink : public AuditSink {
 
   absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
   absl::Status Append(AuditRecord record) override;
+  void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) override;
   absl::Status Flush() override;
 
   // A test hook: while it returns an error, commits fail with it.
@@ -53,6 +54,7 @@ class SqliteAuditSink : public AuditSink {
     AuditRecord record;
     bool done = false;
     absl::Status status;
+    std::function<void(absl::Status)> callback;  // AppendAsync's
   };
 
   SqliteAuditSink(sqlite3* db, const SqliteOptions& options);

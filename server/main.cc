@@ -1,8 +1,10 @@
 // creditd: the credit-decision gRPC server.
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,38 +13,64 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "credit/v1/creditd.grpc.pb.h"
+#include "absl/strings/str_cat.h"
+#include "audit/sqlite_audit.h"
 #include "creditd/version.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_options.h"
+#include "server/services.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "address to listen on, host:port");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "address to listen on, host:port (port 0 picks a free port, logged at start)");
 ABSL_FLAG(std::string, policies, "policies", "directory of policy files to serve");
 ABSL_FLAG(std::string, audit_db, "creditd-audit.db", "SQLite file of the audit log");
+ABSL_FLAG(std::string, audit_durability, "durable",
+          "durable: every decision is committed to the audit log (fsync) before it is "
+          "answered; async: answered once queued, faster, but a crash can lose the last "
+          "decisions from the log");
 ABSL_FLAG(int64_t, max_message_bytes, 4 << 20, "largest request accepted, in bytes");
+ABSL_FLAG(int32_t, watch_seconds, 0,
+          "reload when a policy file changes, checking every N seconds (0: off; SIGHUP and "
+          "the Reload call always work)");
+ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 
 namespace {
 
-// Blocks SIGINT and SIGTERM in every thread; WaitForStopSignal() takes them.
-sigset_t BlockStopSignals() {
+// Blocks SIGINT, SIGTERM and SIGHUP in every thread; the main thread takes
+// them with sigwait.
+sigset_t BlockSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// The newest modification time under `dir`, for --watch_seconds.
+std::filesystem::file_time_type Newest(const std::string& dir) {
+  std::filesystem::file_time_type newest{};
+  std::error_code error;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, error)) {
+    if (e.is_regular_file(error)) newest = std::max(newest, e.last_write_time(error));
+  }
+  return newest;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "creditd serves credit decisions over gRPC.\n"
+      "creditd serves credit decisions over gRPC (credit.v1.DecisionService and\n"
+      "PolicyService, grpc.health.v1, server reflection) and logs every decision.\n"
       "Usage: creditd [--listen=127.0.0.1:50051] [--policies=policies] "
-      "[--audit_db=creditd-audit.db]");
+      "[--audit_db=creditd-audit.db]\nSignals: SIGHUP reloads the policies; SIGTERM drains and "
+      "exits. See docs/operations.md.");
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return std::string("creditd ") + creditd::kVersion + "\n"; };
   absl::SetFlagsUsageConfig(usage);
@@ -57,40 +85,88 @@ int main(int argc, char** argv) {
     spdlog::error("{}", status.ToString());
     return 2;
   }
+  const std::string durability = absl::GetFlag(FLAGS_audit_durability);
+  if (durability != "durable" && durability != "async") {
+    spdlog::error("--audit_durability must be durable or async, not `{}`", durability);
+    return 2;
+  }
+  const sigset_t signals = BlockSignals();
 
-  sqlite3* db = nullptr;
-  if (sqlite3_open(options.audit_db.c_str(), &db) != SQLITE_OK) {
-    spdlog::error("cannot open the audit log {}: {}", options.audit_db, sqlite3_errmsg(db));
-    sqlite3_close(db);
+  creditd::audit::SqliteOptions audit_options;
+  audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable
+                                                     : creditd::audit::Durability::kAsync;
+  auto audit = creditd::audit::SqliteAuditSink::Open(options.audit_db, audit_options);
+  if (!audit.ok()) {
+    spdlog::error("cannot open the audit log: {}", audit.status().ToString());
+    return 1;
+  }
+  spdlog::info("audit log {} ({})", options.audit_db, durability);
+
+  creditd::server::ServingState state;
+  state.audit = audit->get();
+  state.policy_dir = options.policy_dir;
+  if (creditd::server::ReloadBundle(state).bundle == nullptr) {
+    spdlog::error("the policies in {} do not load; not starting", options.policy_dir);
     return 1;
   }
 
-  const sigset_t stop_signals = BlockStopSignals();
   grpc::EnableDefaultHealthCheckService(true);
-  // Until the decision service is implemented, every call answers UNIMPLEMENTED.
-  credit::v1::DecisionService::Service decisions;
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  creditd::server::DecisionServiceImpl decisions(state);
+  creditd::server::PolicyServiceImpl policies(state);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.RegisterService(&decisions);
+  builder.RegisterService(&policies);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) {
+  if (!server || port == 0) {
     spdlog::error("cannot listen on {}", options.listen_address);
-    sqlite3_close(db);
     return 1;
   }
-  spdlog::info("creditd {} listening on port {} (policies: {}, audit log: {})", creditd::kVersion,
-               port, options.policy_dir, options.audit_db);
-  std::thread stopper([&server, stop_signals] {
+  const std::string host = options.listen_address.substr(0, options.listen_address.rfind(':'));
+  spdlog::info("creditd {} listening on {}:{}", creditd::kVersion, host, port);
+
+  std::atomic<bool> stopping{false};
+  std::thread watcher;
+  if (const int every = absl::GetFlag(FLAGS_watch_seconds); every > 0) {
+    watcher = std::thread([&] {
+      auto seen = Newest(options.policy_dir);
+      while (!stopping) {
+        for (int i = 0; i < every * 10 && !stopping; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        const auto now = Newest(options.policy_dir);
+        if (now != seen) {
+          seen = now;
+          spdlog::info("policy files changed, reloading");
+          creditd::server::ReloadBundle(state);
+        }
+      }
+    });
+  }
+
+  while (true) {
     int signal = 0;
-    sigwait(&stop_signals, &signal);
-    spdlog::info("received signal {}, draining", signal);
-    server->Shutdown();
-  });
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      spdlog::info("SIGHUP: reloading policies");
+      creditd::server::ReloadBundle(state);
+      continue;
+    }
+    spdlog::info("signal {}: draining", signal);
+    break;
+  }
+  stopping = true;
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(absl::GetFlag(FLAGS_drain_seconds)));
   server->Wait();
-  stopper.join();
-  sqlite3_close(db);
+  if (watcher.joinable()) watcher.join();
+  if (absl::Status status = (*audit)->Flush(); !status.ok()) {
+    spdlog::error("audit log not fully written at exit: {}", status.ToString());
+  }
+  audit->reset();
   spdlog::info("creditd stopped");
   return 0;
 }

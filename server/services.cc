@@ -1,0 +1,503 @@
+#include "server/services.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "engine/decision_json.h"
+#include "engine/evaluator.h"
+#include "spdlog/spdlog.h"
+
+namespace creditd::server {
+
+namespace v1 = credit::v1;
+
+namespace {
+
+// A random 128-bit id, hex, in UUID layout.
+std::string NewDecisionId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng();
+  const uint64_t b = rng();
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                         0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
+}
+
+std::string Now() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+// The facts as received, as a JSON object with sorted keys (for the log).
+std::string FactsJson(const v1::EvaluateRequest& request) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : request.facts()) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  std::string out = "{";
+  for (size_t i = 0; i < names.size(); ++i) {
+    const v1::FactValue& v = request.facts().at(names[i]);
+    absl::StrAppend(&out, i > 0 ? ", " : "", engine::JsonQuote(names[i]), ": ");
+    switch (v.value_case()) {
+      case v1::FactValue::kBoolValue:
+        absl::StrAppend(&out, v.bool_value() ? "true" : "false");
+        break;
+      case v1::FactValue::kIntValue:
+        absl::StrAppend(&out, v.int_value());
+        break;
+      case v1::FactValue::kDecimalValue:
+        absl::StrAppend(&out, engine::JsonQuote(v.decimal_value()));
+        break;
+      case v1::FactValue::kEnumValue:
+        absl::StrAppend(&out, engine::JsonQuote(v.enum_value()));
+        break;
+      case v1::FactValue::kDateValue:
+        absl::StrAppend(&out, engine::JsonQuote(v.date_value()));
+        break;
+      default:
+        absl::StrAppend(&out, "null");
+    }
+  }
+  return out + "}";
+}
+
+void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
+  switch (value.kind) {
+    case engine::TypeKind::kBool:
+      out->set_bool_value(value.b);
+      break;
+    case engine::TypeKind::kInt:
+      out->set_int_value(value.i);
+      break;
+    case engine::TypeKind::kDate:
+      out->set_date_value(engine::FormatDate(value.i));
+      break;
+    case engine::TypeKind::kEnum:
+      out->set_enum_value(engine::FormatValue(value, type));
+      break;
+    case engine::TypeKind::kEnumSet: {
+      std::vector<std::string> symbols;
+      for (int k = 0; k < 64 && type.enum_type != nullptr; ++k) {
+        if (((value.bits >> k) & 1) && k < static_cast<int>(type.enum_type->symbols.size())) {
+          symbols.push_back(type.enum_type->symbols[static_cast<size_t>(k)]);
+        }
+      }
+      std::sort(symbols.begin(), symbols.end());
+      for (std::string& s : symbols) out->mutable_set_value()->add_symbols(std::move(s));
+      break;
+    }
+    default: {
+      // Decimals: the JSON form without its quotes (money keeps two places).
+      std::string text = engine::JsonValue(value, type);
+      out->set_decimal_value(text.substr(1, text.size() - 2));
+    }
+  }
+}
+
+void FillDecision(const engine::Decision& d, v1::Decision* out) {
+  out->set_decision(std::string(d.decision));
+  const engine::PolicyId& id = d.policy_id();
+  out->mutable_policy()->set_name(id.name);
+  out->mutable_policy()->set_version(id.version);
+  out->mutable_policy()->set_sha256(id.sha256);
+  if (d.has_outcome) out->set_outcome(std::string(d.outcome));
+  for (const engine::OutputValue& o : d.outputs) {
+    if (!o.has_value) continue;
+    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
+  }
+  for (const engine::Reason& r : d.reasons) {
+    v1::Reason* reason = out->add_reasons();
+    reason->set_code(std::string(r.code));
+    reason->set_message(std::string(r.message));
+    reason->set_rule(std::string(r.rule));
+    reason->set_location(absl::StrCat(r.file, ":", r.line));
+  }
+  for (const engine::ScorecardResult& s : d.scorecards) {
+    v1::Scorecard* card = out->add_scorecards();
+    card->set_name(std::string(s.name));
+    card->set_total(s.total.ToCanonicalString());
+    for (const engine::GroupResult& g : s.groups) {
+      v1::ScoreGroup* group = card->add_groups();
+      group->set_name(std::string(g.name));
+      group->set_weight(g.weight.ToCanonicalString());
+      group->set_points(g.points.ToCanonicalString());
+    }
+    for (const engine::FactorResult& f : s.factors) {
+      v1::ScoreFactor* factor = card->add_factors();
+      factor->set_group(std::string(f.group));
+      factor->set_factor(std::string(f.subject));
+      factor->set_bin(f.bin + 1);
+      factor->set_points(f.points.ToCanonicalString());
+      factor->set_max_points(f.max_points.ToCanonicalString());
+      factor->set_weighted_points_lost(f.weighted_lost.ToCanonicalString());
+      factor->set_reason(std::string(f.reason));
+    }
+    for (int k : s.top_reasons) {
+      card->add_top_reasons(std::string(s.factors[static_cast<size_t>(k)].reason));
+    }
+  }
+  static constexpr const char* kSteps[] = {"let",       "band", "table", "factor",
+                                           "scorecard", "rule", "output"};
+  for (const engine::TraceStep& t : d.trace) {
+    v1::TraceStep* step = out->add_trace();
+    step->set_step(kSteps[static_cast<int>(t.kind)]);
+    step->set_name(t.name);
+    step->set_value(t.value);
+    step->set_detail(t.detail);
+    step->set_location(t.location);
+    for (const auto& [name, value] : t.reads) (*step->mutable_reads())[name] = value;
+  }
+}
+
+grpc::StatusCode GrpcCode(absl::StatusCode code) {
+  return static_cast<grpc::StatusCode>(static_cast<int>(code));
+}
+
+// A decision made and waiting for the log, or the error to answer with.
+struct Decided {
+  grpc::Status status;
+  v1::FactProblems problems;
+  audit::AuditRecord record;
+};
+
+// Evaluates `request` on the current bundle (or the pinned version) into
+// `out`, and prepares its audit record. Nothing is logged here.
+Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Decision* out) {
+  Decided result;
+  std::shared_ptr<const engine::CompiledPolicy> policy;
+  std::shared_ptr<const engine::Bundle> bundle = state.registry.Current();
+  if (!request.policy_version().empty()) {
+    policy = state.registry.Find(request.decision(), request.policy_version());
+    if (policy == nullptr) {
+      result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   absl::StrCat("no version ", request.policy_version(),
+                                                " of decision `", request.decision(), "`"));
+      return result;
+    }
+  } else if (bundle != nullptr) {
+    auto it = bundle->policies.find(request.decision());
+    if (it != bundle->policies.end()) policy = it->second;
+  }
+  if (policy == nullptr) {
+    std::string known;
+    if (bundle != nullptr) {
+      for (const auto& [name, p] : bundle->policies)
+        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+    }
+    result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 absl::StrCat("no decision `", request.decision(),
+                                              "`; served: ", known.empty() ? "none" : known));
+    return result;
+  }
+  engine::Facts facts;
+  for (const auto& [name, value] : request.facts()) {
+    switch (value.value_case()) {
+      case v1::FactValue::kBoolValue:
+        facts.Add(name, engine::FactValue::Bool(value.bool_value()));
+        break;
+      case v1::FactValue::kIntValue:
+        facts.Add(name, engine::FactValue::Int(value.int_value()));
+        break;
+      case v1::FactValue::kDecimalValue:
+        facts.Add(name, engine::FactValue::Decimal(value.decimal_value()));
+        break;
+      case v1::FactValue::kEnumValue:
+        facts.Add(name, engine::FactValue::Symbol(value.enum_value()));
+        break;
+      case v1::FactValue::kDateValue:
+        facts.Add(name, engine::FactValue::Date(value.date_value()));
+        break;
+      default:
+        // An empty value: reported as missing by leaving it out, unless it
+        // is not an input at all.
+        if (policy->FindInput(name) < 0) facts.Add(name, engine::FactValue::Symbol(""));
+        break;
+    }
+  }
+  engine::EvalOptions options;
+  options.trace = request.explain();
+  engine::Decision decision;
+  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
+  if (!status.ok()) {
+    for (const engine::FactProblem& p : engine::FactProblems(status)) {
+      v1::FactProblem* problem = result.problems.add_problems();
+      problem->set_fact(p.fact);
+      problem->set_problem(p.problem);
+    }
+    result.status = grpc::Status(GrpcCode(status.code()), std::string(status.message()));
+    return result;
+  }
+  FillDecision(decision, out);
+  out->set_decision_id(NewDecisionId());
+  out->set_time(Now());
+  out->set_request_id(request.request_id());
+  audit::AuditRecord& r = result.record;
+  r.decision_id = out->decision_id();
+  r.time = out->time();
+  r.customer_id = request.customer_id();
+  r.request_id = request.request_id();
+  r.decision = request.decision();
+  r.policy_name = policy->id().name;
+  r.policy_version = policy->id().version;
+  r.policy_sha256 = policy->id().sha256;
+  r.facts_json = FactsJson(request);
+  engine::JsonOptions json;
+  json.pretty = false;
+  json.trace = false;
+  r.result_json = engine::DecisionToJson(decision, json);
+  return result;
+}
+
+// Every audit failure is logged once when it starts and once when it ends.
+void NoteAudit(const absl::Status& status) {
+  static std::atomic<bool> failing{false};
+  if (!status.ok() && !failing.exchange(true)) {
+    spdlog::error("audit log cannot be written, refusing decisions: {}", status.ToString());
+  } else if (status.ok() && failing.exchange(false)) {
+    spdlog::info("audit log writable again, serving decisions");
+  }
+}
+
+const char kUnavailable[] = "the decision log cannot be written; no decision was made";
+
+}  // namespace
+
+engine::BundleLoad ReloadBundle(ServingState& state) {
+  static std::mutex reload_mutex;
+  std::lock_guard<std::mutex> lock(reload_mutex);
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.policy_dir, state.reader);
+  if (!load.ok()) {
+    engine::BundleLoad failed;
+    failed.errors = 1;
+    failed.report = std::string(load.status().message()) + "\n";
+    spdlog::error("policy load rejected: {}", load.status().ToString());
+    return failed;
+  }
+  if (load->bundle == nullptr) {
+    spdlog::error("policy load rejected, {} errors; still serving the previous bundle:\n{}",
+                  load->errors, load->report);
+    return *load;
+  }
+  if (absl::Status status = state.registry.Install(load->bundle); !status.ok()) {
+    spdlog::error("policy load rejected: {}", status.ToString());
+    load->report += std::string(status.message()) + "\n";
+    load->errors = 1;
+    load->bundle = nullptr;
+    return *load;
+  }
+  for (const auto& [name, policy] : load->bundle->policies) {
+    if (state.audit != nullptr) {
+      if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
+        spdlog::error("cannot store the source of {} {}: {}", name, policy->id().version,
+                      status.ToString());
+      }
+    }
+    spdlog::info("serving {} {} (sha256 {})", name, policy->id().version, policy->id().sha256);
+  }
+  return *load;
+}
+
+grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerContext* context,
+                                                        const v1::EvaluateRequest* request,
+                                                        v1::EvaluateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Decided decided = Decide(state_, *request, response->mutable_decision());
+  if (!decided.status.ok()) {
+    if (decided.problems.problems_size() > 0) {
+      context->AddTrailingMetadata("credit-fact-problems-bin",
+                                   decided.problems.SerializeAsString());
+    }
+    reactor->Finish(decided.status);
+    return reactor;
+  }
+  state_.audit->AppendAsync(std::move(decided.record), [reactor, response](absl::Status status) {
+    NoteAudit(status);
+    if (!status.ok()) {
+      response->Clear();
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
+      return;
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+namespace {
+
+// Answers a stream's requests one after another, in order: read, decide,
+// log, write, read the next.
+class StreamReactor final
+    : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
+ public:
+  explicit StreamReactor(ServingState& state) : state_(state) { StartRead(&request_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    response_.set_request_id(request_.request_id());
+    Decided decided = Decide(state_, request_, response_.mutable_decision());
+    if (!decided.status.ok()) {
+      response_.clear_decision();
+      v1::Error* error = response_.mutable_error();
+      error->set_code(decided.status.error_code());
+      error->set_message(decided.status.error_message());
+      for (const v1::FactProblem& p : decided.problems.problems()) *error->add_problems() = p;
+      StartWrite(&response_);
+      return;
+    }
+    state_.audit->AppendAsync(std::move(decided.record), [this](absl::Status status) {
+      NoteAudit(status);
+      if (!status.ok()) {
+        response_.clear_decision();
+        response_.mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
+        response_.mutable_error()->set_message(kUnavailable);
+      }
+      StartWrite(&response_);
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNKNOWN, "the stream broke while answering"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  ServingState& state_;
+  v1::EvaluateRequest request_;
+  v1::StreamResponse response_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse>*
+DecisionServiceImpl::EvaluateStream(grpc::CallbackServerContext* /*context*/) {
+  return new StreamReactor(state_);
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
+                                                          const v1::ListPoliciesRequest*,
+                                                          v1::ListPoliciesResponse* response) {
+  std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
+  for (const std::shared_ptr<const engine::CompiledPolicy>& policy : state_.registry.History()) {
+    v1::PolicyInfo* info = response->add_policies();
+    info->mutable_id()->set_name(policy->id().name);
+    info->mutable_id()->set_version(policy->id().version);
+    info->mutable_id()->set_sha256(policy->id().sha256);
+    bool current = false;
+    if (bundle != nullptr) {
+      auto it = bundle->policies.find(policy->name());
+      current = it != bundle->policies.end() && it->second == policy;
+    }
+    info->set_current(current);
+    info->set_effective(policy->checked().effective);
+    info->set_owner(policy->checked().owner);
+    info->set_description(policy->checked().description);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(
+    grpc::CallbackServerContext* context, const v1::GetPolicySourceRequest* request,
+    v1::GetPolicySourceResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const engine::CompiledPolicy> policy;
+  if (request->version().empty()) {
+    std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
+    if (bundle != nullptr) {
+      auto it = bundle->policies.find(request->name());
+      if (it != bundle->policies.end()) policy = it->second;
+    }
+  } else {
+    policy = state_.registry.Find(request->name(), request->version());
+  }
+  if (policy == nullptr) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no decision `", request->name(), "`",
+                     request->version().empty() ? "" : " version ", request->version())));
+    return reactor;
+  }
+  response->mutable_id()->set_name(policy->id().name);
+  response->mutable_id()->set_version(policy->id().version);
+  response->mutable_id()->set_sha256(policy->id().sha256);
+  response->set_source(policy->canonical_source());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(
+    grpc::CallbackServerContext* context, const v1::ValidatePolicyRequest* request,
+    v1::ValidatePolicyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const std::string name = request->path().empty() ? "candidate.credit" : request->path();
+  if (name.find("..") != std::string::npos || (!name.empty() && name[0] == '/')) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "path must be relative to the policy directory"));
+    return reactor;
+  }
+  const std::string path = absl::StrCat(state_.policy_dir, "/", name);
+  absl::StatusOr<engine::BundleLoad> load =
+      engine::LoadCandidate(path, request->source(), state_.reader);
+  if (!load.ok()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(load.status().message())));
+    return reactor;
+  }
+  response->set_valid(load->errors == 0);
+  response->set_report(load->report);
+  for (const dsl::Diagnostic& d : load->diagnostics) {
+    v1::Diagnostic* out = response->add_diagnostics();
+    out->set_severity(d.severity == dsl::Severity::kError ? "error" : "warning");
+    out->set_code(d.code);
+    out->set_line(d.span.line);
+    out->set_column(d.span.column);
+    out->set_message(d.message);
+    out->set_help(d.help);
+  }
+  if (load->bundle != nullptr) {
+    const auto& policy = load->bundle->policies.begin()->second;
+    response->mutable_id()->set_name(policy->id().name);
+    response->mutable_id()->set_version(policy->id().version);
+    response->mutable_id()->set_sha256(policy->id().sha256);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext* context,
+                                                    const v1::ReloadRequest*,
+                                                    v1::ReloadResponse* response) {
+  engine::BundleLoad load = ReloadBundle(state_);
+  response->set_accepted(load.bundle != nullptr);
+  response->set_report(load.report);
+  std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
+  if (bundle != nullptr) {
+    for (const auto& [name, policy] : bundle->policies) {
+      v1::PolicyId* id = response->add_policies();
+      id->set_name(name);
+      id->set_version(policy->id().version);
+      id->set_sha256(policy->id().sha256);
+    }
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace creditd::server

@@ -1,0 +1,64 @@
+#pragma once
+
+// The gRPC services: requests in, engine calls, audit log, answers out. The
+// only place gRPC and the generated proto types meet the engine.
+
+#include <memory>
+#include <string>
+
+#include "audit/audit_sink.h"
+#include "credit/v1/creditd.grpc.pb.h"
+#include "engine/bundle.h"
+#include "engine/program.h"
+
+namespace creditd::server {
+
+// What the services share: the registry of bundles, the audit log, where
+// policies come from.
+struct ServingState {
+  engine::Registry registry;
+  audit::AuditSink* audit = nullptr;
+  std::string policy_dir;
+  engine::DiskFileReader reader;
+};
+
+// Loads the policy directory and installs it; on any error the current
+// bundle stays. Logs the outcome. Thread-safe.
+engine::BundleLoad ReloadBundle(ServingState& state);
+
+class DecisionServiceImpl final : public credit::v1::DecisionService::CallbackService {
+ public:
+  explicit DecisionServiceImpl(ServingState& state) : state_(state) {}
+
+  grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
+                                     const credit::v1::EvaluateRequest* request,
+                                     credit::v1::EvaluateResponse* response) override;
+  grpc::ServerBidiReactor<credit::v1::EvaluateRequest, credit::v1::StreamResponse>* EvaluateStream(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  ServingState& state_;
+};
+
+class PolicyServiceImpl final : public credit::v1::PolicyService::CallbackService {
+ public:
+  explicit PolicyServiceImpl(ServingState& state) : state_(state) {}
+
+  grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context,
+                                         const credit::v1::ListPoliciesRequest* request,
+                                         credit::v1::ListPoliciesResponse* response) override;
+  grpc::ServerUnaryReactor* GetPolicySource(grpc::CallbackServerContext* context,
+                                            const credit::v1::GetPolicySourceRequest* request,
+                                            credit::v1::GetPolicySourceResponse* response) override;
+  grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* context,
+                                           const credit::v1::ValidatePolicyRequest* request,
+                                           credit::v1::ValidatePolicyResponse* response) override;
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
+                                   const credit::v1::ReloadRequest* request,
+                                   credit::v1::ReloadResponse* response) override;
+
+ private:
+  ServingState& state_;
+};
+
+}  // namespace creditd::server

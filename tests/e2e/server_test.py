@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""End-to-end tests: start the real creditd on port 0 and call it with a
+gRPC client the project did not write (Python grpcio from Debian).
+
+    server_test.py CREDITD_BINARY SOURCE_DIR
+"""
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import grpc
+from grpc_tools import protoc
+
+CREDITD = os.path.abspath(sys.argv[1])
+SOURCE = os.path.abspath(sys.argv[2])
+del sys.argv[1:3]
+
+STUBS = tempfile.mkdtemp(prefix="creditd-stubs-")
+if protoc.main(["protoc", f"-I{SOURCE}/proto", f"--python_out={STUBS}",
+                f"--grpc_python_out={STUBS}", f"{SOURCE}/proto/credit/v1/creditd.proto"]) != 0:
+    raise SystemExit("cannot compile the proto")
+sys.path.insert(0, STUBS)
+from credit.v1 import creditd_pb2 as pb  # noqa: E402
+from credit.v1 import creditd_pb2_grpc as rpc  # noqa: E402
+
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?%?$")
+
+
+def facts_from(obj):
+    """JSON facts to typed FactValues: decimals as text, never floats."""
+    facts = {}
+    for name, value in obj.items():
+        if isinstance(value, bool):
+            facts[name] = pb.FactValue(bool_value=value)
+        elif isinstance(value, int):
+            facts[name] = pb.FactValue(int_value=value)
+        elif NUMBER.match(value):
+            facts[name] = pb.FactValue(decimal_value=value)
+        elif re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            facts[name] = pb.FactValue(date_value=value)
+        else:
+            facts[name] = pb.FactValue(enum_value=value)
+    return facts
+
+
+def example(name):
+    with open(f"{SOURCE}/docs/examples/{name}.json") as f:
+        return json.load(f)
+
+
+class Server:
+    def __init__(self, policies, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="creditd-e2e-")
+        self.audit = os.path.join(self.dir, "audit.db")
+        self.log = open(os.path.join(self.dir, "creditd.log"), "w+")
+        self.proc = subprocess.Popen(
+            [CREDITD, "--listen=127.0.0.1:0", f"--policies={policies}", f"--audit_db={self.audit}",
+             *extra], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        self.port = None
+        while time.time() < deadline and self.port is None:
+            self.log.seek(0)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log.read())
+            if m:
+                self.port = int(m.group(1))
+            elif self.proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+        if self.port is None:
+            self.log.seek(0)
+            raise RuntimeError("creditd did not start:\n" + self.log.read())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.decisions = rpc.DecisionServiceStub(self.channel)
+        self.policies = rpc.PolicyServiceStub(self.channel)
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.channel.close()
+        self.proc.terminate()
+        code = self.proc.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return code
+
+
+class ServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(f"{SOURCE}/policies")
+
+    @classmethod
+    def tearDownClass(cls):
+        output = cls.server.output()
+        code = cls.server.stop()
+        if code != 0:
+            raise AssertionError(f"creditd exited with {code} on SIGTERM:\n{output}")
+
+    def evaluate(self, decision, facts, **kw):
+        return self.server.decisions.Evaluate(
+            pb.EvaluateRequest(decision=decision, facts=facts_from(facts), **kw), timeout=10)
+
+    def test_health_serving(self):
+        check = self.server.channel.unary_unary("/grpc.health.v1.Health/Check",
+                                                request_serializer=lambda b: b,
+                                                response_deserializer=lambda b: b)
+        self.assertEqual(check(b"", timeout=10), b"\x08\x01")  # status: SERVING
+
+    def test_reflection_lists_services(self):
+        info = self.server.channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        replies = list(info(iter([b"\x3a\x00"]), timeout=10))  # list_services: ""
+        self.assertIn(b"credit.v1.DecisionService", replies[0])
+        self.assertIn(b"credit.v1.PolicyService", replies[0])
+
+    def test_credit_application(self):
+        r = self.evaluate("credit_application", example("credit_application"),
+                          customer_id="c-42", request_id="r-1").decision
+        self.assertEqual(r.outcome, "refer")
+        self.assertEqual(r.outputs["grade"].enum_value, "C")
+        self.assertEqual(r.outputs["credit_limit"].decimal_value, "200000.00")
+        self.assertEqual(list(r.outputs["requirements"].set_value.symbols), ["collateral"])
+        self.assertEqual([x.code for x in r.reasons],
+                         ["NEW_CUSTOMER_COLLATERAL_REQUIRED", "GRADE_BELOW_B_SPECIAL_APPROVAL"])
+        self.assertEqual(r.policy.name, "credit_application")
+        self.assertEqual(len(r.policy.sha256), 64)
+        self.assertEqual(r.request_id, "r-1")
+        self.assertTrue(r.decision_id)
+        # Logged before it was answered.
+        db = sqlite3.connect(self.server.audit)
+        row = db.execute("SELECT customer_id, policy_sha256 FROM decisions WHERE decision_id = ?",
+                         (r.decision_id,)).fetchone()
+        db.close()
+        self.assertEqual(row, ("c-42", r.policy.sha256))
+
+    def test_other_reference_decisions(self):
+        r = self.evaluate("order_release", example("order_release")).decision
+        self.assertEqual(r.outcome, "hold")
+        self.assertEqual(r.outputs["exposure"].decimal_value, "1555500.00")
+        r = self.evaluate("dunning", example("dunning")).decision
+        self.assertEqual(r.outputs["level"].enum_value, "yellow")
+        self.assertEqual(r.outputs["overdue_interest"].decimal_value, "4380.88")
+        r = self.evaluate("credit_review", example("credit_review")).decision
+        self.assertEqual(r.outputs["new_limit"].decimal_value, "2160000.00")
+
+    def test_bad_facts_list_every_problem(self):
+        facts = example("credit_application")
+        facts["requested_limit"] = "12a"
+        facts["segment"] = "vip"
+        del facts["has_collateral"]
+        facts["colour"] = "red"
+        with self.assertRaises(grpc.RpcError) as e:
+            self.evaluate("credit_application", facts)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        details = dict(e.exception.trailing_metadata())["credit-fact-problems-bin"]
+        problems = pb.FactProblems.FromString(details)
+        self.assertEqual(sorted(p.fact for p in problems.problems),
+                         ["colour", "has_collateral", "requested_limit", "segment"])
+
+    def test_unknown_decision_and_version(self):
+        with self.assertRaises(grpc.RpcError) as e:
+            self.evaluate("no_such_decision", {})
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.evaluate("dunning", example("dunning"), policy_version="9.9.9")
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_stream_with_a_bad_item_in_the_middle(self):
+        good = facts_from(example("dunning"))
+        bad = dict(good)
+        bad["days_past_due"] = pb.FactValue(int_value=99999)
+        requests = [pb.EvaluateRequest(decision="dunning", facts=good, request_id="1"),
+                    pb.EvaluateRequest(decision="dunning", facts=bad, request_id="2"),
+                    pb.EvaluateRequest(decision="nope", request_id="3"),
+                    pb.EvaluateRequest(decision="dunning", facts=good, request_id="4")]
+        answers = list(self.server.decisions.EvaluateStream(iter(requests), timeout=30))
+        self.assertEqual([a.request_id for a in answers], ["1", "2", "3", "4"])
+        self.assertEqual(answers[0].decision.outputs["level"].enum_value, "yellow")
+        self.assertEqual(answers[1].error.code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        self.assertEqual([p.fact for p in answers[1].error.problems], ["days_past_due"])
+        self.assertEqual(answers[2].error.code, grpc.StatusCode.NOT_FOUND.value[0])
+        self.assertTrue(answers[3].decision.decision_id)
+
+    def test_policy_service(self):
+        listed = self.server.policies.ListPolicies(pb.ListPoliciesRequest(), timeout=10)
+        names = sorted(p.id.name for p in listed.policies if p.current)
+        self.assertEqual(names, ["credit_application", "credit_review", "dunning", "order_release"])
+        source = self.server.policies.GetPolicySource(
+            pb.GetPolicySourceRequest(name="dunning"), timeout=10)
+        self.assertIn("=== dunning.credit", source.source)
+        bad = self.server.policies.ValidatePolicy(
+            pb.ValidatePolicyRequest(path="x.credit", source="policy x\ninput a money\n"), timeout=10)
+        self.assertFalse(bad.valid)
+        self.assertIn("E0001", bad.report)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
