@@ -60,6 +60,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddEvalCommand(app, context);
   AddTestCommand(app, context);
   AddExplainCommand(app, context);
+  AddAuditCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -119,6 +119,46 @@ absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::str
   return load;
 }
 
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileCanonicalSource(
+    const std::string& source) {
+  class Files : public FileReader {
+   public:
+    absl::StatusOr<std::string> Read(const std::string& path) override {
+      auto it = files.find(NormalizePath(path));
+      if (it == files.end()) return absl::NotFoundError(absl::StrCat("no stored file ", path));
+      return it->second;
+    }
+    std::map<std::string, std::string> files;
+  } reader;
+  std::string first;
+  std::string current;
+  size_t pos = 0;
+  while (pos < source.size()) {
+    size_t end = source.find('\n', pos);
+    if (end == std::string::npos) end = source.size();
+    const std::string line = source.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("=== ", 0) == 0) {
+      current = NormalizePath(line.substr(4));
+      if (first.empty()) first = current;
+      reader.files[current];
+      continue;
+    }
+    if (current.empty()) return absl::InvalidArgumentError("not a canonical policy source");
+    absl::StrAppend(&reader.files[current], line, "\n");
+  }
+  if (first.empty()) return absl::InvalidArgumentError("empty policy source");
+  dsl::DiagnosticSink sink;
+  absl::StatusOr<std::unique_ptr<CheckedPolicy>> checked = LoadAndCheck(first, reader, sink);
+  if (!checked.ok()) return checked.status();
+  if (sink.has_errors()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the stored source does not check:\n",
+                     dsl::FormatDiagnostics(sink, (*checked)->program->sources)));
+  }
+  return Compile(*std::move(checked));
+}
+
 std::shared_ptr<const Bundle> Registry::Current() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return current_;

@@ -43,6 +43,12 @@ absl::StatusOr<BundleLoad> LoadBundle(const std::string& directory, FileReader& 
 absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::string& text,
                                          FileReader& reader);
 
+// Compiles a policy back from its canonical source (CompiledPolicy::
+// canonical_source(): every file under a "=== path" line, the policy
+// first), as stored in the audit log. The result has the same PolicyId.
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileCanonicalSource(
+    const std::string& source);
+
 // The serving snapshot and every version ever served.
 class Registry {
  public:

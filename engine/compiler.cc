@@ -52,11 +52,6 @@ Cmp CmpOf(Op op) {
   }
 }
 
-std::string Location(const dsl::SourceSet& sources, const dsl::SourceSpan& span) {
-  if (!span.known()) return "";
-  return absl::StrCat(sources.file(span.file).path(), ":", span.line);
-}
-
 }  // namespace
 
 class Compiler {
@@ -105,6 +100,18 @@ class Compiler {
 
   // ----- identity --------------------------------------------------------
 
+  // Paths are shown relative to the policy's folder: the same wherever the
+  // bundle sits (replay compares them), and no server paths reach callers.
+  std::string Relative(const std::string& path) const {
+    if (!base_.empty() && path.compare(0, base_.size(), base_) == 0)
+      return path.substr(base_.size());
+    return path;
+  }
+  std::string Location(const dsl::SourceSpan& span) const {
+    if (!span.known()) return "";
+    return absl::StrCat(Relative(sources().file(span.file).path()), ":", span.line);
+  }
+
   void Identity() {
     policy_->id_.name = p_.name;
     policy_->id_.version = p_.version;
@@ -113,11 +120,10 @@ class Compiler {
     // change the hash.
     const std::string& main_path = sources().file(0).path();
     const size_t slash = main_path.rfind('/');
-    const std::string base = slash == std::string::npos ? "" : main_path.substr(0, slash + 1);
+    base_ = slash == std::string::npos ? "" : main_path.substr(0, slash + 1);
     std::string canonical;
     for (const auto& file : p_.program->files) {
-      std::string path = sources().file(file->file).path();
-      if (!base.empty() && path.compare(0, base.size(), base) == 0) path = path.substr(base.size());
+      const std::string path = Relative(sources().file(file->file).path());
       absl::StrAppend(&canonical, "=== ", path, "\n",
                       dsl::Format(*file, sources().file(file->file)));
     }
@@ -208,7 +214,7 @@ class Compiler {
 
   // Sets the context named in evaluation errors for the code that follows.
   void Context(std::string what, const dsl::SourceSpan& span) {
-    prog_.contexts.push_back(absl::StrCat(what, " (", Location(sources(), span), ")"));
+    prog_.contexts.push_back(absl::StrCat(what, " (", Location(span), ")"));
     context_ = static_cast<uint32_t>(prog_.contexts.size() - 1);
   }
 
@@ -245,7 +251,7 @@ class Compiler {
   const ExprInfo& Info(const ast::Expr& e) {
     const ExprInfo* info = p_.Info(&e);
     if (info == nullptr) {
-      Fail(absl::StrCat("no type for expression at ", Location(sources(), e.span)));
+      Fail(absl::StrCat("no type for expression at ", Location(e.span)));
       static const ExprInfo kEmpty;
       return kEmpty;
     }
@@ -585,7 +591,7 @@ class Compiler {
     named.name = let.name;
     named.type = let.type;
     named.slot = slot;
-    named.location = Location(sources(), let.decl->span);
+    named.location = Location(let.decl->span);
     InputsRead(*let.decl->value, &named.reads);
     policy_->named_.push_back(std::move(named));
     return slot;
@@ -723,8 +729,8 @@ class Compiler {
     named.type = band.type;
     named.slot = slot;
     named.row_slot = static_cast<int32_t>(row);
-    named.location = Location(sources(), band.decl->span);
-    named.file = sources().file(band.decl->span.file).path();
+    named.location = Location(band.decl->span);
+    named.file = Relative(sources().file(band.decl->span.file).path());
     for (const ast::Row& r : band.decl->rows) named.row_lines.push_back(r.span.line);
     InputsRead(*band.decl->subject, &named.reads);
     policy_->named_.push_back(std::move(named));
@@ -880,8 +886,8 @@ class Compiler {
       named.slot = out[c];
       named.row_slot = row_slot;
       named.table = t;
-      named.location = Location(sources(), decl.span);
-      named.file = sources().file(decl.span.file).path();
+      named.location = Location(decl.span);
+      named.file = Relative(sources().file(decl.span.file).path());
       for (const ast::TableRow& r : decl.rows) named.row_lines.push_back(r.span.line);
       named.reads = reads;
       policy_->named_.push_back(std::move(named));
@@ -927,7 +933,7 @@ class Compiler {
           fs.bins.push_back(RowTestText(r.test));
           fs.bin_lines.push_back(r.span.line);
         }
-        fs.file = sources().file(factor.decl->span.file).path();
+        fs.file = Relative(sources().file(factor.decl->span.file).path());
         const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type);
         fs.row =
             RowOf(subject, lookup, absl::StrCat("no bin of factor `", factor.subject, "` matches"));
@@ -1003,7 +1009,7 @@ class Compiler {
                                     r >= 0 ? p_.reasons[static_cast<size_t>(r)].message : "");
         }
       }
-      slot.file = sources().file(rule.decl->span.file).path();
+      slot.file = Relative(sources().file(rule.decl->span.file).path());
       slot.line = rule.decl->span.line;
       InputsRead(*rule.decl->condition, &slot.reads);
       policy_->rules_.push_back(std::move(slot));
@@ -1162,6 +1168,7 @@ class Compiler {
   program::Program prog_;
   absl::Status error_;
   uint32_t context_ = 0;
+  std::string base_;  // the policy's folder, with a trailing slash
 
   std::vector<uint32_t> let_slot_;
   std::vector<uint32_t> band_slot_;

@@ -2,7 +2,7 @@
 """End-to-end tests: start the real creditd on port 0 and call it with a
 gRPC client the project did not write (Python grpcio from Debian).
 
-    server_test.py CREDITD_BINARY SOURCE_DIR
+    server_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
 """
 import json
 import os
@@ -19,8 +19,9 @@ import grpc
 from grpc_tools import protoc
 
 CREDITD = os.path.abspath(sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
-del sys.argv[1:3]
+CREDITCTL = os.path.abspath(sys.argv[2])
+SOURCE = os.path.abspath(sys.argv[3])
+del sys.argv[1:4]
 
 STUBS = tempfile.mkdtemp(prefix="creditd-stubs-")
 if protoc.main(["protoc", f"-I{SOURCE}/proto", f"--python_out={STUBS}",
@@ -88,9 +89,10 @@ class Server:
     def stop(self):
         self.channel.close()
         self.proc.terminate()
-        code = self.proc.wait(timeout=60)
+        return self.proc.wait(timeout=60)
+
+    def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-        return code
 
 
 class ServerTest(unittest.TestCase):
@@ -102,8 +104,19 @@ class ServerTest(unittest.TestCase):
     def tearDownClass(cls):
         output = cls.server.output()
         code = cls.server.stop()
-        if code != 0:
-            raise AssertionError(f"creditd exited with {code} on SIGTERM:\n{output}")
+        try:
+            if code != 0:
+                raise AssertionError(f"creditd exited with {code} on SIGTERM:\n{output}")
+            # Every logged decision verifies and replays to the same answer.
+            for verb in ("verify", "replay"):
+                run = subprocess.run([CREDITCTL, "audit", verb, cls.server.audit],
+                                     capture_output=True, text=True)
+                if run.returncode != 0:
+                    raise AssertionError(f"audit {verb} failed:\n{run.stdout}{run.stderr}")
+            if " 0 differ" not in run.stdout or "0 decisions replayed" in run.stdout:
+                raise AssertionError(f"unexpected replay report: {run.stdout}")
+        finally:
+            cls.server.cleanup()
 
     def evaluate(self, decision, facts, **kw):
         return self.server.decisions.Evaluate(
