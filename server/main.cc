@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const sigset_t signals = BlockSignals();
+  // A write past the file-size limit must fail (and the log fail closed),
+  // not kill the server.
+  signal(SIGXFSZ, SIG_IGN);
 
   creditd::audit::SqliteOptions audit_options;
   audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable

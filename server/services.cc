@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <string>
@@ -330,55 +332,124 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
 
 namespace {
 
-// Answers a stream's requests one after another, in order: read, decide,
-// log, write, read the next.
+// Answers a stream's requests in order while working ahead: it keeps
+// reading (up to kWindow answers waiting), decides each request at once, and
+// lets the audit log commit many records per group; answers are written in
+// request order as their records are committed.
 class StreamReactor final
     : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
  public:
-  explicit StreamReactor(ServingState& state) : state_(state) { StartRead(&request_); }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    response_.Clear();
-    response_.set_request_id(request_.request_id());
-    Decided decided = Decide(state_, request_, response_.mutable_decision());
-    if (!decided.status.ok()) {
-      response_.clear_decision();
-      v1::Error* error = response_.mutable_error();
-      error->set_code(decided.status.error_code());
-      error->set_message(decided.status.error_message());
-      for (const v1::FactProblem& p : decided.problems.problems()) *error->add_problems() = p;
-      StartWrite(&response_);
-      return;
-    }
-    state_.audit->AppendAsync(std::move(decided.record), [this](absl::Status status) {
-      NoteAudit(status);
-      if (!status.ok()) {
-        response_.clear_decision();
-        response_.mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
-        response_.mutable_error()->set_message(kUnavailable);
-      }
-      StartWrite(&response_);
-    });
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNKNOWN, "the stream broke while answering"));
-      return;
-    }
+  explicit StreamReactor(ServingState& state) : state_(state) {
+    reading_ = true;
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  void OnReadDone(bool ok) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    reading_ = false;
+    if (!ok) {
+      reads_done_ = true;
+      MaybeFinish();
+      return;
+    }
+    auto item = std::make_shared<Item>();
+    item->response.set_request_id(request_.request_id());
+    lock.unlock();
+    Decided decided = Decide(state_, request_, item->response.mutable_decision());
+    lock.lock();
+    pending_.push_back(item);
+    if (!decided.status.ok()) {
+      item->response.clear_decision();
+      v1::Error* error = item->response.mutable_error();
+      error->set_code(decided.status.error_code());
+      error->set_message(decided.status.error_message());
+      for (const v1::FactProblem& p : decided.problems.problems()) *error->add_problems() = p;
+      item->ready = true;
+      WriteNext();
+    } else {
+      lock.unlock();
+      state_.audit->AppendAsync(std::move(decided.record), [this, item](absl::Status status) {
+        NoteAudit(status);
+        std::lock_guard<std::mutex> guard(mutex_);
+        if (!status.ok()) {
+          item->response.clear_decision();
+          item->response.mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
+          item->response.mutable_error()->set_message(kUnavailable);
+        }
+        item->ready = true;
+        WriteNext();
+      });
+      lock.lock();
+    }
+    ReadNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    writing_ = false;
+    pending_.pop_front();
+    if (!ok) {
+      broken_ = true;
+      MaybeFinish();
+      return;
+    }
+    WriteNext();
+    ReadNext();
+    MaybeFinish();
+  }
+
+  void OnDone() override {
+    // Records still being committed refer to this reactor: wait for them.
+    std::unique_lock<std::mutex> lock(mutex_);
+    settled_.wait(lock, [&] {
+      for (const auto& item : pending_) {
+        if (!item->ready) return false;
+      }
+      return true;
+    });
+    lock.unlock();
+    delete this;
+  }
 
  private:
+  static constexpr size_t kWindow = 4096;
+
+  struct Item {
+    v1::StreamResponse response;
+    bool ready = false;
+  };
+
+  // With mutex_ held.
+  void WriteNext() {
+    settled_.notify_all();
+    if (writing_ || broken_ || pending_.empty() || !pending_.front()->ready) return;
+    writing_ = true;
+    StartWrite(&pending_.front()->response);
+  }
+  void ReadNext() {
+    if (reading_ || reads_done_ || broken_ || pending_.size() >= kWindow) return;
+    reading_ = true;
+    StartRead(&request_);
+  }
+  void MaybeFinish() {
+    if (finished_ || writing_ || reading_) return;
+    if (broken_ || (reads_done_ && pending_.empty())) {
+      finished_ = true;
+      Finish(broken_ ? grpc::Status(grpc::StatusCode::UNKNOWN, "the stream broke while answering")
+                     : grpc::Status::OK);
+    }
+  }
+
   ServingState& state_;
   v1::EvaluateRequest request_;
-  v1::StreamResponse response_;
+  std::mutex mutex_;
+  std::condition_variable settled_;
+  std::deque<std::shared_ptr<Item>> pending_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool broken_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace

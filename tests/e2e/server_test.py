@@ -92,6 +92,7 @@ class Server:
         return self.proc.wait(timeout=60)
 
     def cleanup(self):
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""End-to-end resilience: reloads under load, kill -9 with the audit log
+intact, and failing closed when the audit log cannot be written.
+
+    resilience_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
+"""
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import server_test as base  # noqa: E402  (compiles the stubs, reads argv)
+
+import grpc  # noqa: E402
+
+pb = base.pb
+CREDITCTL = base.CREDITCTL
+SOURCE = base.SOURCE
+
+
+def copy_policies():
+    root = tempfile.mkdtemp(prefix="creditd-policies-")
+    shutil.copytree(os.path.join(SOURCE, "policies"), os.path.join(root, "policies"))
+    return os.path.join(root, "policies")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def dunning_request(**kw):
+    return pb.EvaluateRequest(decision="dunning", facts=base.facts_from(base.example("dunning")), **kw)
+
+
+class Load:
+    """Sends requests from a few threads until stopped; records everything."""
+
+    def __init__(self, stub, threads=3):
+        self.stub = stub
+        self.stop = threading.Event()
+        self.ok_ids = []
+        self.versions = set()
+        self.errors = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                r = self.stub.Evaluate(dunning_request(), timeout=10).decision
+                with self.lock:
+                    self.ok_ids.append(r.decision_id)
+                    self.versions.add((r.policy.version, r.policy.sha256))
+            except grpc.RpcError as e:
+                with self.lock:
+                    self.errors.append(e.code())
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def logged_ids(path):
+    db = sqlite3.connect(path)
+    ids = {row[0] for row in db.execute("SELECT decision_id FROM decisions")}
+    db.close()
+    return ids
+
+
+class ResilienceTest(unittest.TestCase):
+    def audit(self, verb, db):
+        return subprocess.run([CREDITCTL, "audit", verb, db], capture_output=True, text=True)
+
+    def test_reload_good_and_bad(self):
+        policies = copy_policies()
+        server = base.Server(policies)
+        try:
+            first = server.decisions.Evaluate(dunning_request(), timeout=10).decision.policy
+            path = os.path.join(policies, "dunning.credit")
+            original = read(path)
+            write(path, original.replace("version 1.0.0", "version 1.1.0")
+                                  .replace("overdue_amount < 1_000", "overdue_amount < 2_000"))
+            reply = server.policies.Reload(pb.ReloadRequest(), timeout=30)
+            self.assertTrue(reply.accepted, reply.report)
+            now = server.decisions.Evaluate(dunning_request(), timeout=10).decision.policy
+            self.assertEqual(now.version, "1.1.0")
+            pinned = server.decisions.Evaluate(dunning_request(policy_version="1.0.0"),
+                                               timeout=10).decision.policy
+            self.assertEqual(pinned.sha256, first.sha256)
+            # A broken candidate is rejected with its diagnostics; 1.1.0 keeps serving.
+            write(path, original.replace("input overdue_amount:", "input overdue_amount"))
+            reply = server.policies.Reload(pb.ReloadRequest(), timeout=30)
+            self.assertFalse(reply.accepted)
+            self.assertIn("E0001", reply.report)
+            self.assertEqual(server.decisions.Evaluate(dunning_request(), timeout=10)
+                             .decision.policy.version, "1.1.0")
+            # SIGHUP reloads too.
+            write(path, original.replace("version 1.0.0", "version 1.2.0"))
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 20
+            version = ""
+            while time.time() < deadline and version != "1.2.0":
+                time.sleep(0.1)
+                version = server.decisions.Evaluate(dunning_request(), timeout=10).decision.policy.version
+            self.assertEqual(version, "1.2.0")
+        finally:
+            self.assertEqual(server.stop(), 0)
+            server.cleanup()
+            shutil.rmtree(os.path.dirname(policies), ignore_errors=True)
+
+    def test_hundred_reloads_under_load(self):
+        policies = copy_policies()
+        server = base.Server(policies)
+        try:
+            path = os.path.join(policies, "dunning.credit")
+            good = read(path)
+            bad = good.replace("input overdue_amount:", "input overdue_amount")
+            load = Load(server.decisions)
+            accepted = 0
+            for i in range(100):
+                write(path, bad if i % 2 else good)
+                reply = server.policies.Reload(pb.ReloadRequest(), timeout=30)
+                accepted += reply.accepted
+            load.finish()
+            self.assertEqual(accepted, 50)
+            self.assertEqual(load.errors, [])
+            self.assertGreater(len(load.ok_ids), 0)
+            self.assertEqual(len(load.versions), 1)  # only the one good version ever served
+        finally:
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            server.cleanup()
+            shutil.rmtree(os.path.dirname(policies), ignore_errors=True)
+
+    def test_kill_9_keeps_every_answered_decision(self):
+        server = base.Server(os.path.join(SOURCE, "policies"))
+        keep = tempfile.mkdtemp(prefix="creditd-crash-")
+        try:
+            load = Load(server.decisions)
+            time.sleep(1.0)
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait(timeout=30)
+            load.finish()
+            db = os.path.join(keep, "audit.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(server.audit + suffix):
+                    shutil.copy(server.audit + suffix, db + suffix)
+            # Restart on the same log: it opens, verifies and continues.
+            again = base.Server(os.path.join(SOURCE, "policies"))
+            again.decisions.Evaluate(dunning_request(), timeout=10)
+            self.assertEqual(again.stop(), 0)
+            verify = self.audit("verify", again.audit)
+            self.assertEqual(verify.returncode, 0, verify.stdout)
+            verify = self.audit("verify", db)
+            self.assertEqual(verify.returncode, 0, verify.stdout)
+            self.assertGreater(len(load.ok_ids), 0)
+            missing = set(load.ok_ids) - logged_ids(db)
+            self.assertEqual(missing, set())
+            again.cleanup()
+        finally:
+            server.cleanup()
+            shutil.rmtree(keep, ignore_errors=True)
+
+    def test_fails_closed_when_the_log_cannot_be_written(self):
+        server = base.Server(os.path.join(SOURCE, "policies"))
+        try:
+            load = Load(server.decisions)
+            time.sleep(0.5)
+            # No file may grow: every audit write fails (like a full disk).
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+            deadline = time.time() + 20
+            while time.time() < deadline and grpc.StatusCode.UNAVAILABLE not in load.errors:
+                time.sleep(0.05)
+            self.assertIn(grpc.StatusCode.UNAVAILABLE, load.errors)
+            with load.lock:
+                before = len(load.ok_ids)
+            time.sleep(1.0)
+            with load.lock:
+                during = len(load.ok_ids) - before
+            # Writable again: decisions are served again, by themselves.
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                with load.lock:
+                    if len(load.ok_ids) > before + during + 5:
+                        break
+                time.sleep(0.05)
+            load.finish()
+            self.assertEqual(during, 0, "decisions were answered while the log could not be written")
+            self.assertGreater(len(load.ok_ids), before + during + 5, "did not recover")
+            self.assertEqual(set(load.errors), {grpc.StatusCode.UNAVAILABLE})
+        finally:
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            self.assertEqual(set(load.ok_ids) - logged_ids(server.audit), set())
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
