@@ -346,12 +346,14 @@ class StreamReactor final
 
   void OnReadDone(bool ok) override {
     std::unique_lock<std::mutex> lock(mutex_);
-    reading_ = false;
     if (!ok) {
+      reading_ = false;
       reads_done_ = true;
       MaybeFinish();
       return;
     }
+    // reading_ stays set until request_ has been used: no other thread may
+    // start the next read into it before then.
     auto item = std::make_shared<Item>();
     item->response.set_request_id(request_.request_id());
     lock.unlock();
@@ -381,7 +383,9 @@ class StreamReactor final
       });
       lock.lock();
     }
+    reading_ = false;
     ReadNext();
+    MaybeFinish();
   }
 
   void OnWriteDone(bool ok) override {

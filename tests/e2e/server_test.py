@@ -205,6 +205,19 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(answers[2].error.code, grpc.StatusCode.NOT_FOUND.value[0])
         self.assertTrue(answers[3].decision.decision_id)
 
+    def test_long_stream_answers_every_item_in_order(self):
+        good = facts_from(example("dunning"))
+        bad = dict(good)
+        bad["overdue_amount"] = pb.FactValue(decimal_value="lots")
+        requests = [pb.EvaluateRequest(decision="dunning", facts=bad if i % 97 == 0 else good,
+                                       request_id=str(i)) for i in range(3000)]
+        answers = list(self.server.decisions.EvaluateStream(iter(requests), timeout=120))
+        self.assertEqual([a.request_id for a in answers], [str(i) for i in range(3000)])
+        errors = [a.request_id for a in answers if a.HasField("error")]
+        self.assertEqual(errors, [str(i) for i in range(0, 3000, 97)])
+        ids = {a.decision.decision_id for a in answers if a.HasField("decision")}
+        self.assertEqual(len(ids), 3000 - len(errors))
+
     def test_policy_service(self):
         listed = self.server.policies.ListPolicies(pb.ListPoliciesRequest(), timeout=10)
         names = sorted(p.id.name for p in listed.policies if p.current)
