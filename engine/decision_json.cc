@@ -11,6 +11,11 @@
 namespace creditd::engine {
 
 std::string JsonQuote(absl::string_view text) {
+  // Most text needs no escapes: copy it whole.
+  const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  });
+  if (plain) return absl::StrCat("\"", text, "\"");
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
