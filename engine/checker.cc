@@ -1557,6 +1557,15 @@ class Checker {
     }
   }
 
+  // Checks an effect's value against the output it sets, caps or raises.
+  void CheckEffectValue(const ast::Effect& effect, const OutputInfo& out) {
+    ExprInfo v = CheckExpr(*effect.value, &out.type);
+    if (!v.type.is_error() && !Assignable(v, out.type)) {
+      Error("E0304", effect.value->span,
+            absl::StrCat("output ", Quoted(out.name), " is ", T(out.type), ", found ", T(v.type)));
+    }
+  }
+
   void CheckEffect(const RuleInfo& rule, const ast::Effect& effect, bool rule_has_reason) {
     if (effect.code && policy_->FindReason(effect.code->name) < 0) UnknownReason(*effect.code);
     switch (effect.kind) {
@@ -1601,12 +1610,7 @@ class Checker {
     if (out->type.is_error()) return;
     switch (effect.kind) {
       case ast::EffectKind::kSet: {
-        ExprInfo v = CheckExpr(*effect.value, &out->type);
-        if (!v.type.is_error() && !Assignable(v, out->type)) {
-          Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
-                             T(v.type)));
-        }
+        CheckEffectValue(effect, *out);
         return;
       }
       case ast::EffectKind::kCap: {
@@ -1617,12 +1621,7 @@ class Checker {
           CheckExpr(*effect.value, nullptr);
           return;
         }
-        ExprInfo v = CheckExpr(*effect.value, &out->type);
-        if (!v.type.is_error() && !Assignable(v, out->type)) {
-          Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
-                             T(v.type)));
-        }
+        CheckEffectValue(effect, *out);
         return;
       }
       case ast::EffectKind::kRaise: {
@@ -1633,12 +1632,7 @@ class Checker {
           CheckExpr(*effect.value, nullptr);
           return;
         }
-        ExprInfo v = CheckExpr(*effect.value, &out->type);
-        if (!v.type.is_error() && !Assignable(v, out->type)) {
-          Error("E0304", effect.value->span,
-                absl::StrCat("output ", Quoted(out->name), " is ", T(out->type), ", found ",
-                             T(v.type)));
-        }
+        CheckEffectValue(effect, *out);
         return;
       }
       case ast::EffectKind::kAdd: {
