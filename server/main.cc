@@ -18,6 +18,7 @@
 #include "creditd/version.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/server_options.h"
@@ -37,6 +38,8 @@ ABSL_FLAG(int32_t, watch_seconds, 0,
           "reload when a policy file changes, checking every N seconds (0: off; SIGHUP and "
           "the Reload call always work)");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
+ABSL_FLAG(int32_t, max_threads, 0,
+          "most threads gRPC may use for serving (0: gRPC's default, about the core count)");
 
 namespace {
 
@@ -121,6 +124,11 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  grpc::ResourceQuota quota("creditd");
+  if (const int threads = absl::GetFlag(FLAGS_max_threads); threads > 0) {
+    quota.SetMaxThreads(threads);
+    builder.SetResourceQuota(quota);
+  }
   builder.RegisterService(&decisions);
   builder.RegisterService(&policies);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
