@@ -52,7 +52,12 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
       if (declared == name) file = candidate;
     }
     if (file.empty()) {
-      context.err << "creditctl: no policy `" << name << "` in " << path;
+      if (name.empty()) {
+        context.err << "creditctl: " << path << " is a directory: say which decision with "
+                    << "--decision NAME";
+      } else {
+        context.err << "creditctl: no policy `" << name << "` in " << path;
+      }
       if (!names.empty()) {
         context.err << " (it has:";
         for (const std::string& n : names) context.err << " " << n;
