@@ -309,45 +309,6 @@ absl::Status SqliteAuditSink::Commit(std::vector<std::shared_ptr<Pending>>& batc
   return absl::OkStatus();
 }
 
-absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
-  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
-  if (!db.ok()) return db.status();
-  VerifyResult result;
-  std::string previous;
-  int64_t expected = 1;
-  sqlite3_stmt* s = nullptr;
-  const std::string sql = absl::StrCat(kSelect, " ORDER BY sequence");
-  if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(*db, "cannot read");
-    sqlite3_close(*db);
-    return status;
-  }
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const AuditRecord r = RecordFrom(s);
-    ++result.records;
-    std::string problem;
-    if (r.sequence != expected) {
-      problem =
-          absl::StrCat("expected record ", expected, ", found ", r.sequence, " (records missing)");
-    } else if (r.previous_hash != previous) {
-      problem = "its previous hash does not match the record before it";
-    } else if (RecordHash(r) != r.hash) {
-      problem = "its content does not match its hash (changed after it was written)";
-    }
-    if (!problem.empty()) {
-      result.ok = false;
-      result.first_broken = r.sequence;
-      result.problem = problem;
-      break;
-    }
-    previous = r.hash;
-    ++expected;
-  }
-  sqlite3_finalize(s);
-  sqlite3_close(*db);
-  return result;
-}
-
 absl::Status ForEachRecord(const std::string& path,
                            const std::function<bool(const AuditRecord&)>& visit) {
   absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
@@ -365,6 +326,31 @@ absl::Status ForEachRecord(const std::string& path,
   sqlite3_finalize(s);
   sqlite3_close(*db);
   return absl::OkStatus();
+}
+
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
+  VerifyResult result;
+  std::string previous;
+  absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) {
+    ++result.records;
+    if (r.sequence != result.records) {
+      result.problem = absl::StrCat("expected record ", result.records, ", found ", r.sequence,
+                                    " (records missing)");
+    } else if (r.previous_hash != previous) {
+      result.problem = "its previous hash does not match the record before it";
+    } else if (RecordHash(r) != r.hash) {
+      result.problem = "its content does not match its hash (changed after it was written)";
+    }
+    if (!result.problem.empty()) {
+      result.ok = false;
+      result.first_broken = r.sequence;
+      return false;
+    }
+    previous = r.hash;
+    return true;
+  });
+  if (!status.ok()) return status;
+  return result;
 }
 
 absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
