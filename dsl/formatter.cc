@@ -408,6 +408,8 @@ class DeclPrinter {
 
 std::string FormatExpr(const ast::Expr& expr) { return Print(expr); }
 
+std::string FormatTest(const ast::Test& test) { return PrintTest(test); }
+
 std::string Format(const ast::File& file, const SourceFile& source) {
   Writer w(file, source);
   const ast::Header& h = file.header;

@@ -20,4 +20,7 @@ std::string Format(const ast::File& file, const SourceFile& source);
 // and those the author wrote.
 std::string FormatExpr(const ast::Expr& expr);
 
+// Prints a row test canonically: "any", "<= 60%", "[1, 2]", "{A, B}", "0".
+std::string FormatTest(const ast::Test& test);
+
 }  // namespace creditd::dsl

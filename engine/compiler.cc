@@ -677,15 +677,20 @@ class Compiler {
     return rows;
   }
 
+  // Emits: stop with `message` unless `flag` is set.
+  void FailUnless(uint32_t flag, const std::string& message) {
+    const size_t ok = Emit(OpCode::kJumpIfTrue, 0, flag);
+    Emit(OpCode::kFail, 0, 0, 0, 0, static_cast<int32_t>(Error(message)));
+    Land(ok);
+  }
+
   // Emits: row = lookup(subject); fails with `message` when no row matches.
   uint32_t RowOf(uint32_t subject, int lookup, const std::string& message) {
     const uint32_t row = NewSlot();
     Emit(OpCode::kLookup, row, subject, 0, 0, lookup);
     const uint32_t ok = NewSlot();
     Emit(OpCode::kCmpI, ok, row, ConstI(0), static_cast<uint8_t>(Cmp::kGe));
-    const size_t jump = Emit(OpCode::kJumpIfTrue, 0, ok);
-    Emit(OpCode::kFail, 0, subject, 0, 0, static_cast<int32_t>(Error(message)));
-    Land(jump);
+    FailUnless(ok, message);
     return row;
   }
 
@@ -777,20 +782,14 @@ class Compiler {
         if (table.hit == HitPolicy::kUnique) {
           const uint32_t one = NewSlot();
           Emit(OpCode::kCmpI, one, count, ConstI(1), static_cast<uint8_t>(Cmp::kLe));
-          const size_t ok = Emit(OpCode::kJumpIfTrue, 0, one);
-          Emit(OpCode::kFail, 0, count, 0, 0,
-               static_cast<int32_t>(Error(absl::StrCat("more than one row of table `", name,
-                                                       "` matches under `hit unique`"))));
-          Land(ok);
+          FailUnless(one, absl::StrCat("more than one row of table `", name,
+                                       "` matches under `hit unique`"));
         }
         const uint32_t row = NewSlot();
         Emit(OpCode::kMaskFirst, row, 0, 0, 0, t);
         const uint32_t ok = NewSlot();
         Emit(OpCode::kCmpI, ok, row, ConstI(0), static_cast<uint8_t>(Cmp::kGe));
-        const size_t jump = Emit(OpCode::kJumpIfTrue, 0, ok);
-        Emit(OpCode::kFail, 0, count, 0, 0,
-             static_cast<int32_t>(Error(absl::StrCat("no row of table `", name, "` matches"))));
-        Land(jump);
+        FailUnless(ok, absl::StrCat("no row of table `", name, "` matches"));
         for (size_t c = 0; c < decl.outputs.size(); ++c) {
           SelectByRow(row, column_values(c), out[c], RepOf(table.output_types[c]));
         }
@@ -821,10 +820,7 @@ class Compiler {
           Land(skip);
           Land(skip2);
         }
-        const size_t ok = Emit(OpCode::kJumpIfTrue, 0, have);
-        Emit(OpCode::kFail, 0, count, 0, 0,
-             static_cast<int32_t>(Error(absl::StrCat("no row of table `", name, "` matches"))));
-        Land(ok);
+        FailUnless(have, absl::StrCat("no row of table `", name, "` matches"));
         for (size_t c = 0; c < decl.outputs.size(); ++c) {
           SelectByRow(best_row, column_values(c), out[c], RepOf(table.output_types[c]));
         }
@@ -866,10 +862,7 @@ class Compiler {
             Land(skip);
           }
           if (table.aggregate == Aggregate::kMin || table.aggregate == Aggregate::kMax) {
-            const size_t ok = Emit(OpCode::kJumpIfTrue, 0, have);
-            Emit(OpCode::kFail, 0, count, 0, 0,
-                 static_cast<int32_t>(Error(absl::StrCat("no row of table `", name, "` matches"))));
-            Land(ok);
+            FailUnless(have, absl::StrCat("no row of table `", name, "` matches"));
           }
         }
         break;
@@ -930,7 +923,7 @@ class Compiler {
         for (const ast::Row& r : factor.decl->rows) {
           tests.push_back(&r.test);
           values.push_back(r.value.get());
-          fs.bins.push_back(RowTestText(r.test));
+          fs.bins.push_back(dsl::FormatTest(r.test));
           fs.bin_lines.push_back(r.span.line);
         }
         fs.file = Relative(sources().file(factor.decl->span.file).path());
@@ -960,31 +953,6 @@ class Compiler {
     policy_->scorecards_.push_back(std::move(slots));
     done = static_cast<int>(policy_->scorecards_.size() - 1);
     return done;
-  }
-
-  static std::string RowTestText(const ast::Test& t) {
-    ast::Row row;
-    (void)row;
-    switch (t.kind) {
-      case ast::TestKind::kAny:
-        return "any";
-      case ast::TestKind::kCompare:
-        return absl::StrCat(ast::OpText(t.op), " ", dsl::FormatExpr(*t.value));
-      case ast::TestKind::kInterval:
-        return absl::StrCat(t.interval->low_closed ? "[" : "(", dsl::FormatExpr(*t.interval->low),
-                            ", ", dsl::FormatExpr(*t.interval->high),
-                            t.interval->high_closed ? "]" : ")");
-      case ast::TestKind::kSet: {
-        std::string out = "{";
-        for (size_t i = 0; i < t.set.size(); ++i) {
-          absl::StrAppend(&out, i > 0 ? ", " : "", dsl::FormatExpr(*t.set[i]));
-        }
-        return out + "}";
-      }
-      case ast::TestKind::kEqual:
-        return dsl::FormatExpr(*t.value);
-    }
-    return "";
   }
 
   // ----- rules, outputs, outcome --------------------------------------------

@@ -124,13 +124,7 @@ std::string JsonValue(const Value& value, const Type& type) {
     case TypeKind::kEnum:
       return JsonQuote(FormatValue(value, type));
     case TypeKind::kEnumSet: {
-      std::vector<std::string> symbols;
-      for (int k = 0; k < 64 && type.enum_type != nullptr; ++k) {
-        if (((value.bits >> k) & 1) && k < static_cast<int>(type.enum_type->symbols.size())) {
-          symbols.push_back(type.enum_type->symbols[static_cast<size_t>(k)]);
-        }
-      }
-      std::sort(symbols.begin(), symbols.end());
+      const std::vector<std::string> symbols = SetSymbols(value, type);
       std::string out = "[";
       for (size_t i = 0; i < symbols.size(); ++i) {
         absl::StrAppend(&out, i > 0 ? ", " : "", JsonQuote(symbols[i]));

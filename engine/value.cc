@@ -1,5 +1,6 @@
 #include "engine/value.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/status.h"
@@ -125,6 +126,17 @@ int CompareValues(const Value& a, const Value& b) {
       a.kind == b.kind;
   if (ints) return a.i == b.i ? 0 : (a.i < b.i ? -1 : 1);
   return Decimal::Compare(a.AsDecimal(), b.AsDecimal());
+}
+
+std::vector<std::string> SetSymbols(const Value& value, const Type& type) {
+  std::vector<std::string> symbols;
+  if (type.enum_type == nullptr) return symbols;
+  const int n = static_cast<int>(type.enum_type->symbols.size());
+  for (int k = 0; k < n && k < 64; ++k) {
+    if ((value.bits >> k) & 1) symbols.push_back(type.enum_type->symbols[static_cast<size_t>(k)]);
+  }
+  std::sort(symbols.begin(), symbols.end());
+  return symbols;
 }
 
 std::string FormatValue(const Value& value, const Type& type) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -79,6 +80,9 @@ absl::StatusOr<Value> Convert(const Value& value, TypeKind to);
 // Three-way comparison of two values of the same kind (ints and decimals may
 // mix). Sets compare equal or not (0 or 1).
 int CompareValues(const Value& a, const Value& b);
+
+// The symbols of an enum set, sorted alphabetically (as JSON and gRPC give them).
+std::vector<std::string> SetSymbols(const Value& value, const Type& type);
 
 // The value as a person reads it, in policy syntax: "65%", "A", "2026-01-01".
 std::string FormatValue(const Value& value, const Type& type);

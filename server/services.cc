@@ -84,14 +84,9 @@ void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* 
       out->set_enum_value(engine::FormatValue(value, type));
       break;
     case engine::TypeKind::kEnumSet: {
-      std::vector<std::string> symbols;
-      for (int k = 0; k < 64 && type.enum_type != nullptr; ++k) {
-        if (((value.bits >> k) & 1) && k < static_cast<int>(type.enum_type->symbols.size())) {
-          symbols.push_back(type.enum_type->symbols[static_cast<size_t>(k)]);
-        }
+      for (std::string& s : engine::SetSymbols(value, type)) {
+        out->mutable_set_value()->add_symbols(std::move(s));
       }
-      std::sort(symbols.begin(), symbols.end());
-      for (std::string& s : symbols) out->mutable_set_value()->add_symbols(std::move(s));
       break;
     }
     default: {
