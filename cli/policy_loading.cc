@@ -14,27 +14,6 @@
 
 namespace creditd::cli {
 
-namespace {
-
-// The header name of a policy file, without checking it: "policy NAME".
-std::string DeclaredName(const std::string& text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
-    const size_t start = line.find_first_not_of(" \t\r");
-    if (start == std::string::npos || line[start] == '#') continue;
-    if (line.compare(start, 7, "policy ") != 0) return "";
-    std::string name = line.substr(start + 7);
-    const size_t stop = name.find_first_of(" \t\r#");
-    return stop == std::string::npos ? name : name.substr(0, stop);
-  }
-  return "";
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const std::string& path,
                                                                            const std::string& name,
                                                                            Context& context) {
@@ -46,8 +25,9 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
     for (const std::string& candidate : files.ok() ? *files : std::vector<std::string>{}) {
       absl::StatusOr<std::string> text = ReadFile(candidate);
       if (!text.ok()) continue;
-      const std::string declared = DeclaredName(*text);
-      if (declared.empty()) continue;
+      const std::optional<engine::FileHeader> header = engine::PeekHeader(*text);
+      if (!header || header->is_library) continue;
+      const std::string& declared = header->name;
       names.push_back(declared);
       if (declared == name) file = candidate;
     }

@@ -40,22 +40,13 @@ std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReade
   return *compiled;
 }
 
-// Is this file a library (by its first declaration)? Libraries load only
-// through the policies that import them.
+// Is this file a library? Libraries load only through the policies that
+// import them.
 bool IsLibrary(FileReader& reader, const std::string& path) {
   absl::StatusOr<std::string> text = reader.Read(path);
   if (!text.ok()) return false;
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t end = text->find('\n', pos);
-    if (end == std::string::npos) end = text->size();
-    const std::string line = text->substr(pos, end - pos);
-    pos = end + 1;
-    const size_t start = line.find_first_not_of(" \t\r");
-    if (start == std::string::npos || line[start] == '#') continue;
-    return line.compare(start, 8, "library ") == 0;
-  }
-  return false;
+  const std::optional<FileHeader> header = PeekHeader(*text);
+  return header.has_value() && header->is_library;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace creditd::engine {
 
@@ -19,6 +20,24 @@ absl::StatusOr<std::string> DiskFileReader::Read(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return absl::UnavailableError(absl::StrCat("error reading `", path, "`"));
   return text.str();
+}
+
+std::optional<FileHeader> PeekHeader(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == absl::string_view::npos || line[start] == '#') continue;
+    line.remove_prefix(start);
+    FileHeader header;
+    if (absl::ConsumePrefix(&line, "library ")) {
+      header.is_library = true;
+    } else if (!absl::ConsumePrefix(&line, "policy ")) {
+      return std::nullopt;
+    }
+    line = line.substr(0, line.find_first_of(" \t\r#"));
+    header.name = std::string(line);
+    return header;
+  }
+  return std::nullopt;
 }
 
 std::string NormalizePath(const std::string& path) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ struct LoadOptions {
   dsl::ParseOptions parse;
   int max_files = 64;  // a policy with more imports is refused (E0007)
 };
+
+// What a file's first line says, read without parsing: `policy NAME` or
+// `library NAME` (comments and blank lines skipped). nullopt otherwise.
+struct FileHeader {
+  bool is_library = false;
+  std::string name;
+};
+std::optional<FileHeader> PeekHeader(absl::string_view text);
 
 // "a/b/../c.credit" -> "a/c.credit"; keeps a leading "/" and leading "..".
 std::string NormalizePath(const std::string& path);
