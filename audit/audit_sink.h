@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "engine/compiled_policy.h"
+#include "engine/decision.h"
 
 namespace creditd::audit {
 
@@ -27,11 +28,26 @@ struct AuditRecord {
   std::string facts_json;
   std::string result_json;
   std::string previous_hash;  // the hash of the record before, "" for the first
-  std::string hash;           // sha256 over previous_hash and every field above
+  std::string hash;           // ChainHash(previous_hash, sequence, ContentHash(record))
 };
 
-// The hash that chains `record` to its predecessor: sha256 (hex) over the
-// previous hash and every field, each length-prefixed.
+// sha256 (hex) over every field from decision_id to result_json, each
+// length-prefixed: what the record says, apart from its place in the chain.
+// Computed by the caller's thread, so the log's writer only chains.
+std::string ContentHash(const AuditRecord& record);
+
+// The decision as the log keeps it: outcome, outputs and reasons as compact
+// JSON (engine::DecisionToJson without scorecards or trace; both are
+// reproduced exactly by replaying the record against its policy source). The
+// server logs this and `creditctl audit replay` compares against it.
+std::string LoggedResult(const engine::Decision& decision);
+
+// The hash that chains a record to its predecessor: sha256 (hex) over the
+// previous record's hash, the record's sequence and its content hash.
+std::string ChainHash(const std::string& previous_hash, int64_t sequence,
+                      const std::string& content_hash);
+
+// ChainHash over the record's own fields: what `hash` must equal.
 std::string RecordHash(const AuditRecord& record);
 
 class AuditSink {

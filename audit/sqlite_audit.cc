@@ -5,19 +5,37 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/decision_json.h"
 #include "engine/sha256.h"
 
 namespace creditd::audit {
 
-std::string RecordHash(const AuditRecord& r) {
+std::string ContentHash(const AuditRecord& r) {
   std::string data;
+  data.reserve(r.facts_json.size() + r.result_json.size() + 256);
   for (const std::string* field :
-       {&r.previous_hash, &r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision,
-        &r.policy_name, &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
+       {&r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision, &r.policy_name,
+        &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
     absl::StrAppend(&data, field->size(), ":", *field, ";");
   }
-  absl::StrAppend(&data, r.sequence);
   return engine::Sha256Hex(data);
+}
+
+std::string LoggedResult(const engine::Decision& decision) {
+  engine::JsonOptions json;
+  json.pretty = false;
+  json.scorecards = false;
+  json.trace = false;
+  return engine::DecisionToJson(decision, json);
+}
+
+std::string ChainHash(const std::string& previous_hash, int64_t sequence,
+                      const std::string& content_hash) {
+  return engine::Sha256Hex(absl::StrCat(previous_hash, ";", sequence, ";", content_hash));
+}
+
+std::string RecordHash(const AuditRecord& r) {
+  return ChainHash(r.previous_hash, r.sequence, ContentHash(r));
 }
 
 namespace {
@@ -127,7 +145,18 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     sqlite3_close(db);
     return status;
   }
-  auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(db, options));
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v3(db,
+                         "INSERT INTO decisions (sequence, decision_id, time, customer_id, "
+                         "request_id, decision, policy_name, policy_version, policy_sha256, "
+                         "facts, result, previous_hash, hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db, "cannot prepare the insert");
+    sqlite3_close(db);
+    return status;
+  }
+  auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(db, insert, options));
   // Continue the chain from the last record.
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT sequence, hash FROM decisions ORDER BY sequence DESC LIMIT 1",
@@ -141,8 +170,8 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
   return sink;
 }
 
-SqliteAuditSink::SqliteAuditSink(sqlite3* db, const SqliteOptions& options)
-    : db_(db), options_(options) {}
+SqliteAuditSink::SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options)
+    : db_(db), insert_(insert), options_(options) {}
 
 SqliteAuditSink::~SqliteAuditSink() {
   (void)Flush();
@@ -152,6 +181,7 @@ SqliteAuditSink::~SqliteAuditSink() {
   }
   work_.notify_all();
   if (writer_.joinable()) writer_.join();
+  sqlite3_finalize(insert_);
   sqlite3_close(db_);
 }
 
@@ -161,28 +191,23 @@ void SqliteAuditSink::SetFaultForTesting(std::function<absl::Status()> fault) {
 }
 
 absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT OR IGNORE INTO policies (sha256, name, version, source) "
-                         "VALUES (?, ?, ?, ?)",
-                         -1, &s, nullptr) != SQLITE_OK) {
-    return SqlError(db_, "cannot store a policy");
-  }
+  // The source goes in with the next batch the writer commits, so a record
+  // is never committed without its policy's text; until a batch commits
+  // (while the log cannot be written) it stays queued.
+  auto marker = std::make_shared<Pending>();
+  marker->policy_only = true;
+  std::unique_lock<std::mutex> lock(mutex_);
   const engine::PolicyId& id = policy.id();
-  sqlite3_bind_text(s, 1, id.sha256.data(), static_cast<int>(id.sha256.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 2, id.name.data(), static_cast<int>(id.name.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 3, id.version.data(), static_cast<int>(id.version.size()), SQLITE_TRANSIENT);
-  const std::string& source = policy.canonical_source();
-  sqlite3_bind_text(s, 4, source.data(), static_cast<int>(source.size()), SQLITE_TRANSIENT);
-  const int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) return SqlError(db_, "cannot store a policy");
-  return absl::OkStatus();
+  policies_.push_back({id.sha256, id.name, id.version, policy.canonical_source()});
+  queue_.push_back(marker);
+  work_.notify_one();
+  done_.wait(lock, [&] { return marker->done; });
+  return marker->status;
 }
 
 absl::Status SqliteAuditSink::Append(AuditRecord record) {
   auto pending = std::make_shared<Pending>();
+  pending->content_hash = ContentHash(record);
   pending->record = std::move(record);
   std::unique_lock<std::mutex> lock(mutex_);
   if (options_.durability == Durability::kAsync) {
@@ -205,6 +230,7 @@ void SqliteAuditSink::AppendAsync(AuditRecord record, std::function<void(absl::S
     return;
   }
   auto pending = std::make_shared<Pending>();
+  pending->content_hash = ContentHash(record);
   pending->record = std::move(record);
   pending->callback = std::move(done);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -231,15 +257,25 @@ void SqliteAuditSink::Run() {
     }
     in_flight_ = batch.size();
     std::function<absl::Status()> fault = fault_;
+    const std::vector<PolicySource> policies = policies_;
     lock.unlock();
     absl::Status status = fault ? fault() : absl::OkStatus();
-    if (status.ok()) status = Commit(batch);
+    if (status.ok()) status = Commit(policies, batch);
     lock.lock();
+    if (status.ok()) policies_.erase(policies_.begin(), policies_.begin() + policies.size());
     in_flight_ = 0;
     failing_ = !status.ok();
     if (!status.ok() && options_.durability == Durability::kAsync) {
-      // Nobody is waiting: keep the records and try again shortly.
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(*it);
+      // Nobody is waiting for the records: keep them and try again
+      // shortly. StorePolicy hears of the failure; its source stays queued.
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+        if ((*it)->policy_only) {
+          (*it)->done = true;
+          (*it)->status = status;
+        } else {
+          queue_.push_front(*it);
+        }
+      }
       done_.notify_all();
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -261,44 +297,58 @@ void SqliteAuditSink::Run() {
   }
 }
 
-absl::Status SqliteAuditSink::Commit(std::vector<std::shared_ptr<Pending>>& batch) {
+absl::Status SqliteAuditSink::Commit(const std::vector<PolicySource>& policies,
+                                     std::vector<std::shared_ptr<Pending>>& batch) {
   if (absl::Status status = Exec(db_, "BEGIN IMMEDIATE;"); !status.ok()) return status;
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO decisions (sequence, decision_id, time, customer_id, "
-                         "request_id, decision, policy_name, policy_version, policy_sha256, "
-                         "facts, result, previous_hash, hash) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         -1, &s, nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(db_, "cannot write");
-    (void)Exec(db_, "ROLLBACK;");
-    return status;
-  }
   int64_t sequence = last_sequence_;
   std::string hash = last_hash_;
   absl::Status status;
+  for (const PolicySource& policy : policies) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "INSERT OR IGNORE INTO policies (sha256, name, version, source) "
+                           "VALUES (?, ?, ?, ?)",
+                           -1, &s, nullptr) != SQLITE_OK) {
+      status = SqlError(db_, "cannot store a policy");
+      break;
+    }
+    const std::string* fields[] = {&policy.sha256, &policy.name, &policy.version, &policy.source};
+    for (int i = 0; i < 4; ++i) {
+      sqlite3_bind_text(s, i + 1, fields[i]->data(), static_cast<int>(fields[i]->size()),
+                        SQLITE_STATIC);
+    }
+    const int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+      status = SqlError(db_, "cannot store a policy");
+      break;
+    }
+  }
   for (const auto& p : batch) {
+    if (!status.ok()) break;
+    if (p->policy_only) continue;
     AuditRecord& r = p->record;
     r.sequence = ++sequence;
     r.previous_hash = hash;
-    r.hash = RecordHash(r);
+    r.hash = ChainHash(r.previous_hash, r.sequence, p->content_hash);
     hash = r.hash;
     const std::string* fields[] = {&r.decision_id,    &r.time,          &r.customer_id,
                                    &r.request_id,     &r.decision,      &r.policy_name,
                                    &r.policy_version, &r.policy_sha256, &r.facts_json,
                                    &r.result_json,    &r.previous_hash, &r.hash};
-    sqlite3_reset(s);
-    sqlite3_bind_int64(s, 1, r.sequence);
+    sqlite3_reset(insert_);
+    sqlite3_bind_int64(insert_, 1, r.sequence);
     for (int i = 0; i < 12; ++i) {
-      sqlite3_bind_text(s, i + 2, fields[i]->data(), static_cast<int>(fields[i]->size()),
+      sqlite3_bind_text(insert_, i + 2, fields[i]->data(), static_cast<int>(fields[i]->size()),
                         SQLITE_STATIC);
     }
-    if (sqlite3_step(s) != SQLITE_DONE) {
+    if (sqlite3_step(insert_) != SQLITE_DONE) {
       status = SqlError(db_, "cannot write");
       break;
     }
   }
-  sqlite3_finalize(s);
+  sqlite3_reset(insert_);
+  sqlite3_clear_bindings(insert_);
   if (status.ok()) status = Exec(db_, "COMMIT;");
   if (!status.ok()) {
     (void)Exec(db_, "ROLLBACK;");

@@ -15,6 +15,7 @@
 #include "audit/audit_sink.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace creditd::audit {
 
@@ -52,16 +53,23 @@ class SqliteAuditSink : public AuditSink {
  private:
   struct Pending {
     AuditRecord record;
+    std::string content_hash;  // ContentHash(record), by the caller's thread
     bool done = false;
     absl::Status status;
     std::function<void(absl::Status)> callback;  // AppendAsync's
+    bool policy_only = false;                    // StorePolicy's: no record
+  };
+  struct PolicySource {
+    std::string sha256, name, version, source;
   };
 
-  SqliteAuditSink(sqlite3* db, const SqliteOptions& options);
+  SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options);
   void Run();
-  absl::Status Commit(std::vector<std::shared_ptr<Pending>>& batch);
+  absl::Status Commit(const std::vector<PolicySource>& policies,
+                      std::vector<std::shared_ptr<Pending>>& batch);
 
   sqlite3* db_;
+  sqlite3_stmt* insert_;  // kept prepared for the log's lifetime
   SqliteOptions options_;
   std::mutex mutex_;
   std::condition_variable work_;
@@ -72,6 +80,7 @@ class SqliteAuditSink : public AuditSink {
   std::string last_hash_;
   int64_t last_sequence_ = 0;
   bool failing_ = false;
+  std::vector<PolicySource> policies_;  // stored with the next batch that commits
   std::function<absl::Status()> fault_;
   std::thread writer_;
 };

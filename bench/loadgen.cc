@@ -1,14 +1,27 @@
 // A load generator for creditd: throughput and latency percentiles for
 // Evaluate (credit_application), EvaluateStream, and a no-op baseline RPC
-// (the health check) through the same server.
+// (the health check) through the same server and the same client code.
 //
-//   loadgen --target=127.0.0.1:50051 --mode=evaluate|noop|stream
-//           [--threads=16] [--seconds=10] [--rate=0 (per second, 0: as fast as possible)]
+// It is an asynchronous client (gRPC's callback API): a few threads keep many
+// calls in flight, so the client costs little of the machine it shares with
+// the server.
+//
+//   loadgen --target=127.0.0.1:50051 --mode=noop,evaluate,stream
+//           [--concurrency=256] [--seconds=10] [--rate=0] [--streams=4]
+//
+// --mode takes a comma-separated list; the modes run one after the other
+// against the same server and each prints one line. Closed loop by default:
+// `concurrency` calls in flight, each answered call replaced at once. With
+// --rate=R (unary modes) calls start on a fixed schedule of R per second
+// whether or not earlier ones have finished, and latency is measured from the
+// scheduled start (no coordinated omission). Stream mode keeps up to
+// `concurrency` requests unanswered on each of `streams` streams.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,17 +30,22 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
 #include "credit/v1/creditd.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "creditd address");
-ABSL_FLAG(std::string, mode, "evaluate", "evaluate, noop (health check) or stream");
-ABSL_FLAG(int, threads, 16, "client threads (streams in stream mode)");
-ABSL_FLAG(int, seconds, 10, "how long to run");
-ABSL_FLAG(double, rate, 0, "total requests per second to offer (0: as fast as possible)");
-ABSL_FLAG(int, channels, 4, "channels to spread the threads over");
+ABSL_FLAG(std::string, mode, "noop,evaluate,stream",
+          "comma-separated: noop (the health check), evaluate, stream");
+ABSL_FLAG(int, concurrency, 256,
+          "calls in flight (unary), or unanswered requests per stream (stream)");
+ABSL_FLAG(int, streams, 4, "streams in stream mode");
+ABSL_FLAG(int, seconds, 10, "how long each mode runs");
+ABSL_FLAG(double, rate, 0, "unary modes: calls started per second (0: closed loop)");
+ABSL_FLAG(int, channels, 2, "channels (connections) to spread the calls over");
+ABSL_FLAG(int, warmup_seconds, 1, "load before measuring, per mode");
 
 namespace {
 
@@ -55,134 +73,290 @@ v1::EvaluateRequest CreditApplication() {
   return r;
 }
 
-struct Stats {
-  std::mutex mutex;
-  std::vector<double> latencies_us;
-  int64_t errors = 0;
-  void Add(const std::vector<double>& l, int64_t e) {
-    std::lock_guard<std::mutex> lock(mutex);
-    latencies_us.insert(latencies_us.end(), l.begin(), l.end());
-    errors += e;
+// Latencies and errors of calls that finished inside the measured window.
+class Recorder {
+ public:
+  void Start(Clock::time_point from, Clock::time_point to) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    from_ = from;
+    to_ = to;
   }
+  void Add(Clock::time_point started, bool ok) {
+    const Clock::time_point now = Clock::now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (now < from_ || now >= to_) return;
+    latencies_us_.push_back(std::chrono::duration<double, std::micro>(now - started).count());
+    if (!ok) ++errors_;
+  }
+  void Print(const std::string& mode, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<double>& l = latencies_us_;
+    const size_t n = l.size();
+    const double p50 = Percentile(0.50), p99 = Percentile(0.99), p999 = Percentile(0.999);
+    std::printf(
+        "%-8s %9zu calls in %.1f s = %8.0f/s  errors %lld  latency p50 %6.0f us  p99 %6.0f us  "
+        "p99.9 %6.0f us\n",
+        mode.c_str(), n, seconds, static_cast<double>(n) / seconds,
+        static_cast<long long>(errors_), p50, p99, p999);
+    std::fflush(stdout);
+  }
+  int64_t errors() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return errors_;
+  }
+
+ private:
+  double Percentile(double p) {
+    std::vector<double>& v = latencies_us_;
+    if (v.empty()) return 0;
+    const size_t k =
+        std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k];
+  }
+
+  std::mutex mutex_;
+  Clock::time_point from_ = Clock::time_point::max();
+  Clock::time_point to_ = Clock::time_point::max();
+  std::vector<double> latencies_us_;
+  int64_t errors_ = 0;
 };
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
+// Counts calls in flight; Wait returns once none are.
+class InFlight {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++n_;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--n_ == 0) zero_.notify_all();
+  }
+  // Waits until fewer than `limit` are in flight.
+  void WaitBelow(int limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    zero_.wait(lock, [&] { return n_ < limit; });
+  }
+  void Wait() { WaitBelow(1); }
+  void Notify() { zero_.notify_all(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable zero_;
+  int n_ = 0;
+};
+
+struct Target {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::DecisionService::Stub>> stubs;
+  std::vector<std::unique_ptr<grpc::GenericStub>> generic;
+  v1::EvaluateRequest request = CreditApplication();
+  grpc::ByteBuffer empty;  // a serialized empty HealthCheckRequest
+};
+
+// One unary call; starts itself, records itself, and on completion calls
+// `next` (which may start another) before deleting itself.
+struct UnaryCall {
+  grpc::ClientContext context;
+  v1::EvaluateResponse response;
+  grpc::ByteBuffer in, out;
+  Clock::time_point started;
+};
+
+void StartUnary(Target& target, bool noop, size_t k, Clock::time_point started,
+                Recorder& recorder, InFlight& flight, std::function<void()> next) {
+  auto* call = new UnaryCall;
+  call->started = started;
+  flight.Add();
+  auto done = [call, recorder = &recorder, flight = &flight,
+               next = std::move(next)](grpc::Status status) {
+    recorder->Add(call->started, status.ok());
+    if (!status.ok() && recorder->errors() == 1) {
+      std::fprintf(stderr, "first error: %d %s\n", status.error_code(),
+                   status.error_message().c_str());
+    }
+    // Deleting the call frees this closure: keep what is needed after it.
+    InFlight* in_flight = flight;
+    std::function<void()> then = next;
+    delete call;
+    if (then) then();
+    in_flight->Done();
+  };
+  const size_t c = k % target.channels.size();
+  if (noop) {
+    call->in = target.empty;
+    target.generic[c]->UnaryCall(&call->context, "/grpc.health.v1.Health/Check",
+                                 grpc::StubOptions(), &call->in, &call->out, std::move(done));
+  } else {
+    target.stubs[c]->async()->Evaluate(&call->context, &target.request, &call->response,
+                                       std::move(done));
+  }
+}
+
+void RunUnary(Target& target, const std::string& mode, Recorder& recorder) {
+  const bool noop = mode == "noop";
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const auto warmup = std::chrono::seconds(absl::GetFlag(FLAGS_warmup_seconds));
+  const auto measure = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + warmup + measure;
+  recorder.Start(start + warmup, end);
+  InFlight flight;
+  std::atomic<size_t> counter{0};
+  std::function<void()> next;
+  if (rate <= 0) {
+    // Closed loop: each finished call starts the next until the end.
+    next = [&] {
+      if (Clock::now() >= end) return;
+      StartUnary(target, noop, counter++, Clock::now(), recorder, flight, next);
+    };
+    for (int i = 0; i < concurrency; ++i) next();
+  } else {
+    // Open loop: calls start on schedule; a cap on calls in flight keeps an
+    // overloaded server from exhausting the client's memory.
+    const auto interval = std::chrono::duration<double>(1.0 / rate);
+    Clock::time_point due = start;
+    size_t k = 0;
+    while (due < end) {
+      std::this_thread::sleep_until(due);
+      flight.WaitBelow(100000);
+      StartUnary(target, noop, k++, due, recorder, flight, nullptr);
+      due += std::chrono::duration_cast<Clock::duration>(interval);
+    }
+  }
+  flight.Wait();
+  recorder.Print(mode, std::chrono::duration<double>(measure).count());
+}
+
+// One stream: writes the request over and over, keeping at most `window`
+// unanswered, and reads answers in order until the time is up.
+class StreamClient final : public grpc::ClientBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
+ public:
+  StreamClient(v1::DecisionService::Stub* stub, const v1::EvaluateRequest& request, int window,
+               Clock::time_point end, Recorder& recorder)
+      : request_(request), window_(static_cast<size_t>(window)), end_(end), recorder_(recorder) {
+    stub->async()->EvaluateStream(&context_, this);
+    StartRead(&response_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      WriteMore();
+    }
+    StartCall();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    writing_ = false;
+    if (!ok) {
+      closed_ = true;
+      return;
+    }
+    WriteMore();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      recorder_.Add(sent_.front(), !response_.has_error());
+      sent_.pop_front();
+      WriteMore();
+    }
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_ = status;
+    done_ = true;
+    finished_.notify_all();
+  }
+
+  grpc::Status Wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+
+ private:
+  // With mutex_ held.
+  void WriteMore() {
+    if (writing_ || closed_ || sent_.size() >= window_) return;
+    if (Clock::now() >= end_) {
+      closed_ = true;
+      StartWritesDone();
+      return;
+    }
+    writing_ = true;
+    sent_.push_back(Clock::now());
+    StartWrite(&request_);
+  }
+
+  grpc::ClientContext context_;
+  const v1::EvaluateRequest& request_;
+  v1::StreamResponse response_;
+  const size_t window_;
+  const Clock::time_point end_;
+  Recorder& recorder_;
+  std::mutex mutex_;
+  std::condition_variable finished_;
+  std::deque<Clock::time_point> sent_;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool done_ = false;
+  grpc::Status status_;
+};
+
+void RunStream(Target& target, Recorder& recorder) {
+  const auto warmup = std::chrono::seconds(absl::GetFlag(FLAGS_warmup_seconds));
+  const auto measure = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + warmup + measure;
+  recorder.Start(start + warmup, end);
+  std::vector<std::unique_ptr<StreamClient>> streams;
+  for (int s = 0; s < absl::GetFlag(FLAGS_streams); ++s) {
+    streams.push_back(std::make_unique<StreamClient>(
+        target.stubs[static_cast<size_t>(s) % target.stubs.size()].get(), target.request,
+        absl::GetFlag(FLAGS_concurrency), end, recorder));
+  }
+  for (auto& stream : streams) {
+    grpc::Status status = stream->Wait();
+    if (!status.ok()) {
+      std::fprintf(stderr, "stream ended with %d %s\n", status.error_code(),
+                   status.error_message().c_str());
+    }
+  }
+  recorder.Print("stream", std::chrono::duration<double>(measure).count());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const std::string mode = absl::GetFlag(FLAGS_mode);
-  const int threads = absl::GetFlag(FLAGS_threads);
-  const auto duration = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
-  const double rate = absl::GetFlag(FLAGS_rate);
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int c = 0; c < absl::GetFlag(FLAGS_channels); ++c) {
+  Target target;
+  for (int c = 0; c < std::max(1, absl::GetFlag(FLAGS_channels)); ++c) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.channel_id", c);  // distinct channels, distinct connections
-    channels.push_back(grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
-                                                 grpc::InsecureChannelCredentials(), args));
+    auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+                                             grpc::InsecureChannelCredentials(), args);
+    target.stubs.push_back(v1::DecisionService::NewStub(channel));
+    target.generic.push_back(std::make_unique<grpc::GenericStub>(channel));
+    target.channels.push_back(std::move(channel));
   }
-  const v1::EvaluateRequest request = CreditApplication();
-  Stats stats;
-  const auto start = Clock::now();
-  const auto end = start + duration;
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      auto channel = channels[static_cast<size_t>(t) % channels.size()];
-      std::vector<double> latencies;
-      int64_t errors = 0;
-      // Open loop when a rate is set: each thread offers rate/threads per second.
-      const auto interval = rate > 0 ? std::chrono::duration<double>(threads / rate)
-                                     : std::chrono::duration<double>(0);
-      auto next = Clock::now();
-      if (mode == "stream") {
-        auto stub = v1::DecisionService::NewStub(channel);
-        grpc::ClientContext context;
-        auto stream = stub->EvaluateStream(&context);
-        std::atomic<bool> done{false};
-        std::mutex sent_mutex;
-        std::vector<Clock::time_point> sent;
-        std::thread reader([&] {
-          v1::StreamResponse response;
-          size_t i = 0;
-          while (stream->Read(&response)) {
-            Clock::time_point at;
-            {
-              std::lock_guard<std::mutex> lock(sent_mutex);
-              at = sent[i++];
-            }
-            latencies.push_back(
-                std::chrono::duration<double, std::micro>(Clock::now() - at).count());
-            if (response.has_error()) ++errors;
-          }
-          done = true;
-        });
-        while (Clock::now() < end) {
-          {
-            std::lock_guard<std::mutex> lock(sent_mutex);
-            sent.push_back(Clock::now());
-          }
-          if (!stream->Write(request)) break;
-        }
-        stream->WritesDone();
-        reader.join();
-        (void)stream->Finish();
-        stats.Add(latencies, errors);
-        return;
-      }
-      auto stub = v1::DecisionService::NewStub(channel);
-      grpc::GenericStub generic(channel);
-      while (Clock::now() < end) {
-        if (rate > 0) {
-          next += std::chrono::duration_cast<Clock::duration>(interval);
-          std::this_thread::sleep_until(next);
-        }
-        const auto t0 = Clock::now();
-        grpc::ClientContext context;
-        grpc::Status status;
-        if (mode == "noop") {
-          // grpc.health.v1.Health/Check with an empty request.
-          grpc::ByteBuffer in, out;
-          grpc::Slice empty("");
-          in = grpc::ByteBuffer(&empty, 1);
-          std::mutex m;
-          std::condition_variable cv;
-          bool finished = false;
-          generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in,
-                            &out, [&](grpc::Status s) {
-                              std::lock_guard<std::mutex> lock(m);
-                              status = s;
-                              finished = true;
-                              cv.notify_one();
-                            });
-          std::unique_lock<std::mutex> lock(m);
-          cv.wait(lock, [&] { return finished; });
-        } else {
-          v1::EvaluateResponse response;
-          status = stub->Evaluate(&context, request, &response);
-        }
-        latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-        if (!status.ok()) ++errors;
-      }
-      stats.Add(latencies, errors);
-    });
+  grpc::Slice empty("");
+  target.empty = grpc::ByteBuffer(&empty, 1);
+  int64_t errors = 0;
+  for (const absl::string_view mode : absl::StrSplit(absl::GetFlag(FLAGS_mode), ',')) {
+    Recorder recorder;
+    if (mode == "noop" || mode == "evaluate") {
+      RunUnary(target, std::string(mode), recorder);
+    } else if (mode == "stream") {
+      RunStream(target, recorder);
+    } else {
+      std::fprintf(stderr, "loadgen: unknown mode `%s`\n", std::string(mode).c_str());
+      return 2;
+    }
+    errors += recorder.errors();
   }
-  for (auto& w : workers) w.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double>& l = stats.latencies_us;
-  const size_t n = l.size();
-  const double p50 = Percentile(l, 0.50), p99 = Percentile(l, 0.99), p999 = Percentile(l, 0.999);
-  std::printf(
-      "%s: %zu calls in %.1f s = %.0f/s, errors %lld, latency p50 %.0f us, p99 %.0f us, "
-      "p99.9 %.0f us\n",
-      mode.c_str(), n, seconds, static_cast<double>(n) / seconds,
-      static_cast<long long>(stats.errors), p50, p99, p999);
-  return stats.errors > 0 ? 1 : 0;
+  return errors > 0 ? 1 : 0;
 }

@@ -88,10 +88,7 @@ void Replay(const std::string& db, Context& context) {
       ++failed;
       return true;
     }
-    engine::JsonOptions json;
-    json.pretty = false;
-    json.trace = false;
-    if (engine::DecisionToJson(decision, json) != r.result_json) {
+    if (audit::LoggedResult(decision) != r.result_json) {
       context.out << "decision " << r.decision_id << " differs on replay\n";
       ++differ;
     }

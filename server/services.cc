@@ -1,6 +1,7 @@
 #include "server/services.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -24,17 +25,29 @@ namespace v1 = credit::v1;
 
 namespace {
 
-// A random 128-bit id, hex, in UUID layout.
-std::string NewDecisionId() {
+// A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
+// random bits. Ids sort by time, so the log's index on them grows at one end.
+std::string NewDecisionId(int64_t unix_ms) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const uint64_t a = rng();
   const uint64_t b = rng();
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+  const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xffffffffffffULL;
+  return absl::StrFormat("%08x-%04x-7%03x-%04x-%012x", ms >> 16, ms & 0xffff, a & 0xfff,
                          0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
 }
 
-std::string Now() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+// RFC 3339 in UTC with milliseconds; the formatted second is kept per thread.
+std::string FormatTime(int64_t unix_ms) {
+  thread_local int64_t cached_second = -1;
+  thread_local char prefix[32];
+  const int64_t second = unix_ms / 1000;
+  if (second != cached_second) {
+    const std::string text = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                                              absl::UTCTimeZone());
+    std::snprintf(prefix, sizeof prefix, "%s", text.c_str());
+    cached_second = second;
+  }
+  return absl::StrFormat("%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
 }
 
 // The facts as received, as a JSON object with sorted keys (for the log).
@@ -231,8 +244,9 @@ Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Deci
     return result;
   }
   FillDecision(decision, out);
-  out->set_decision_id(NewDecisionId());
-  out->set_time(Now());
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  out->set_decision_id(NewDecisionId(now));
+  out->set_time(FormatTime(now));
   out->set_request_id(request.request_id());
   audit::AuditRecord& r = result.record;
   r.decision_id = out->decision_id();
@@ -244,10 +258,7 @@ Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Deci
   r.policy_version = policy->id().version;
   r.policy_sha256 = policy->id().sha256;
   r.facts_json = FactsJson(request);
-  engine::JsonOptions json;
-  json.pretty = false;
-  json.trace = false;
-  r.result_json = engine::DecisionToJson(decision, json);
+  r.result_json = audit::LoggedResult(decision);
   return result;
 }
 
@@ -281,6 +292,16 @@ engine::BundleLoad ReloadBundle(ServingState& state) {
                   load->errors, load->report);
     return *load;
   }
+  // Sources first: the log holds a policy's text before any decision made
+  // with it. While the log cannot be written they stay queued in it and go in
+  // with the first record that is.
+  for (const auto& [name, policy] : load->bundle->policies) {
+    if (state.audit == nullptr) break;
+    if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
+      spdlog::error("the source of {} {} is not in the audit log yet: {}", name,
+                    policy->id().version, status.ToString());
+    }
+  }
   if (absl::Status status = state.registry.Install(load->bundle); !status.ok()) {
     spdlog::error("policy load rejected: {}", status.ToString());
     load->report += std::string(status.message()) + "\n";
@@ -289,12 +310,6 @@ engine::BundleLoad ReloadBundle(ServingState& state) {
     return *load;
   }
   for (const auto& [name, policy] : load->bundle->policies) {
-    if (state.audit != nullptr) {
-      if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
-        spdlog::error("cannot store the source of {} {}: {}", name, policy->id().version,
-                      status.ToString());
-      }
-    }
     spdlog::info("serving {} {} (sha256 {})", name, policy->id().version, policy->id().sha256);
   }
   return *load;

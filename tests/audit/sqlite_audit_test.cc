@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bundle.h"
 #include "gtest/gtest.h"
 
 namespace creditd::audit {
@@ -105,6 +106,42 @@ TEST(SqliteAuditTest, FailsClosedAndRecovers) {
   auto missing = ReadRecord(path, "d-1");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
+}
+
+TEST(SqliteAuditTest, PolicySourceWaitsForTheLogToBeWritable) {
+  const std::string path = FreshPath("policy_fault.db");
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
+      engine::CompileCanonicalSource(
+          "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\ninput a: int\n"
+          "output x: bool = a > 1\n");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    std::atomic<bool> broken{true};
+    (*sink)->SetFaultForTesting(
+        [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
+    EXPECT_EQ((*sink)->StorePolicy(**policy).code(), absl::StatusCode::kUnavailable);
+    broken = false;
+    // The first record that commits brings the queued source with it.
+    ASSERT_TRUE((*sink)->Append(Record(1)).ok());
+  }
+  absl::StatusOr<std::string> source = ReadPolicySource(path, (*policy)->id().sha256);
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(*source, (*policy)->canonical_source());
+}
+
+TEST(SqliteAuditTest, HashesChainContentAndPlace) {
+  AuditRecord r = Record(1);
+  r.sequence = 1;
+  const std::string content = ContentHash(r);
+  EXPECT_EQ(content.size(), 64u);
+  EXPECT_EQ(RecordHash(r), ChainHash("", 1, content));
+  // The same content at another place in the chain hashes differently.
+  EXPECT_NE(ChainHash("", 2, content), ChainHash("", 1, content));
+  EXPECT_NE(ChainHash("x", 1, content), ChainHash("", 1, content));
+  r.facts_json = "{\"i\": 2}";
+  EXPECT_NE(ContentHash(r), content);
 }
 
 }  // namespace
