@@ -34,6 +34,9 @@ ABSL_FLAG(std::string, audit_durability, "durable",
           "answered; async: answered once queued, faster, but a crash can lose the last "
           "decisions from the log");
 ABSL_FLAG(int64_t, max_message_bytes, 4 << 20, "largest request accepted, in bytes");
+ABSL_FLAG(int64_t, default_deadline_ms, 10000,
+          "Evaluate calls that carry no deadline are answered DEADLINE_EXCEEDED after this "
+          "many milliseconds without an answer (0: never); a caller's own deadline always wins");
 ABSL_FLAG(int32_t, watch_seconds, 0,
           "reload when a policy file changes, checking every N seconds (0: off; SIGHUP and "
           "the Reload call always work)");
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
   options.policy_dir = absl::GetFlag(FLAGS_policies);
   options.audit_db = absl::GetFlag(FLAGS_audit_db);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
   creditd::server::ServingState state;
   state.audit = audit->get();
   state.policy_dir = options.policy_dir;
+  state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
   if (creditd::server::ReloadBundle(state).bundle == nullptr) {
     spdlog::error("the policies in {} do not load; not starting", options.policy_dir);
     return 1;

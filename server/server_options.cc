@@ -33,6 +33,10 @@ absl::Status Validate(const ServerOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_message_bytes ", options.max_message_bytes, " is outside 1024..1073741824"));
   }
+  if (options.default_deadline_ms < 0 || options.default_deadline_ms > 3600 * 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--default_deadline_ms ", options.default_deadline_ms, " is outside 0..3600000"));
+  }
   return absl::OkStatus();
 }
 

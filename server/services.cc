@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
+#include "grpcpp/alarm.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -328,14 +329,41 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
     reactor->Finish(decided.status);
     return reactor;
   }
-  state_.audit->AppendAsync(std::move(decided.record), [reactor, response](absl::Status status) {
+  // Answered once: by the log's commit, or by the default deadline when the
+  // caller set none and the log stalls (the decision may still be logged
+  // then; it is never given out unlogged).
+  struct Answer {
+    grpc::ServerUnaryReactor* reactor;
+    v1::EvaluateResponse* response;
+    std::atomic<bool> given{false};
+    grpc::Alarm alarm;
+  };
+  auto answer = std::make_shared<Answer>();
+  answer->reactor = reactor;
+  answer->response = response;
+  if (state_.default_deadline > absl::ZeroDuration() &&
+      context->deadline() == std::chrono::system_clock::time_point::max()) {
+    answer->alarm.Set(absl::ToChronoTime(absl::Now() + state_.default_deadline),
+                      [weak = std::weak_ptr<Answer>(answer)](bool fired) {
+                        std::shared_ptr<Answer> a = weak.lock();
+                        if (!fired || a == nullptr || a->given.exchange(true)) return;
+                        a->response->Clear();
+                        a->reactor->Finish(grpc::Status(
+                            grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "no answer within the server's default deadline; set a deadline "
+                            "on the call to choose another"));
+                      });
+  }
+  state_.audit->AppendAsync(std::move(decided.record), [answer](absl::Status status) {
     NoteAudit(status);
+    if (answer->given.exchange(true)) return;
+    answer->alarm.Cancel();
     if (!status.ok()) {
-      response->Clear();
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
+      answer->response->Clear();
+      answer->reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
       return;
     }
-    reactor->Finish(grpc::Status::OK);
+    answer->reactor->Finish(grpc::Status::OK);
   });
   return reactor;
 }

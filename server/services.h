@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "audit/audit_sink.h"
 #include "credit/v1/creditd.grpc.pb.h"
 #include "engine/bundle.h"
@@ -20,6 +21,10 @@ struct ServingState {
   audit::AuditSink* audit = nullptr;
   std::string policy_dir;
   engine::DiskFileReader reader;
+  // Evaluate calls without a deadline of their own are answered
+  // DEADLINE_EXCEEDED after this long (a stalled audit log must not hold
+  // callers forever); zero: no default.
+  absl::Duration default_deadline = absl::ZeroDuration();
 };
 
 // Loads the policy directory and installs it; on any error the current

@@ -213,6 +213,33 @@ class ResilienceTest(unittest.TestCase):
             self.assertEqual(set(load.ok_ids) - logged_ids(server.audit), set())
             server.cleanup()
 
+    def test_default_deadline_answers_when_the_log_stalls(self):
+        server = base.Server(os.path.join(SOURCE, "policies"), ["--default_deadline_ms=1000"])
+        try:
+            server.decisions.Evaluate(dunning_request(), timeout=10)
+            # Another writer holds the log's write lock: commits wait for it.
+            holder = sqlite3.connect(server.audit, timeout=1, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            start = time.time()
+            with self.assertRaises(grpc.RpcError) as caught:
+                server.decisions.Evaluate(dunning_request())  # no deadline of its own
+            waited = time.time() - start
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertLess(waited, 4.0)
+            self.assertGreaterEqual(waited, 0.9)
+            # The caller's own deadline wins over the default.
+            with self.assertRaises(grpc.RpcError) as caught:
+                server.decisions.Evaluate(dunning_request(), timeout=0.3)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            holder.execute("ROLLBACK")
+            holder.close()
+            answer = server.decisions.Evaluate(dunning_request(), timeout=10)
+            self.assertTrue(answer.decision.decision_id)
+        finally:
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            server.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -25,5 +25,15 @@ TEST(ServerOptionsTest, RejectsBadPortAndLimits) {
   EXPECT_FALSE(Validate(options).ok());
 }
 
+TEST(ServerOptionsTest, DefaultDeadlineIsBounded) {
+  ServerOptions options;
+  options.default_deadline_ms = 0;  // none
+  EXPECT_TRUE(Validate(options).ok());
+  options.default_deadline_ms = -1;
+  EXPECT_NE(Validate(options).message().find("--default_deadline_ms"), std::string::npos);
+  options.default_deadline_ms = 3600 * 1000 + 1;
+  EXPECT_FALSE(Validate(options).ok());
+}
+
 }  // namespace
 }  // namespace creditd::server
