@@ -96,8 +96,8 @@ class Recorder {
     std::printf(
         "%-8s %9zu calls in %.1f s = %8.0f/s  errors %lld  latency p50 %6.0f us  p99 %6.0f us  "
         "p99.9 %6.0f us\n",
-        mode.c_str(), n, seconds, static_cast<double>(n) / seconds,
-        static_cast<long long>(errors_), p50, p99, p999);
+        mode.c_str(), n, seconds, static_cast<double>(n) / seconds, static_cast<long long>(errors_),
+        p50, p99, p999);
     std::fflush(stdout);
   }
   int64_t errors() {
@@ -109,8 +109,7 @@ class Recorder {
   double Percentile(double p) {
     std::vector<double>& v = latencies_us_;
     if (v.empty()) return 0;
-    const size_t k =
-        std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
     std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
     return v[k];
   }
@@ -164,8 +163,8 @@ struct UnaryCall {
   Clock::time_point started;
 };
 
-void StartUnary(Target& target, bool noop, size_t k, Clock::time_point started,
-                Recorder& recorder, InFlight& flight, std::function<void()> next) {
+void StartUnary(Target& target, bool noop, size_t k, Clock::time_point started, Recorder& recorder,
+                InFlight& flight, std::function<void()> next) {
   auto* call = new UnaryCall;
   call->started = started;
   flight.Add();

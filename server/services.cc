@@ -1,9 +1,9 @@
 #include "server/services.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -26,6 +26,18 @@ namespace v1 = credit::v1;
 
 namespace {
 
+// Messages of one call live on one protobuf arena that starts in a block of
+// this size inside the holder: parsing the facts and building the answer
+// allocate by bumping a pointer, and everything is freed at once.
+constexpr size_t kArenaBlock = 8192;
+
+google::protobuf::ArenaOptions ArenaOptionsFor(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+
 // A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
 // random bits. Ids sort by time, so the log's index on them grows at one end.
 std::string NewDecisionId(int64_t unix_ms) {
@@ -43,8 +55,8 @@ std::string FormatTime(int64_t unix_ms) {
   thread_local char prefix[32];
   const int64_t second = unix_ms / 1000;
   if (second != cached_second) {
-    const std::string text = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
-                                              absl::UTCTimeZone());
+    const std::string text =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
     std::snprintf(prefix, sizeof prefix, "%s", text.c_str());
     cached_second = second;
   }
@@ -206,7 +218,9 @@ Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Deci
                                               "`; served: ", known.empty() ? "none" : known));
     return result;
   }
-  engine::Facts facts;
+  // Kept per thread: a warm evaluation reuses their buffers.
+  thread_local engine::Facts facts;
+  facts.Clear();
   for (const auto& [name, value] : request.facts()) {
     switch (value.value_case()) {
       case v1::FactValue::kBoolValue:
@@ -233,7 +247,7 @@ Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Deci
   }
   engine::EvalOptions options;
   options.trace = request.explain();
-  engine::Decision decision;
+  thread_local engine::Decision decision;
   absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
   if (!status.ok()) {
     for (const engine::FactProblem& p : engine::FactProblems(status)) {
@@ -276,6 +290,36 @@ void NoteAudit(const absl::Status& status) {
 const char kUnavailable[] = "the decision log cannot be written; no decision was made";
 
 }  // namespace
+
+// Evaluate's request and response on one arena per call.
+class DecisionServiceImpl::ArenaAllocator final
+    : public grpc::MessageAllocator<v1::EvaluateRequest, v1::EvaluateResponse> {
+ public:
+  grpc::MessageHolder<v1::EvaluateRequest, v1::EvaluateResponse>* AllocateMessages() override {
+    return new Holder;
+  }
+
+ private:
+  class Holder final : public grpc::MessageHolder<v1::EvaluateRequest, v1::EvaluateResponse> {
+   public:
+    Holder() : arena_(ArenaOptionsFor(block_, sizeof block_)) {
+      set_request(google::protobuf::Arena::CreateMessage<v1::EvaluateRequest>(&arena_));
+      set_response(google::protobuf::Arena::CreateMessage<v1::EvaluateResponse>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    alignas(16) char block_[kArenaBlock];
+    google::protobuf::Arena arena_;
+  };
+};
+
+DecisionServiceImpl::DecisionServiceImpl(ServingState& state)
+    : state_(state), allocator_(std::make_unique<ArenaAllocator>()) {
+  SetMessageAllocatorFor_Evaluate(allocator_.get());
+}
+
+DecisionServiceImpl::~DecisionServiceImpl() = default;
 
 engine::BundleLoad ReloadBundle(ServingState& state) {
   static std::mutex reload_mutex;
@@ -378,52 +422,49 @@ class StreamReactor final
     : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
  public:
   explicit StreamReactor(ServingState& state) : state_(state) {
-    reading_ = true;
-    StartRead(&request_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ReadNext();
   }
 
   void OnReadDone(bool ok) override {
     std::unique_lock<std::mutex> lock(mutex_);
+    reading_ = false;
     if (!ok) {
-      reading_ = false;
       reads_done_ = true;
       MaybeFinish();
       return;
     }
-    // reading_ stays set until request_ has been used: no other thread may
-    // start the next read into it before then.
-    auto item = std::make_shared<Item>();
-    item->response.set_request_id(request_.request_id());
-    lock.unlock();
-    Decided decided = Decide(state_, request_, item->response.mutable_decision());
-    lock.lock();
+    // The request takes its place in the answer order, and the next read
+    // starts while this one is decided.
+    std::shared_ptr<Item> item = std::move(next_);
     pending_.push_back(item);
+    ReadNext();
+    lock.unlock();
+    v1::StreamResponse& response = *item->response;
+    response.set_request_id(item->request->request_id());
+    Decided decided = Decide(state_, *item->request, response.mutable_decision());
     if (!decided.status.ok()) {
-      item->response.clear_decision();
-      v1::Error* error = item->response.mutable_error();
+      response.clear_decision();
+      v1::Error* error = response.mutable_error();
       error->set_code(decided.status.error_code());
       error->set_message(decided.status.error_message());
       for (const v1::FactProblem& p : decided.problems.problems()) *error->add_problems() = p;
+      lock.lock();
       item->ready = true;
       WriteNext();
-    } else {
-      lock.unlock();
-      state_.audit->AppendAsync(std::move(decided.record), [this, item](absl::Status status) {
-        NoteAudit(status);
-        std::lock_guard<std::mutex> guard(mutex_);
-        if (!status.ok()) {
-          item->response.clear_decision();
-          item->response.mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
-          item->response.mutable_error()->set_message(kUnavailable);
-        }
-        item->ready = true;
-        WriteNext();
-      });
-      lock.lock();
+      return;
     }
-    reading_ = false;
-    ReadNext();
-    MaybeFinish();
+    state_.audit->AppendAsync(std::move(decided.record), [this, item](absl::Status status) {
+      NoteAudit(status);
+      std::lock_guard<std::mutex> guard(mutex_);
+      if (!status.ok()) {
+        item->response->clear_decision();
+        item->response->mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
+        item->response->mutable_error()->set_message(kUnavailable);
+      }
+      item->ready = true;
+      WriteNext();
+    });
   }
 
   void OnWriteDone(bool ok) override {
@@ -456,8 +497,17 @@ class StreamReactor final
  private:
   static constexpr size_t kWindow = 4096;
 
+  // One request and its answer, on one arena (one allocation for both,
+  // freed at once when the answer has been written).
   struct Item {
-    v1::StreamResponse response;
+    Item()
+        : arena(ArenaOptionsFor(initial_block, sizeof initial_block)),
+          request(google::protobuf::Arena::CreateMessage<v1::EvaluateRequest>(&arena)),
+          response(google::protobuf::Arena::CreateMessage<v1::StreamResponse>(&arena)) {}
+    alignas(16) char initial_block[kArenaBlock];
+    google::protobuf::Arena arena;
+    v1::EvaluateRequest* request;
+    v1::StreamResponse* response;
     bool ready = false;
   };
 
@@ -466,12 +516,17 @@ class StreamReactor final
     settled_.notify_all();
     if (writing_ || broken_ || pending_.empty() || !pending_.front()->ready) return;
     writing_ = true;
-    StartWrite(&pending_.front()->response);
+    // When the next answer is ready too, let gRPC hold this one and send
+    // them together; the last of a run goes out at once.
+    grpc::WriteOptions options;
+    if (pending_.size() > 1 && pending_[1]->ready) options.set_buffer_hint();
+    StartWrite(pending_.front()->response, options);
   }
   void ReadNext() {
     if (reading_ || reads_done_ || broken_ || pending_.size() >= kWindow) return;
     reading_ = true;
-    StartRead(&request_);
+    next_ = std::make_shared<Item>();
+    StartRead(next_->request);
   }
   void MaybeFinish() {
     if (finished_ || writing_ || reading_) return;
@@ -483,7 +538,7 @@ class StreamReactor final
   }
 
   ServingState& state_;
-  v1::EvaluateRequest request_;
+  std::shared_ptr<Item> next_;  // the item being read into
   std::mutex mutex_;
   std::condition_variable settled_;
   std::deque<std::shared_ptr<Item>> pending_;

@@ -33,7 +33,8 @@ engine::BundleLoad ReloadBundle(ServingState& state);
 
 class DecisionServiceImpl final : public credit::v1::DecisionService::CallbackService {
  public:
-  explicit DecisionServiceImpl(ServingState& state) : state_(state) {}
+  explicit DecisionServiceImpl(ServingState& state);
+  ~DecisionServiceImpl() override;
 
   grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
                                      const credit::v1::EvaluateRequest* request,
@@ -42,7 +43,9 @@ class DecisionServiceImpl final : public credit::v1::DecisionService::CallbackSe
       grpc::CallbackServerContext* context) override;
 
  private:
+  class ArenaAllocator;
   ServingState& state_;
+  std::unique_ptr<ArenaAllocator> allocator_;
 };
 
 class PolicyServiceImpl final : public credit::v1::PolicyService::CallbackService {
