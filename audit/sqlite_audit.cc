@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,14 +12,17 @@
 namespace creditd::audit {
 
 std::string ContentHash(const AuditRecord& r) {
-  std::string data;
-  data.reserve(r.facts_json.size() + r.result_json.size() + 256);
+  engine::Sha256 hash;
   for (const std::string* field :
        {&r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision, &r.policy_name,
         &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
-    absl::StrAppend(&data, field->size(), ":", *field, ";");
+    char length[24];
+    const int n = std::snprintf(length, sizeof length, "%zu:", field->size());
+    hash.Update(absl::string_view(length, static_cast<size_t>(n)));
+    hash.Update(*field);
+    hash.Update(";");
   }
-  return engine::Sha256Hex(data);
+  return hash.HexDigest();
 }
 
 std::string LoggedResult(const engine::Decision& decision) {
@@ -167,6 +171,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
   }
   sqlite3_finalize(s);
   sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
+  sink->notifier_ = std::thread([raw = sink.get()] { raw->Notify(); });
   return sink;
 }
 
@@ -181,6 +186,12 @@ SqliteAuditSink::~SqliteAuditSink() {
   }
   work_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    notifier_stopping_ = true;
+  }
+  notice_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
   sqlite3_finalize(insert_);
   sqlite3_close(db_);
 }
@@ -288,11 +299,26 @@ void SqliteAuditSink::Run() {
       p->status = status;
     }
     done_.notify_all();
-    // Callbacks run without the lock: they may start more work.
+    // Callbacks run on the notifier thread, so the next group commit starts
+    // while this group's answers go out.
+    notices_.push_back({std::move(batch), status});
+    notice_.notify_one();
+  }
+}
+
+void SqliteAuditSink::Notify() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    notice_.wait(lock, [&] { return notifier_stopping_ || !notices_.empty(); });
+    if (notices_.empty()) return;
+    Notice notice = std::move(notices_.front());
+    notices_.pop_front();
+    // Without the lock: callbacks may start more work.
     lock.unlock();
-    for (const auto& p : batch) {
-      if (p->callback) p->callback(status);
+    for (const auto& p : notice.batch) {
+      if (p->callback) p->callback(notice.status);
     }
+    notice.batch.clear();
     lock.lock();
   }
 }

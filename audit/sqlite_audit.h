@@ -26,15 +26,16 @@ enum class Durability {
 
 struct SqliteOptions {
   Durability durability = Durability::kDurable;
-  size_t max_batch = 512;       // records per group commit
+  size_t max_batch = 2048;      // records per group commit
   size_t max_pending = 100000;  // async mode: queued records before Append refuses
 };
 
 // The embedded audit log: SQLite in WAL mode. One writer thread commits
 // records in batches (group commit) and keeps the hash chain; callers wait
-// for their batch in durable mode. When the database cannot be written
-// (disk full, read-only), the batch fails, its callers get Unavailable, and
-// the next batch tries again: the log recovers by itself.
+// for their batch in durable mode. AppendAsync's callbacks run on a second
+// thread, in commit order, while the writer commits the next group. When the database cannot be
+// written (disk full, read-only), the batch fails, its callers get Unavailable, and the next batch
+// tries again: the log recovers by itself.
 class SqliteAuditSink : public AuditSink {
  public:
   // Opens (creating if needed) the log at `path`.
@@ -65,6 +66,7 @@ class SqliteAuditSink : public AuditSink {
 
   SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options);
   void Run();
+  void Notify();
   absl::Status Commit(const std::vector<PolicySource>& policies,
                       std::vector<std::shared_ptr<Pending>>& batch);
 
@@ -83,6 +85,15 @@ class SqliteAuditSink : public AuditSink {
   std::vector<PolicySource> policies_;  // stored with the next batch that commits
   std::function<absl::Status()> fault_;
   std::thread writer_;
+  // Committed (or failed) groups whose callbacks have yet to run, oldest first.
+  struct Notice {
+    std::vector<std::shared_ptr<Pending>> batch;
+    absl::Status status;
+  };
+  std::deque<Notice> notices_;
+  std::condition_variable notice_;
+  bool notifier_stopping_ = false;
+  std::thread notifier_;
 };
 
 // Reads and checks a log. Each function opens the database read-only.

@@ -10,39 +10,50 @@
 
 namespace creditd::engine {
 
-std::string JsonQuote(absl::string_view text) {
+void AppendJsonQuoted(absl::string_view text, std::string* out) {
+  out->push_back('"');
   // Most text needs no escapes: copy it whole.
   const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
     return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
   });
-  if (plain) return absl::StrCat("\"", text, "\"");
-  std::string out = "\"";
+  if (plain) {
+    out->append(text.data(), text.size());
+    out->push_back('"');
+    return;
+  }
   for (char c : text) {
     switch (c) {
       case '"':
-        out += "\\\"";
+        *out += "\\\"";
         break;
       case '\\':
-        out += "\\\\";
+        *out += "\\\\";
         break;
       case '\n':
-        out += "\\n";
+        *out += "\\n";
         break;
       case '\r':
-        out += "\\r";
+        *out += "\\r";
         break;
       case '\t':
-        out += "\\t";
+        *out += "\\t";
         break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<int>(c));
+          absl::StrAppendFormat(out, "\\u%04x", static_cast<int>(c));
         } else {
-          out += c;
+          out->push_back(c);
         }
     }
   }
-  return out + "\"";
+  out->push_back('"');
+}
+
+std::string JsonQuote(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  AppendJsonQuoted(text, &out);
+  return out;
 }
 
 namespace {
@@ -74,7 +85,7 @@ class Writer {
   }
   void Key(absl::string_view key) {
     Separator();
-    out_ += JsonQuote(key);
+    AppendJsonQuoted(key, &out_);
     out_ += pretty_ ? ": " : ":";
   }
   void Raw(absl::string_view text) {
@@ -86,7 +97,11 @@ class Writer {
     Key(key);
     Raw(raw);
   }
-  void String(absl::string_view key, absl::string_view text) { Member(key, JsonQuote(text)); }
+  void String(absl::string_view key, absl::string_view text) {
+    Key(key);
+    AppendJsonQuoted(text, &out_);
+    first_ = false;
+  }
   std::string Take() { return std::move(out_); }
 
  private:

@@ -23,6 +23,8 @@ std::string DecisionToJson(const Decision& decision, const JsonOptions& options 
 
 // A JSON string literal for `text`, with quotes and escapes.
 std::string JsonQuote(absl::string_view text);
+// The same, appended to `out`.
+void AppendJsonQuoted(absl::string_view text, std::string* out);
 
 // One value as a JSON scalar or array, by the rules above.
 std::string JsonValue(const Value& value, const Type& type);

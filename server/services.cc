@@ -11,13 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
-#include "grpcpp/alarm.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -65,34 +65,41 @@ std::string FormatTime(int64_t unix_ms) {
 
 // The facts as received, as a JSON object with sorted keys (for the log).
 std::string FactsJson(const v1::EvaluateRequest& request) {
-  std::vector<std::string> names;
-  for (const auto& [name, value] : request.facts()) names.push_back(name);
-  std::sort(names.begin(), names.end());
-  std::string out = "{";
-  for (size_t i = 0; i < names.size(); ++i) {
-    const v1::FactValue& v = request.facts().at(names[i]);
-    absl::StrAppend(&out, i > 0 ? ", " : "", engine::JsonQuote(names[i]), ": ");
+  using Entry = google::protobuf::Map<std::string, v1::FactValue>::value_type;
+  absl::InlinedVector<const Entry*, 32> entries;
+  for (const Entry& entry : request.facts()) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  std::string out;
+  out.reserve(32 * entries.size() + 2);
+  out.push_back('{');
+  for (const Entry* entry : entries) {
+    if (out.size() > 1) out += ", ";
+    engine::AppendJsonQuoted(entry->first, &out);
+    out += ": ";
+    const v1::FactValue& v = entry->second;
     switch (v.value_case()) {
       case v1::FactValue::kBoolValue:
-        absl::StrAppend(&out, v.bool_value() ? "true" : "false");
+        out += v.bool_value() ? "true" : "false";
         break;
       case v1::FactValue::kIntValue:
         absl::StrAppend(&out, v.int_value());
         break;
       case v1::FactValue::kDecimalValue:
-        absl::StrAppend(&out, engine::JsonQuote(v.decimal_value()));
+        engine::AppendJsonQuoted(v.decimal_value(), &out);
         break;
       case v1::FactValue::kEnumValue:
-        absl::StrAppend(&out, engine::JsonQuote(v.enum_value()));
+        engine::AppendJsonQuoted(v.enum_value(), &out);
         break;
       case v1::FactValue::kDateValue:
-        absl::StrAppend(&out, engine::JsonQuote(v.date_value()));
+        engine::AppendJsonQuoted(v.date_value(), &out);
         break;
       default:
-        absl::StrAppend(&out, "null");
+        out += "null";
     }
   }
-  return out + "}";
+  out.push_back('}');
+  return out;
 }
 
 void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
@@ -315,7 +322,9 @@ class DecisionServiceImpl::ArenaAllocator final
 };
 
 DecisionServiceImpl::DecisionServiceImpl(ServingState& state)
-    : state_(state), allocator_(std::make_unique<ArenaAllocator>()) {
+    : state_(state),
+      allocator_(std::make_unique<ArenaAllocator>()),
+      deadlines_(state.default_deadline) {
   SetMessageAllocatorFor_Evaluate(allocator_.get());
 }
 
@@ -376,39 +385,26 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   // Answered once: by the log's commit, or by the default deadline when the
   // caller set none and the log stalls (the decision may still be logged
   // then; it is never given out unlogged).
-  struct Answer {
-    grpc::ServerUnaryReactor* reactor;
-    v1::EvaluateResponse* response;
-    std::atomic<bool> given{false};
-    grpc::Alarm alarm;
-  };
-  auto answer = std::make_shared<Answer>();
-  answer->reactor = reactor;
-  answer->response = response;
-  if (state_.default_deadline > absl::ZeroDuration() &&
-      context->deadline() == std::chrono::system_clock::time_point::max()) {
-    answer->alarm.Set(absl::ToChronoTime(absl::Now() + state_.default_deadline),
-                      [weak = std::weak_ptr<Answer>(answer)](bool fired) {
-                        std::shared_ptr<Answer> a = weak.lock();
-                        if (!fired || a == nullptr || a->given.exchange(true)) return;
-                        a->response->Clear();
-                        a->reactor->Finish(grpc::Status(
-                            grpc::StatusCode::DEADLINE_EXCEEDED,
-                            "no answer within the server's default deadline; set a deadline "
-                            "on the call to choose another"));
-                      });
+  auto answer = std::make_shared<PendingAnswer>();
+  if (context->deadline() == std::chrono::system_clock::time_point::max()) {
+    deadlines_.Track(answer, [reactor, response] {
+      response->Clear();
+      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                   "no answer within the server's default deadline; set a "
+                                   "deadline on the call to choose another"));
+    });
   }
-  state_.audit->AppendAsync(std::move(decided.record), [answer](absl::Status status) {
-    NoteAudit(status);
-    if (answer->given.exchange(true)) return;
-    answer->alarm.Cancel();
-    if (!status.ok()) {
-      answer->response->Clear();
-      answer->reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
-      return;
-    }
-    answer->reactor->Finish(grpc::Status::OK);
-  });
+  state_.audit->AppendAsync(
+      std::move(decided.record), [answer, reactor, response](absl::Status status) {
+        NoteAudit(status);
+        if (!answer->Claim()) return;
+        if (!status.ok()) {
+          response->Clear();
+          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
+          return;
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

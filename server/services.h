@@ -11,6 +11,7 @@
 #include "credit/v1/creditd.grpc.pb.h"
 #include "engine/bundle.h"
 #include "engine/program.h"
+#include "server/answer_deadlines.h"
 
 namespace creditd::server {
 
@@ -46,6 +47,7 @@ class DecisionServiceImpl final : public credit::v1::DecisionService::CallbackSe
   class ArenaAllocator;
   ServingState& state_;
   std::unique_ptr<ArenaAllocator> allocator_;
+  AnswerDeadlines deadlines_;
 };
 
 class PolicyServiceImpl final : public credit::v1::PolicyService::CallbackService {

@@ -17,5 +17,15 @@ TEST(Sha256Test, MatchesKnownAnswers) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+TEST(Sha256Test, PiecesHashLikeTheWhole) {
+  const std::string text = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  for (size_t cut = 0; cut <= text.size(); cut += 7) {
+    Sha256 hash;
+    hash.Update(absl::string_view(text).substr(0, cut));
+    hash.Update(absl::string_view(text).substr(cut));
+    EXPECT_EQ(hash.HexDigest(), Sha256Hex(text)) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace creditd::engine
