@@ -1,6 +1,7 @@
 #include "engine/decimal.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -60,17 +61,6 @@ bool RoundAway(u128 q, u128 r, u128 d, bool negative, RoundingMode mode) {
 __int128 Signed(u128 magnitude, bool negative) {
   __int128 v = static_cast<__int128>(magnitude);
   return negative ? -v : v;
-}
-
-std::string DigitsOf(u128 v) {
-  if (v == 0) return "0";
-  std::string digits;
-  while (v > 0) {
-    digits.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  }
-  std::reverse(digits.begin(), digits.end());
-  return digits;
 }
 
 }  // namespace
@@ -142,14 +132,30 @@ absl::StatusOr<Decimal> Decimal::Parse(absl::string_view text) {
 }
 
 std::string Decimal::ToString() const {
-  std::string digits = DigitsOf(Magnitude(coefficient_));
-  if (scale_ > 0) {
-    if (static_cast<int>(digits.size()) <= scale_) {
-      digits.insert(0, static_cast<size_t>(scale_ + 1) - digits.size(), '0');
-    }
-    digits.insert(digits.size() - static_cast<size_t>(scale_), ".");
+  // Digits from the right into a buffer: the point goes in after `scale_` of
+  // them, and zeros pad a fraction shorter than the scale ("0.05"). Only the
+  // digits above 64 bits need 128-bit division.
+  char buffer[2 * kMaxScale + 48];
+  char* const end = buffer + sizeof buffer;
+  char* p = end;
+  int count = 0;
+  auto put = [&](int digit) {
+    if (count == scale_ && scale_ > 0) *--p = '.';
+    *--p = static_cast<char>('0' + digit);
+    ++count;
+  };
+  u128 big = Magnitude(coefficient_);
+  while (big > std::numeric_limits<uint64_t>::max()) {
+    put(static_cast<int>(big % 10));
+    big /= 10;
   }
-  return coefficient_ < 0 ? absl::StrCat("-", digits) : digits;
+  uint64_t small = static_cast<uint64_t>(big);
+  while (small > 0 || count <= scale_) {
+    put(static_cast<int>(small % 10));
+    small /= 10;
+  }
+  if (coefficient_ < 0) *--p = '-';
+  return std::string(p, static_cast<size_t>(end - p));
 }
 
 std::string Decimal::ToCanonicalString() const { return Normalized().ToString(); }

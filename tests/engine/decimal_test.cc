@@ -19,6 +19,11 @@ TEST(DecimalTest, ParsesAndFormatsKeepingScale) {
   EXPECT_EQ(D("-0.05").ToString(), "-0.05");
   EXPECT_EQ(D("+7").ToString(), "7");
   EXPECT_EQ(D("0.000").ToString(), "0.000");
+  // Coefficients past 64 bits.
+  EXPECT_EQ(D("123456789012345678901234.5678").ToString(), "123456789012345678901234.5678");
+  EXPECT_EQ(D("-0.000000000000000001").ToString(), "-0.000000000000000001");
+  EXPECT_EQ(D("-987654321098765432.123456789012345678").ToString(),
+            "-987654321098765432.123456789012345678");
   EXPECT_EQ(D("1234.50").ToCanonicalString(), "1234.5");
 }
 
