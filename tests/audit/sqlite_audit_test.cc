@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -129,6 +132,49 @@ TEST(SqliteAuditTest, PolicySourceWaitsForTheLogToBeWritable) {
   absl::StatusOr<std::string> source = ReadPolicySource(path, (*policy)->id().sha256);
   ASSERT_TRUE(source.ok()) << source.status();
   EXPECT_EQ(*source, (*policy)->canonical_source());
+}
+
+TEST(SqliteAuditTest, AsyncCallbacksRunOncePerRecordInCommitOrder) {
+  const std::string path = FreshPath("async.db");
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::vector<std::string> answered;
+  int failed = 0;
+  constexpr int kThreads = 4, kEach = 200;
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          AuditRecord r = Record(t * 1000 + i);
+          const std::string id = r.decision_id;
+          (*sink)->AppendAsync(std::move(r), [&, id](absl::Status status) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!status.ok()) ++failed;
+            answered.push_back(id);
+            all_done.notify_all();
+          });
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(all_done.wait_for(lock, std::chrono::seconds(30),
+                                  [&] { return answered.size() == kThreads * kEach; }));
+  }
+  EXPECT_EQ(failed, 0);
+  // Callbacks came in the order the records were committed.
+  std::vector<std::string> logged;
+  ASSERT_TRUE(ForEachRecord(path, [&](const AuditRecord& r) {
+                logged.push_back(r.decision_id);
+                return true;
+              }).ok());
+  EXPECT_EQ(logged, answered);
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
 }
 
 TEST(SqliteAuditTest, HashesChainContentAndPlace) {
