@@ -32,8 +32,9 @@ struct SqliteOptions {
 
 // The embedded audit log: SQLite in WAL mode. One writer thread commits
 // records in batches (group commit) and keeps the hash chain; callers wait
-// for their batch in durable mode. AppendAsync's callbacks run on a second
-// thread, in commit order, while the writer commits the next group. When the database cannot be
+// for their batch in durable mode. AppendAsync's callbacks run in commit
+// order: on a second thread while the writer commits the next group, or on
+// the writer itself when nothing else is waiting. When the database cannot be
 // written (disk full, read-only), the batch fails, its callers get Unavailable, and the next batch
 // tries again: the log recovers by itself.
 class SqliteAuditSink : public AuditSink {
@@ -93,6 +94,7 @@ class SqliteAuditSink : public AuditSink {
   std::deque<Notice> notices_;
   std::condition_variable notice_;
   bool notifier_stopping_ = false;
+  bool notifying_ = false;  // the notifier is running a group's callbacks
   std::thread notifier_;
 };
 
