@@ -1,23 +1,15 @@
 #include "server/services.h"
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <mutex>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-#include "engine/decision_json.h"
-#include "engine/evaluator.h"
+#include "server/decide.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -36,252 +28,6 @@ google::protobuf::ArenaOptions ArenaOptionsFor(char* block, size_t size) {
   options.initial_block = block;
   options.initial_block_size = size;
   return options;
-}
-
-// A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
-// random bits. Ids sort by time, so the log's index on them grows at one end.
-std::string NewDecisionId(int64_t unix_ms) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t a = rng();
-  const uint64_t b = rng();
-  const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xffffffffffffULL;
-  return absl::StrFormat("%08x-%04x-7%03x-%04x-%012x", ms >> 16, ms & 0xffff, a & 0xfff,
-                         0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
-}
-
-// RFC 3339 in UTC with milliseconds; the formatted second is kept per thread.
-std::string FormatTime(int64_t unix_ms) {
-  thread_local int64_t cached_second = -1;
-  thread_local char prefix[32];
-  const int64_t second = unix_ms / 1000;
-  if (second != cached_second) {
-    const std::string text =
-        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
-    std::snprintf(prefix, sizeof prefix, "%s", text.c_str());
-    cached_second = second;
-  }
-  return absl::StrFormat("%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
-}
-
-// The facts as received, as a JSON object with sorted keys (for the log).
-std::string FactsJson(const v1::EvaluateRequest& request) {
-  using Entry = google::protobuf::Map<std::string, v1::FactValue>::value_type;
-  absl::InlinedVector<const Entry*, 32> entries;
-  for (const Entry& entry : request.facts()) entries.push_back(&entry);
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry* a, const Entry* b) { return a->first < b->first; });
-  std::string out;
-  out.reserve(32 * entries.size() + 2);
-  out.push_back('{');
-  for (const Entry* entry : entries) {
-    if (out.size() > 1) out += ", ";
-    engine::AppendJsonQuoted(entry->first, &out);
-    out += ": ";
-    const v1::FactValue& v = entry->second;
-    switch (v.value_case()) {
-      case v1::FactValue::kBoolValue:
-        out += v.bool_value() ? "true" : "false";
-        break;
-      case v1::FactValue::kIntValue:
-        absl::StrAppend(&out, v.int_value());
-        break;
-      case v1::FactValue::kDecimalValue:
-        engine::AppendJsonQuoted(v.decimal_value(), &out);
-        break;
-      case v1::FactValue::kEnumValue:
-        engine::AppendJsonQuoted(v.enum_value(), &out);
-        break;
-      case v1::FactValue::kDateValue:
-        engine::AppendJsonQuoted(v.date_value(), &out);
-        break;
-      default:
-        out += "null";
-    }
-  }
-  out.push_back('}');
-  return out;
-}
-
-void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
-  switch (value.kind) {
-    case engine::TypeKind::kBool:
-      out->set_bool_value(value.b);
-      break;
-    case engine::TypeKind::kInt:
-      out->set_int_value(value.i);
-      break;
-    case engine::TypeKind::kDate:
-      out->set_date_value(engine::FormatDate(value.i));
-      break;
-    case engine::TypeKind::kEnum:
-      out->set_enum_value(engine::FormatValue(value, type));
-      break;
-    case engine::TypeKind::kEnumSet: {
-      for (std::string& s : engine::SetSymbols(value, type)) {
-        out->mutable_set_value()->add_symbols(std::move(s));
-      }
-      break;
-    }
-    default: {
-      // Decimals: the JSON form without its quotes (money keeps two places).
-      std::string text = engine::JsonValue(value, type);
-      out->set_decimal_value(text.substr(1, text.size() - 2));
-    }
-  }
-}
-
-void FillDecision(const engine::Decision& d, v1::Decision* out) {
-  out->set_decision(std::string(d.decision));
-  const engine::PolicyId& id = d.policy_id();
-  out->mutable_policy()->set_name(id.name);
-  out->mutable_policy()->set_version(id.version);
-  out->mutable_policy()->set_sha256(id.sha256);
-  if (d.has_outcome) out->set_outcome(std::string(d.outcome));
-  for (const engine::OutputValue& o : d.outputs) {
-    if (!o.has_value) continue;
-    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
-  }
-  for (const engine::Reason& r : d.reasons) {
-    v1::Reason* reason = out->add_reasons();
-    reason->set_code(std::string(r.code));
-    reason->set_message(std::string(r.message));
-    reason->set_rule(std::string(r.rule));
-    reason->set_location(absl::StrCat(r.file, ":", r.line));
-  }
-  for (const engine::ScorecardResult& s : d.scorecards) {
-    v1::Scorecard* card = out->add_scorecards();
-    card->set_name(std::string(s.name));
-    card->set_total(s.total.ToCanonicalString());
-    for (const engine::GroupResult& g : s.groups) {
-      v1::ScoreGroup* group = card->add_groups();
-      group->set_name(std::string(g.name));
-      group->set_weight(g.weight.ToCanonicalString());
-      group->set_points(g.points.ToCanonicalString());
-    }
-    for (const engine::FactorResult& f : s.factors) {
-      v1::ScoreFactor* factor = card->add_factors();
-      factor->set_group(std::string(f.group));
-      factor->set_factor(std::string(f.subject));
-      factor->set_bin(f.bin + 1);
-      factor->set_points(f.points.ToCanonicalString());
-      factor->set_max_points(f.max_points.ToCanonicalString());
-      factor->set_weighted_points_lost(f.weighted_lost.ToCanonicalString());
-      factor->set_reason(std::string(f.reason));
-    }
-    for (int k : s.top_reasons) {
-      card->add_top_reasons(std::string(s.factors[static_cast<size_t>(k)].reason));
-    }
-  }
-  static constexpr const char* kSteps[] = {"let",       "band", "table", "factor",
-                                           "scorecard", "rule", "output"};
-  for (const engine::TraceStep& t : d.trace) {
-    v1::TraceStep* step = out->add_trace();
-    step->set_step(kSteps[static_cast<int>(t.kind)]);
-    step->set_name(t.name);
-    step->set_value(t.value);
-    step->set_detail(t.detail);
-    step->set_location(t.location);
-    for (const auto& [name, value] : t.reads) (*step->mutable_reads())[name] = value;
-  }
-}
-
-grpc::StatusCode GrpcCode(absl::StatusCode code) {
-  return static_cast<grpc::StatusCode>(static_cast<int>(code));
-}
-
-// A decision made and waiting for the log, or the error to answer with.
-struct Decided {
-  grpc::Status status;
-  v1::FactProblems problems;
-  audit::AuditRecord record;
-};
-
-// Evaluates `request` on the current bundle (or the pinned version) into
-// `out`, and prepares its audit record. Nothing is logged here.
-Decided Decide(ServingState& state, const v1::EvaluateRequest& request, v1::Decision* out) {
-  Decided result;
-  std::shared_ptr<const engine::CompiledPolicy> policy;
-  std::shared_ptr<const engine::Bundle> bundle = state.registry.Current();
-  if (!request.policy_version().empty()) {
-    policy = state.registry.Find(request.decision(), request.policy_version());
-    if (policy == nullptr) {
-      result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   absl::StrCat("no version ", request.policy_version(),
-                                                " of decision `", request.decision(), "`"));
-      return result;
-    }
-  } else if (bundle != nullptr) {
-    auto it = bundle->policies.find(request.decision());
-    if (it != bundle->policies.end()) policy = it->second;
-  }
-  if (policy == nullptr) {
-    std::string known;
-    if (bundle != nullptr) {
-      for (const auto& [name, p] : bundle->policies)
-        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
-    }
-    result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("no decision `", request.decision(),
-                                              "`; served: ", known.empty() ? "none" : known));
-    return result;
-  }
-  // Kept per thread: a warm evaluation reuses their buffers.
-  thread_local engine::Facts facts;
-  facts.Clear();
-  for (const auto& [name, value] : request.facts()) {
-    switch (value.value_case()) {
-      case v1::FactValue::kBoolValue:
-        facts.Add(name, engine::FactValue::Bool(value.bool_value()));
-        break;
-      case v1::FactValue::kIntValue:
-        facts.Add(name, engine::FactValue::Int(value.int_value()));
-        break;
-      case v1::FactValue::kDecimalValue:
-        facts.Add(name, engine::FactValue::Decimal(value.decimal_value()));
-        break;
-      case v1::FactValue::kEnumValue:
-        facts.Add(name, engine::FactValue::Symbol(value.enum_value()));
-        break;
-      case v1::FactValue::kDateValue:
-        facts.Add(name, engine::FactValue::Date(value.date_value()));
-        break;
-      default:
-        // An empty value: reported as missing by leaving it out, unless it
-        // is not an input at all.
-        if (policy->FindInput(name) < 0) facts.Add(name, engine::FactValue::Symbol(""));
-        break;
-    }
-  }
-  engine::EvalOptions options;
-  options.trace = request.explain();
-  thread_local engine::Decision decision;
-  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
-  if (!status.ok()) {
-    for (const engine::FactProblem& p : engine::FactProblems(status)) {
-      v1::FactProblem* problem = result.problems.add_problems();
-      problem->set_fact(p.fact);
-      problem->set_problem(p.problem);
-    }
-    result.status = grpc::Status(GrpcCode(status.code()), std::string(status.message()));
-    return result;
-  }
-  FillDecision(decision, out);
-  const int64_t now = absl::ToUnixMillis(absl::Now());
-  out->set_decision_id(NewDecisionId(now));
-  out->set_time(FormatTime(now));
-  out->set_request_id(request.request_id());
-  audit::AuditRecord& r = result.record;
-  r.decision_id = out->decision_id();
-  r.time = out->time();
-  r.customer_id = request.customer_id();
-  r.request_id = request.request_id();
-  r.decision = request.decision();
-  r.policy_name = policy->id().name;
-  r.policy_version = policy->id().version;
-  r.policy_sha256 = policy->id().sha256;
-  r.facts_json = FactsJson(request);
-  r.result_json = audit::LoggedResult(decision);
-  return result;
 }
 
 // Every audit failure is logged once when it starts and once when it ends.
@@ -373,7 +119,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
                                                         const v1::EvaluateRequest* request,
                                                         v1::EvaluateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Decided decided = Decide(state_, *request, response->mutable_decision());
+  Decided decided = Decide(state_.registry, *request, response->mutable_decision());
   if (!decided.status.ok()) {
     if (decided.problems.problems_size() > 0) {
       context->AddTrailingMetadata("credit-fact-problems-bin",
@@ -438,7 +184,7 @@ class StreamReactor final
     lock.unlock();
     v1::StreamResponse& response = *item->response;
     response.set_request_id(item->request->request_id());
-    Decided decided = Decide(state_, *item->request, response.mutable_decision());
+    Decided decided = Decide(state_.registry, *item->request, response.mutable_decision());
     if (!decided.status.ok()) {
       response.clear_decision();
       v1::Error* error = response.mutable_error();
