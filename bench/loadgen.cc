@@ -121,7 +121,6 @@ class Recorder {
   void Add(Clock::time_point started, bool ok) {
     const Clock::time_point now = Clock::now();
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!ok && errors_ == 0) first_error_at_ = latencies_us_.size();
     if (!ok) ++errors_;
     if (now < from_ || now >= to_) return;
     latencies_us_.push_back(std::chrono::duration<double, std::micro>(now - started).count());
@@ -134,8 +133,8 @@ class Recorder {
     std::printf(
         "%-8s %9zu calls in %.1f s = %8.0f/s  errors %lld  latency p50 %6.0f us  p99 %6.0f us  "
         "p99.9 %6.0f us\n",
-        mode.c_str(), n, seconds, static_cast<double>(n) / seconds,
-        static_cast<long long>(errors_), p50, p99, p999);
+        mode.c_str(), n, seconds, static_cast<double>(n) / seconds, static_cast<long long>(errors_),
+        p50, p99, p999);
     std::fflush(stdout);
   }
   int64_t errors() {
@@ -147,8 +146,7 @@ class Recorder {
   double Percentile(double p) {
     std::vector<double>& v = latencies_us_;
     if (v.empty()) return 0;
-    const size_t k =
-        std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
     std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
     return v[k];
   }
@@ -158,7 +156,6 @@ class Recorder {
   Clock::time_point to_ = Clock::time_point::max();
   std::vector<double> latencies_us_;
   int64_t errors_ = 0;
-  size_t first_error_at_ = 0;
 };
 
 // Counts calls in flight.
@@ -222,10 +219,9 @@ void StartUnary(Target& target, const std::string& mode, size_t k, Clock::time_p
     if (then) then();
     in_flight->Done();
   };
-  target.stubs[k % target.stubs.size()]->UnaryCall(&call->context,
-                                                   mode == "noop" ? kHealthCheck : kEvaluate,
-                                                   grpc::StubOptions(), &call->in, &call->out,
-                                                   std::move(done));
+  target.stubs[k % target.stubs.size()]->UnaryCall(
+      &call->context, mode == "noop" ? kHealthCheck : kEvaluate, grpc::StubOptions(), &call->in,
+      &call->out, std::move(done));
 }
 
 void RunUnary(Target& target, const std::string& mode, Recorder& recorder) {
