@@ -13,6 +13,14 @@
 
 namespace creditd::audit {
 
+// The log's record formats. 1: `hash` is sha256 over the previous hash and
+// every field, and the result JSON includes the scorecards (logs written
+// before format 2). 2: `hash` chains ContentHash (below), and the result is
+// LoggedResult. A log records from which sequence each format applies, so a
+// log begun in format 1 verifies and replays across the change.
+constexpr int kFirstLogFormat = 1;
+constexpr int kLogFormat = 2;
+
 // One logged decision. Facts are kept as received (JSON), the result as the
 // decision JSON the caller got.
 struct AuditRecord {
@@ -28,7 +36,8 @@ struct AuditRecord {
   std::string facts_json;
   std::string result_json;
   std::string previous_hash;  // the hash of the record before, "" for the first
-  std::string hash;           // ChainHash(previous_hash, sequence, ContentHash(record))
+  std::string hash;           // RecordHash(record)
+  int format = kLogFormat;    // the record format it was written in (not hashed)
 };
 
 // sha256 (hex) over every field from decision_id to result_json, each
@@ -36,18 +45,20 @@ struct AuditRecord {
 // Computed by the caller's thread, so the log's writer only chains.
 std::string ContentHash(const AuditRecord& record);
 
-// The decision as the log keeps it: outcome, outputs and reasons as compact
-// JSON (engine::DecisionToJson without scorecards or trace; both are
-// reproduced exactly by replaying the record against its policy source). The
-// server logs this and `creditctl audit replay` compares against it.
-std::string LoggedResult(const engine::Decision& decision);
+// The decision as the log keeps it, in record format `format`: outcome,
+// outputs and reasons as compact JSON (engine::DecisionToJson without the
+// trace, and from format 2 without scorecards, which replay reproduces
+// exactly). The server logs this and `creditctl audit replay` compares
+// against it.
+std::string LoggedResult(const engine::Decision& decision, int format = kLogFormat);
 
 // The hash that chains a record to its predecessor: sha256 (hex) over the
 // previous record's hash, the record's sequence and its content hash.
 std::string ChainHash(const std::string& previous_hash, int64_t sequence,
                       const std::string& content_hash);
 
-// ChainHash over the record's own fields: what `hash` must equal.
+// What the record's `hash` must equal in its format: ChainHash over its own
+// fields in format 2, the single sha256 over every field in format 1.
 std::string RecordHash(const AuditRecord& record);
 
 class AuditSink {
@@ -60,11 +71,13 @@ class AuditSink {
   // log). In durable mode returns only once the record is committed;
   // Unavailable when it cannot be written, and nothing is logged then.
   virtual absl::Status Append(AuditRecord record) = 0;
-  // The same without blocking: `done` runs (on the log's thread) once the
-  // record is committed (durable mode) or accepted (async mode), or with
-  // Unavailable when it cannot be written. It must not block.
+  // The same without blocking: `done` runs once the record is committed
+  // (durable mode) or accepted (async mode), or with Unavailable when it
+  // cannot be written; on a thread of the log's, or the caller's own in async
+  // mode. It must not block.
   virtual void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) = 0;
-  // Writes out anything accepted but not yet committed (async mode).
+  // Writes out anything accepted but not yet committed (async mode). Returns
+  // once records are committed; AppendAsync callbacks may still be running.
   virtual absl::Status Flush() = 0;
 };
 

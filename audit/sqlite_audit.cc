@@ -2,8 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/decision_json.h"
@@ -25,10 +28,10 @@ std::string ContentHash(const AuditRecord& r) {
   return hash.HexDigest();
 }
 
-std::string LoggedResult(const engine::Decision& decision) {
+std::string LoggedResult(const engine::Decision& decision, int format) {
   engine::JsonOptions json;
   json.pretty = false;
-  json.scorecards = false;
+  json.scorecards = format < 2;
   json.trace = false;
   return engine::DecisionToJson(decision, json);
 }
@@ -39,7 +42,15 @@ std::string ChainHash(const std::string& previous_hash, int64_t sequence,
 }
 
 std::string RecordHash(const AuditRecord& r) {
-  return ChainHash(r.previous_hash, r.sequence, ContentHash(r));
+  if (r.format >= 2) return ChainHash(r.previous_hash, r.sequence, ContentHash(r));
+  std::string data;
+  for (const std::string* field :
+       {&r.previous_hash, &r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision,
+        &r.policy_name, &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
+    absl::StrAppend(&data, field->size(), ":", *field, ";");
+  }
+  absl::StrAppend(&data, r.sequence);
+  return engine::Sha256Hex(data);
 }
 
 namespace {
@@ -59,6 +70,10 @@ CREATE TABLE IF NOT EXISTS decisions (
   result TEXT NOT NULL,
   previous_hash TEXT NOT NULL,
   hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_format (
+  first_sequence INTEGER PRIMARY KEY,
+  format INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS policies (
   sha256 TEXT PRIMARY KEY,
@@ -106,6 +121,30 @@ AuditRecord RecordFrom(sqlite3_stmt* s) {
   return r;
 }
 
+// Which record format applies from which sequence on; a log without the
+// table was written entirely in format 1.
+std::vector<std::pair<int64_t, int>> LogFormats(sqlite3* db) {
+  std::vector<std::pair<int64_t, int>> formats;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT first_sequence, format FROM log_format ORDER BY first_sequence",
+                         -1, &s, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      formats.emplace_back(sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1));
+    }
+  }
+  sqlite3_finalize(s);
+  return formats;
+}
+
+int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence) {
+  int format = kFirstLogFormat;
+  for (const auto& [first, f] : formats) {
+    if (first <= sequence) format = f;
+  }
+  return format;
+}
+
 constexpr char kSelect[] =
     "SELECT sequence, decision_id, time, customer_id, request_id, decision, policy_name, "
     "policy_version, policy_sha256, facts, result, previous_hash, hash FROM decisions";
@@ -136,7 +175,9 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     return status;
   }
   sqlite3_busy_timeout(db, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL;", kSchema}) {
+  // Checkpoints run on their own thread and connection (below), not inside
+  // the writer's commits.
+  for (const char* sql : {"PRAGMA journal_mode=WAL;", "PRAGMA wal_autocheckpoint=0;", kSchema}) {
     if (absl::Status status = Exec(db, sql); !status.ok()) {
       sqlite3_close(db);
       return status;
@@ -170,9 +211,64 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     sink->last_hash_ = Column(s, 1);
   }
   sqlite3_finalize(s);
+  // Records from here on are in the current format; say so once.
+  const std::vector<std::pair<int64_t, int>> formats = LogFormats(db);
+  if (formats.empty() || formats.back().second != kLogFormat) {
+    const std::string sql =
+        absl::StrCat("INSERT OR REPLACE INTO log_format (first_sequence, format) VALUES (",
+                     sink->last_sequence_ + 1, ", ", kLogFormat, ");");
+    if (absl::Status status = Exec(db, sql.c_str()); !status.ok()) return status;
+  }
+  // The checkpointer's connection. Without one the log still works; its WAL
+  // is then checkpointed by the writer when it grows past the hard limit.
+  if (sqlite3_open_v2(path.c_str(), &sink->checkpoint_db_, SQLITE_OPEN_READWRITE, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_busy_timeout(sink->checkpoint_db_, 5000);
+    (void)Exec(sink->checkpoint_db_, "PRAGMA synchronous=FULL;");
+    sink->checkpointer_ = std::thread([raw = sink.get()] { raw->Checkpoint(); });
+  } else {
+    sqlite3_close(sink->checkpoint_db_);
+    sink->checkpoint_db_ = nullptr;
+  }
+  sqlite3_wal_hook(db, &SqliteAuditSink::OnWalCommit, sink.get());
   sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
   sink->notifier_ = std::thread([raw = sink.get()] { raw->Notify(); });
   return sink;
+}
+
+int SqliteAuditSink::OnWalCommit(void* sink_arg, sqlite3* db, const char* /*schema*/, int pages) {
+  auto* sink = static_cast<SqliteAuditSink*>(sink_arg);
+  if (pages >= kWalRestartPages || sink->checkpoint_db_ == nullptr) {
+    // The checkpointer has not kept the WAL short (or there is none): copy
+    // what is left and start the WAL over, here, before the next commit.
+    if (pages >= (sink->checkpoint_db_ == nullptr ? kWalCheckpointPages : kWalRestartPages)) {
+      (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    }
+    return SQLITE_OK;
+  }
+  if (pages >= kWalCheckpointPages) {
+    std::lock_guard<std::mutex> lock(sink->checkpoint_mutex_);
+    sink->checkpoint_wanted_ = true;
+    sink->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteAuditSink::Checkpoint() {
+  std::unique_lock<std::mutex> lock(checkpoint_mutex_);
+  while (true) {
+    // Also once a second, so a quiet log's WAL is folded in too.
+    checkpoint_wake_.wait_for(lock, std::chrono::seconds(1),
+                              [&] { return checkpoint_stopping_ || checkpoint_wanted_; });
+    if (checkpoint_stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // Passive: copies committed pages into the database without holding up
+    // the writer; a failure (a full disk) leaves the WAL as it was.
+    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                    nullptr);
+    lock.lock();
+  }
 }
 
 SqliteAuditSink::SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options)
@@ -186,12 +282,21 @@ SqliteAuditSink::~SqliteAuditSink() {
   }
   work_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // The notifier drains every group left before it stops. (Callbacks must not
+  // append: the writer is gone.)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     notifier_stopping_ = true;
   }
   notice_.notify_all();
   if (notifier_.joinable()) notifier_.join();
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_wake_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  sqlite3_close(checkpoint_db_);
   sqlite3_finalize(insert_);
   sqlite3_close(db_);
 }
@@ -209,7 +314,10 @@ absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) 
   marker->policy_only = true;
   std::unique_lock<std::mutex> lock(mutex_);
   const engine::PolicyId& id = policy.id();
-  policies_.push_back({id.sha256, id.name, id.version, policy.canonical_source()});
+  if (std::none_of(policies_.begin(), policies_.end(),
+                   [&](const PolicySource& p) { return p.sha256 == id.sha256; })) {
+    policies_.push_back({id.sha256, id.name, id.version, policy.canonical_source()});
+  }
   queue_.push_back(marker);
   work_.notify_one();
   done_.wait(lock, [&] { return marker->done; });
@@ -278,13 +386,16 @@ void SqliteAuditSink::Run() {
     failing_ = !status.ok();
     if (!status.ok() && options_.durability == Durability::kAsync) {
       // Nobody is waiting for the records: keep them and try again
-      // shortly. StorePolicy hears of the failure; its source stays queued.
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+      // shortly. Every StorePolicy waiting, however deep in the queue, hears
+      // of the failure now; the sources stay queued for the next commit.
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(*it);
+      for (auto it = queue_.begin(); it != queue_.end();) {
         if ((*it)->policy_only) {
           (*it)->done = true;
           (*it)->status = status;
+          it = queue_.erase(it);
         } else {
-          queue_.push_front(*it);
+          ++it;
         }
       }
       done_.notify_all();
@@ -408,8 +519,11 @@ absl::Status ForEachRecord(const std::string& path,
     sqlite3_close(*db);
     return status;
   }
+  const std::vector<std::pair<int64_t, int>> formats = LogFormats(*db);
   while (sqlite3_step(s) == SQLITE_ROW) {
-    if (!visit(RecordFrom(s))) break;
+    AuditRecord record = RecordFrom(s);
+    record.format = FormatOf(formats, record.sequence);
+    if (!visit(record)) break;
   }
   sqlite3_finalize(s);
   sqlite3_close(*db);
@@ -450,7 +564,10 @@ absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
   std::optional<AuditRecord> record;
   if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
     sqlite3_bind_text(s, 1, decision_id.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) record = RecordFrom(s);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      record = RecordFrom(s);
+      record->format = FormatOf(LogFormats(*db), record->sequence);
+    }
   }
   sqlite3_finalize(s);
   sqlite3_close(*db);

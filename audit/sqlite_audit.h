@@ -34,7 +34,8 @@ struct SqliteOptions {
 // records in batches (group commit) and keeps the hash chain; callers wait
 // for their batch in durable mode. AppendAsync's callbacks run in commit
 // order: on a second thread while the writer commits the next group, or on
-// the writer itself when nothing else is waiting. When the database cannot be
+// the writer itself when nothing else is waiting. A third thread checkpoints
+// the WAL into the database on its own connection, off the commit path. When the database cannot be
 // written (disk full, read-only), the batch fails, its callers get Unavailable, and the next batch
 // tries again: the log recovers by itself.
 class SqliteAuditSink : public AuditSink {
@@ -68,6 +69,15 @@ class SqliteAuditSink : public AuditSink {
   SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options);
   void Run();
   void Notify();
+  void Checkpoint();
+  // sqlite3_wal_hook: after each commit, with the WAL's size in pages.
+  static int OnWalCommit(void* sink, sqlite3* db, const char* schema, int pages);
+
+  // The checkpointer folds the WAL into the database once it holds this many
+  // pages (4 KiB each); past the second limit the writer does it itself, so
+  // the WAL stays bounded under a load that never pauses.
+  static constexpr int kWalCheckpointPages = 1000;
+  static constexpr int kWalRestartPages = 16384;
   absl::Status Commit(const std::vector<PolicySource>& policies,
                       std::vector<std::shared_ptr<Pending>>& batch);
 
@@ -95,6 +105,13 @@ class SqliteAuditSink : public AuditSink {
   std::condition_variable notice_;
   bool notifier_stopping_ = false;
   bool notifying_ = false;  // the notifier is running a group's callbacks
+  // The checkpointer: its own connection and thread.
+  sqlite3* checkpoint_db_ = nullptr;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stopping_ = false;
+  std::thread checkpointer_;
   std::thread notifier_;
 };
 

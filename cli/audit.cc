@@ -88,7 +88,7 @@ void Replay(const std::string& db, Context& context) {
       ++failed;
       return true;
     }
-    if (audit::LoggedResult(decision) != r.result_json) {
+    if (audit::LoggedResult(decision, r.format) != r.result_json) {
       context.out << "decision " << r.decision_id << " differs on replay\n";
       ++differ;
     }

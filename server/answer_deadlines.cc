@@ -30,8 +30,9 @@ void AnswerDeadlines::Track(std::shared_ptr<PendingAnswer> answer, std::function
 }
 
 void AnswerDeadlines::Sweep() {
-  // Precision: a tenth of the deadline, at most 100 ms.
-  const absl::Duration tick = std::min(deadline_ / 10, absl::Milliseconds(100));
+  // Precision: a tenth of the deadline, between 1 and 100 ms.
+  const absl::Duration tick =
+      std::max(absl::Milliseconds(1), std::min(deadline_ / 10, absl::Milliseconds(100)));
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, absl::ToChronoMilliseconds(tick), [&] { return stopping_; });

@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  // gRPC shares ports (SO_REUSEPORT) by default: a second creditd on the same
+  // address would start and silently take half the calls, logging to another
+  // file. Refuse instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc::ResourceQuota quota("creditd");
   if (const int threads = absl::GetFlag(FLAGS_max_threads); threads > 0) {
     quota.SetMaxThreads(threads);
@@ -138,7 +142,8 @@ int main(int argc, char** argv) {
   builder.RegisterService(&policies);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    spdlog::error("cannot listen on {}", options.listen_address);
+    spdlog::error("cannot listen on {} (in use by another process, or not a local address)",
+                  options.listen_address);
     return 1;
   }
   const std::string host = options.listen_address.substr(0, options.listen_address.rfind(':'));

@@ -157,7 +157,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
 namespace {
 
 // Answers a stream's requests in order while working ahead: it keeps
-// reading (up to kWindow answers waiting), decides each request at once, and
+// reading (up to kWindow answers waiting, a few MiB at most), decides each request at once, and
 // lets the audit log commit many records per group; answers are written in
 // request order as their records are committed.
 class StreamReactor final
@@ -237,16 +237,23 @@ class StreamReactor final
   }
 
  private:
-  static constexpr size_t kWindow = 4096;
+  static constexpr size_t kWindow = 1024;
 
-  // One request and its answer, on one arena (one allocation for both,
-  // freed at once when the answer has been written).
+  // One request and its answer, on one arena, freed at once when the answer
+  // has been written. The item is made on one thread and filled on another,
+  // and an arena's inline first block serves only the thread that made it:
+  // its first block is allocated where it is first used instead.
+  static google::protobuf::ArenaOptions ItemArena() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = kArenaBlock / 2;
+    options.max_block_size = 8 * kArenaBlock;
+    return options;
+  }
   struct Item {
     Item()
-        : arena(ArenaOptionsFor(initial_block, sizeof initial_block)),
+        : arena(ItemArena()),
           request(google::protobuf::Arena::CreateMessage<v1::EvaluateRequest>(&arena)),
           response(google::protobuf::Arena::CreateMessage<v1::StreamResponse>(&arena)) {}
-    alignas(16) char initial_block[kArenaBlock];
     google::protobuf::Arena arena;
     v1::EvaluateRequest* request;
     v1::StreamResponse* response;

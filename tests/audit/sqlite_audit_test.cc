@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -175,6 +176,106 @@ TEST(SqliteAuditTest, AsyncCallbacksRunOncePerRecordInCommitOrder) {
   absl::StatusOr<VerifyResult> result = VerifyLog(path);
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok) << result->problem;
+}
+
+// A log written before record format 2 (no log_format table, one sha256
+// over every field) keeps verifying after the server appends to it.
+TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
+  const std::string path = FreshPath("format1.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE decisions (sequence INTEGER PRIMARY KEY, decision_id TEXT "
+                           "NOT NULL UNIQUE, time TEXT NOT NULL, customer_id TEXT NOT NULL, "
+                           "request_id TEXT NOT NULL, decision TEXT NOT NULL, policy_name TEXT NOT "
+                           "NULL, policy_version TEXT NOT NULL, policy_sha256 TEXT NOT NULL, facts "
+                           "TEXT NOT NULL, result TEXT NOT NULL, previous_hash TEXT NOT NULL, hash "
+                           "TEXT NOT NULL);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    std::string previous;
+    for (int i = 1; i <= 3; ++i) {
+      AuditRecord r = Record(i);
+      r.sequence = i;
+      r.format = 1;
+      r.previous_hash = previous;
+      r.hash = RecordHash(r);
+      previous = r.hash;
+      const std::string sql =
+          absl::StrCat("INSERT INTO decisions VALUES (", i, ", '", r.decision_id, "', '", r.time,
+                       "', '', '', '", r.decision, "', '", r.policy_name, "', '", r.policy_version,
+                       "', '", r.policy_sha256, "', '", r.facts_json, "', '", r.result_json, "', '",
+                       r.previous_hash, "', '", r.hash, "');");
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    }
+    sqlite3_close(db);
+  }
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->Append(Record(4)).ok());
+    ASSERT_TRUE((*sink)->Append(Record(5)).ok());
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
+  EXPECT_EQ(result->records, 5);
+  std::vector<int> formats;
+  ASSERT_TRUE(ForEachRecord(path, [&](const AuditRecord& r) {
+                formats.push_back(r.format);
+                return true;
+              }).ok());
+  EXPECT_EQ(formats, (std::vector<int>{1, 1, 1, 2, 2}));
+  // A change to a first-format record is still found.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE decisions SET facts = '{}' WHERE sequence = 2", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->first_broken, 2);
+}
+
+// Async mode while the log fails: records wait in the queue (more than one
+// group's worth), StorePolicy answers at once instead of waiting behind them,
+// and everything is written once the log recovers.
+TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
+  const std::string path = FreshPath("async_fault.db");
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
+      engine::CompileCanonicalSource(
+          "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
+          "input a: int\noutput x: bool = a > 1\n");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  SqliteOptions options;
+  options.durability = Durability::kAsync;
+  {
+    auto sink = SqliteAuditSink::Open(path, options);
+    ASSERT_TRUE(sink.ok());
+    std::atomic<bool> broken{true};
+    (*sink)->SetFaultForTesting(
+        [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
+    constexpr int kRecords = 5000;
+    for (int i = 0; i < kRecords; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+    auto stored = std::async(std::launch::async, [&] { return (*sink)->StorePolicy(**policy); });
+    ASSERT_EQ(stored.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(stored.get().code(), absl::StatusCode::kUnavailable);
+    broken = false;
+    // Flush reports the failure until the writer's next try succeeds.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(*sink)->Flush().ok() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE((*sink)->Flush().ok());
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
+  EXPECT_EQ(result->records, 5000);
+  EXPECT_TRUE(ReadPolicySource(path, (*policy)->id().sha256).ok());
 }
 
 TEST(SqliteAuditTest, HashesChainContentAndPlace) {

@@ -218,6 +218,17 @@ class ServerTest(unittest.TestCase):
         ids = {a.decision.decision_id for a in answers if a.HasField("decision")}
         self.assertEqual(len(ids), 3000 - len(errors))
 
+    def test_a_second_server_on_the_same_address_refuses_to_start(self):
+        audit = os.path.join(tempfile.mkdtemp(prefix="creditd-e2e-"), "other.db")
+        second = subprocess.run(
+            [CREDITD, f"--listen=127.0.0.1:{self.server.port}",
+             f"--policies={SOURCE}/policies", f"--audit_db={audit}"],
+            capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn(f"cannot listen on 127.0.0.1:{self.server.port}", second.stderr + second.stdout)
+        # The first one still answers.
+        self.assertTrue(self.evaluate("dunning", example("dunning")).decision.decision_id)
+
     def test_policy_service(self):
         listed = self.server.policies.ListPolicies(pb.ListPoliciesRequest(), timeout=10)
         names = sorted(p.id.name for p in listed.policies if p.current)
