@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "bench/sample_request.h"
 #include "benchmark/benchmark.h"
 #include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
@@ -32,28 +33,7 @@ const engine::Registry& Policies() {
   return *registry;
 }
 
-std::string RequestBytes() {
-  v1::EvaluateRequest r;
-  r.set_decision("credit_application");
-  r.set_customer_id("C-1001");
-  r.set_request_id("R-1");
-  auto& f = *r.mutable_facts();
-  f["segment"].set_enum_value("existing");
-  f["requested_limit"].set_decimal_value("800000");
-  f["debt_ratio"].set_decimal_value("0.55");
-  f["current_ratio"].set_decimal_value("1.8");
-  f["net_margin"].set_decimal_value("0.08");
-  f["years_in_business"].set_int_value(12);
-  f["cooperation_years"].set_int_value(4);
-  f["industry_risk"].set_enum_value("low");
-  f["overdue_count_12m"].set_int_value(0);
-  f["max_days_overdue_12m"].set_int_value(0);
-  f["bad_debt_count"].set_int_value(0);
-  f["major_litigation"].set_bool_value(false);
-  f["equity_pledge_ratio"].set_decimal_value("0.1");
-  f["has_collateral"].set_bool_value(true);
-  return r.SerializeAsString();
-}
+std::string RequestBytes() { return bench::CreditApplicationRequest().SerializeAsString(); }
 
 // Each step on an arena per iteration, as the server holds its messages.
 void BM_ParseRequest(benchmark::State& state) {

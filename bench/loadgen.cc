@@ -35,6 +35,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
+#include "bench/sample_request.h"
 #include "credit/v1/creditd.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -61,27 +62,6 @@ namespace v1 = credit::v1;
 constexpr char kEvaluate[] = "/credit.v1.DecisionService/Evaluate";
 constexpr char kEvaluateStream[] = "/credit.v1.DecisionService/EvaluateStream";
 constexpr char kHealthCheck[] = "/grpc.health.v1.Health/Check";
-
-v1::EvaluateRequest CreditApplication() {
-  v1::EvaluateRequest r;
-  r.set_decision("credit_application");
-  auto& f = *r.mutable_facts();
-  f["segment"].set_enum_value("existing");
-  f["requested_limit"].set_decimal_value("800000");
-  f["debt_ratio"].set_decimal_value("0.55");
-  f["current_ratio"].set_decimal_value("1.8");
-  f["net_margin"].set_decimal_value("0.08");
-  f["years_in_business"].set_int_value(12);
-  f["cooperation_years"].set_int_value(4);
-  f["industry_risk"].set_enum_value("low");
-  f["overdue_count_12m"].set_int_value(0);
-  f["max_days_overdue_12m"].set_int_value(0);
-  f["bad_debt_count"].set_int_value(0);
-  f["major_litigation"].set_bool_value(false);
-  f["equity_pledge_ratio"].set_decimal_value("0.1");
-  f["has_collateral"].set_bool_value(true);
-  return r;
-}
 
 grpc::ByteBuffer Bytes(const std::string& bytes) {
   grpc::Slice slice(bytes);
@@ -377,7 +357,7 @@ int main(int argc, char** argv) {
     target.stubs.push_back(std::make_unique<grpc::GenericStub>(grpc::CreateCustomChannel(
         absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(), args)));
   }
-  target.evaluate = Bytes(CreditApplication().SerializeAsString());
+  target.evaluate = Bytes(creditd::bench::CreditApplicationRequest().SerializeAsString());
   target.empty = Bytes("");
   int64_t errors = 0;
   for (const absl::string_view mode : absl::StrSplit(absl::GetFlag(FLAGS_mode), ',')) {

@@ -38,6 +38,12 @@ AuditRecord Record(int i) {
   return r;
 }
 
+absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> TinyPolicy() {
+  return engine::CompileCanonicalSource(
+      "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
+      "input a: int\noutput x: bool = a > 1\n");
+}
+
 TEST(SqliteAuditTest, ChainsRecordsAndVerifies) {
   const std::string path = FreshPath("chain.db");
   {
@@ -114,10 +120,7 @@ TEST(SqliteAuditTest, FailsClosedAndRecovers) {
 
 TEST(SqliteAuditTest, PolicySourceWaitsForTheLogToBeWritable) {
   const std::string path = FreshPath("policy_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
-      engine::CompileCanonicalSource(
-          "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\ninput a: int\n"
-          "output x: bool = a > 1\n");
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
   ASSERT_TRUE(policy.ok()) << policy.status();
   {
     auto sink = SqliteAuditSink::Open(path, {});
@@ -245,10 +248,7 @@ TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
 // and everything is written once the log recovers.
 TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
   const std::string path = FreshPath("async_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
-      engine::CompileCanonicalSource(
-          "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
-          "input a: int\noutput x: bool = a > 1\n");
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
   ASSERT_TRUE(policy.ok()) << policy.status();
   SqliteOptions options;
   options.durability = Durability::kAsync;
