@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
@@ -79,6 +80,14 @@ int main(int argc, char** argv) {
       "exits. See docs/operations.md.");
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return std::string("creditd ") + creditd::kVersion + "\n"; };
+  // --help lists creditd's own flags (this file's), not abseil's or gRPC's.
+  const auto ours = [](absl::string_view file) { return absl::EndsWith(file, "server/main.cc"); };
+  usage.contains_help_flags = ours;
+  usage.contains_helpshort_flags = ours;
+  usage.normalize_filename = [](absl::string_view file) {
+    const size_t at = file.rfind("server/main.cc");
+    return std::string(at == absl::string_view::npos ? file : file.substr(at));
+  };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 

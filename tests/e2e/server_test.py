@@ -218,6 +218,15 @@ class ServerTest(unittest.TestCase):
         ids = {a.decision.decision_id for a in answers if a.HasField("decision")}
         self.assertEqual(len(ids), 3000 - len(errors))
 
+    def test_help_lists_every_flag(self):
+        run = subprocess.run([CREDITD, "--help"], capture_output=True, text=True, timeout=30)
+        text = run.stdout + run.stderr
+        for flag in ("--listen", "--policies", "--audit_db", "--audit_durability",
+                     "--max_message_bytes", "--max_threads", "--default_deadline_ms",
+                     "--watch_seconds", "--drain_seconds"):
+            self.assertIn(flag, text)
+        self.assertIn("async: answered once queued", text)
+
     def test_a_second_server_on_the_same_address_refuses_to_start(self):
         audit = os.path.join(tempfile.mkdtemp(prefix="creditd-e2e-"), "other.db")
         second = subprocess.run(
