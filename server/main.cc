@@ -189,8 +189,24 @@ int main(int argc, char** argv) {
     break;
   }
   stopping = true;
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(absl::GetFlag(FLAGS_drain_seconds)));
+  // Drain: health says NOT_SERVING and new calls are refused (UNAVAILABLE),
+  // so balancers and callers go elsewhere; calls in flight finish, for at most
+  // --drain_seconds. gRPC's own Shutdown would also wait out the whole drain
+  // time for every idle client connection to close, so it comes after, with
+  // a short grace for the last answers to leave.
+  state.draining = true;
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  const auto drain_until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_drain_seconds));
+  while (state.in_flight > 0 && std::chrono::steady_clock::now() < drain_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const int64_t left = state.in_flight; left > 0) {
+    spdlog::warn("{} calls still in flight after --drain_seconds; cancelling them", left);
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   server->Wait();
   if (watcher.joinable()) watcher.join();
   if (absl::Status status = (*audit)->Flush(); !status.ok()) {

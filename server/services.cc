@@ -41,6 +41,7 @@ void NoteAudit(const absl::Status& status) {
 }
 
 const char kUnavailable[] = "the decision log cannot be written; no decision was made";
+const char kDraining[] = "creditd is shutting down; no decision was made, retry elsewhere";
 
 }  // namespace
 
@@ -119,6 +120,10 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
                                                         const v1::EvaluateRequest* request,
                                                         v1::EvaluateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (state_.draining) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
+    return reactor;
+  }
   Decided decided = Decide(state_.registry, *request, response->mutable_decision());
   if (!decided.status.ok()) {
     if (decided.problems.problems_size() > 0) {
@@ -132,24 +137,27 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   // caller set none and the log stalls (the decision may still be logged
   // then; it is never given out unlogged).
   auto answer = std::make_shared<PendingAnswer>();
+  ++state_.in_flight;
   if (context->deadline() == std::chrono::system_clock::time_point::max()) {
-    deadlines_.Track(answer, [reactor, response] {
+    deadlines_.Track(answer, [this, reactor, response] {
       response->Clear();
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                                    "no answer within the server's default deadline; set a "
                                    "deadline on the call to choose another"));
+      --state_.in_flight;
     });
   }
   state_.audit->AppendAsync(
-      std::move(decided.record), [answer, reactor, response](absl::Status status) {
+      std::move(decided.record), [this, answer, reactor, response](absl::Status status) {
         NoteAudit(status);
         if (!answer->Claim()) return;
-        if (!status.ok()) {
+        if (status.ok()) {
+          reactor->Finish(grpc::Status::OK);
+        } else {
           response->Clear();
           reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
-          return;
         }
-        reactor->Finish(grpc::Status::OK);
+        --state_.in_flight;
       });
   return reactor;
 }
@@ -164,7 +172,13 @@ class StreamReactor final
     : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
  public:
   explicit StreamReactor(ServingState& state) : state_(state) {
+    ++state_.in_flight;
     std::lock_guard<std::mutex> lock(mutex_);
+    if (state_.draining) {
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
+      return;
+    }
     ReadNext();
   }
 
@@ -233,7 +247,9 @@ class StreamReactor final
       return true;
     });
     lock.unlock();
+    ServingState& state = state_;
     delete this;
+    --state.in_flight;
   }
 
  private:

@@ -3,6 +3,8 @@
 // The gRPC services: requests in, engine calls, audit log, answers out. The
 // only place gRPC and the generated proto types meet the engine.
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,6 +28,11 @@ struct ServingState {
   // DEADLINE_EXCEEDED after this long (a stalled audit log must not hold
   // callers forever); zero: no default.
   absl::Duration default_deadline = absl::ZeroDuration();
+  // Draining (SIGTERM): new Evaluate calls and streams are refused with
+  // UNAVAILABLE so callers go elsewhere; those in flight finish.
+  std::atomic<bool> draining{false};
+  // Evaluate calls not yet answered plus streams not yet done.
+  std::atomic<int64_t> in_flight{0};
 };
 
 // Loads the policy directory and installs it; on any error the current

@@ -240,6 +240,41 @@ class ResilienceTest(unittest.TestCase):
             self.assertEqual(self.audit("verify", server.audit).returncode, 0)
             server.cleanup()
 
+    def test_sigterm_drains_promptly_and_finishes_calls_in_flight(self):
+        server = base.Server(os.path.join(SOURCE, "policies"), ["--default_deadline_ms=0"])
+        try:
+            server.decisions.Evaluate(dunning_request(), timeout=10)
+            # One call in flight: its commit waits for another writer's lock.
+            holder = sqlite3.connect(server.audit, timeout=1, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            pending = server.decisions.Evaluate.future(dunning_request(), timeout=30)
+            time.sleep(0.3)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            # Draining: health says NOT_SERVING, new calls are refused.
+            check = server.channel.unary_unary("/grpc.health.v1.Health/Check",
+                                               request_serializer=lambda b: b,
+                                               response_deserializer=lambda b: b)
+            self.assertEqual(check(b"", timeout=5), b"\x08\x02")  # NOT_SERVING
+            with self.assertRaises(grpc.RpcError) as caught:
+                server.decisions.Evaluate(dunning_request(), timeout=5)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertIn("shutting down", caught.exception.details())
+            # The call in flight is answered once the log can be written, and
+            # the server exits soon after, though the client stays connected.
+            holder.execute("ROLLBACK")
+            holder.close()
+            answered_id = pending.result(timeout=20).decision.decision_id
+            start = time.time()
+            self.assertEqual(server.proc.wait(timeout=20), 0)
+            self.assertLess(time.time() - start, 5)
+            self.assertIn(answered_id, logged_ids(server.audit))
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+            self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            server.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

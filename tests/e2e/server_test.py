@@ -218,6 +218,26 @@ class ServerTest(unittest.TestCase):
         ids = {a.decision.decision_id for a in answers if a.HasField("decision")}
         self.assertEqual(len(ids), 3000 - len(errors))
 
+    def test_streams_cancelled_midway_leave_the_server_serving(self):
+        good = facts_from(example("dunning"))
+        for attempt in range(5):
+            requests = (pb.EvaluateRequest(decision="dunning", facts=good, request_id=str(i))
+                        for i in range(5000))
+            call = self.server.decisions.EvaluateStream(requests, timeout=60)
+            for k, answer in enumerate(call):
+                if k == 10 * attempt:  # answers still being decided and logged behind it
+                    call.cancel()
+                    break
+            with self.assertRaises(grpc.RpcError) as caught:
+                for _ in call:
+                    pass
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.CANCELLED)
+        # Still serving, streams and calls alike.
+        self.assertTrue(self.evaluate("dunning", example("dunning")).decision.decision_id)
+        answers = list(self.server.decisions.EvaluateStream(
+            iter([pb.EvaluateRequest(decision="dunning", facts=good, request_id="x")]), timeout=30))
+        self.assertEqual([a.request_id for a in answers], ["x"])
+
     def test_help_lists_every_flag(self):
         run = subprocess.run([CREDITD, "--help"], capture_output=True, text=True, timeout=30)
         text = run.stdout + run.stderr
