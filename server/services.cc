@@ -190,6 +190,7 @@ class StreamReactor final
       MaybeFinish();
       return;
     }
+    if (broken_ || finished_) return;  // nobody will read the answer
     // The request takes its place in the answer order, and the next read
     // starts while this one is decided.
     std::shared_ptr<Item> item = std::move(next_);
@@ -234,6 +235,12 @@ class StreamReactor final
     }
     WriteNext();
     ReadNext();
+    MaybeFinish();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    broken_ = true;
     MaybeFinish();
   }
 
@@ -288,18 +295,25 @@ class StreamReactor final
     StartWrite(pending_.front()->response, options);
   }
   void ReadNext() {
-    if (reading_ || reads_done_ || broken_ || pending_.size() >= kWindow) return;
+    if (reading_ || reads_done_ || broken_ || finished_ || pending_.size() >= kWindow) return;
     reading_ = true;
     next_ = std::make_shared<Item>();
     StartRead(next_->request);
   }
+  // A broken or cancelled stream finishes at once: a read still outstanding
+  // may never complete until it does. (Its buffer, and the answers being
+  // written, live until OnDone.) A healthy one finishes when every request
+  // has been answered.
   void MaybeFinish() {
-    if (finished_ || writing_ || reading_) return;
-    if (broken_ || (reads_done_ && pending_.empty())) {
+    if (finished_) return;
+    if (broken_) {
       finished_ = true;
-      Finish(broken_ ? grpc::Status(grpc::StatusCode::UNKNOWN, "the stream broke while answering")
-                     : grpc::Status::OK);
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled or broke"));
+      return;
     }
+    if (writing_ || reading_ || !reads_done_ || !pending_.empty()) return;
+    finished_ = true;
+    Finish(grpc::Status::OK);
   }
 
   ServingState& state_;

@@ -114,7 +114,9 @@ class ServerTest(unittest.TestCase):
                                      capture_output=True, text=True)
                 if run.returncode != 0:
                     raise AssertionError(f"audit {verb} failed:\n{run.stdout}{run.stderr}")
-            if " 0 differ" not in run.stdout or "0 decisions replayed" in run.stdout:
+            report = re.search(r"(\d+) decisions replayed: (\d+) identical, (\d+) differ",
+                               run.stdout)
+            if not report or int(report.group(1)) == 0 or int(report.group(3)) != 0:
                 raise AssertionError(f"unexpected replay report: {run.stdout}")
         finally:
             cls.server.cleanup()
