@@ -238,15 +238,12 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
 
 int SqliteAuditSink::OnWalCommit(void* sink_arg, sqlite3* db, const char* /*schema*/, int pages) {
   auto* sink = static_cast<SqliteAuditSink*>(sink_arg);
-  if (pages >= kWalRestartPages || sink->checkpoint_db_ == nullptr) {
+  const bool checkpointer = sink->checkpoint_db_ != nullptr;
+  if (pages >= (checkpointer ? kWalRestartPages : kWalCheckpointPages)) {
     // The checkpointer has not kept the WAL short (or there is none): copy
     // what is left and start the WAL over, here, before the next commit.
-    if (pages >= (sink->checkpoint_db_ == nullptr ? kWalCheckpointPages : kWalRestartPages)) {
-      (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-    }
-    return SQLITE_OK;
-  }
-  if (pages >= kWalCheckpointPages) {
+    (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  } else if (checkpointer && pages >= kWalCheckpointPages) {
     std::lock_guard<std::mutex> lock(sink->checkpoint_mutex_);
     sink->checkpoint_wanted_ = true;
     sink->checkpoint_wake_.notify_one();

@@ -35,9 +35,10 @@ struct SqliteOptions {
 // for their batch in durable mode. AppendAsync's callbacks run in commit
 // order: on a second thread while the writer commits the next group, or on
 // the writer itself when nothing else is waiting. A third thread checkpoints
-// the WAL into the database on its own connection, off the commit path. When the database cannot be
-// written (disk full, read-only), the batch fails, its callers get Unavailable, and the next batch
-// tries again: the log recovers by itself.
+// the WAL into the database on its own connection, off the commit path.
+// When the database cannot be written (disk full, read-only), the batch
+// fails, its callers get Unavailable, and the next batch tries again: the
+// log recovers by itself.
 class SqliteAuditSink : public AuditSink {
  public:
   // Opens (creating if needed) the log at `path`.
@@ -105,6 +106,7 @@ class SqliteAuditSink : public AuditSink {
   std::condition_variable notice_;
   bool notifier_stopping_ = false;
   bool notifying_ = false;  // the notifier is running a group's callbacks
+  std::thread notifier_;
   // The checkpointer: its own connection and thread.
   sqlite3* checkpoint_db_ = nullptr;
   std::mutex checkpoint_mutex_;
@@ -112,7 +114,6 @@ class SqliteAuditSink : public AuditSink {
   bool checkpoint_wanted_ = false;
   bool checkpoint_stopping_ = false;
   std::thread checkpointer_;
-  std::thread notifier_;
 };
 
 // Reads and checks a log. Each function opens the database read-only.

@@ -36,7 +36,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
 #include "bench/sample_request.h"
-#include "credit/v1/creditd.grpc.pb.h"
+#include "credit/v1/creditd.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"

@@ -2,8 +2,6 @@
 
 #include <openssl/sha.h>
 
-#include <cstring>
-
 namespace creditd::engine {
 namespace {
 

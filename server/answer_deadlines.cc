@@ -43,7 +43,7 @@ void AnswerDeadlines::Sweep() {
     // ones leave when they are due.
     while (!entries_.empty()) {
       Entry& front = entries_.front();
-      if (front.answer.use_count() > 1 && front.due > now) break;
+      if (!front.answer->Given() && front.due > now) break;
       if (front.due <= now) expired.push_back(std::move(front));
       entries_.pop_front();
     }

@@ -22,6 +22,8 @@ class PendingAnswer {
  public:
   // Claims the answer; true for the first caller only.
   bool Claim() { return !given_.exchange(true); }
+  // Whether it has been claimed.
+  bool Given() const { return given_.load(); }
 
  private:
   std::atomic<bool> given_{false};

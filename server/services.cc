@@ -6,7 +6,6 @@
 #include <mutex>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/decide.h"
@@ -42,6 +41,15 @@ void NoteAudit(const absl::Status& status) {
 
 const char kUnavailable[] = "the decision log cannot be written; no decision was made";
 const char kDraining[] = "creditd is shutting down; no decision was made, retry elsewhere";
+
+// Makes a stream item's answer the error `status` instead of a decision.
+v1::Error* AnswerWithError(const grpc::Status& status, v1::StreamResponse* response) {
+  response->clear_decision();
+  v1::Error* error = response->mutable_error();
+  error->set_code(status.error_code());
+  error->set_message(status.error_message());
+  return error;
+}
 
 }  // namespace
 
@@ -138,36 +146,34 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   // then; it is never given out unlogged).
   auto answer = std::make_shared<PendingAnswer>();
   ++state_.in_flight;
+  // Run by whoever claimed the answer; an error answer carries no decision.
+  auto give = [this, reactor, response](const grpc::Status& status) {
+    if (!status.ok()) response->Clear();
+    reactor->Finish(status);
+    --state_.in_flight;
+  };
   if (context->deadline() == std::chrono::system_clock::time_point::max()) {
-    deadlines_.Track(answer, [this, reactor, response] {
-      response->Clear();
-      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                   "no answer within the server's default deadline; set a "
-                                   "deadline on the call to choose another"));
-      --state_.in_flight;
+    deadlines_.Track(answer, [give] {
+      give(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "no answer within the server's default deadline; set a deadline on "
+                        "the call to choose another"));
     });
   }
-  state_.audit->AppendAsync(
-      std::move(decided.record), [this, answer, reactor, response](absl::Status status) {
-        NoteAudit(status);
-        if (!answer->Claim()) return;
-        if (status.ok()) {
-          reactor->Finish(grpc::Status::OK);
-        } else {
-          response->Clear();
-          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
-        }
-        --state_.in_flight;
-      });
+  state_.audit->AppendAsync(std::move(decided.record), [answer, give](absl::Status status) {
+    NoteAudit(status);
+    if (!answer->Claim()) return;
+    give(status.ok() ? grpc::Status::OK
+                     : grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
+  });
   return reactor;
 }
 
 namespace {
 
 // Answers a stream's requests in order while working ahead: it keeps
-// reading (up to kWindow answers waiting, a few MiB at most), decides each request at once, and
-// lets the audit log commit many records per group; answers are written in
-// request order as their records are committed.
+// reading (up to kWindow answers waiting, a few MiB at most), decides each
+// request at once, and lets the audit log commit many records per group;
+// answers are written in request order as their records are committed.
 class StreamReactor final
     : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
  public:
@@ -201,11 +207,9 @@ class StreamReactor final
     response.set_request_id(item->request->request_id());
     Decided decided = Decide(state_.registry, *item->request, response.mutable_decision());
     if (!decided.status.ok()) {
-      response.clear_decision();
-      v1::Error* error = response.mutable_error();
-      error->set_code(decided.status.error_code());
-      error->set_message(decided.status.error_message());
-      for (const v1::FactProblem& p : decided.problems.problems()) *error->add_problems() = p;
+      AnswerWithError(decided.status, &response)
+          ->mutable_problems()
+          ->CopyFrom(decided.problems.problems());
       lock.lock();
       item->ready = true;
       WriteNext();
@@ -215,9 +219,7 @@ class StreamReactor final
       NoteAudit(status);
       std::lock_guard<std::mutex> guard(mutex_);
       if (!status.ok()) {
-        item->response->clear_decision();
-        item->response->mutable_error()->set_code(grpc::StatusCode::UNAVAILABLE);
-        item->response->mutable_error()->set_message(kUnavailable);
+        AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
       }
       item->ready = true;
       WriteNext();
