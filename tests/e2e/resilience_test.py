@@ -218,8 +218,7 @@ class ResilienceTest(unittest.TestCase):
         try:
             server.decisions.Evaluate(dunning_request(), timeout=10)
             # Another writer holds the log's write lock: commits wait for it.
-            holder = sqlite3.connect(server.audit, timeout=1, isolation_level=None)
-            holder.execute("BEGIN IMMEDIATE")
+            server.hold_log()
             start = time.time()
             with self.assertRaises(grpc.RpcError) as caught:
                 server.decisions.Evaluate(dunning_request())  # no deadline of its own
@@ -231,8 +230,7 @@ class ResilienceTest(unittest.TestCase):
             with self.assertRaises(grpc.RpcError) as caught:
                 server.decisions.Evaluate(dunning_request(), timeout=0.3)
             self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
-            holder.execute("ROLLBACK")
-            holder.close()
+            server.release_log()
             answer = server.decisions.Evaluate(dunning_request(), timeout=10)
             self.assertTrue(answer.decision.decision_id)
         finally:
@@ -245,25 +243,20 @@ class ResilienceTest(unittest.TestCase):
         try:
             server.decisions.Evaluate(dunning_request(), timeout=10)
             # One call in flight: its commit waits for another writer's lock.
-            holder = sqlite3.connect(server.audit, timeout=1, isolation_level=None)
-            holder.execute("BEGIN IMMEDIATE")
+            server.hold_log()
             pending = server.decisions.Evaluate.future(dunning_request(), timeout=30)
             time.sleep(0.3)
             server.proc.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             # Draining: health says NOT_SERVING, new calls are refused.
-            check = server.channel.unary_unary("/grpc.health.v1.Health/Check",
-                                               request_serializer=lambda b: b,
-                                               response_deserializer=lambda b: b)
-            self.assertEqual(check(b"", timeout=5), b"\x08\x02")  # NOT_SERVING
+            self.assertEqual(server.health(), b"\x08\x02")  # NOT_SERVING
             with self.assertRaises(grpc.RpcError) as caught:
                 server.decisions.Evaluate(dunning_request(), timeout=5)
             self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
             self.assertIn("shutting down", caught.exception.details())
             # The call in flight is answered once the log can be written, and
             # the server exits soon after, though the client stays connected.
-            holder.execute("ROLLBACK")
-            holder.close()
+            server.release_log()
             answered_id = pending.result(timeout=20).decision.decision_id
             start = time.time()
             self.assertEqual(server.proc.wait(timeout=20), 0)

@@ -86,6 +86,23 @@ class Server:
         self.log.seek(0)
         return self.log.read()
 
+    def health(self):
+        """grpc.health.v1 Check, raw: b"\\x08\\x01" is SERVING, b"\\x08\\x02" NOT_SERVING."""
+        check = self.channel.unary_unary("/grpc.health.v1.Health/Check",
+                                         request_serializer=lambda b: b,
+                                         response_deserializer=lambda b: b)
+        return check(b"", timeout=10)
+
+    def hold_log(self):
+        """Takes the audit log's write lock from another connection: commits
+        wait (then fail) until release_log."""
+        self.holder = sqlite3.connect(self.audit, timeout=1, isolation_level=None)
+        self.holder.execute("BEGIN IMMEDIATE")
+
+    def release_log(self):
+        self.holder.execute("ROLLBACK")
+        self.holder.close()
+
     def stop(self):
         self.channel.close()
         self.proc.terminate()
@@ -126,10 +143,7 @@ class ServerTest(unittest.TestCase):
             pb.EvaluateRequest(decision=decision, facts=facts_from(facts), **kw), timeout=10)
 
     def test_health_serving(self):
-        check = self.server.channel.unary_unary("/grpc.health.v1.Health/Check",
-                                                request_serializer=lambda b: b,
-                                                response_deserializer=lambda b: b)
-        self.assertEqual(check(b"", timeout=10), b"\x08\x01")  # status: SERVING
+        self.assertEqual(self.server.health(), b"\x08\x01")  # status: SERVING
 
     def test_reflection_lists_services(self):
         info = self.server.channel.stream_stream(
