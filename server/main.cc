@@ -59,12 +59,16 @@ sigset_t BlockSignals() {
   return set;
 }
 
-// The newest modification time under `dir`, for --watch_seconds.
+// The newest modification time of `dir` and anything under it, for
+// --watch_seconds. Directories count too: removing or renaming a file
+// changes its directory's time, not any file's.
 std::filesystem::file_time_type Newest(const std::string& dir) {
-  std::filesystem::file_time_type newest{};
   std::error_code error;
+  // Start from the directory itself, not from file_time_type{}: the file
+  // clock's epoch lies in the future, so real times are negative.
+  std::filesystem::file_time_type newest = std::filesystem::last_write_time(dir, error);
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir, error)) {
-    if (e.is_regular_file(error)) newest = std::max(newest, e.last_write_time(error));
+    newest = std::max(newest, e.last_write_time(error));
   }
   return newest;
 }
@@ -161,7 +165,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   std::thread watcher;
   if (const int every = absl::GetFlag(FLAGS_watch_seconds); every > 0) {
-    watcher = std::thread([&] {
+    // `every` by value: it ends with this if statement.
+    watcher = std::thread([&, every] {
       auto seen = Newest(options.policy_dir);
       while (!stopping) {
         for (int i = 0; i < every * 10 && !stopping; ++i) {

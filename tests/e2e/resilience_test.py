@@ -125,6 +125,24 @@ class ResilienceTest(unittest.TestCase):
             server.cleanup()
             shutil.rmtree(os.path.dirname(policies), ignore_errors=True)
 
+    def test_watch_reloads_when_a_policy_file_changes(self):
+        policies = copy_policies()
+        server = base.Server(policies, ["--watch_seconds=1"])
+        try:
+            path = os.path.join(policies, "dunning.credit")
+            write(path, read(path).replace("version 1.0.0", "version 1.3.0"))
+            deadline = time.time() + 20
+            version = ""
+            while time.time() < deadline and version != "1.3.0":
+                time.sleep(0.2)
+                version = server.decisions.Evaluate(dunning_request(), timeout=10).decision.policy.version
+            self.assertEqual(version, "1.3.0")
+            self.assertIn("policy files changed, reloading", server.output())
+        finally:
+            self.assertEqual(server.stop(), 0)
+            server.cleanup()
+            shutil.rmtree(os.path.dirname(policies), ignore_errors=True)
+
     def test_hundred_reloads_under_load(self):
         policies = copy_policies()
         server = base.Server(policies)

@@ -145,6 +145,35 @@ class ServerTest(unittest.TestCase):
     def test_health_serving(self):
         self.assertEqual(self.server.health(), b"\x08\x01")  # status: SERVING
 
+    def test_explain_returns_the_trace(self):
+        plain = self.evaluate("credit_application", example("credit_application")).decision
+        self.assertEqual(len(plain.trace), 0)
+        explained = self.evaluate("credit_application", example("credit_application"),
+                                  explain=True).decision
+        self.assertEqual(explained.outcome, plain.outcome)
+        steps = {t.step for t in explained.trace}
+        self.assertTrue({"factor", "band", "rule", "output"} <= steps, steps)
+        fired = [t for t in explained.trace if t.step == "rule" and t.reads]
+        self.assertTrue(fired, "rules name the values they read")
+
+    def test_a_request_over_the_size_limit_is_refused(self):
+        facts = facts_from(example("dunning"))
+        facts["padding"] = pb.FactValue(enum_value="x" * (5 << 20))  # past the 4 MiB default
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.server.decisions.Evaluate(
+                pb.EvaluateRequest(decision="dunning", facts=facts), timeout=30)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertTrue(self.evaluate("dunning", example("dunning")).decision.decision_id)
+
+    def test_audit_show_prints_a_logged_decision(self):
+        r = self.evaluate("dunning", example("dunning"), customer_id="c-7").decision
+        show = subprocess.run([CREDITCTL, "audit", "show", self.server.audit, r.decision_id],
+                              capture_output=True, text=True)
+        self.assertEqual(show.returncode, 0, show.stderr)
+        self.assertIn(r.decision_id, show.stdout)
+        self.assertIn("c-7", show.stdout)
+        self.assertIn(r.policy.sha256, show.stdout)
+
     def test_reflection_lists_services(self):
         info = self.server.channel.stream_stream(
             "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
