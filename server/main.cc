@@ -43,7 +43,9 @@ ABSL_FLAG(int32_t, watch_seconds, 0,
           "the Reload call always work)");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(int32_t, max_threads, 0,
-          "most threads gRPC may use for serving (0: gRPC's default, about the core count)");
+          "most threads gRPC's thread-per-call services (the health check) may use (0: gRPC's "
+          "default); the decision and policy services run on gRPC's callback threads, about "
+          "one per core, which this does not change");
 
 namespace {
 
