@@ -16,10 +16,18 @@ namespace creditd::audit {
 // The log's record formats. 1: `hash` is sha256 over the previous hash and
 // every field, and the result JSON includes the scorecards (logs written
 // before format 2). 2: `hash` chains ContentHash (below), and the result is
-// LoggedResult. A log records from which sequence each format applies, so a
-// log begun in format 1 verifies and replays across the change.
+// LoggedResult. 3: the record also names its kind and the caller's identity,
+// both covered by ContentHash, and facts were converted strictly (no int
+// given as a decimal, no percent given as an int). A log records from which
+// sequence each format applies, so a log begun in an earlier format verifies
+// and replays across the change.
 constexpr int kFirstLogFormat = 1;
-constexpr int kLogFormat = 2;
+constexpr int kLogFormat = 3;
+
+// What a record is: a decision made for a caller, or an administrative act
+// (a policy reload, with who asked for it and its result).
+inline constexpr char kDecisionRecord[] = "decision";
+inline constexpr char kReloadRecord[] = "reload";
 
 // One logged decision. Facts are kept as received (JSON), the result as the
 // decision JSON the caller got.
@@ -35,14 +43,20 @@ struct AuditRecord {
   std::string policy_sha256;
   std::string facts_json;
   std::string result_json;
+  // From format 3: kDecisionRecord or kReloadRecord, and who asked (the
+  // caller's identity from its certificate or token, "anonymous" without
+  // one, "signal" or "watch" for a reload the server started itself).
+  std::string kind = kDecisionRecord;
+  std::string caller;
   std::string previous_hash;  // the hash of the record before, "" for the first
   std::string hash;           // RecordHash(record)
   int format = kLogFormat;    // the record format it was written in (not hashed)
 };
 
-// sha256 (hex) over every field from decision_id to result_json, each
-// length-prefixed: what the record says, apart from its place in the chain.
-// Computed by the caller's thread, so the log's writer only chains.
+// sha256 (hex) over every field from decision_id to result_json (and from
+// format 3 kind and caller), each length-prefixed: what the record says,
+// apart from its place in the chain. Computed by the caller's thread, so the
+// log's writer only chains.
 std::string ContentHash(const AuditRecord& record);
 
 // The decision as the log keeps it, in record format `format`: outcome,
@@ -73,8 +87,9 @@ class AuditSink {
   virtual absl::Status Append(AuditRecord record) = 0;
   // The same without blocking: `done` runs once the record is committed
   // (durable mode) or accepted (async mode), or with Unavailable when it
-  // cannot be written; on a thread of the log's, or the caller's own in async
-  // mode. It must not block.
+  // cannot be written or the queue of records waiting to be written is full;
+  // on a thread of the log's, or the caller's own (async mode, a full queue).
+  // It must not block.
   virtual void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) = 0;
   // Writes out anything accepted but not yet committed (async mode). Returns
   // once records are committed; AppendAsync callbacks may still be running.

@@ -16,14 +16,21 @@ namespace creditd::audit {
 
 std::string ContentHash(const AuditRecord& r) {
   engine::Sha256 hash;
+  auto add = [&hash](const std::string& field) {
+    char length[24];
+    const int n = std::snprintf(length, sizeof length, "%zu:", field.size());
+    hash.Update(absl::string_view(length, static_cast<size_t>(n)));
+    hash.Update(field);
+    hash.Update(";");
+  };
   for (const std::string* field :
        {&r.decision_id, &r.time, &r.customer_id, &r.request_id, &r.decision, &r.policy_name,
         &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json}) {
-    char length[24];
-    const int n = std::snprintf(length, sizeof length, "%zu:", field->size());
-    hash.Update(absl::string_view(length, static_cast<size_t>(n)));
-    hash.Update(*field);
-    hash.Update(";");
+    add(*field);
+  }
+  if (r.format >= 3) {
+    add(r.kind);
+    add(r.caller);
   }
   return hash.HexDigest();
 }
@@ -69,7 +76,9 @@ CREATE TABLE IF NOT EXISTS decisions (
   facts TEXT NOT NULL,
   result TEXT NOT NULL,
   previous_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
+  hash TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'decision',
+  caller TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS log_format (
   first_sequence INTEGER PRIMARY KEY,
@@ -118,7 +127,38 @@ AuditRecord RecordFrom(sqlite3_stmt* s) {
   r.result_json = Column(s, 10);
   r.previous_hash = Column(s, 11);
   r.hash = Column(s, 12);
+  r.kind = Column(s, 13);
+  r.caller = Column(s, 14);
   return r;
+}
+
+// Does the decisions table have `column`? Logs written before format 3 lack
+// kind and caller.
+bool HasColumn(sqlite3* db, const char* column) {
+  sqlite3_stmt* s = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('decisions')", -1, &s,
+                         nullptr) == SQLITE_OK) {
+    while (!found && sqlite3_step(s) == SQLITE_ROW) found = Column(s, 0) == column;
+  }
+  sqlite3_finalize(s);
+  return found;
+}
+
+// Adds the columns format 3 needs to a log begun in an earlier format; the
+// defaults are what the earlier records mean (decisions, no caller known).
+absl::Status AddFormat3Columns(sqlite3* db) {
+  if (!HasColumn(db, "kind")) {
+    if (absl::Status status = Exec(
+            db, "ALTER TABLE decisions ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision';");
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (!HasColumn(db, "caller")) {
+    return Exec(db, "ALTER TABLE decisions ADD COLUMN caller TEXT NOT NULL DEFAULT '';");
+  }
+  return absl::OkStatus();
 }
 
 // Which record format applies from which sequence on; a log without the
@@ -145,9 +185,15 @@ int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequen
   return format;
 }
 
-constexpr char kSelect[] =
-    "SELECT sequence, decision_id, time, customer_id, request_id, decision, policy_name, "
-    "policy_version, policy_sha256, facts, result, previous_hash, hash FROM decisions";
+// The columns RecordFrom reads; a log from before format 3, opened read-only,
+// has no kind or caller columns and reads them as their defaults.
+std::string SelectRecords(sqlite3* db) {
+  const bool format3 = HasColumn(db, "kind") && HasColumn(db, "caller");
+  return absl::StrCat(
+      "SELECT sequence, decision_id, time, customer_id, request_id, decision, policy_name, "
+      "policy_version, policy_sha256, facts, result, previous_hash, hash, ",
+      format3 ? "kind, caller" : "'decision', ''", " FROM decisions");
+}
 
 // Opens read-only; NotFound when the file does not exist.
 absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
@@ -183,6 +229,10 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
       return status;
     }
   }
+  if (absl::Status status = AddFormat3Columns(db); !status.ok()) {
+    sqlite3_close(db);
+    return status;
+  }
   if (absl::Status status =
           Exec(db, options.durability == Durability::kDurable ? "PRAGMA synchronous=FULL;"
                                                               : "PRAGMA synchronous=NORMAL;");
@@ -194,8 +244,8 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
   if (sqlite3_prepare_v3(db,
                          "INSERT INTO decisions (sequence, decision_id, time, customer_id, "
                          "request_id, decision, policy_name, policy_version, policy_sha256, "
-                         "facts, result, previous_hash, hash) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "facts, result, previous_hash, hash, kind, caller) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr) != SQLITE_OK) {
     absl::Status status = SqlError(db, "cannot prepare the insert");
     sqlite3_close(db);
@@ -326,10 +376,8 @@ absl::Status SqliteAuditSink::Append(AuditRecord record) {
   pending->content_hash = ContentHash(record);
   pending->record = std::move(record);
   std::unique_lock<std::mutex> lock(mutex_);
+  if (queue_.size() >= options_.max_pending) return QueueFull();
   if (options_.durability == Durability::kAsync) {
-    if (failing_ && queue_.size() >= options_.max_pending) {
-      return absl::UnavailableError("audit log: cannot keep up, records are not being written");
-    }
     queue_.push_back(std::move(pending));
     work_.notify_one();
     return absl::OkStatus();
@@ -348,10 +396,21 @@ void SqliteAuditSink::AppendAsync(AuditRecord record, std::function<void(absl::S
   auto pending = std::make_shared<Pending>();
   pending->content_hash = ContentHash(record);
   pending->record = std::move(record);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (queue_.size() >= options_.max_pending) {
+    lock.unlock();
+    done(QueueFull());
+    return;
+  }
   pending->callback = std::move(done);
-  std::lock_guard<std::mutex> lock(mutex_);
   queue_.push_back(std::move(pending));
   work_.notify_one();
+}
+
+absl::Status SqliteAuditSink::QueueFull() const {
+  return absl::UnavailableError(absl::StrCat("audit log: ", options_.max_pending,
+                                             " records are waiting to be written; the log cannot "
+                                             "keep up or cannot be written"));
 }
 
 absl::Status SqliteAuditSink::Flush() {
@@ -478,13 +537,13 @@ absl::Status SqliteAuditSink::Commit(const std::vector<PolicySource>& policies,
     r.previous_hash = hash;
     r.hash = ChainHash(r.previous_hash, r.sequence, p->content_hash);
     hash = r.hash;
-    const std::string* fields[] = {&r.decision_id,    &r.time,          &r.customer_id,
-                                   &r.request_id,     &r.decision,      &r.policy_name,
-                                   &r.policy_version, &r.policy_sha256, &r.facts_json,
-                                   &r.result_json,    &r.previous_hash, &r.hash};
+    const std::string* fields[] = {
+        &r.decision_id,    &r.time,          &r.customer_id, &r.request_id,  &r.decision,
+        &r.policy_name,    &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json,
+        &r.previous_hash,  &r.hash,          &r.kind,        &r.caller};
     sqlite3_reset(insert_);
     sqlite3_bind_int64(insert_, 1, r.sequence);
-    for (int i = 0; i < 12; ++i) {
+    for (int i = 0; i < 14; ++i) {
       sqlite3_bind_text(insert_, i + 2, fields[i]->data(), static_cast<int>(fields[i]->size()),
                         SQLITE_STATIC);
     }
@@ -510,7 +569,7 @@ absl::Status ForEachRecord(const std::string& path,
   absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
   if (!db.ok()) return db.status();
   sqlite3_stmt* s = nullptr;
-  const std::string sql = absl::StrCat(kSelect, " ORDER BY sequence");
+  const std::string sql = absl::StrCat(SelectRecords(*db), " ORDER BY sequence");
   if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
     absl::Status status = SqlError(*db, "cannot read");
     sqlite3_close(*db);
@@ -557,7 +616,7 @@ absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
   absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
   if (!db.ok()) return db.status();
   sqlite3_stmt* s = nullptr;
-  const std::string sql = absl::StrCat(kSelect, " WHERE decision_id = ?");
+  const std::string sql = absl::StrCat(SelectRecords(*db), " WHERE decision_id = ?");
   std::optional<AuditRecord> record;
   if (sqlite3_prepare_v2(*db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
     sqlite3_bind_text(s, 1, decision_id.c_str(), -1, SQLITE_TRANSIENT);

@@ -27,7 +27,9 @@ enum class Durability {
 struct SqliteOptions {
   Durability durability = Durability::kDurable;
   size_t max_batch = 2048;      // records per group commit
-  size_t max_pending = 100000;  // async mode: queued records before Append refuses
+  // Records waiting to be written (either mode) before Append refuses with
+  // Unavailable: a stalled disk must not grow memory without bound.
+  size_t max_pending = 20000;
 };
 
 // The embedded audit log: SQLite in WAL mode. One writer thread commits
@@ -71,6 +73,7 @@ class SqliteAuditSink : public AuditSink {
   void Run();
   void Notify();
   void Checkpoint();
+  absl::Status QueueFull() const;
   // sqlite3_wal_hook: after each commit, with the WAL's size in pages.
   static int OnWalCommit(void* sink, sqlite3* db, const char* schema, int pages);
 

@@ -47,6 +47,7 @@ void Show(const std::string& db, const std::string& id, Context& context) {
   }
   const audit::AuditRecord& r = **record;
   context.out << "decision_id:  " << r.decision_id << "\nsequence:     " << r.sequence
+              << "\nkind:         " << r.kind << "\ncaller:       " << r.caller
               << "\ntime:         " << r.time << "\ncustomer_id:  " << r.customer_id
               << "\nrequest_id:   " << r.request_id << "\ndecision:     " << r.decision
               << "\npolicy:       " << r.policy_name << " " << r.policy_version << " (sha256 "
@@ -58,6 +59,7 @@ void Replay(const std::string& db, Context& context) {
   std::map<std::string, std::shared_ptr<const engine::CompiledPolicy>> policies;
   int64_t replayed = 0, differ = 0, failed = 0;
   absl::Status status = audit::ForEachRecord(db, [&](const audit::AuditRecord& r) {
+    if (r.kind != audit::kDecisionRecord) return true;  // a reload: nothing to re-run
     ++replayed;
     auto& policy = policies[r.policy_sha256];
     if (policy == nullptr) {

@@ -229,7 +229,7 @@ TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
                 formats.push_back(r.format);
                 return true;
               }).ok());
-  EXPECT_EQ(formats, (std::vector<int>{1, 1, 1, 2, 2}));
+  EXPECT_EQ(formats, (std::vector<int>{1, 1, 1, 3, 3}));
   // A change to a first-format record is still found.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -289,6 +289,156 @@ TEST(SqliteAuditTest, HashesChainContentAndPlace) {
   EXPECT_NE(ChainHash("x", 1, content), ChainHash("", 1, content));
   r.facts_json = "{\"i\": 2}";
   EXPECT_NE(ContentHash(r), content);
+}
+
+// From format 3 a record names its kind and caller, and both are covered by
+// its hash: changing who asked is found like changing what was decided.
+TEST(SqliteAuditTest, CallerAndKindAreLoggedAndCoveredByTheHash) {
+  const std::string path = FreshPath("caller.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    AuditRecord decision = Record(1);
+    decision.caller = "spiffe://example.test/orders";
+    ASSERT_TRUE((*sink)->Append(decision).ok());
+    AuditRecord reload;
+    reload.decision_id = "r-1";
+    reload.time = "2026-11-22T10:00:01.000Z";
+    reload.kind = kReloadRecord;
+    reload.caller = "ops-admin";
+    reload.facts_json = "{}";
+    reload.result_json = "{\"accepted\": true}";
+    ASSERT_TRUE((*sink)->Append(reload).ok());
+  }
+  auto record = ReadRecord(path, "d-1");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->caller, "spiffe://example.test/orders");
+  EXPECT_EQ((*record)->kind, kDecisionRecord);
+  record = ReadRecord(path, "r-1");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->kind, kReloadRecord);
+  EXPECT_EQ((*record)->caller, "ops-admin");
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
+  for (const char* sql : {"UPDATE decisions SET caller = 'someone-else' WHERE sequence = 1",
+                          "UPDATE decisions SET kind = 'decision' WHERE sequence = 2"}) {
+    const std::string copy = FreshPath("caller-tampered.db");
+    std::filesystem::copy_file(path, copy);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(copy.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    result = VerifyLog(copy);
+    ASSERT_TRUE(result.ok());
+    EXPECT_FALSE(result->ok) << sql;
+  }
+}
+
+// A log written in format 2 (no kind or caller columns) is upgraded in place
+// when opened for writing, and verifies across the change.
+TEST(SqliteAuditTest, LogsFromFormatTwoGainCallerColumnsAndStillVerify) {
+  const std::string path = FreshPath("format2.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE decisions (sequence INTEGER PRIMARY KEY, decision_id TEXT "
+                           "NOT NULL UNIQUE, time TEXT NOT NULL, customer_id TEXT NOT NULL, "
+                           "request_id TEXT NOT NULL, decision TEXT NOT NULL, policy_name TEXT NOT "
+                           "NULL, policy_version TEXT NOT NULL, policy_sha256 TEXT NOT NULL, facts "
+                           "TEXT NOT NULL, result TEXT NOT NULL, previous_hash TEXT NOT NULL, hash "
+                           "TEXT NOT NULL); CREATE TABLE log_format (first_sequence INTEGER "
+                           "PRIMARY KEY, format INTEGER NOT NULL); INSERT INTO log_format VALUES "
+                           "(1, 2);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    std::string previous;
+    for (int i = 1; i <= 2; ++i) {
+      AuditRecord r = Record(i);
+      r.sequence = i;
+      r.format = 2;
+      r.previous_hash = previous;
+      r.hash = RecordHash(r);
+      previous = r.hash;
+      const std::string sql =
+          absl::StrCat("INSERT INTO decisions VALUES (", i, ", '", r.decision_id, "', '", r.time,
+                       "', '', '', '", r.decision, "', '", r.policy_name, "', '", r.policy_version,
+                       "', '", r.policy_sha256, "', '", r.facts_json, "', '", r.result_json, "', '",
+                       r.previous_hash, "', '", r.hash, "');");
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    }
+    sqlite3_close(db);
+  }
+  // Read-only, before the upgrade: the old columns read as their defaults.
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    AuditRecord r = Record(3);
+    r.caller = "alice";
+    ASSERT_TRUE((*sink)->Append(r).ok());
+  }
+  result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
+  EXPECT_EQ(result->records, 3);
+  std::vector<std::string> callers;
+  std::vector<int> formats;
+  ASSERT_TRUE(ForEachRecord(path, [&](const AuditRecord& r) {
+                callers.push_back(r.caller);
+                formats.push_back(r.format);
+                return true;
+              }).ok());
+  EXPECT_EQ(callers, (std::vector<std::string>{"", "", "alice"}));
+  EXPECT_EQ(formats, (std::vector<int>{2, 2, 3}));
+}
+
+// A stalled disk must not grow memory without bound: once max_pending
+// records wait, AppendAsync answers Unavailable at once, in durable mode too.
+TEST(SqliteAuditTest, QueueIsBoundedWhileTheWriterStalls) {
+  const std::string path = FreshPath("bounded.db");
+  SqliteOptions options;
+  options.max_pending = 10;
+  options.max_batch = 4;
+  auto sink = SqliteAuditSink::Open(path, options);
+  ASSERT_TRUE(sink.ok());
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stalled = true;
+  (*sink)->SetFaultForTesting([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [&] { return !stalled; });
+    return absl::OkStatus();
+  });
+  std::atomic<int> refused{0};
+  std::atomic<int> written{0};
+  for (int i = 0; i < 40; ++i) {
+    (*sink)->AppendAsync(Record(i), [&](absl::Status status) {
+      if (status.ok()) {
+        ++written;
+      } else {
+        EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+        ++refused;
+      }
+    });
+  }
+  // At most one batch with the writer plus max_pending queued.
+  EXPECT_GE(refused.load(), 40 - 4 - 10);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stalled = false;
+  }
+  cv.notify_all();
+  EXPECT_TRUE((*sink)->Flush().ok());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (written + refused < 40 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(written + refused, 40);
+  EXPECT_LE(written.load(), 14);
 }
 
 }  // namespace
