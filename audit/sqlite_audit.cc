@@ -137,8 +137,8 @@ AuditRecord RecordFrom(sqlite3_stmt* s) {
 bool HasColumn(sqlite3* db, const char* column) {
   sqlite3_stmt* s = nullptr;
   bool found = false;
-  if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('decisions')", -1, &s,
-                         nullptr) == SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('decisions')", -1, &s, nullptr) ==
+      SQLITE_OK) {
     while (!found && sqlite3_step(s) == SQLITE_ROW) found = Column(s, 0) == column;
   }
   sqlite3_finalize(s);
@@ -149,8 +149,8 @@ bool HasColumn(sqlite3* db, const char* column) {
 // defaults are what the earlier records mean (decisions, no caller known).
 absl::Status AddFormat3Columns(sqlite3* db) {
   if (!HasColumn(db, "kind")) {
-    if (absl::Status status = Exec(
-            db, "ALTER TABLE decisions ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision';");
+    if (absl::Status status =
+            Exec(db, "ALTER TABLE decisions ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision';");
         !status.ok()) {
       return status;
     }
@@ -538,9 +538,9 @@ absl::Status SqliteAuditSink::Commit(const std::vector<PolicySource>& policies,
     r.hash = ChainHash(r.previous_hash, r.sequence, p->content_hash);
     hash = r.hash;
     const std::string* fields[] = {
-        &r.decision_id,    &r.time,          &r.customer_id, &r.request_id,  &r.decision,
-        &r.policy_name,    &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json,
-        &r.previous_hash,  &r.hash,          &r.kind,        &r.caller};
+        &r.decision_id,   &r.time,           &r.customer_id,   &r.request_id, &r.decision,
+        &r.policy_name,   &r.policy_version, &r.policy_sha256, &r.facts_json, &r.result_json,
+        &r.previous_hash, &r.hash,           &r.kind,          &r.caller};
     sqlite3_reset(insert_);
     sqlite3_bind_int64(insert_, 1, r.sequence);
     for (int i = 0; i < 14; ++i) {

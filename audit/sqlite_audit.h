@@ -26,7 +26,7 @@ enum class Durability {
 
 struct SqliteOptions {
   Durability durability = Durability::kDurable;
-  size_t max_batch = 2048;      // records per group commit
+  size_t max_batch = 2048;  // records per group commit
   // Records waiting to be written (either mode) before Append refuses with
   // Unavailable: a stalled disk must not grow memory without bound.
   size_t max_pending = 20000;

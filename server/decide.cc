@@ -1,9 +1,12 @@
 #include "server/decide.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 
@@ -14,6 +17,7 @@
 #include "absl/time/time.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
+#include "server/echo.h"
 
 namespace creditd::server {
 
@@ -21,12 +25,37 @@ namespace v1 = credit::v1;
 
 namespace {
 
+// 64 bits from the operating system's CSPRNG (getrandom), drawn 4 KiB at a
+// time per thread. Decision ids must not be guessable from earlier ones.
+uint64_t RandomBits() {
+  thread_local uint64_t pool[512];
+  thread_local size_t next = sizeof pool / sizeof pool[0];
+  if (next == sizeof pool / sizeof pool[0]) {
+    size_t filled = 0;
+    auto* bytes = reinterpret_cast<unsigned char*>(pool);
+    while (filled < sizeof pool) {
+      const ssize_t n = getrandom(bytes + filled, sizeof pool - filled, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // getrandom cannot fail on Linux >= 3.17 with a valid buffer; if it
+        // ever does, ids must not silently become predictable.
+        std::perror("creditd: getrandom");
+        std::abort();
+      }
+      filled += static_cast<size_t>(n);
+    }
+    next = 0;
+  }
+  return pool[next++];
+}
+
+}  // namespace
+
 // A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
 // random bits. Ids sort by time, so the log's index on them grows at one end.
 std::string NewDecisionId(int64_t unix_ms) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t a = rng();
-  const uint64_t b = rng();
+  const uint64_t a = RandomBits();
+  const uint64_t b = RandomBits();
   const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xffffffffffffULL;
   return absl::StrFormat("%08x-%04x-7%03x-%04x-%012x", ms >> 16, ms & 0xffff, a & 0xfff,
                          0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
@@ -45,6 +74,8 @@ std::string FormatTime(int64_t unix_ms) {
   }
   return absl::StrFormat("%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
 }
+
+namespace {
 
 // The facts as received, as a JSON object with sorted keys (for the log).
 std::string FactsJson(const v1::EvaluateRequest& request) {
@@ -100,9 +131,9 @@ void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* 
       out->set_enum_value(engine::FormatValue(value, type));
       break;
     case engine::TypeKind::kEnumSet: {
-      for (std::string& s : engine::SetSymbols(value, type)) {
-        out->mutable_set_value()->add_symbols(std::move(s));
-      }
+      // An empty set is still a set: the oneof is set before any symbol.
+      v1::SymbolSet* set = out->mutable_set_value();
+      for (std::string& s : engine::SetSymbols(value, type)) set->add_symbols(std::move(s));
       break;
     }
     default: {
@@ -172,19 +203,127 @@ grpc::StatusCode GrpcCode(absl::StatusCode code) {
   return static_cast<grpc::StatusCode>(static_cast<int>(code));
 }
 
+// Does `text` hold a control character (a NUL, a line break)? Ids are
+// logged and printed; such characters would cut or forge what a reviewer
+// reads.
+bool HasControl(absl::string_view text) {
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return true;
+  }
+  return false;
+}
+
+// Checks the request against `limits` before any work: sizes of the ids, the
+// decision name, the pinned version, the facts' count, names and values.
+Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
+  Decided result;
+  auto refuse = [&](std::string message) {
+    result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+    return result;
+  };
+  if (request.decision().size() > limits.max_name_bytes) {
+    return refuse(absl::StrCat("decision `", Echo(request.decision()), "` is ",
+                               request.decision().size(), " bytes; at most ",
+                               limits.max_name_bytes));
+  }
+  if (request.policy_version().size() > limits.max_name_bytes) {
+    return refuse(absl::StrCat("policy_version is ", request.policy_version().size(),
+                               " bytes; at most ", limits.max_name_bytes));
+  }
+  for (const auto& [field, value] : {std::make_pair("request_id", &request.request_id()),
+                                     std::make_pair("customer_id", &request.customer_id())}) {
+    if (value->size() > limits.max_id_bytes) {
+      return refuse(
+          absl::StrCat(field, " is ", value->size(), " bytes; at most ", limits.max_id_bytes));
+    }
+    if (HasControl(*value)) {
+      return refuse(absl::StrCat(field, " `", Echo(*value),
+                                 "` holds a control character (such as NUL or a line break)"));
+    }
+  }
+  if (request.facts_size() > limits.max_facts) {
+    return refuse(absl::StrCat(request.facts_size(), " facts; a request may hold at most ",
+                               limits.max_facts));
+  }
+  for (const auto& [name, value] : request.facts()) {
+    std::string problem;
+    if (name.size() > limits.max_name_bytes) {
+      problem =
+          absl::StrCat("the name is ", name.size(), " bytes; at most ", limits.max_name_bytes);
+    } else {
+      const std::string* text = nullptr;
+      switch (value.value_case()) {
+        case v1::FactValue::kDecimalValue:
+          text = &value.decimal_value();
+          break;
+        case v1::FactValue::kEnumValue:
+          text = &value.enum_value();
+          break;
+        case v1::FactValue::kDateValue:
+          text = &value.date_value();
+          break;
+        default:
+          break;
+      }
+      if (text != nullptr && text->size() > limits.max_value_bytes) {
+        problem =
+            absl::StrCat("the value is ", text->size(), " bytes; at most ", limits.max_value_bytes);
+      }
+    }
+    if (!problem.empty()) {
+      v1::FactProblem* p = result.problems.add_problems();
+      p->set_fact(name);
+      p->set_problem(std::move(problem));
+    }
+  }
+  if (result.problems.problems_size() > 0)
+    result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "");
+  return result;
+}
+
+// Makes `result` answer INVALID_ARGUMENT with its problems, sorted by fact,
+// at most kMaxProblemsShown of them and each echo cut short, so that the
+// message and the trailing metadata stay far below HTTP/2's header limits.
+void FinishProblems(Decided& result) {
+  auto* problems = result.problems.mutable_problems();
+  std::sort(problems->begin(), problems->end(),
+            [](const v1::FactProblem& a, const v1::FactProblem& b) { return a.fact() < b.fact(); });
+  const int total = problems->size();
+  if (total > kMaxProblemsShown)
+    problems->DeleteSubrange(kMaxProblemsShown, total - kMaxProblemsShown);
+  std::string message = total == 1 ? "1 problem" : absl::StrCat(total, " problems");
+  message += " with the facts: ";
+  bool first = true;
+  for (v1::FactProblem& p : *problems) {
+    p.set_fact(Echo(p.fact(), 64));
+    p.set_problem(Echo(p.problem(), 160));
+    absl::StrAppend(&message, first ? "" : "; ", "`", p.fact(), "`: ", p.problem());
+    first = false;
+  }
+  if (total > kMaxProblemsShown) {
+    absl::StrAppend(&message, "; and ", total - kMaxProblemsShown, " more");
+  }
+  result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
 }  // namespace
 
 Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& request,
-               v1::Decision* out) {
-  Decided result;
+               v1::Decision* out, const DecideOptions& decide_options) {
+  Decided result = CheckBounds(request, decide_options.limits);
+  if (!result.status.ok()) {
+    if (result.problems.problems_size() > 0) FinishProblems(result);
+    return result;
+  }
   std::shared_ptr<const engine::CompiledPolicy> policy;
   std::shared_ptr<const engine::Bundle> bundle = registry.Current();
   if (!request.policy_version().empty()) {
     policy = registry.Find(request.decision(), request.policy_version());
     if (policy == nullptr) {
       result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   absl::StrCat("no version ", request.policy_version(),
-                                                " of decision `", request.decision(), "`"));
+                                   absl::StrCat("no version ", Echo(request.policy_version()),
+                                                " of decision `", Echo(request.decision()), "`"));
       return result;
     }
   } else if (bundle != nullptr) {
@@ -198,7 +337,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
         absl::StrAppend(&known, known.empty() ? "" : ", ", name);
     }
     result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("no decision `", request.decision(),
+                                 absl::StrCat("no decision `", Echo(request.decision()),
                                               "`; served: ", known.empty() ? "none" : known));
     return result;
   }
@@ -239,7 +378,11 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
       problem->set_fact(p.fact);
       problem->set_problem(p.problem);
     }
-    result.status = grpc::Status(GrpcCode(status.code()), std::string(status.message()));
+    if (result.problems.problems_size() > 0) {
+      FinishProblems(result);
+    } else {
+      result.status = grpc::Status(GrpcCode(status.code()), Echo(status.message(), 1024));
+    }
     return result;
   }
   FillDecision(decision, out);
@@ -258,6 +401,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   r.policy_sha256 = policy->id().sha256;
   r.facts_json = FactsJson(request);
   r.result_json = audit::LoggedResult(decision);
+  r.caller = decide_options.caller;
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
 #include "grpcpp/support/status.h"
+#include "server/limits.h"
 
 namespace creditd::server {
 
@@ -18,12 +19,32 @@ struct Decided {
   audit::AuditRecord record;          // with OK: the record to log before answering
 };
 
+struct DecideOptions {
+  // The bounds the request is held to (server/limits.h).
+  Limits limits;
+  // Who asked, logged with the decision.
+  std::string caller;
+};
+
 // Evaluates `request` on the registry's current bundle (or the version it
 // pins) into `out` (decision, id, time, request id), and prepares its audit
-// record. Nothing is logged here. Unknown decision or version: NOT_FOUND; bad
-// facts: INVALID_ARGUMENT with `problems`; a failed evaluation: its status.
+// record. Nothing is logged here. A request over a limit, an id with control
+// characters: INVALID_ARGUMENT; unknown decision or version: NOT_FOUND; bad
+// facts: INVALID_ARGUMENT with `problems` (at most kMaxProblemsShown, each
+// with the caller's values cut short); a failed evaluation: its status.
+// Messages never repeat more than a short prefix of what the caller sent.
 // Thread-safe; reuses per-thread buffers.
 Decided Decide(const engine::Registry& registry, const credit::v1::EvaluateRequest& request,
-               credit::v1::Decision* out);
+               credit::v1::Decision* out, const DecideOptions& options = {});
+
+// A new decision (or log record) id: a UUIDv7 (RFC 9562) for `unix_ms`, its
+// 74 random bits from the operating system's CSPRNG.
+std::string NewDecisionId(int64_t unix_ms);
+
+// `unix_ms` as RFC 3339 in UTC with milliseconds.
+std::string FormatTime(int64_t unix_ms);
+
+// Problems listed in an answer; the message says how many more there were.
+inline constexpr int kMaxProblemsShown = 10;
 
 }  // namespace creditd::server

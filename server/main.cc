@@ -17,13 +17,20 @@
 #include "absl/strings/str_cat.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
+#include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/auth.h"
 #include "server/server_options.h"
 #include "server/services.h"
+#include "server/tls_files.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -34,7 +41,56 @@ ABSL_FLAG(std::string, audit_durability, "durable",
           "durable: every decision is committed to the audit log (fsync) before it is "
           "answered; async: answered once queued, faster, but a crash can lose the last "
           "decisions from the log");
-ABSL_FLAG(int64_t, max_message_bytes, 4 << 20, "largest request accepted, in bytes");
+ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
+          "largest message gRPC accepts, in bytes; a larger one ends its call (a whole stream) "
+          "with RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server: serve TLS (needs --tls_key); the files are "
+          "watched and reloaded when they change");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle for client certificates (mTLS): every client is asked for one, any "
+          "given is verified, and the caller's identity is its URI SAN, else DNS SAN, else "
+          "subject CN; a call without one is UNAUTHENTICATED (health and reflection excepted)");
+ABSL_FLAG(std::string, tls_crl_dir, "",
+          "directory of CRLs for client certificates, with hashed names (openssl rehash); a "
+          "revoked certificate fails the handshake");
+ABSL_FLAG(int32_t, tls_reload_seconds, 10,
+          "how often the TLS files are checked for changes (a renewed certificate serves new "
+          "connections after at most this long)");
+ABSL_FLAG(std::string, roles, "",
+          "roles file: lines `ROLE IDENTITY` granting evaluate (DecisionService), review "
+          "(ListPolicies, GetPolicySource, ValidatePolicy) or admin (Reload); a method no role "
+          "grants is denied; without it every caller has every role (loopback or --insecure "
+          "only). Reloaded on SIGHUP");
+ABSL_FLAG(std::string, tokens, "",
+          "bearer tokens file (TLS without --tls_client_ca): lines `SHA256 IDENTITY`, the "
+          "token's sha256 in hex, never the token; clients send `authorization: Bearer TOKEN`. "
+          "Reloaded on SIGHUP");
+ABSL_FLAG(bool, insecure, false,
+          "allow plaintext, or no --roles, on an address that is not loopback (logged as a "
+          "warning)");
+ABSL_FLAG(int64_t, max_request_bytes, 256 << 10,
+          "largest EvaluateRequest, unary or one stream item, in bytes: larger ones get "
+          "RESOURCE_EXHAUSTED (a stream item alone; the stream goes on)");
+ABSL_FLAG(int32_t, max_facts, 256, "most facts in one request (INVALID_ARGUMENT beyond)");
+ABSL_FLAG(int64_t, max_value_bytes, 256,
+          "longest fact value text (decimal, enum symbol, date), in bytes; fact names, "
+          "decision names and versions may be 128 bytes (INVALID_ARGUMENT beyond)");
+ABSL_FLAG(int64_t, max_id_bytes, 128,
+          "longest request_id and customer_id, in bytes (INVALID_ARGUMENT beyond; control "
+          "characters are refused too)");
+ABSL_FLAG(int32_t, max_streams, 64,
+          "most EvaluateStream calls open at once (RESOURCE_EXHAUSTED beyond)");
+ABSL_FLAG(int64_t, stream_window, 1024,
+          "per stream, most requests read ahead of their answers being sent (also at most 8 "
+          "MiB of them); past it the stream waits for the caller to read");
+ABSL_FLAG(int64_t, max_calls_per_caller, 2048,
+          "most calls in flight (unary calls not yet answered plus open streams) per caller "
+          "identity (RESOURCE_EXHAUSTED beyond; 0: no limit)");
+ABSL_FLAG(int64_t, audit_max_queue, 20000,
+          "most decisions waiting to be written to the audit log; beyond, calls get "
+          "UNAVAILABLE instead of memory growing while the disk stalls");
 ABSL_FLAG(int64_t, default_deadline_ms, 10000,
           "Evaluate calls that carry no deadline are answered DEADLINE_EXCEEDED after this "
           "many milliseconds without an answer (0: never); a caller's own deadline always wins");
@@ -63,16 +119,49 @@ sigset_t BlockSignals() {
 
 // The newest modification time of `dir` and anything under it, for
 // --watch_seconds. Directories count too: removing or renaming a file
-// changes its directory's time, not any file's.
+// changes its directory's time, not any file's. Never throws: an entry that
+// cannot be read (or vanishes during the walk) is skipped, and the next
+// reload reports it.
 std::filesystem::file_time_type Newest(const std::string& dir) {
+  namespace fs = std::filesystem;
   std::error_code error;
   // Start from the directory itself, not from file_time_type{}: the file
   // clock's epoch lies in the future, so real times are negative.
-  std::filesystem::file_time_type newest = std::filesystem::last_write_time(dir, error);
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, error)) {
-    newest = std::max(newest, e.last_write_time(error));
+  fs::file_time_type newest = fs::last_write_time(dir, error);
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, error);
+  for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    std::error_code time_error;
+    const fs::file_time_type time = it->last_write_time(time_error);
+    if (!time_error) newest = std::max(newest, time);
   }
   return newest;
+}
+
+// Protobuf's own log lines (one per request that is not valid UTF-8, say)
+// would let any caller fill the server's log: they go to debug.
+void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line,
+                 const std::string& message) {
+  if (level >= google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("protobuf {}:{}: {}", file, line, message);
+  } else {
+    spdlog::debug("protobuf {}:{}: {}", file, line, message);
+  }
+}
+
+// Reloads the roles and tokens files; on an error the ones in force stay.
+void ReloadAccess(creditd::server::Authorizer& authorizer, const std::string& roles,
+                  const std::string& tokens) {
+  auto access = creditd::server::AccessPolicy::Load(roles, tokens);
+  if (!access.ok()) {
+    spdlog::error("roles or tokens rejected, the ones in force stay: {}",
+                  access.status().ToString());
+    return;
+  }
+  authorizer.Replace(*access);
+  if (!roles.empty() || !tokens.empty()) {
+    spdlog::info("access: {} role grants, {}", (*access)->grants(),
+                 (*access)->has_tokens() ? "tokens" : "no tokens");
+  }
 }
 
 }  // namespace
@@ -96,6 +185,9 @@ int main(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Logs go to standard error; standard output stays free.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("creditd"));
+  google::protobuf::SetLogHandler(&ProtobufLog);
 
   creditd::server::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
@@ -103,6 +195,22 @@ int main(int argc, char** argv) {
   options.audit_db = absl::GetFlag(FLAGS_audit_db);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls.crl_dir = absl::GetFlag(FLAGS_tls_crl_dir);
+  options.tls.reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
+  options.roles_file = absl::GetFlag(FLAGS_roles);
+  options.tokens_file = absl::GetFlag(FLAGS_tokens);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.limits.max_request_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_request_bytes));
+  options.limits.max_facts = absl::GetFlag(FLAGS_max_facts);
+  options.limits.max_value_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_value_bytes));
+  options.limits.max_id_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_id_bytes));
+  options.limits.max_streams = absl::GetFlag(FLAGS_max_streams);
+  options.limits.stream_window = static_cast<size_t>(absl::GetFlag(FLAGS_stream_window));
+  options.limits.max_calls_per_caller = absl::GetFlag(FLAGS_max_calls_per_caller);
+  options.audit_max_queue = static_cast<size_t>(absl::GetFlag(FLAGS_audit_max_queue));
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
@@ -110,6 +218,31 @@ int main(int argc, char** argv) {
   const std::string durability = absl::GetFlag(FLAGS_audit_durability);
   if (durability != "durable" && durability != "async") {
     spdlog::error("--audit_durability must be durable or async, not `{}`", durability);
+    return 2;
+  }
+  if (!creditd::server::IsLoopback(options.listen_address)) {
+    if (!options.tls.enabled()) {
+      spdlog::warn("--insecure: serving plaintext on {}, which is not a loopback address",
+                   options.listen_address);
+    }
+    if (options.roles_file.empty()) {
+      spdlog::warn(
+          "--insecure: no --roles, so every caller on {} may evaluate, review and "
+          "reload",
+          options.listen_address);
+    }
+  } else if (options.roles_file.empty()) {
+    spdlog::warn("no --roles: every caller may evaluate, review and reload (loopback only)");
+  }
+  if (options.tls.enabled()) {
+    if (absl::Status status = creditd::server::CheckTlsFiles(options.tls); !status.ok()) {
+      spdlog::error("{}", std::string(status.message()));
+      return 2;
+    }
+  }
+  auto access = creditd::server::AccessPolicy::Load(options.roles_file, options.tokens_file);
+  if (!access.ok()) {
+    spdlog::error("{}", std::string(access.status().message()));
     return 2;
   }
   const sigset_t signals = BlockSignals();
@@ -120,6 +253,7 @@ int main(int argc, char** argv) {
   creditd::audit::SqliteOptions audit_options;
   audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable
                                                      : creditd::audit::Durability::kAsync;
+  audit_options.max_pending = options.audit_max_queue;
   auto audit = creditd::audit::SqliteAuditSink::Open(options.audit_db, audit_options);
   if (!audit.ok()) {
     spdlog::error("cannot open the audit log: {}", audit.status().ToString());
@@ -127,11 +261,12 @@ int main(int argc, char** argv) {
   }
   spdlog::info("audit log {} ({})", options.audit_db, durability);
 
-  creditd::server::ServingState state;
+  creditd::server::ServingState state(options.limits);
   state.audit = audit->get();
   state.policy_dir = options.policy_dir;
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
-  if (creditd::server::ReloadBundle(state).bundle == nullptr) {
+  state.authorizer.Replace(*access);
+  if (creditd::server::ReloadBundle(state, "start").bundle == nullptr) {
     spdlog::error("the policies in {} do not load; not starting", options.policy_dir);
     return 1;
   }
@@ -142,7 +277,23 @@ int main(int argc, char** argv) {
   creditd::server::PolicyServiceImpl policies(state);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options.tls.key_file, options.tls.cert_file, options.tls.client_ca_file,
+        static_cast<unsigned int>(options.tls.reload_seconds));
+    grpc::experimental::TlsServerCredentialsOptions tls(provider);
+    tls.watch_identity_key_cert_pairs();
+    if (!options.tls.client_ca_file.empty()) {
+      tls.watch_root_certs();
+      // Asked for and verified when given; a call without one is refused
+      // UNAUTHENTICATED by its handler, so that health probes still work.
+      tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+      if (!options.tls.crl_dir.empty()) tls.set_crl_directory(options.tls.crl_dir);
+    }
+    credentials = grpc::experimental::TlsServerCredentials(tls);
+  }
+  builder.AddListeningPort(options.listen_address, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   // gRPC shares ports (SO_REUSEPORT) by default: a second creditd on the same
   // address would start and silently take half the calls, logging to another
@@ -162,7 +313,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string host = options.listen_address.substr(0, options.listen_address.rfind(':'));
-  spdlog::info("creditd {} listening on {}:{}", creditd::kVersion, host, port);
+  spdlog::info(
+      "creditd {} listening on {}:{} ({})", creditd::kVersion, host, port,
+      options.tls.client_ca_file.empty() ? (options.tls.enabled() ? "TLS" : "plaintext") : "mTLS");
+  // Probes may ask for the whole server ("") or for either service.
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health != nullptr) {
+    for (const char* service : {"credit.v1.DecisionService", "credit.v1.PolicyService"}) {
+      health->SetServingStatus(service, true);
+    }
+  }
 
   std::atomic<bool> stopping{false};
   std::thread watcher;
@@ -178,7 +338,7 @@ int main(int argc, char** argv) {
         if (now != seen) {
           seen = now;
           spdlog::info("policy files changed, reloading");
-          creditd::server::ReloadBundle(state);
+          creditd::server::ReloadBundle(state, "watch");
         }
       }
     });
@@ -188,8 +348,16 @@ int main(int argc, char** argv) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
-      spdlog::info("SIGHUP: reloading policies");
-      creditd::server::ReloadBundle(state);
+      spdlog::info("SIGHUP: reloading policies, roles and tokens, checking certificates");
+      creditd::server::ReloadBundle(state, "signal");
+      ReloadAccess(state.authorizer, options.roles_file, options.tokens_file);
+      if (options.tls.enabled()) {
+        // The files are watched; a bad renewal must not go unnoticed.
+        if (absl::Status status = creditd::server::CheckTlsFiles(options.tls); !status.ok()) {
+          spdlog::error("{}; connections keep the certificate loaded before",
+                        std::string(status.message()));
+        }
+      }
       continue;
     }
     spdlog::info("signal {}: draining", signal);
@@ -202,9 +370,7 @@ int main(int argc, char** argv) {
   // time for every idle client connection to close, so it comes after, with
   // a short grace for the last answers to leave.
   state.draining = true;
-  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
-    health->SetServingStatus(false);
-  }
+  if (health != nullptr) health->SetServingStatus(false);
   const auto drain_until =
       std::chrono::steady_clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_drain_seconds));
   while (state.in_flight > 0 && std::chrono::steady_clock::now() < drain_until) {

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
 namespace creditd::server {
@@ -23,19 +25,86 @@ absl::Status ValidateAddress(absl::string_view address) {
   return absl::OkStatus();
 }
 
+absl::Status InRange(const char* flag, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", value, " is outside ", low, "..", high));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool IsLoopback(const std::string& address) {
+  absl::string_view host(address);
+  host = host.substr(0, host.rfind(':'));
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as four numbers.
+  if (!absl::ConsumePrefix(&host, "127.")) return false;
+  int parts = 1;
+  for (absl::string_view part : absl::StrSplit(host, '.')) {
+    uint32_t n = 0;
+    if (!absl::SimpleAtoi(part, &n) || n > 255) return false;
+    ++parts;
+  }
+  return parts == 4;
+}
 
 absl::Status Validate(const ServerOptions& options) {
   if (absl::Status status = ValidateAddress(options.listen_address); !status.ok()) return status;
   if (options.policy_dir.empty()) return absl::InvalidArgumentError("--policies is empty");
   if (options.audit_db.empty()) return absl::InvalidArgumentError("--audit_db is empty");
-  if (options.max_message_bytes < 1024 || options.max_message_bytes > (int64_t{1} << 30)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_message_bytes ", options.max_message_bytes, " is outside 1024..1073741824"));
+  const Limits& l = options.limits;
+  for (const absl::Status& status : {
+           InRange("--max_message_bytes", options.max_message_bytes, 1024, int64_t{1} << 30),
+           InRange("--default_deadline_ms", options.default_deadline_ms, 0, 3600 * 1000),
+           InRange("--max_request_bytes", static_cast<int64_t>(l.max_request_bytes), 1024,
+                   options.max_message_bytes),
+           InRange("--max_facts", l.max_facts, 1, 100000),
+           InRange("--max_value_bytes", static_cast<int64_t>(l.max_value_bytes), 16, 1 << 20),
+           InRange("--max_id_bytes", static_cast<int64_t>(l.max_id_bytes), 16, 1 << 20),
+           InRange("--max_streams", l.max_streams, 1, 100000),
+           InRange("--stream_window", static_cast<int64_t>(l.stream_window), 1, 1 << 20),
+           InRange("--max_calls_per_caller", l.max_calls_per_caller, 0, 1 << 30),
+           InRange("--audit_max_queue", static_cast<int64_t>(options.audit_max_queue), 1, 10000000),
+           InRange("--tls_reload_seconds", options.tls.reload_seconds, 1, 86400),
+       }) {
+    if (!status.ok()) return status;
   }
-  if (options.default_deadline_ms < 0 || options.default_deadline_ms > 3600 * 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--default_deadline_ms ", options.default_deadline_ms, " is outside 0..3600000"));
+  const TlsOptions& tls = options.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (!tls.enabled() && !tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
+  }
+  if (!tls.crl_dir.empty() && tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_crl_dir needs --tls_client_ca");
+  }
+  if (!options.tokens_file.empty() && !tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "--tokens needs TLS (--tls_cert and --tls_key): bearer tokens are accepted over TLS "
+        "only");
+  }
+  if (!options.tokens_file.empty() && !tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tokens is for TLS without client certificates; with --tls_client_ca the caller's "
+        "identity comes from its certificate");
+  }
+  if (!options.insecure && !IsLoopback(options.listen_address)) {
+    if (!tls.enabled()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen ", options.listen_address,
+          " is not a loopback address: give --tls_cert and --tls_key, or --insecure to serve "
+          "plaintext there"));
+    }
+    if (options.roles_file.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen ", options.listen_address,
+          " is not a loopback address: give --roles, or --insecure to let every caller do "
+          "everything"));
+    }
   }
   return absl::OkStatus();
 }

@@ -4,11 +4,27 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "server/limits.h"
 
 namespace creditd::server {
 
+// Transport security. With a certificate and key the server speaks TLS; with
+// a client CA as well it asks every client for a certificate, verifies any
+// it is given against that CA (and the CRLs), and takes the caller's identity
+// from it. The files are watched and reloaded when they change.
+struct TlsOptions {
+  std::string cert_file;       // PEM certificate chain of the server
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // PEM CA bundle for client certificates (mTLS)
+  std::string crl_dir;         // CRLs, hashed names (`openssl rehash`)
+  int reload_seconds = 10;     // how often the files are checked for changes
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 // How creditd serves: where it listens, which policies it loads, where the
-// audit log lives. Filled from flags in main.cc; checked by Validate().
+// audit log lives, who may call, and the bounds. Filled from flags in
+// main.cc; checked by Validate().
 struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";
   std::string policy_dir = "policies";
@@ -16,11 +32,26 @@ struct ServerOptions {
   int64_t max_message_bytes = 4 << 20;
   // Evaluate calls that arrive without a deadline get this one; 0: none.
   int64_t default_deadline_ms = 10000;
+  TlsOptions tls;
+  std::string roles_file;   // who holds which role; empty: every caller has every role
+  std::string tokens_file;  // bearer token hashes and their identities (TLS only)
+  // Allows plaintext, or no roles file, on an address that is not loopback.
+  bool insecure = false;
+  Limits limits;
+  size_t audit_max_queue = 20000;
 };
+
+// Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
+// localhost?
+bool IsLoopback(const std::string& address);
 
 // Returns InvalidArgument naming the first bad option: an address that is not
 // host:port, an empty policy directory or audit path, a message limit below
-// 1 KiB or above 1 GiB, a default deadline below 0 or above one hour.
+// 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
+// limit out of its range, TLS files given by halves (a certificate without
+// its key, a client CA or CRLs without TLS), tokens without TLS or alongside
+// a client CA; and, unless `insecure`, plaintext or no roles file on an
+// address that is not loopback.
 absl::Status Validate(const ServerOptions& options);
 
 }  // namespace creditd::server

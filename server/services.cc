@@ -1,14 +1,18 @@
 #include "server/services.h"
 
+#include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/decision_json.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "server/decide.h"
+#include "server/echo.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -17,17 +21,21 @@ namespace v1 = credit::v1;
 
 namespace {
 
-// Messages of one call live on one protobuf arena that starts in a block of
-// this size inside the holder: parsing the facts and building the answer
-// allocate by bumping a pointer, and everything is freed at once.
+constexpr char kEvaluate[] = "/credit.v1.DecisionService/Evaluate";
+constexpr char kEvaluateStream[] = "/credit.v1.DecisionService/EvaluateStream";
+constexpr char kListPolicies[] = "/credit.v1.PolicyService/ListPolicies";
+constexpr char kGetPolicySource[] = "/credit.v1.PolicyService/GetPolicySource";
+constexpr char kValidatePolicy[] = "/credit.v1.PolicyService/ValidatePolicy";
+constexpr char kReload[] = "/credit.v1.PolicyService/Reload";
+
+// Messages of one Evaluate call live on one protobuf arena that starts in a
+// block of this size inside the call: parsing the facts and building the
+// answer allocate by bumping a pointer, and everything is freed at once.
 constexpr size_t kArenaBlock = 8192;
 
-google::protobuf::ArenaOptions ArenaOptionsFor(char* block, size_t size) {
-  google::protobuf::ArenaOptions options;
-  options.initial_block = block;
-  options.initial_block_size = size;
-  return options;
-}
+// Requests to the policy service other than ValidatePolicy carry a name and
+// a version at most.
+constexpr size_t kSmallRequestBytes = 4096;
 
 // Every audit failure is logged once when it starts and once when it ends.
 void NoteAudit(const absl::Status& status) {
@@ -42,7 +50,125 @@ void NoteAudit(const absl::Status& status) {
 const char kUnavailable[] = "the decision log cannot be written; no decision was made";
 const char kDraining[] = "creditd is shutting down; no decision was made, retry elsewhere";
 
-// Makes a stream item's answer the error `status` instead of a decision.
+// Parses `bytes` into `message`; false when they are not a valid message
+// (bad wire format, or a string field that is not UTF-8).
+bool ParseMessage(const grpc::ByteBuffer& bytes, google::protobuf::Message* message) {
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&bytes));
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+grpc::Status Unparseable(const char* type) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("the request is not a valid ", type,
+                                   " (protobuf wire format; strings must be UTF-8)"));
+}
+
+grpc::Status TooLarge(size_t size, size_t limit) {
+  return grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("the request is ", size, " bytes; this server accepts at most ", limit));
+}
+
+// Serializes `message` into `out`; false only when protobuf cannot (a
+// message over 2 GiB).
+bool SerializeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
+  bool own = false;
+  return grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, out, &own).ok();
+}
+
+google::protobuf::ArenaOptions ArenaIn(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  options.max_block_size = 8 * kArenaBlock;
+  return options;
+}
+
+// One unary call: admission (draining, identity and role, calls per caller,
+// size), then the request parsed onto the call's arena and the response
+// built there, serialized into gRPC's buffer when the call is finished. The
+// arena starts in a block of kInline bytes inside the call. The call deletes
+// itself when finished; it may be finished on any thread.
+template <typename Request, typename Response, size_t kInline = 1024>
+class UnaryCall {
+ public:
+  UnaryCall(ServingState& state, grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
+      : state_(state),
+        context_(context),
+        reactor_(context->DefaultReactor()),
+        out_(out),
+        arena_(ArenaIn(block_, sizeof block_)),
+        request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)),
+        response_(google::protobuf::Arena::CreateMessage<Response>(&arena_)) {
+    ++state_.in_flight;
+  }
+
+  // Admits and parses the call; on refusal it is finished (and deleted) and
+  // false is returned. Draining: UNAVAILABLE; no identity or role:
+  // UNAUTHENTICATED or PERMISSION_DENIED; too many calls for this caller or
+  // too large: RESOURCE_EXHAUSTED; not parseable: INVALID_ARGUMENT.
+  bool Begin(const char* method, const grpc::ByteBuffer& bytes, size_t max_bytes) {
+    if (state_.draining) return Refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
+    if (grpc::Status status = state_.authorizer.Check(*context_, method, &identity_);
+        !status.ok()) {
+      return Refuse(status);
+    }
+    if (!state_.calls.Enter(identity_)) {
+      return Refuse(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("`", Echo(identity_, 128), "` already has ", state_.calls.limit(),
+                       " calls in flight; this server allows at most that "
+                       "many per caller")));
+    }
+    counted_ = true;
+    if (bytes.Length() > max_bytes) return Refuse(TooLarge(bytes.Length(), max_bytes));
+    if (!ParseMessage(bytes, request_)) {
+      return Refuse(Unparseable(Request::descriptor()->full_name().c_str()));
+    }
+    return true;
+  }
+
+  // Answers with `status` (and the response when OK), then deletes the call.
+  void Finish(const grpc::Status& status) {
+    grpc::Status answer = status;
+    if (answer.ok() && !SerializeMessage(*response_, out_)) {
+      answer = grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized");
+    }
+    reactor_->Finish(answer);
+    delete this;
+  }
+
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  grpc::CallbackServerContext* context() const { return context_; }
+  Request& request() { return *request_; }
+  Response* response() { return response_; }
+  const std::string& identity() const { return identity_; }
+
+ private:
+  ~UnaryCall() {
+    if (counted_) state_.calls.Leave(identity_);
+    --state_.in_flight;
+  }
+  bool Refuse(const grpc::Status& status) {
+    Finish(status);
+    return false;
+  }
+
+  ServingState& state_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  grpc::ByteBuffer* const out_;
+  std::string identity_;
+  bool counted_ = false;
+  alignas(16) char block_[kInline];  // before the arena that uses it
+  google::protobuf::Arena arena_;
+  Request* const request_;
+  Response* const response_;
+};
+
+using EvaluateCall = UnaryCall<v1::EvaluateRequest, v1::EvaluateResponse, kArenaBlock>;
+
+// The answer for a refused stream item or call, as a stream item's error.
 v1::Error* AnswerWithError(const grpc::Status& status, v1::StreamResponse* response) {
   response->clear_decision();
   v1::Error* error = response->mutable_error();
@@ -51,106 +177,118 @@ v1::Error* AnswerWithError(const grpc::Status& status, v1::StreamResponse* respo
   return error;
 }
 
+void FillId(const engine::PolicyId& id, v1::PolicyId* out) {
+  out->set_name(id.name);
+  out->set_version(id.version);
+  out->set_sha256(id.sha256);
+}
+
 }  // namespace
 
-// Evaluate's request and response on one arena per call.
-class DecisionServiceImpl::ArenaAllocator final
-    : public grpc::MessageAllocator<v1::EvaluateRequest, v1::EvaluateResponse> {
- public:
-  grpc::MessageHolder<v1::EvaluateRequest, v1::EvaluateResponse>* AllocateMessages() override {
-    return new Holder;
-  }
-
- private:
-  class Holder final : public grpc::MessageHolder<v1::EvaluateRequest, v1::EvaluateResponse> {
-   public:
-    Holder() : arena_(ArenaOptionsFor(block_, sizeof block_)) {
-      set_request(google::protobuf::Arena::CreateMessage<v1::EvaluateRequest>(&arena_));
-      set_response(google::protobuf::Arena::CreateMessage<v1::EvaluateResponse>(&arena_));
-    }
-    void Release() override { delete this; }
-
-   private:
-    alignas(16) char block_[kArenaBlock];
-    google::protobuf::Arena arena_;
-  };
-};
-
 DecisionServiceImpl::DecisionServiceImpl(ServingState& state)
-    : state_(state),
-      allocator_(std::make_unique<ArenaAllocator>()),
-      deadlines_(state.default_deadline) {
-  SetMessageAllocatorFor_Evaluate(allocator_.get());
-}
+    : state_(state), deadlines_(state.default_deadline) {}
 
 DecisionServiceImpl::~DecisionServiceImpl() = default;
 
-engine::BundleLoad ReloadBundle(ServingState& state) {
+engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) {
   static std::mutex reload_mutex;
   std::lock_guard<std::mutex> lock(reload_mutex);
+  engine::BundleLoad result;
   absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.policy_dir, state.reader);
   if (!load.ok()) {
-    engine::BundleLoad failed;
-    failed.errors = 1;
-    failed.report = std::string(load.status().message()) + "\n";
+    result.errors = 1;
+    result.report = std::string(load.status().message()) + "\n";
     spdlog::error("policy load rejected: {}", load.status().ToString());
-    return failed;
-  }
-  if (load->bundle == nullptr) {
-    spdlog::error("policy load rejected, {} errors; still serving the previous bundle:\n{}",
-                  load->errors, load->report);
-    return *load;
-  }
-  // Sources first: the log holds a policy's text before any decision made
-  // with it. While the log cannot be written they stay queued in it and go in
-  // with the first record that is.
-  for (const auto& [name, policy] : load->bundle->policies) {
-    if (state.audit == nullptr) break;
-    if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
-      spdlog::error("the source of {} {} is not in the audit log yet: {}", name,
-                    policy->id().version, status.ToString());
+  } else if (load->bundle == nullptr) {
+    spdlog::error(
+        "policy load rejected, {} errors{}:\n{}", load->errors,
+        state.registry.Current() != nullptr ? "; still serving the previous policies" : "",
+        load->report);
+    result = *std::move(load);
+  } else {
+    result = *std::move(load);
+    // Sources first: the log holds a policy's text before any decision made
+    // with it. While the log cannot be written they stay queued in it and go
+    // in with the first record that is.
+    for (const auto& [name, policy] : result.bundle->policies) {
+      if (state.audit == nullptr) break;
+      if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
+        spdlog::error("the source of {} {} is not in the audit log yet: {}", name,
+                      policy->id().version, status.ToString());
+      }
+    }
+    if (absl::Status status = state.registry.Install(result.bundle); !status.ok()) {
+      spdlog::error("policy load rejected: {}", status.ToString());
+      result.report += std::string(status.message()) + "\n";
+      result.errors = 1;
+      result.bundle = nullptr;
+    } else {
+      for (const auto& [name, policy] : result.bundle->policies) {
+        spdlog::info("serving {} {} (sha256 {})", name, policy->id().version, policy->id().sha256);
+      }
     }
   }
-  if (absl::Status status = state.registry.Install(load->bundle); !status.ok()) {
-    spdlog::error("policy load rejected: {}", status.ToString());
-    load->report += std::string(status.message()) + "\n";
-    load->errors = 1;
-    load->bundle = nullptr;
-    return *load;
+  // Who reloaded, and what came of it, goes in the log's chain.
+  if (state.audit != nullptr) {
+    audit::AuditRecord record;
+    record.kind = audit::kReloadRecord;
+    record.caller = caller;
+    const int64_t now = absl::ToUnixMillis(absl::Now());
+    record.decision_id = NewDecisionId(now);
+    record.time = FormatTime(now);
+    record.facts_json = "{}";
+    std::string policies;
+    if (result.bundle != nullptr) {
+      for (const auto& [name, policy] : result.bundle->policies) {
+        absl::StrAppend(&policies, policies.empty() ? "" : ", ", "{\"name\": ");
+        engine::AppendJsonQuoted(name, &policies);
+        absl::StrAppend(&policies, ", \"version\": ");
+        engine::AppendJsonQuoted(policy->id().version, &policies);
+        absl::StrAppend(&policies, ", \"sha256\": ");
+        engine::AppendJsonQuoted(policy->id().sha256, &policies);
+        policies += "}";
+      }
+    }
+    record.result_json =
+        absl::StrCat("{\"accepted\": ", result.bundle != nullptr ? "true" : "false",
+                     ", \"errors\": ", result.errors, ", \"policies\": [", policies, "]}");
+    state.audit->AppendAsync(std::move(record), [caller](absl::Status status) {
+      if (!status.ok()) {
+        spdlog::error("the reload by `{}` could not be recorded in the audit log: {}", caller,
+                      status.ToString());
+      }
+    });
   }
-  for (const auto& [name, policy] : load->bundle->policies) {
-    spdlog::info("serving {} {} (sha256 {})", name, policy->id().version, policy->id().sha256);
-  }
-  return *load;
+  return result;
 }
 
 grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerContext* context,
-                                                        const v1::EvaluateRequest* request,
-                                                        v1::EvaluateResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (state_.draining) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
-    return reactor;
-  }
-  Decided decided = Decide(state_.registry, *request, response->mutable_decision());
+                                                        const grpc::ByteBuffer* bytes,
+                                                        grpc::ByteBuffer* out) {
+  auto* call = new EvaluateCall(state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kEvaluate, *bytes, state_.limits.max_request_bytes)) return reactor;
+  DecideOptions options;
+  options.limits = state_.limits;
+  options.caller = call->identity();
+  Decided decided =
+      Decide(state_.registry, call->request(), call->response()->mutable_decision(), options);
   if (!decided.status.ok()) {
     if (decided.problems.problems_size() > 0) {
       context->AddTrailingMetadata("credit-fact-problems-bin",
                                    decided.problems.SerializeAsString());
     }
-    reactor->Finish(decided.status);
+    call->Finish(decided.status);
     return reactor;
   }
   // Answered once: by the log's commit, or by the default deadline when the
   // caller set none and the log stalls (the decision may still be logged
   // then; it is never given out unlogged).
   auto answer = std::make_shared<PendingAnswer>();
-  ++state_.in_flight;
   // Run by whoever claimed the answer; an error answer carries no decision.
-  auto give = [this, reactor, response](const grpc::Status& status) {
-    if (!status.ok()) response->Clear();
-    reactor->Finish(status);
-    --state_.in_flight;
+  auto give = [call](const grpc::Status& status) {
+    if (!status.ok()) call->response()->Clear();
+    call->Finish(status);
   };
   if (context->deadline() == std::chrono::system_clock::time_point::max()) {
     deadlines_.Track(answer, [give] {
@@ -171,21 +309,29 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
 namespace {
 
 // Answers a stream's requests in order while working ahead: it keeps
-// reading (up to kWindow answers waiting, a few MiB at most), decides each
-// request at once, and lets the audit log commit many records per group;
-// answers are written in request order as their records are committed.
-class StreamReactor final
-    : public grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse> {
+// reading (within the window of Limits::stream_window answers and
+// stream_window_bytes), decides each request at once, and lets the audit log
+// commit many records per group; answers are written in request order as
+// their records are committed. An item that does not parse, is too large or
+// has bad facts gets its own error answer and the stream goes on.
+//
+// The reactor is owned by shared pointers: its own (dropped in OnDone) and
+// one per record waiting for the log, so OnDone never waits for the log and
+// a late commit never touches a deleted reactor.
+class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                            public std::enable_shared_from_this<StreamReactor> {
  public:
-  explicit StreamReactor(ServingState& state) : state_(state) {
-    ++state_.in_flight;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_.draining) {
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
-      return;
-    }
-    ReadNext();
+  static StreamReactor* Start(ServingState& state, grpc::CallbackServerContext* context) {
+    std::shared_ptr<StreamReactor> reactor(new StreamReactor(state));
+    reactor->self_ = reactor;
+    reactor->Begin(*context);
+    return reactor.get();
+  }
+
+  ~StreamReactor() override {
+    if (counted_) state_.calls.Leave(identity_);
+    if (stream_counted_) --state_.streams;
+    --state_.in_flight;
   }
 
   void OnReadDone(bool ok) override {
@@ -199,36 +345,21 @@ class StreamReactor final
     if (broken_ || finished_) return;  // nobody will read the answer
     // The request takes its place in the answer order, and the next read
     // starts while this one is decided.
-    std::shared_ptr<Item> item = std::move(next_);
+    auto item = std::make_shared<Item>();
+    grpc::ByteBuffer bytes;
+    bytes.Swap(&in_);
+    item->bytes = bytes.Length();
+    buffered_ += item->bytes;
     pending_.push_back(item);
     ReadNext();
     lock.unlock();
-    v1::StreamResponse& response = *item->response;
-    response.set_request_id(item->request->request_id());
-    Decided decided = Decide(state_.registry, *item->request, response.mutable_decision());
-    if (!decided.status.ok()) {
-      AnswerWithError(decided.status, &response)
-          ->mutable_problems()
-          ->CopyFrom(decided.problems.problems());
-      lock.lock();
-      item->ready = true;
-      WriteNext();
-      return;
-    }
-    state_.audit->AppendAsync(std::move(decided.record), [this, item](absl::Status status) {
-      NoteAudit(status);
-      std::lock_guard<std::mutex> guard(mutex_);
-      if (!status.ok()) {
-        AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
-      }
-      item->ready = true;
-      WriteNext();
-    });
+    Decide(item, bytes);
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mutex_);
     writing_ = false;
+    buffered_ -= pending_.front()->bytes;
     pending_.pop_front();
     if (!ok) {
       broken_ = true;
@@ -247,23 +378,17 @@ class StreamReactor final
   }
 
   void OnDone() override {
-    // Records still being committed refer to this reactor: wait for them.
-    std::unique_lock<std::mutex> lock(mutex_);
-    settled_.wait(lock, [&] {
-      for (const auto& item : pending_) {
-        if (!item->ready) return false;
-      }
-      return true;
-    });
-    lock.unlock();
-    ServingState& state = state_;
-    delete this;
-    --state.in_flight;
+    std::shared_ptr<StreamReactor> self;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+      self = std::move(self_);
+    }
+    // The reactor goes with the last record still waiting for the log, or
+    // now.
   }
 
  private:
-  static constexpr size_t kWindow = 1024;
-
   // One request and its answer, on one arena, freed at once when the answer
   // has been written. The item is made on one thread and filled on another,
   // and an arena's inline first block serves only the thread that made it:
@@ -282,30 +407,125 @@ class StreamReactor final
     google::protobuf::Arena arena;
     v1::EvaluateRequest* request;
     v1::StreamResponse* response;
+    grpc::ByteBuffer out;  // the serialized answer, once ready
+    size_t bytes = 0;      // counted against the window: request, then answer too
     bool ready = false;
   };
 
+  explicit StreamReactor(ServingState& state) : state_(state) { ++state_.in_flight; }
+
+  void Begin(const grpc::CallbackServerContext& context) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    grpc::Status refused;
+    if (state_.draining) {
+      refused = grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining);
+    } else if (grpc::Status status = state_.authorizer.Check(context, kEvaluateStream, &identity_);
+               !status.ok()) {
+      refused = status;
+    } else if (!state_.calls.Enter(identity_)) {
+      refused = grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("`", Echo(identity_, 128), "` already has ", state_.calls.limit(),
+                       " calls in flight; this server allows at most that "
+                       "many per caller"));
+    } else {
+      counted_ = true;
+      if (++state_.streams > state_.limits.max_streams) {
+        --state_.streams;
+        refused = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               absl::StrCat(state_.limits.max_streams,
+                                            " streams are open; this server allows at most that "
+                                            "many at once"));
+      } else {
+        stream_counted_ = true;
+      }
+    }
+    if (!refused.ok()) {
+      finished_ = true;
+      Finish(refused);
+      return;
+    }
+    ReadNext();
+  }
+
+  // Decides one item (without the lock) and, unless refused, sends its
+  // record to the log; the item becomes ready when its answer is known.
+  void Decide(const std::shared_ptr<Item>& item, const grpc::ByteBuffer& bytes) {
+    v1::StreamResponse& response = *item->response;
+    grpc::Status refused;
+    if (item->bytes > state_.limits.max_request_bytes) {
+      refused = TooLarge(item->bytes, state_.limits.max_request_bytes);
+    } else if (!ParseMessage(bytes, item->request)) {
+      refused = Unparseable("credit.v1.EvaluateRequest");
+    }
+    if (!refused.ok()) {
+      AnswerWithError(refused, &response);
+      Ready(item);
+      return;
+    }
+    response.set_request_id(item->request->request_id());
+    DecideOptions options;
+    options.limits = state_.limits;
+    options.caller = identity_;
+    Decided decided =
+        server::Decide(state_.registry, *item->request, response.mutable_decision(), options);
+    if (!decided.status.ok()) {
+      AnswerWithError(decided.status, &response)
+          ->mutable_problems()
+          ->CopyFrom(decided.problems.problems());
+      Ready(item);
+      return;
+    }
+    state_.audit->AppendAsync(std::move(decided.record), [self = shared_from_this(),
+                                                          item](absl::Status status) {
+      NoteAudit(status);
+      if (!status.ok()) {
+        AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
+      }
+      self->Ready(item);
+    });
+  }
+
+  // Serializes the item's answer and writes what is next in order.
+  void Ready(const std::shared_ptr<Item>& item) {
+    if (!SerializeMessage(*item->response, &item->out)) {
+      v1::StreamResponse error;
+      error.set_request_id(item->request->request_id());
+      AnswerWithError(
+          grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized"), &error);
+      SerializeMessage(error, &item->out);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    item->ready = true;
+    item->bytes += item->out.Length();
+    buffered_ += item->out.Length();
+    if (done_) return;
+    WriteNext();
+  }
+
   // With mutex_ held.
   void WriteNext() {
-    settled_.notify_all();
-    if (writing_ || broken_ || pending_.empty() || !pending_.front()->ready) return;
+    if (writing_ || broken_ || finished_ || pending_.empty() || !pending_.front()->ready) return;
     writing_ = true;
     // When the next answer is ready too, let gRPC hold this one and send
     // them together; the last of a run goes out at once.
     grpc::WriteOptions options;
     if (pending_.size() > 1 && pending_[1]->ready) options.set_buffer_hint();
-    StartWrite(pending_.front()->response, options);
+    StartWrite(&pending_.front()->out, options);
   }
   void ReadNext() {
-    if (reading_ || reads_done_ || broken_ || finished_ || pending_.size() >= kWindow) return;
+    if (reading_ || reads_done_ || broken_ || finished_ ||
+        pending_.size() >= state_.limits.stream_window ||
+        buffered_ >= state_.limits.stream_window_bytes) {
+      return;
+    }
     reading_ = true;
-    next_ = std::make_shared<Item>();
-    StartRead(next_->request);
+    StartRead(&in_);
   }
   // A broken or cancelled stream finishes at once: a read still outstanding
   // may never complete until it does. (Its buffer, and the answers being
-  // written, live until OnDone.) A healthy one finishes when every request
-  // has been answered.
+  // written, live until the reactor goes.) A healthy one finishes when every
+  // request has been answered.
   void MaybeFinish() {
     if (finished_) return;
     if (broken_) {
@@ -319,133 +539,194 @@ class StreamReactor final
   }
 
   ServingState& state_;
-  std::shared_ptr<Item> next_;  // the item being read into
+  std::shared_ptr<StreamReactor> self_;  // until OnDone
+  std::string identity_;
+  bool counted_ = false;
+  bool stream_counted_ = false;
   std::mutex mutex_;
-  std::condition_variable settled_;
+  grpc::ByteBuffer in_;  // the request being read
   std::deque<std::shared_ptr<Item>> pending_;
+  size_t buffered_ = 0;  // bytes of the items in pending_
   bool reading_ = false;
   bool writing_ = false;
   bool reads_done_ = false;
   bool broken_ = false;
   bool finished_ = false;
+  bool done_ = false;
 };
 
 }  // namespace
 
-grpc::ServerBidiReactor<v1::EvaluateRequest, v1::StreamResponse>*
-DecisionServiceImpl::EvaluateStream(grpc::CallbackServerContext* /*context*/) {
-  return new StreamReactor(state_);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DecisionServiceImpl::EvaluateStream(
+    grpc::CallbackServerContext* context) {
+  return StreamReactor::Start(state_, context);
 }
 
 grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
-                                                          const v1::ListPoliciesRequest*,
-                                                          v1::ListPoliciesResponse* response) {
+                                                          const grpc::ByteBuffer* bytes,
+                                                          grpc::ByteBuffer* out) {
+  auto* call =
+      new UnaryCall<v1::ListPoliciesRequest, v1::ListPoliciesResponse>(state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kListPolicies, *bytes, kSmallRequestBytes)) return reactor;
   std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
   for (const std::shared_ptr<const engine::CompiledPolicy>& policy : state_.registry.History()) {
-    v1::PolicyInfo* info = response->add_policies();
-    info->mutable_id()->set_name(policy->id().name);
-    info->mutable_id()->set_version(policy->id().version);
-    info->mutable_id()->set_sha256(policy->id().sha256);
+    v1::PolicyInfo* info = call->response()->add_policies();
+    FillId(policy->id(), info->mutable_id());
     bool current = false;
     if (bundle != nullptr) {
       auto it = bundle->policies.find(policy->name());
-      current = it != bundle->policies.end() && it->second == policy;
+      current = it != bundle->policies.end() && it->second->id().sha256 == policy->id().sha256;
     }
     info->set_current(current);
     info->set_effective(policy->checked().effective);
     info->set_owner(policy->checked().owner);
     info->set_description(policy->checked().description);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  call->Finish(grpc::Status::OK);
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(
-    grpc::CallbackServerContext* context, const v1::GetPolicySourceRequest* request,
-    v1::GetPolicySourceResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* bytes,
+                                                             grpc::ByteBuffer* out) {
+  auto* call =
+      new UnaryCall<v1::GetPolicySourceRequest, v1::GetPolicySourceResponse>(state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kGetPolicySource, *bytes, kSmallRequestBytes)) return reactor;
+  const v1::GetPolicySourceRequest& request = call->request();
   std::shared_ptr<const engine::CompiledPolicy> policy;
-  if (request->version().empty()) {
+  if (request.version().empty()) {
     std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
     if (bundle != nullptr) {
-      auto it = bundle->policies.find(request->name());
+      auto it = bundle->policies.find(request.name());
       if (it != bundle->policies.end()) policy = it->second;
     }
   } else {
-    policy = state_.registry.Find(request->name(), request->version());
+    policy = state_.registry.Find(request.name(), request.version());
   }
   if (policy == nullptr) {
-    reactor->Finish(grpc::Status(
+    call->Finish(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("no decision `", request->name(), "`",
-                     request->version().empty() ? "" : " version ", request->version())));
+        absl::StrCat("no decision `", Echo(request.name()), "`",
+                     request.version().empty() ? "" : " version ", Echo(request.version()))));
     return reactor;
   }
-  response->mutable_id()->set_name(policy->id().name);
-  response->mutable_id()->set_version(policy->id().version);
-  response->mutable_id()->set_sha256(policy->id().sha256);
-  response->set_source(policy->canonical_source());
-  reactor->Finish(grpc::Status::OK);
+  FillId(policy->id(), call->response()->mutable_id());
+  call->response()->set_source(policy->canonical_source());
+  call->Finish(grpc::Status::OK);
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(
-    grpc::CallbackServerContext* context, const v1::ValidatePolicyRequest* request,
-    v1::ValidatePolicyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const std::string name = request->path().empty() ? "candidate.credit" : request->path();
-  if (name.find("..") != std::string::npos || (!name.empty() && name[0] == '/')) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "path must be relative to the policy directory"));
+namespace {
+
+// Is `path` a plain relative path inside the policy directory: no `..`,
+// not absolute, no empty or `.` parts, printable, ending in .credit?
+bool IsCandidatePath(const std::string& path) {
+  if (path.empty() || path.size() > 256 || path[0] == '/') return false;
+  if (path.size() < 8 || path.compare(path.size() - 7, 7, ".credit") != 0) return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  for (char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* bytes,
+                                                            grpc::ByteBuffer* out) {
+  using Call = UnaryCall<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>;
+  auto* call = new Call(state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kValidatePolicy, *bytes, state_.limits.max_policy_bytes + kSmallRequestBytes)) {
     return reactor;
   }
-  const std::string path = absl::StrCat(state_.policy_dir, "/", name);
-  absl::StatusOr<engine::BundleLoad> load =
-      engine::LoadCandidate(path, request->source(), state_.reader);
-  if (!load.ok()) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(load.status().message())));
+  const v1::ValidatePolicyRequest& request = call->request();
+  const std::string name = request.path().empty() ? "candidate.credit" : request.path();
+  if (!IsCandidatePath(name)) {
+    call->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("path `", Echo(name),
+                                           "` must be a relative path inside the policy "
+                                           "directory ending in .credit, without `..`")));
     return reactor;
   }
-  response->set_valid(load->errors == 0);
-  response->set_report(load->report);
-  for (const dsl::Diagnostic& d : load->diagnostics) {
-    v1::Diagnostic* out = response->add_diagnostics();
-    out->set_severity(d.severity == dsl::Severity::kError ? "error" : "warning");
-    out->set_code(d.code);
-    out->set_line(d.span.line);
-    out->set_column(d.span.column);
-    out->set_message(d.message);
-    out->set_help(d.help);
+  if (request.source().size() > state_.limits.max_policy_bytes) {
+    call->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("the candidate is ", request.source().size(),
+                     " bytes; a policy file may be at most ", state_.limits.max_policy_bytes)));
+    return reactor;
   }
-  if (load->bundle != nullptr) {
-    const auto& policy = load->bundle->policies.begin()->second;
-    response->mutable_id()->set_name(policy->id().name);
-    response->mutable_id()->set_version(policy->id().version);
-    response->mutable_id()->set_sha256(policy->id().sha256);
+  // Parsing, checking and analysing take a while: off gRPC's threads.
+  const bool queued = state_.worker.TrySubmit([this, call, name] {
+    const v1::ValidatePolicyRequest& request = call->request();
+    v1::ValidatePolicyResponse* response = call->response();
+    const std::string path = absl::StrCat(state_.policy_dir, "/", name);
+    absl::StatusOr<engine::BundleLoad> load =
+        engine::LoadCandidate(path, request.source(), state_.reader);
+    if (!load.ok()) {
+      call->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, Echo(load.status().message(), 1024)));
+      return;
+    }
+    response->set_valid(load->errors == 0);
+    response->set_report(load->report);
+    for (const dsl::Diagnostic& d : load->diagnostics) {
+      v1::Diagnostic* diagnostic = response->add_diagnostics();
+      diagnostic->set_severity(d.severity == dsl::Severity::kError ? "error" : "warning");
+      diagnostic->set_code(d.code);
+      diagnostic->set_line(d.span.line);
+      diagnostic->set_column(d.span.column);
+      diagnostic->set_message(d.message);
+      diagnostic->set_help(d.help);
+    }
+    if (load->bundle != nullptr) {
+      FillId(load->bundle->policies.begin()->second->id(), response->mutable_id());
+    }
+    call->Finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    call->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "too many policy validations and reloads are waiting; retry later"));
   }
-  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext* context,
-                                                    const v1::ReloadRequest*,
-                                                    v1::ReloadResponse* response) {
-  engine::BundleLoad load = ReloadBundle(state_);
-  response->set_accepted(load.bundle != nullptr);
-  response->set_report(load.report);
-  std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
-  if (bundle != nullptr) {
-    for (const auto& [name, policy] : bundle->policies) {
-      v1::PolicyId* id = response->add_policies();
-      id->set_name(name);
-      id->set_version(policy->id().version);
-      id->set_sha256(policy->id().sha256);
+                                                    const grpc::ByteBuffer* bytes,
+                                                    grpc::ByteBuffer* out) {
+  using Call = UnaryCall<v1::ReloadRequest, v1::ReloadResponse>;
+  auto* call = new Call(state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kReload, *bytes, kSmallRequestBytes)) return reactor;
+  spdlog::info("reload requested by `{}`", Echo(call->identity(), 128));
+  const bool queued = state_.worker.TrySubmit([this, call] {
+    engine::BundleLoad load = ReloadBundle(state_, call->identity());
+    v1::ReloadResponse* response = call->response();
+    response->set_accepted(load.bundle != nullptr);
+    response->set_report(load.report);
+    std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
+    if (bundle != nullptr) {
+      for (const auto& [name, policy] : bundle->policies) {
+        FillId(policy->id(), response->add_policies());
+      }
     }
+    call->Finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    call->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "too many policy validations and reloads are waiting; retry later"));
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

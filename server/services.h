@@ -2,6 +2,12 @@
 
 // The gRPC services: requests in, engine calls, audit log, answers out. The
 // only place gRPC and the generated proto types meet the engine.
+//
+// Every method takes the caller's bytes (gRPC's raw callback API) and parses
+// them itself, so that a request that does not parse is answered
+// INVALID_ARGUMENT with a message (gRPC's own handler would answer
+// UNIMPLEMENTED with none), and a stream item that does not parse gets its
+// own error answer while the stream goes on.
 
 #include <atomic>
 #include <cstdint>
@@ -14,12 +20,21 @@
 #include "engine/bundle.h"
 #include "engine/program.h"
 #include "server/answer_deadlines.h"
+#include "server/auth.h"
+#include "server/limits.h"
+#include "server/policy_worker.h"
 
 namespace creditd::server {
 
 // What the services share: the registry of bundles, the audit log, where
-// policies come from.
+// policies come from, who may call, and the bounds.
 struct ServingState {
+  explicit ServingState(const Limits& bounds)
+      : limits(bounds),
+        authorizer(std::make_shared<AccessPolicy>()),
+        calls(bounds.max_calls_per_caller),
+        worker(bounds.max_policy_jobs) {}
+
   engine::Registry registry;
   audit::AuditSink* audit = nullptr;
   std::string policy_dir;
@@ -28,51 +43,69 @@ struct ServingState {
   // DEADLINE_EXCEEDED after this long (a stalled audit log must not hold
   // callers forever); zero: no default.
   absl::Duration default_deadline = absl::ZeroDuration();
-  // Draining (SIGTERM): new Evaluate calls and streams are refused with
-  // UNAVAILABLE so callers go elsewhere; those in flight finish.
+  const Limits limits;
+  Authorizer authorizer;
+  CallsPerCaller calls;
+  // Draining (SIGTERM): new calls and streams are refused with UNAVAILABLE
+  // so callers go elsewhere; those in flight finish.
   std::atomic<bool> draining{false};
-  // Evaluate calls not yet answered plus streams not yet done.
+  // Calls not yet answered plus streams not yet done (with every record they
+  // sent to the log settled).
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int> streams{0};
+  // Runs ValidatePolicy and Reload off gRPC's threads. Last: it is stopped
+  // (and its queued jobs run) before the rest of the state goes.
+  PolicyWorker worker;
 };
 
+// Who asked for a reload, for the log: an identity, or "signal" / "watch".
 // Loads the policy directory and installs it; on any error the current
-// bundle stays. Logs the outcome. Thread-safe.
-engine::BundleLoad ReloadBundle(ServingState& state);
+// bundle stays. Logs the outcome, and records it (with `caller`) in the audit
+// log. Thread-safe; blocks while it loads and stores sources.
+engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller);
 
-class DecisionServiceImpl final : public credit::v1::DecisionService::CallbackService {
+// The services take and give raw bytes; see the comment at the top.
+using RawDecisionService = credit::v1::DecisionService::WithRawCallbackMethod_Evaluate<
+    credit::v1::DecisionService::WithRawCallbackMethod_EvaluateStream<
+        credit::v1::DecisionService::Service>>;
+using RawPolicyService = credit::v1::PolicyService::WithRawCallbackMethod_ListPolicies<
+    credit::v1::PolicyService::WithRawCallbackMethod_GetPolicySource<
+        credit::v1::PolicyService::WithRawCallbackMethod_ValidatePolicy<
+            credit::v1::PolicyService::WithRawCallbackMethod_Reload<
+                credit::v1::PolicyService::Service>>>>;
+
+class DecisionServiceImpl final : public RawDecisionService {
  public:
   explicit DecisionServiceImpl(ServingState& state);
   ~DecisionServiceImpl() override;
 
   grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
-                                     const credit::v1::EvaluateRequest* request,
-                                     credit::v1::EvaluateResponse* response) override;
-  grpc::ServerBidiReactor<credit::v1::EvaluateRequest, credit::v1::StreamResponse>* EvaluateStream(
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EvaluateStream(
       grpc::CallbackServerContext* context) override;
 
  private:
-  class ArenaAllocator;
   ServingState& state_;
-  std::unique_ptr<ArenaAllocator> allocator_;
   AnswerDeadlines deadlines_;
 };
 
-class PolicyServiceImpl final : public credit::v1::PolicyService::CallbackService {
+class PolicyServiceImpl final : public RawPolicyService {
  public:
   explicit PolicyServiceImpl(ServingState& state) : state_(state) {}
 
   grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context,
-                                         const credit::v1::ListPoliciesRequest* request,
-                                         credit::v1::ListPoliciesResponse* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetPolicySource(grpc::CallbackServerContext* context,
-                                            const credit::v1::GetPolicySourceRequest* request,
-                                            credit::v1::GetPolicySourceResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* context,
-                                           const credit::v1::ValidatePolicyRequest* request,
-                                           credit::v1::ValidatePolicyResponse* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
-                                   const credit::v1::ReloadRequest* request,
-                                   credit::v1::ReloadResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
  private:
   ServingState& state_;

@@ -35,5 +35,59 @@ TEST(ServerOptionsTest, DefaultDeadlineIsBounded) {
   EXPECT_FALSE(Validate(options).ok());
 }
 
+TEST(ServerOptionsTest, KnowsLoopbackAddresses) {
+  for (const char* address : {"127.0.0.1:1", "127.1.2.3:50051", "localhost:0", "[::1]:80"}) {
+    EXPECT_TRUE(IsLoopback(address)) << address;
+  }
+  for (const char* address : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "127.0.0.1.example:1",
+                              "128.0.0.1:1", "127.0.0:1", "example.com:1"}) {
+    EXPECT_FALSE(IsLoopback(address)) << address;
+  }
+}
+
+TEST(ServerOptionsTest, PlaintextOrNoRolesOffLoopbackNeedInsecure) {
+  ServerOptions options;
+  options.listen_address = "0.0.0.0:50051";
+  EXPECT_NE(Validate(options).message().find("--tls_cert"), std::string::npos);
+  options.tls.cert_file = "server.pem";
+  options.tls.key_file = "server.key";
+  EXPECT_NE(Validate(options).message().find("--roles"), std::string::npos);
+  options.roles_file = "roles";
+  EXPECT_TRUE(Validate(options).ok());
+  ServerOptions plaintext;
+  plaintext.listen_address = "0.0.0.0:50051";
+  plaintext.insecure = true;
+  EXPECT_TRUE(Validate(plaintext).ok());
+}
+
+TEST(ServerOptionsTest, TlsFilesGoTogether) {
+  ServerOptions options;
+  options.tls.cert_file = "server.pem";
+  EXPECT_FALSE(Validate(options).ok());
+  options.tls.key_file = "server.key";
+  EXPECT_TRUE(Validate(options).ok());
+  options.tls.crl_dir = "crl";
+  EXPECT_NE(Validate(options).message().find("--tls_client_ca"), std::string::npos);
+  options.tls.client_ca_file = "ca.pem";
+  EXPECT_TRUE(Validate(options).ok());
+  options.tokens_file = "tokens";
+  EXPECT_FALSE(Validate(options).ok());  // tokens are for TLS without client certificates
+  ServerOptions tokens_plain;
+  tokens_plain.tokens_file = "tokens";
+  EXPECT_NE(Validate(tokens_plain).message().find("TLS"), std::string::npos);
+  ServerOptions client_ca_alone;
+  client_ca_alone.tls.client_ca_file = "ca.pem";
+  EXPECT_FALSE(Validate(client_ca_alone).ok());
+}
+
+TEST(ServerOptionsTest, LimitsAreBounded) {
+  ServerOptions options;
+  options.limits.max_request_bytes = options.max_message_bytes + 1;
+  EXPECT_NE(Validate(options).message().find("--max_request_bytes"), std::string::npos);
+  options = ServerOptions{};
+  options.limits.max_streams = 0;
+  EXPECT_NE(Validate(options).message().find("--max_streams"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace creditd::server
