@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -213,7 +214,8 @@ absl::Status FactsError(std::vector<FactProblem> problems) {
   std::string payload;
   for (const FactProblem& p : problems) {
     parts.push_back(absl::StrCat("`", p.fact, "`: ", p.problem));
-    absl::StrAppend(&payload, p.fact, "\t", p.problem, "\n");
+    // Length-prefixed: a caller's value may hold tabs and line breaks.
+    absl::StrAppend(&payload, p.fact.size(), ":", p.fact, p.problem.size(), ":", p.problem);
   }
   absl::Status status = absl::InvalidArgumentError(
       absl::StrCat(problems.size() == 1 ? "1 problem" : absl::StrCat(problems.size(), " problems"),
@@ -691,10 +693,23 @@ std::vector<FactProblem> FactProblems(const absl::Status& status) {
   std::vector<FactProblem> problems;
   auto payload = status.GetPayload(kProblemsPayload);
   if (!payload) return problems;
-  for (absl::string_view line : absl::StrSplit(std::string(*payload), '\n', absl::SkipEmpty())) {
-    const size_t tab = line.find('\t');
-    if (tab == absl::string_view::npos) continue;
-    problems.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+  const std::string text(*payload);
+  absl::string_view rest(text);
+  // Reads one "LENGTH:TEXT" field off `rest`.
+  auto next = [&rest](std::string* out) {
+    const size_t colon = rest.find(':');
+    size_t length = 0;
+    if (colon == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, colon), &length) ||
+        length > rest.size() - colon - 1) {
+      return false;
+    }
+    *out = std::string(rest.substr(colon + 1, length));
+    rest.remove_prefix(colon + 1 + length);
+    return true;
+  };
+  FactProblem problem;
+  while (!rest.empty() && next(&problem.fact) && next(&problem.problem)) {
+    problems.push_back(problem);
   }
   return problems;
 }

@@ -185,7 +185,9 @@ CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context, const Acce
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   bool tls = false;
   if (auth != nullptr) {
-    tls = FirstProperty(*auth, GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME) == "ssl";
+    // "ssl" from SslServerCredentials, "tls" from TlsServerCredentials.
+    const std::string security = FirstProperty(*auth, GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+    tls = security == "ssl" || security == "tls";
     // A verified client certificate: URI SAN, then DNS SAN, then the CN.
     for (const char* property :
          {GRPC_PEER_URI_PROPERTY_NAME, GRPC_PEER_DNS_PROPERTY_NAME, GRPC_X509_CN_PROPERTY_NAME}) {

@@ -252,12 +252,12 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     record.result_json =
         absl::StrCat("{\"accepted\": ", result.bundle != nullptr ? "true" : "false",
                      ", \"errors\": ", result.errors, ", \"policies\": [", policies, "]}");
-    state.audit->AppendAsync(std::move(record), [caller](absl::Status status) {
-      if (!status.ok()) {
-        spdlog::error("the reload by `{}` could not be recorded in the audit log: {}", caller,
-                      status.ToString());
-      }
-    });
+    // Durably, before the reload is answered (this never runs on a gRPC
+    // thread).
+    if (absl::Status status = state.audit->Append(std::move(record)); !status.ok()) {
+      spdlog::error("the reload by `{}` could not be recorded in the audit log: {}", caller,
+                    status.ToString());
+    }
   }
   return result;
 }
@@ -463,7 +463,10 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
       Ready(item);
       return;
     }
-    response.set_request_id(item->request->request_id());
+    // The request id is echoed only when it is within bounds (Decide
+    // refuses it otherwise).
+    const std::string& request_id = item->request->request_id();
+    if (request_id.size() <= state_.limits.max_id_bytes) response.set_request_id(request_id);
     DecideOptions options;
     options.limits = state_.limits;
     options.caller = identity_;
