@@ -260,6 +260,55 @@ class TlsTest(unittest.TestCase):
             time.sleep(1)
 
 
+class CrlTest(unittest.TestCase):
+    """A client certificate on the CA's revocation list fails the handshake."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = Pki()
+        cls.pki.ca("ca")
+        cls.pki.cert("ca", "server", "DNS:localhost,IP:127.0.0.1", server=True)
+        cls.pki.cert("ca", "orders", "URI:spiffe://credit.test/orders")
+        cls.pki.cert("ca", "stolen", "URI:spiffe://credit.test/stolen")
+        with open(cls.pki.path("ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = own\n[own]\ndatabase = index.txt\n"
+                    "crlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n")
+        open(cls.pki.path("index.txt"), "w").close()
+        with open(cls.pki.path("crlnumber"), "w") as f:
+            f.write("1000\n")
+        os.mkdir(cls.pki.path("crl"))
+        cls.pki.run("ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem",
+                    "-revoke", "stolen.pem")
+        cls.pki.run("ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem",
+                    "-gencrl", "-out", "crl/ca.crl.pem")
+        cls.pki.run("rehash", "crl")
+        with open(cls.pki.path("roles"), "w") as f:
+            f.write("evaluate spiffe://credit.test/orders\nevaluate spiffe://credit.test/stolen\n")
+        cls.server = TlsServer(POLICIES, extra=[
+            f"--tls_cert={cls.pki.path('server.pem')}", f"--tls_key={cls.pki.path('server.key')}",
+            f"--tls_client_ca={cls.pki.path('ca.pem')}", f"--tls_crl_dir={cls.pki.path('crl')}",
+            f"--roles={cls.pki.path('roles')}"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        cls.pki.cleanup()
+
+    def evaluate(self, client):
+        channel = self.server.secure(self.pki, "ca", client)
+        try:
+            return rpc.DecisionServiceStub(channel).Evaluate(dunning(), timeout=10)
+        finally:
+            channel.close()
+
+    def test_a_revoked_certificate_is_refused(self):
+        self.assertEqual(self.evaluate("orders").decision.decision, "dunning")
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.evaluate("stolen")
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+
 class TokenTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
