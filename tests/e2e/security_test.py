@@ -619,6 +619,14 @@ class MalformedTest(unittest.TestCase):
     def good(self):
         return self.server.decisions.Evaluate(dunning(request_id="good"), timeout=10).decision
 
+    def test_malformed_requests_leave_no_log_lines(self):
+        for data in (field(1, 2, b"\xc3\x28"), b"\xff\xff"):
+            with self.assertRaises(grpc.RpcError):
+                raw_unary(self.server.channel, EVAL)(data, timeout=10)
+        output = self.server.output()
+        self.assertNotIn("libprotobuf", output)
+        self.assertNotIn("invalid UTF-8", output)
+
     def test_the_table_has_enough_cases(self):
         self.assertGreaterEqual(len(MALFORMED) + len(STREAM_ITEMS), 60)
 
