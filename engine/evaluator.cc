@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/value.h"
@@ -90,7 +91,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
         absl::StatusOr<Decimal> d = Decimal::Parse(fact.text);
         absl::StatusOr<int64_t> whole = d.ok() ? d->ToInt64() : absl::StatusOr<int64_t>(d.status());
         if (!whole.ok()) {
-          *problem = absl::StrCat("`", fact.text, "` is not a whole number");
+          *problem = absl::StrCat("`", EchoText(fact.text), "` is not a whole number");
           return false;
         }
         slot->i = *whole;
@@ -119,7 +120,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
                 : d->Div(Decimal::FromInt(100));
       }
       if (!d.ok()) {
-        *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+        *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(type));
         return false;
       }
       const int canonical = CanonicalScale(type.kind);
@@ -131,7 +132,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
         return wrong();
       absl::StatusOr<int64_t> days = ParseDate(fact.text);
       if (!days.ok()) {
-        *problem = absl::StrCat("`", fact.text, "` is not a calendar date (YYYY-MM-DD)");
+        *problem = absl::StrCat("`", EchoText(fact.text), "` is not a calendar date (YYYY-MM-DD)");
         return false;
       }
       slot->i = *days;
@@ -146,7 +147,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
           return true;
         }
       }
-      *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+      *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(type));
       return false;
     }
     default:
@@ -560,7 +561,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     const int index = policy.FindInput(fact.name);
     if (index < 0) {
       problems.push_back(
-          {std::string(fact.name), absl::StrCat("not an input of `", policy.name(), "`")});
+          {EchoText(fact.name), absl::StrCat("not an input of `", policy.name(), "`")});
       continue;
     }
     const InputSlot& input = inputs[static_cast<size_t>(index)];
@@ -685,6 +686,28 @@ absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& fac
     return status;
   }
   return decision;
+}
+
+std::string EchoText(absl::string_view text) {
+  size_t end = text.size();
+  const bool cut = end > kEchoBytes;
+  if (cut) {
+    end = kEchoBytes;
+    // Back up to the first byte of the character that straddles the cut.
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  std::string out;
+  out.reserve(end + 3);
+  for (const char c : text.substr(0, end)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", u);
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (cut) out += "\u2026";
+  return out;
 }
 
 std::vector<FactProblem> FactProblems(const absl::Status& status) {

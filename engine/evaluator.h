@@ -38,12 +38,19 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
 
 // One problem with the facts of a request.
 struct FactProblem {
-  std::string fact;     // the input's name as sent (or expected)
+  std::string fact;     // the input's name, or an unknown name as sent (EchoText)
   std::string problem;  // e.g. "missing", "`12a` is not a decimal"
 };
 
 // The problems carried by an InvalidArgument status from Evaluate; empty for
 // any other status.
 std::vector<FactProblem> FactProblems(const absl::Status& status);
+
+// A caller's text as a problem shows it: at most kEchoBytes bytes, cut at a
+// UTF-8 character boundary and followed by "…" when longer, with control
+// characters written as \xNN. A caller may send megabytes or line breaks;
+// neither reaches a message.
+inline constexpr size_t kEchoBytes = 32;
+std::string EchoText(absl::string_view text);
 
 }  // namespace creditd::engine
