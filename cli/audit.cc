@@ -76,7 +76,7 @@ void Replay(const std::string& db, Context& context) {
       }
       policy = *compiled;
     }
-    rapidjson::Document document;
+    FactsJson document;
     engine::Facts facts;
     engine::Decision decision;
     absl::Status parsed = ParseFacts(r.facts_json, *policy, &document, &facts);
