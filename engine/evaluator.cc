@@ -70,9 +70,21 @@ std::string TypeHint(const Type& type) {
   }
 }
 
-// Converts one fact to its slot; a problem description on failure.
-bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::string* problem) {
+// `d` with at least `scale` places, padded with zeros: comparisons of values
+// at one scale compare coefficients directly. Padding is exact; a value with
+// too many digits to pad stays at its own scale, which is the same value.
+Decimal Padded(const Decimal& d, int scale) {
+  if (scale <= d.scale()) return d;
+  absl::StatusOr<Decimal> padded = d.Round(scale);
+  return padded.ok() ? *padded : d;
+}
+
+// Converts one fact to its slot under `rules`; a problem description on
+// failure.
+bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot* slot,
+            std::string* problem) {
   const Type& type = input.type;
+  const bool strict = rules == FactRules::kStrict;
   auto wrong = [&] {
     *problem = absl::StrCat("expected ", TypeName(type), " (", TypeHint(type), ")");
     return false;
@@ -87,7 +99,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
         slot->i = fact.i;
         return true;
       }
-      if (fact.kind == FactValue::Kind::kDecimal) {
+      if (!strict && fact.kind == FactValue::Kind::kDecimal) {
         absl::StatusOr<Decimal> d = Decimal::Parse(fact.text);
         absl::StatusOr<int64_t> whole = d.ok() ? d->ToInt64() : absl::StatusOr<int64_t>(d.status());
         if (!whole.ok()) {
@@ -101,10 +113,11 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
     case TypeKind::kDecimal:
     case TypeKind::kMoney:
     case TypeKind::kPercent: {
+      const int canonical = CanonicalScale(type.kind);
       if (fact.kind == FactValue::Kind::kInt) {
-        const Decimal whole = Decimal::FromInt(fact.i);
-        const int canonical = CanonicalScale(type.kind);
-        slot->d = canonical > 0 ? whole.Round(canonical).value_or(whole) : whole;
+        // 1 for a percent would be 100%: a fraction must be written as one.
+        if (strict && type.kind == TypeKind::kPercent) return wrong();
+        slot->d = Padded(Decimal::FromInt(fact.i), canonical);
         return true;
       }
       if (fact.kind != FactValue::Kind::kDecimal) return wrong();
@@ -123,8 +136,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
         *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(type));
         return false;
       }
-      const int canonical = CanonicalScale(type.kind);
-      slot->d = canonical > d->scale() ? d->Round(canonical).value_or(*d) : *d;
+      slot->d = Padded(*d, canonical);
       return true;
     }
     case TypeKind::kDate: {
@@ -571,7 +583,8 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     }
     scratch.seen[static_cast<size_t>(index)] = 1;
     Slot& slot = f[input.slot];
-    if (!ToSlot(input, fact.value, &slot, &problem) || !InRange(input, slot, &problem)) {
+    if (!ToSlot(input, fact.value, options.facts, &slot, &problem) ||
+        !InRange(input, slot, &problem)) {
       problems.push_back({input.name, problem});
     }
   }

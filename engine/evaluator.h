@@ -11,10 +11,25 @@
 
 namespace creditd::engine {
 
+// Which conversions a fact may go through on its way to an input's value.
+enum class FactRules {
+  // No conversion that could change what a value means: an int input takes
+  // an int; a percent a decimal ("0.55" or "55%"), never an int (1 would be
+  // 100%); money and decimal a decimal or an int, which keeps its meaning.
+  kStrict,
+  // The conversions of decisions logged before the strict rules, for audit
+  // replay of older records so that they replay as they were made: an int
+  // input also takes a decimal that is a whole number ("6.00"), and a percent
+  // an int (1 is 100%).
+  kLenient,
+};
+
 struct EvalOptions {
   // Record every step (lets, bands, tables, factors, rules, outputs) in
   // Decision::trace. Off by default: tracing allocates.
   bool trace = false;
+  // How facts are read; only audit replay of older records asks for kLenient.
+  FactRules facts = FactRules::kStrict;
 };
 
 // Evaluates `policy` against `facts`.

@@ -12,7 +12,70 @@ namespace creditd::engine {
 namespace {
 
 using testing::CompileText;
+using ::testing::ElementsAre;
 using testing::Header;
+using testing::Out;
+
+// The one problem evaluating `fact` as input `name` gives, or "accepted: "
+// and the output `x` when there is none.
+std::string Try(const CompiledPolicy& policy, const std::string& name, FactValue fact,
+                FactRules rules = FactRules::kStrict) {
+  Facts facts;
+  facts.Add(name, fact);
+  EvalOptions options;
+  options.facts = rules;
+  absl::StatusOr<Decision> d = Evaluate(policy, facts, options);
+  if (d.ok()) return "accepted: " + Out(*d, "x");
+  std::vector<FactProblem> problems = FactProblems(d.status());
+  if (problems.size() != 1) return std::string(d.status().message());
+  return problems[0].fact + ": " + problems[0].problem;
+}
+
+TEST(FactsTest, AnIntTakesOnlyAnInt) {
+  auto policy = CompileText(Header() + "input n: int\noutput x: int = n\n");
+  ASSERT_NE(policy, nullptr);
+  EXPECT_EQ(Try(*policy, "n", FactValue::Int(6)), "accepted: 6");
+  // A decimal, even a whole one, is the wrong type: "6.00" from a caller
+  // that formats every number with two places must not pass as 6.
+  EXPECT_EQ(Try(*policy, "n", FactValue::Decimal("6.00")), "n: expected int (a whole number)");
+  EXPECT_EQ(Try(*policy, "n", FactValue::Decimal("6")), "n: expected int (a whole number)");
+  EXPECT_EQ(Try(*policy, "n", FactValue::Decimal("6.5")), "n: expected int (a whole number)");
+}
+
+TEST(FactsTest, APercentTakesOnlyAFraction) {
+  auto policy = CompileText(Header() + "input r: percent\noutput x: percent = r\n");
+  ASSERT_NE(policy, nullptr);
+  // An int 1 would mean 100%: a ratio sent as a whole number is refused.
+  EXPECT_EQ(Try(*policy, "r", FactValue::Int(1)),
+            "r: expected percent (a fraction such as \"0.55\" or \"55%\")");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Int(0)),
+            "r: expected percent (a fraction such as \"0.55\" or \"55%\")");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("1")), "accepted: 100%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("0.55")), "accepted: 55%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("55%")), "accepted: 55%");
+}
+
+TEST(FactsTest, AnIntKeepsItsMeaningAsMoneyOrDecimal) {
+  auto policy =
+      CompileText(Header() + "input m: money\ninput d: decimal\noutput x: money = m * d\n");
+  ASSERT_NE(policy, nullptr);
+  Facts facts;
+  facts.Add("m", FactValue::Int(800000)).Add("d", FactValue::Int(2));
+  absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(Out(*d, "x"), "1600000");
+}
+
+TEST(FactsTest, LenientRulesKeepTheConversionsOfOlderRecords) {
+  auto ints = CompileText(Header() + "input n: int\noutput x: int = n\n");
+  auto percents = CompileText(Header() + "input r: percent\noutput x: percent = r\n");
+  ASSERT_NE(ints, nullptr);
+  ASSERT_NE(percents, nullptr);
+  EXPECT_EQ(Try(*ints, "n", FactValue::Decimal("6.00"), FactRules::kLenient), "accepted: 6");
+  EXPECT_EQ(Try(*ints, "n", FactValue::Decimal("6.5"), FactRules::kLenient),
+            "n: `6.5` is not a whole number");
+  EXPECT_EQ(Try(*percents, "r", FactValue::Int(1), FactRules::kLenient), "accepted: 100%");
+}
 
 TEST(FactsTest, ProblemsEchoOnlyAShortPrefixOfTheCallersText) {
   auto policy = CompileText(Header() + "input m: money\noutput x: money = m\n");
