@@ -361,6 +361,7 @@ class Checker {
       info.name = decl->name.name;
       info.decl = decl;
       info.type = ResolveType(decl->type);
+      info.places = DefaultPlaces(info.type.kind);
       info.range = Domain::Full(info.type);
       if (decl->type.is_set && !info.type.is_error()) {
         // Sets as inputs are allowed; they have no range.

@@ -143,6 +143,7 @@ struct InputSlot {
   bool low_closed = true, high_closed = true;
   program::Slot low, high;
   std::optional<Value> default_value;
+  int places = -1;  // decimal kinds: the most decimal places a fact may have
   uint32_t slot = 0;
 };
 

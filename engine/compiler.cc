@@ -228,6 +228,7 @@ class Compiler {
       slot.range = in.range;
       slot.has_range = in.has_range;
       slot.default_value = in.default_value;
+      slot.places = in.places;
       if (in.has_range && in.range.ranges().size() == 1 && in.type.is_ordered()) {
         const Domain::Range& r = in.range.ranges().front();
         slot.simple_range = true;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -49,7 +50,16 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-std::string TypeHint(const Type& type) {
+// The input's type as the policy declares it: "money(0)", "int", "Grade".
+std::string InputTypeName(const InputSlot& input) {
+  if (input.type.kind == TypeKind::kMoney && input.places != DefaultPlaces(TypeKind::kMoney)) {
+    return absl::StrCat("money(", input.places, ")");
+  }
+  return TypeName(input.type);
+}
+
+std::string TypeHint(const InputSlot& input) {
+  const Type& type = input.type;
   switch (type.kind) {
     case TypeKind::kBool:
       return "true or false";
@@ -58,7 +68,8 @@ std::string TypeHint(const Type& type) {
     case TypeKind::kDecimal:
       return "a decimal such as \"1.5\"";
     case TypeKind::kMoney:
-      return "an amount such as \"1250000.00\"";
+      return absl::StrCat("an amount such as \"1250000", input.places > 0 ? "." : "",
+                          std::string(static_cast<size_t>(std::max(input.places, 0)), '0'), "\"");
     case TypeKind::kPercent:
       return "a fraction such as \"0.55\" or \"55%\"";
     case TypeKind::kDate:
@@ -68,6 +79,39 @@ std::string TypeHint(const Type& type) {
     default:
       return TypeName(type);
   }
+}
+
+// The decimal places `text` is written with ("12.50": 1), trailing zeros not
+// counted; -1 when it is not digits with an optional sign and fraction.
+int64_t WrittenPlaces(absl::string_view text) {
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  const size_t digits = i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == digits) return -1;
+  if (i == text.size()) return 0;
+  if (text[i] != '.') return -1;
+  const size_t fraction = ++i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i != text.size() || i == fraction) return -1;
+  size_t end = text.size();
+  while (end > fraction && text[end - 1] == '0') --end;
+  return static_cast<int64_t>(end - fraction);
+}
+
+// "`800000.001` has 3 decimal places; money takes at most 2".
+std::string PlacesProblem(const InputSlot& input, absl::string_view text, int64_t places,
+                          bool percent_sign) {
+  std::string out =
+      absl::StrCat("`", EchoText(text), "` has ", places, " decimal place", places == 1 ? "" : "s",
+                   percent_sign ? " as a fraction" : "", "; ", InputTypeName(input));
+  if (input.places == 0) {
+    absl::StrAppend(&out, " takes whole amounts only");
+  } else {
+    absl::StrAppend(&out, " takes at most ", input.places);
+  }
+  if (input.type.kind == TypeKind::kPercent) absl::StrAppend(&out, " (hundredths of a percent)");
+  return out;
 }
 
 // `d` with at least `scale` places, padded with zeros: comparisons of values
@@ -86,7 +130,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
   const Type& type = input.type;
   const bool strict = rules == FactRules::kStrict;
   auto wrong = [&] {
-    *problem = absl::StrCat("expected ", TypeName(type), " (", TypeHint(type), ")");
+    *problem = absl::StrCat("expected ", InputTypeName(input), " (", TypeHint(input), ")");
     return false;
   };
   switch (type.kind) {
@@ -125,7 +169,19 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
       const bool percent_sign =
           type.kind == TypeKind::kPercent && !text.empty() && text.back() == '%';
       if (percent_sign) text.remove_suffix(1);
+      if (strict) {
+        // Counted on the text, before any rounding could hide a place.
+        const int64_t written = WrittenPlaces(text);
+        const int64_t places = written + (percent_sign ? 2 : 0);
+        if (written >= 0 && places > input.places) {
+          *problem = PlacesProblem(input, fact.text, places, percent_sign);
+          return false;
+        }
+      }
       absl::StatusOr<Decimal> d = Decimal::Parse(text);
+      // Strict: at most input.places (<= 18) places after Normalized(), so
+      // the percent shift below is always the exact one.
+      if (d.ok() && strict) d = d->Normalized();
       if (d.ok() && percent_sign) {
         // "55.5%" is 0.555: the same digits, two more decimal places.
         d = d->scale() + 2 <= Decimal::kMaxScale
@@ -133,7 +189,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
                 : d->Div(Decimal::FromInt(100));
       }
       if (!d.ok()) {
-        *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(type));
+        *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(input));
         return false;
       }
       slot->d = Padded(*d, canonical);
@@ -159,7 +215,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
           return true;
         }
       }
-      *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(type));
+      *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(input));
       return false;
     }
     default:

@@ -77,6 +77,59 @@ TEST(FactsTest, LenientRulesKeepTheConversionsOfOlderRecords) {
   EXPECT_EQ(Try(*percents, "r", FactValue::Int(1), FactRules::kLenient), "accepted: 100%");
 }
 
+TEST(FactsTest, MoneyTakesTwoPlaces) {
+  auto policy = CompileText(Header() + "input m: money\noutput x: money = m\n");
+  ASSERT_NE(policy, nullptr);
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("800000.001")),
+            "m: `800000.001` has 3 decimal places; money takes at most 2");
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("0.5")), "accepted: 0.5");
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("800000.10")), "accepted: 800000.1");
+  // Trailing zeros do not change the value and are not counted.
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("800000.1000")), "accepted: 800000.1");
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("7." + std::string(30, '0'))), "accepted: 7");
+  // Under the older rules the third place was kept.
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal("800000.001"), FactRules::kLenient),
+            "accepted: 800000.001");
+}
+
+TEST(FactsTest, APercentTakesFourPlacesAsAFraction) {
+  auto policy = CompileText(Header() + "input r: percent\noutput x: percent = r\n");
+  ASSERT_NE(policy, nullptr);
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("0.5512")), "accepted: 55.12%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("55.12%")), "accepted: 55.12%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("55.1200%")), "accepted: 55.12%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("0.55125")),
+            "r: `0.55125` has 5 decimal places; percent takes at most 4 (hundredths of a "
+            "percent)");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("55.125%")),
+            "r: `55.125%` has 5 decimal places as a fraction; percent takes at most 4 "
+            "(hundredths of a percent)");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal("55.125%"), FactRules::kLenient),
+            "accepted: 55.125%");
+  // Beyond 18 places as a fraction the older rules rounded to 18 places, here
+  // to exactly 55%; now the value is refused, not rounded.
+  const std::string fine = "55.00000000000000001%";
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal(fine), FactRules::kLenient), "accepted: 55%");
+  EXPECT_EQ(Try(*policy, "r", FactValue::Decimal(fine)),
+            "r: `55.00000000000000001%` has 19 decimal places as a fraction; percent takes at "
+            "most 4 (hundredths of a percent)");
+}
+
+TEST(FactsTest, ADecimalTakesUpToTheEnginesPlaces) {
+  auto policy = CompileText(Header() + "input d: decimal\noutput x: decimal = d\n");
+  ASSERT_NE(policy, nullptr);
+  const std::string eighteen = "0." + std::string(17, '0') + "1";
+  EXPECT_EQ(Try(*policy, "d", FactValue::Decimal(eighteen)), "accepted: " + eighteen);
+  const std::string nineteen = "0." + std::string(18, '0') + "1";
+  EXPECT_EQ(Try(*policy, "d", FactValue::Decimal(nineteen)),
+            "d: `" + nineteen + "` has 19 decimal places; decimal takes at most 18");
+  // Hostile text is echoed cut short here too.
+  const std::string long_fraction = "1." + std::string(80 * 1024, '3');
+  EXPECT_EQ(Try(*policy, "d", FactValue::Decimal(long_fraction)),
+            "d: `1." + std::string(30, '3') +
+                "\u2026` has 81920 decimal places; decimal takes at most 18");
+}
+
 TEST(FactsTest, ProblemsEchoOnlyAShortPrefixOfTheCallersText) {
   auto policy = CompileText(Header() + "input m: money\noutput x: money = m\n");
   ASSERT_NE(policy, nullptr);
