@@ -654,7 +654,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
       if (v.kind == TypeKind::kEnumSet) f[input.slot].i = static_cast<int64_t>(v.bits);
       continue;
     }
-    problems.push_back({input.name, absl::StrCat("missing (", TypeName(input.type), ")")});
+    problems.push_back({input.name, absl::StrCat("missing (", InputTypeName(input), ")")});
   }
   if (!problems.empty()) return FactsError(std::move(problems));
 

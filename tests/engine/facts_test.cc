@@ -130,6 +130,40 @@ TEST(FactsTest, ADecimalTakesUpToTheEnginesPlaces) {
                 "\u2026` has 81920 decimal places; decimal takes at most 18");
 }
 
+TEST(FactsTest, AMoneyInputDeclaresItsPlaces) {
+  auto policy = CompileText(Header() + R"(
+input yen: money(0)
+input dinar: money(3)
+output x: money = yen + dinar
+)");
+  ASSERT_NE(policy, nullptr);
+  auto with = [&](const std::string& yen, const std::string& dinar) {
+    Facts facts;
+    facts.Add("yen", FactValue::Decimal(yen)).Add("dinar", FactValue::Decimal(dinar));
+    absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+    if (d.ok()) return "accepted: " + Out(*d, "x");
+    std::string out;
+    for (const FactProblem& p : FactProblems(d.status())) out += p.fact + ": " + p.problem + "; ";
+    return out;
+  };
+  EXPECT_EQ(with("1500", "1.234"), "accepted: 1501.234");
+  // "6.00" means 6: trailing zeros are not places.
+  EXPECT_EQ(with("6.00", "1.2340"), "accepted: 7.234");
+  EXPECT_EQ(with("6.5", "1.2345"),
+            "dinar: `1.2345` has 4 decimal places; money(3) takes at most 3; "
+            "yen: `6.5` has 1 decimal place; money(0) takes whole amounts only; ");
+  Facts facts;
+  facts.Add("yen", FactValue::Bool(true));
+  EXPECT_EQ(Evaluate(*policy, facts).status().message(),
+            "2 problems with the facts: `dinar`: missing (money(3)); `yen`: expected money(0) "
+            "(an amount such as \"1250000\")");
+  facts.Clear();
+  facts.Add("dinar", FactValue::Decimal("lots"));
+  EXPECT_EQ(Evaluate(*policy, facts).status().message(),
+            "2 problems with the facts: `dinar`: `lots` is not an amount such as "
+            "\"1250000.000\"; `yen`: missing (money(0))");
+}
+
 TEST(FactsTest, ProblemsEchoOnlyAShortPrefixOfTheCallersText) {
   auto policy = CompileText(Header() + "input m: money\noutput x: money = m\n");
   ASSERT_NE(policy, nullptr);
