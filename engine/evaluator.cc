@@ -198,9 +198,12 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
     case TypeKind::kDate: {
       if (fact.kind != FactValue::Kind::kDate && fact.kind != FactValue::Kind::kSymbol)
         return wrong();
-      absl::StatusOr<int64_t> days = ParseDate(fact.text);
+      absl::StatusOr<int64_t> days = strict ? ParseDate(fact.text) : ParseDateAnyYear(fact.text);
       if (!days.ok()) {
-        *problem = absl::StrCat("`", EchoText(fact.text), "` is not a calendar date (YYYY-MM-DD)");
+        *problem = absl::StrCat("`", EchoText(fact.text), "` ",
+                                days.status().code() == absl::StatusCode::kOutOfRange
+                                    ? absl::StrCat("is outside the dates ", kDateRange)
+                                    : "is not a calendar date (YYYY-MM-DD)");
         return false;
       }
       slot->i = *days;
@@ -364,6 +367,18 @@ absl::Status Run(const program::Program& prog, Slot* f, uint64_t* masks) {
           return fail(in, "integer overflow");
         }
         break;
+      case OpCode::kAddDays:
+      case OpCode::kSubDays: {
+        int64_t days = 0;
+        const bool overflow = in.op == OpCode::kAddDays
+                                  ? __builtin_add_overflow(get(in.a).i, get(in.b).i, &days)
+                                  : __builtin_sub_overflow(get(in.a).i, get(in.b).i, &days);
+        if (overflow || !InDateRange(days)) {
+          return fail(in, absl::StrCat("the date falls outside ", kDateRange));
+        }
+        f[in.dst].i = days;
+        break;
+      }
       case OpCode::kNegI:
         if (get(in.a).i == INT64_MIN) return fail(in, "integer overflow");
         f[in.dst].i = -get(in.a).i;

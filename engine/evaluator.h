@@ -15,12 +15,17 @@ namespace creditd::engine {
 enum class FactRules {
   // No conversion that could change what a value means: an int input takes
   // an int; a percent a decimal ("0.55" or "55%"), never an int (1 would be
-  // 100%); money and decimal a decimal or an int, which keeps its meaning.
+  // 100%); money and decimal a decimal or an int, which keeps its meaning. A
+  // decimal may have no more places than its input holds, trailing zeros not
+  // counted: money 2 unless the input declares `money(N)`, percent 4 as a
+  // fraction (hundredths of a percent), decimal 18. A date lies in
+  // 0001-01-01..9999-12-31.
   kStrict,
   // The conversions of decisions logged before the strict rules, for audit
   // replay of older records so that they replay as they were made: an int
-  // input also takes a decimal that is a whole number ("6.00"), and a percent
-  // an int (1 is 100%).
+  // input also takes a decimal that is a whole number ("6.00"), a percent an
+  // int (1 is 100%), money and percent any number of places (a percent past
+  // 18 as a fraction rounded to 18), and a date of year 0000.
   kLenient,
 };
 
