@@ -20,6 +20,7 @@ namespace creditd::audit {
 // log begun in format 1 verifies and replays across the change.
 constexpr int kFirstLogFormat = 1;
 constexpr int kLogFormat = 2;
+constexpr int kStrictFactsFormat = 3;  // from this format on, replay reads facts strictly
 
 // One logged decision. Facts are kept as received (JSON), the result as the
 // decision JSON the caller got.
