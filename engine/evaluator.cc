@@ -178,10 +178,12 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot
           return false;
         }
       }
+      // Without its trailing zeros: the same value, with the smallest
+      // coefficient (so the least room for overflow) under both rules, so
+      // that a decision made under one replays alike under the other. Strict
+      // leaves at most input.places (<= 18), so a percent shifts exactly.
       absl::StatusOr<Decimal> d = Decimal::Parse(text);
-      // Strict: at most input.places (<= 18) places after Normalized(), so
-      // the percent shift below is always the exact one.
-      if (d.ok() && strict) d = d->Normalized();
+      if (d.ok()) d = d->Normalized();
       if (d.ok() && percent_sign) {
         // "55.5%" is 0.555: the same digits, two more decimal places.
         d = d->scale() + 2 <= Decimal::kMaxScale

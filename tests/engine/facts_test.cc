@@ -164,6 +164,19 @@ output x: money = yen + dinar
             "\"1250000.000\"; `yen`: missing (money(0))");
 }
 
+// A decision made under the strict rules replays under the lenient ones
+// (records logged before kStrictFactsFormat are replayed that way) to the
+// same answer: both keep a fact's value without its trailing zeros.
+TEST(FactsTest, LenientRulesGiveTheSameAnswerForStrictFacts) {
+  auto policy = CompileText(Header() + "input m: money\noutput x: money = m + m\n");
+  ASSERT_NE(policy, nullptr);
+  // 36 digits as written; 33 once the zeros go, so m + m fits.
+  const std::string big = std::string(33, '9') + ".000";
+  const std::string strict = Try(*policy, "m", FactValue::Decimal(big));
+  EXPECT_EQ(strict, "accepted: 1" + std::string(32, '9') + "8");
+  EXPECT_EQ(Try(*policy, "m", FactValue::Decimal(big), FactRules::kLenient), strict);
+}
+
 TEST(FactsTest, ProblemsEchoOnlyAShortPrefixOfTheCallersText) {
   auto policy = CompileText(Header() + "input m: money\noutput x: money = m\n");
   ASSERT_NE(policy, nullptr);
