@@ -23,6 +23,8 @@ namespace creditd::audit {
 // and replays across the change.
 constexpr int kFirstLogFormat = 1;
 constexpr int kLogFormat = 3;
+// From this format on, replay converts facts strictly.
+constexpr int kStrictFactsFormat = 3;
 
 // What a record is: a decision made for a caller, or an administrative act
 // (a policy reload, with who asked for it and its result).

@@ -78,12 +78,16 @@ void Replay(const std::string& db, Context& context) {
       }
       policy = *compiled;
     }
-    rapidjson::Document document;
+    FactsJson document;
     engine::Facts facts;
     engine::Decision decision;
     absl::Status parsed = ParseFacts(r.facts_json, *policy, &document, &facts);
+    // A decision replays under the fact rules it was made with.
+    engine::EvalOptions options;
+    options.facts = r.format >= audit::kStrictFactsFormat ? engine::FactRules::kStrict
+                                                          : engine::FactRules::kLenient;
     absl::Status evaluated =
-        parsed.ok() ? engine::EvaluateInto(*policy, facts, {}, &decision) : parsed;
+        parsed.ok() ? engine::EvaluateInto(*policy, facts, options, &decision) : parsed;
     if (!evaluated.ok()) {
       context.out << "decision " << r.decision_id << " does not replay: " << evaluated.message()
                   << "\n";

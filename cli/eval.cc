@@ -20,7 +20,7 @@ bool EvaluateForCli(const std::string& path, const std::string& decision,
       LoadDecision(path, decision, context);
   if (!loaded.ok()) return false;
   *policy = *loaded;
-  rapidjson::Document document;
+  FactsJson document;
   engine::Facts facts;
   if (absl::Status status = ReadFacts(facts_path, **policy, &document, &facts); !status.ok()) {
     context.err << "creditctl: " << status.message() << "\n";
@@ -58,8 +58,10 @@ void AddEvalCommand(CLI::App& app, Context& context) {
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("eval", "Evaluate a decision on facts and print it as JSON");
   command->footer(
-      "Facts are a JSON object of input name to value; decimals may be strings or numbers and\n"
-      "are read exactly; percents are fractions (\"0.55\") or \"55%\".\n\n"
+      "Facts are a JSON object of input name to value. A JSON integer is an int (money and\n"
+      "decimal inputs take one too); decimals are strings or numbers with a fraction, read\n"
+      "exactly (no exponents); percents are fractions (\"0.55\") or \"55%\"; enum symbols and\n"
+      "dates are strings.\n\n"
       "Example:\n"
       "  creditctl eval policies --decision credit_application \\\n"
       "      --facts docs/examples/credit_application.json");

@@ -10,7 +10,6 @@
 #include "dsl/diagnostic.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
-#include "rapidjson/error/en.h"
 
 namespace creditd::cli {
 
@@ -81,8 +80,9 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
   return compiled;
 }
 
-void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& policy,
-              const rapidjson::Value* skip, engine::Facts* facts) {
+void AddFacts(const FactsJson& document, const rapidjson::Value& object,
+              const engine::CompiledPolicy& policy, const rapidjson::Value* skip,
+              engine::Facts* facts) {
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     if (skip != nullptr && skip->IsObject() && skip->HasMember(it->name)) continue;
     const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
@@ -93,9 +93,14 @@ void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& poli
                                              : engine::TypeKind::kError;
     if (v.IsBool()) {
       facts->Add(name, engine::FactValue::Bool(v.GetBool()));
+    } else if (v.IsInt64()) {
+      facts->Add(name, engine::FactValue::Int(v.GetInt64()));
     } else if (v.IsString()) {
-      // Numbers arrive as strings too (kParseNumbersAsStringsFlag).
       const absl::string_view text(v.GetString(), v.GetStringLength());
+      if (document.IsDecimalNumber(v)) {
+        facts->Add(name, engine::FactValue::Decimal(text));
+        continue;
+      }
       switch (kind) {
         case engine::TypeKind::kEnum:
           facts->Add(name, engine::FactValue::Symbol(text));
@@ -114,22 +119,20 @@ void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& poli
 }
 
 absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
-                        rapidjson::Document* document, engine::Facts* facts) {
-  document->Parse<rapidjson::kParseNumbersAsStringsFlag>(json.c_str(), json.size());
-  if (document->HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the facts are not valid JSON: ", rapidjson::GetParseError_En(document->GetParseError()),
-        " at byte ", document->GetErrorOffset()));
+                        FactsJson* document, engine::Facts* facts) {
+  if (absl::Status status = document->Parse(json); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the facts are not valid JSON: ", status.message()));
   }
-  if (!document->IsObject()) {
+  if (!document->root().IsObject()) {
     return absl::InvalidArgumentError("the facts must be a JSON object of name: value");
   }
-  AddFacts(*document, policy, nullptr, facts);
+  AddFacts(*document, document->root(), policy, nullptr, facts);
   return absl::OkStatus();
 }
 
 absl::Status ReadFacts(const std::string& path, const engine::CompiledPolicy& policy,
-                       rapidjson::Document* document, engine::Facts* facts) {
+                       FactsJson* document, engine::Facts* facts) {
   std::string json;
   if (path == "-") {
     json.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -138,8 +141,7 @@ absl::Status ReadFacts(const std::string& path, const engine::CompiledPolicy& po
     if (!text.ok()) return text.status();
     json = *std::move(text);
   }
-  // Parse (not in situ) copies every string into the document, which the
-  // facts then point into.
+  // The document copies every string, which the facts then point into.
   return ParseFacts(json, policy, document, facts);
 }
 

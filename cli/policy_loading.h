@@ -5,10 +5,10 @@
 
 #include "absl/status/statusor.h"
 #include "cli/creditctl.h"
+#include "cli/facts_json.h"
 #include "engine/compiled_policy.h"
 #include "engine/decision.h"
 #include "engine/facts.h"
-#include "rapidjson/document.h"
 
 namespace creditd::cli {
 
@@ -20,20 +20,22 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
                                                                            Context& context);
 
 // Reads facts from a JSON object (`path`, or "-" for stdin) into `document`
-// and `facts` (which point into the document). Numbers are read from their
-// text, never through binary floating point; strings become decimals, enum
-// symbols or dates according to the input's type; null means "not given".
+// and `facts` (which point into the document), as AddFacts reads them.
 absl::Status ReadFacts(const std::string& path, const engine::CompiledPolicy& policy,
-                       rapidjson::Document* document, engine::Facts* facts);
+                       FactsJson* document, engine::Facts* facts);
 
-// Adds the members of JSON object `object` as facts (as ReadFacts reads them),
-// skipping nulls and any name in `skip`.
-void AddFacts(const rapidjson::Value& object, const engine::CompiledPolicy& policy,
-              const rapidjson::Value* skip, engine::Facts* facts);
+// Adds the members of JSON object `object`, a value of `document`, as facts:
+// a JSON integer is an int fact, a number with a fraction a decimal, true and
+// false a bool, and a string a decimal, an enum symbol or a date by the
+// input's type (a decimal for a name that is not an input). Null means "not
+// given". Names in `skip` are left out.
+void AddFacts(const FactsJson& document, const rapidjson::Value& object,
+              const engine::CompiledPolicy& policy, const rapidjson::Value* skip,
+              engine::Facts* facts);
 
 // Parses facts JSON text (as ReadFacts does, from memory).
 absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
-                        rapidjson::Document* document, engine::Facts* facts);
+                        FactsJson* document, engine::Facts* facts);
 
 // Loads the decision, reads the facts and evaluates; on any failure prints
 // what went wrong (every fact problem on its own line) and returns false.

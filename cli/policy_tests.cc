@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/creditctl.h"
+#include "cli/facts_json.h"
 #include "cli/policy_loading.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -34,7 +34,7 @@ std::string JsonText(const rapidjson::Value& v) {
   return buffer.GetString();
 }
 
-// A JSON scalar as plain text (strings unquoted; numbers arrive as strings).
+// A JSON scalar as plain text (strings unquoted; numbers as written).
 std::string ScalarText(const rapidjson::Value& v) {
   if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
   if (v.IsBool()) return v.GetBool() ? "true" : "false";
@@ -176,13 +176,11 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
                                            const TestRunOptions& options, std::ostream& out) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseNumbersAsStringsFlag>(text->c_str(), text->size());
-  if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", rapidjson::GetParseError_En(doc.GetParseError()),
-                     " at byte ", doc.GetErrorOffset()));
+  FactsJson json;
+  if (absl::Status status = json.Parse(*text); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", status.message()));
   }
+  const rapidjson::Value& doc = json.root();
   if (!doc.IsObject() || !doc.HasMember("cases") || !doc["cases"].IsArray()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": a test file is an object with a \"cases\" array"));
@@ -208,8 +206,8 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
     const rapidjson::Value& facts_json =
         c.HasMember("facts") && c["facts"].IsObject() ? c["facts"] : kEmpty;
     engine::Facts facts;
-    AddFacts(defaults, policy, &facts_json, &facts);
-    AddFacts(facts_json, policy, nullptr, &facts);
+    AddFacts(json, defaults, policy, &facts_json, &facts);
+    AddFacts(json, facts_json, policy, nullptr, &facts);
     const rapidjson::Value& expect = c["expect"];
 
     std::vector<std::string> diffs;

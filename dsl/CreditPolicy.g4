@@ -80,9 +80,11 @@ letDecl
     : LET name=IDENT (':' typeRef)? '=' value=expr
     ;
 
+// `money`, `set of Requirement`; an input's money may declare its decimal
+// places: `money(0)`, `money(3)` (the checker allows it nowhere else).
 typeRef
     : SET OF element=IDENT
-    | name=IDENT
+    | name=IDENT ('(' places=INT_LIT ')')?
     ;
 
 // scorecard credit_score

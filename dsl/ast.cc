@@ -63,7 +63,8 @@ class Dumper {
   }
 
   static std::string Type(const TypeRef& t) {
-    return t.is_set ? absl::StrCat("set of ", t.name) : t.name;
+    if (t.is_set) return absl::StrCat("set of ", t.name);
+    return t.places.empty() ? t.name : absl::StrCat(t.name, "(", t.places, ")");
   }
 
   void Expr(int depth, const ast::Expr* e) {

@@ -22,10 +22,12 @@ struct Ident {
   SourceSpan span;
 };
 
-// `money`, `Grade`, `set of Requirement`. Names are resolved by the checker.
+// `money`, `Grade`, `set of Requirement`, `money(3)`. Names are resolved by
+// the checker.
 struct TypeRef {
   std::string name;
   bool is_set = false;
+  std::string places;  // `money(3)`: "3" as written; empty when not given
   SourceSpan span;
 };
 

@@ -136,7 +136,8 @@ std::string PrintTest(const ast::Test& t) {
 }
 
 std::string PrintType(const ast::TypeRef& t) {
-  return t.is_set ? absl::StrCat("set of ", t.name) : t.name;
+  if (t.is_set) return absl::StrCat("set of ", t.name);
+  return t.places.empty() ? t.name : absl::StrCat(t.name, "(", t.places, ")");
 }
 
 std::string Pad(std::string text, size_t width) {

@@ -251,6 +251,7 @@ class AstBuilder {
     ast::TypeRef type;
     type.is_set = ctx->SET() != nullptr;
     type.name = type.is_set ? ctx->element->getText() : ctx->name->getText();
+    if (ctx->places != nullptr) type.places = ctx->places->getText();
     type.span = Span(ctx);
     return type;
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace creditd::engine {
 
@@ -25,9 +26,14 @@ absl::StatusOr<Value> Arithmetic(Op op, const Value& a, const Value& b, TypeKind
       default:
         return absl::InternalError("integer division has a decimal result");
     }
+    if (result == TypeKind::kDate) {
+      if (overflow || !InDateRange(out)) {
+        return absl::OutOfRangeError(absl::StrCat("the date falls outside ", kDateRange));
+      }
+      return Value::Date(out);
+    }
     if (overflow) return absl::OutOfRangeError("integer overflow");
-    Value v = result == TypeKind::kInt ? Value::Int(out) : Value::Date(out);
-    return v;
+    return Value::Int(out);
   }
   const Decimal x = a.AsDecimal();
   const Decimal y = b.AsDecimal();

@@ -48,6 +48,9 @@ struct InputInfo {
   Domain range;  // the declared range, or the type's full domain
   bool has_range = false;
   std::optional<Value> default_value;
+  // Decimal kinds: the most decimal places a fact may have (DefaultPlaces,
+  // or as `money(N)` declares); -1 for other types.
+  int places = -1;
   const dsl::ast::InputDecl* decl = nullptr;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "engine/arithmetic.h"
 
 namespace creditd::engine {
@@ -240,8 +241,43 @@ class Checker {
     }
   }
 
-  // Resolves a written type; reports E0203 and returns the error type when unknown.
+  // Resolves a written type; reports E0203 and returns the error type when
+  // unknown, and E0318 when it declares decimal places (only inputs may).
   Type ResolveType(const ast::TypeRef& ref) {
+    if (!ref.places.empty()) {
+      Error("E0318", ref.span, "decimal places are declared on inputs only",
+            absl::StrCat("write ", Quoted(ref.name),
+                         ": a value the policy computes keeps every place; `round` it to fewer"));
+    }
+    return ResolveNamedType(ref);
+  }
+
+  // An input's type, and in `places` the most decimal places a fact may have:
+  // DefaultPlaces, or N for `money(N)` (E0318 on any other type, or N beyond
+  // 0..18).
+  Type ResolveInputType(const ast::TypeRef& ref, int* places) {
+    Type type = ResolveNamedType(ref);
+    *places = DefaultPlaces(type.kind);
+    if (ref.places.empty() || type.is_error()) return type;
+    if (type.kind != TypeKind::kMoney) {
+      Error("E0318", ref.span,
+            absl::StrCat(T(type), " declares no decimal places: only money does"),
+            "`money(0)` and `money(3)` are for currencies with other than two decimal places");
+      return type;
+    }
+    std::string digits = absl::StrReplaceAll(ref.places, {{"_", ""}});
+    int n = -1;
+    if (!absl::SimpleAtoi(digits, &n) || n < 0 || n > Decimal::kMaxScale) {
+      Error("E0318", ref.span,
+            absl::StrCat("money takes 0 to ", Decimal::kMaxScale, " decimal places, not ",
+                         ref.places));
+      return type;
+    }
+    *places = n;
+    return type;
+  }
+
+  Type ResolveNamedType(const ast::TypeRef& ref) {
     if (ref.is_set) {
       auto it = enums_.find(ref.name);
       if (it == enums_.end()) {
@@ -360,7 +396,7 @@ class Checker {
       InputInfo info;
       info.name = decl->name.name;
       info.decl = decl;
-      info.type = ResolveType(decl->type);
+      info.type = ResolveInputType(decl->type, &info.places);
       info.range = Domain::Full(info.type);
       if (decl->type.is_set && !info.type.is_error()) {
         // Sets as inputs are allowed; they have no range.
@@ -391,6 +427,18 @@ class Checker {
         Error("E0307", info.decl->default_value->span,
               absl::StrCat("the default ", FormatValue(*v, info.type), " of ", Quoted(info.name),
                            " is outside its range ", info.range.ToString()));
+        continue;
+      }
+      // A default stands in for a fact: it may have no more places than one.
+      const int places = info.type.is_decimal() ? v->d.Normalized().scale() : 0;
+      if (info.type.is_decimal() && places > info.places) {
+        Error("E0318", info.decl->default_value->span,
+              absl::StrCat("the default ", FormatValue(*v, info.type), " of ", Quoted(info.name),
+                           " has ", places, places == 1 ? " decimal place" : " decimal places",
+                           info.type.kind == TypeKind::kPercent ? " as a fraction" : "", "; ",
+                           Quoted(info.name), " takes ",
+                           info.places == 0 ? std::string("whole amounts only")
+                                            : absl::StrCat("at most ", info.places)));
         continue;
       }
       info.default_value = *v;

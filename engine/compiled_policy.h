@@ -33,11 +33,13 @@ struct Slot {
 enum class OpCode : uint8_t {
   kMove,      // dst = a
   kIntToDec,  // dst.d = a.i
-  kAddI,      // dst.i = a.i + b.i (overflow checked); also dates
+  kAddI,      // dst.i = a.i + b.i (overflow checked); also date - date
   kSubI,
   kMulI,
   kNegI,
-  kAddD,  // dst.d = a.d + b.d (overflow checked)
+  kAddDays,  // dst.i = a.i + b.i, a date: leaving kMinDate..kMaxDate fails
+  kSubDays,  // dst.i = a.i - b.i, a date: leaving kMinDate..kMaxDate fails
+  kAddD,     // dst.d = a.d + b.d (overflow checked)
   kSubD,
   kMulD,
   kDivD,  // division by zero checked
@@ -143,6 +145,7 @@ struct InputSlot {
   bool low_closed = true, high_closed = true;
   program::Slot low, high;
   std::optional<Value> default_value;
+  int places = -1;  // decimal kinds: the most decimal places a fact may have
   uint32_t slot = 0;
 };
 

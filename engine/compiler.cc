@@ -228,6 +228,7 @@ class Compiler {
       slot.range = in.range;
       slot.has_range = in.has_range;
       slot.default_value = in.default_value;
+      slot.places = in.places;
       if (in.has_range && in.range.ranges().size() == 1 && in.type.is_ordered()) {
         const Domain::Range& r = in.range.ranges().front();
         slot.simple_range = true;
@@ -431,12 +432,13 @@ class Compiler {
     const uint32_t y = Expr(*e.args[1], rep);
     const uint32_t dst = NewSlot();
     OpCode op = OpCode::kAddI;
+    const bool date = info.type.kind == TypeKind::kDate;  // date ± days
     switch (e.op) {
       case Op::kAdd:
-        op = rep == Rep::kD ? OpCode::kAddD : OpCode::kAddI;
+        op = rep == Rep::kD ? OpCode::kAddD : (date ? OpCode::kAddDays : OpCode::kAddI);
         break;
       case Op::kSub:
-        op = rep == Rep::kD ? OpCode::kSubD : OpCode::kSubI;
+        op = rep == Rep::kD ? OpCode::kSubD : (date ? OpCode::kSubDays : OpCode::kSubI);
         break;
       case Op::kMul:
         op = rep == Rep::kD ? OpCode::kMulD : OpCode::kMulI;

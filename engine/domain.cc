@@ -83,6 +83,9 @@ Domain Domain::Full(const Type& type) {
     if (n == 0) return d;
     all.low = Finite(Decimal::FromInt(0), true);
     all.high = Finite(Decimal::FromInt(n - 1), true);
+  } else if (type.kind == TypeKind::kDate) {
+    all.low = Finite(Decimal::FromInt(kMinDate), true);
+    all.high = Finite(Decimal::FromInt(kMaxDate), true);
   }
   d.ranges_.push_back(all);
   return d;

@@ -26,7 +26,8 @@ class Domain {
     Bound high;
   };
 
-  // Everything of type `type` (an enum: every symbol; bool: true and false).
+  // Everything of type `type` (an enum: every symbol; bool: true and false;
+  // a date: kMinDate..kMaxDate).
   static Domain Full(const Type& type);
   static Domain Empty(const Type& type);
   // The values `op bound` (op one of < <= > >= = !=).

@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/value.h"
@@ -49,7 +51,16 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-std::string TypeHint(const Type& type) {
+// The input's type as the policy declares it: "money(0)", "int", "Grade".
+std::string InputTypeName(const InputSlot& input) {
+  if (input.type.kind == TypeKind::kMoney && input.places != DefaultPlaces(TypeKind::kMoney)) {
+    return absl::StrCat("money(", input.places, ")");
+  }
+  return TypeName(input.type);
+}
+
+std::string TypeHint(const InputSlot& input) {
+  const Type& type = input.type;
   switch (type.kind) {
     case TypeKind::kBool:
       return "true or false";
@@ -58,7 +69,8 @@ std::string TypeHint(const Type& type) {
     case TypeKind::kDecimal:
       return "a decimal such as \"1.5\"";
     case TypeKind::kMoney:
-      return "an amount such as \"1250000.00\"";
+      return absl::StrCat("an amount such as \"1250000", input.places > 0 ? "." : "",
+                          std::string(static_cast<size_t>(std::max(input.places, 0)), '0'), "\"");
     case TypeKind::kPercent:
       return "a fraction such as \"0.55\" or \"55%\"";
     case TypeKind::kDate:
@@ -70,11 +82,56 @@ std::string TypeHint(const Type& type) {
   }
 }
 
-// Converts one fact to its slot; a problem description on failure.
-bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::string* problem) {
+// The decimal places `text` is written with ("12.50": 1), trailing zeros not
+// counted; -1 when it is not digits with an optional sign and fraction.
+int64_t WrittenPlaces(absl::string_view text) {
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  const size_t digits = i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == digits) return -1;
+  if (i == text.size()) return 0;
+  if (text[i] != '.') return -1;
+  const size_t fraction = ++i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i != text.size() || i == fraction) return -1;
+  size_t end = text.size();
+  while (end > fraction && text[end - 1] == '0') --end;
+  return static_cast<int64_t>(end - fraction);
+}
+
+// "`800000.001` has 3 decimal places; money takes at most 2".
+std::string PlacesProblem(const InputSlot& input, absl::string_view text, int64_t places,
+                          bool percent_sign) {
+  std::string out =
+      absl::StrCat("`", EchoText(text), "` has ", places, " decimal place", places == 1 ? "" : "s",
+                   percent_sign ? " as a fraction" : "", "; ", InputTypeName(input));
+  if (input.places == 0) {
+    absl::StrAppend(&out, " takes whole amounts only");
+  } else {
+    absl::StrAppend(&out, " takes at most ", input.places);
+  }
+  if (input.type.kind == TypeKind::kPercent) absl::StrAppend(&out, " (hundredths of a percent)");
+  return out;
+}
+
+// `d` with at least `scale` places, padded with zeros: comparisons of values
+// at one scale compare coefficients directly. Padding is exact; a value with
+// too many digits to pad stays at its own scale, which is the same value.
+Decimal Padded(const Decimal& d, int scale) {
+  if (scale <= d.scale()) return d;
+  absl::StatusOr<Decimal> padded = d.Round(scale);
+  return padded.ok() ? *padded : d;
+}
+
+// Converts one fact to its slot under `rules`; a problem description on
+// failure.
+bool ToSlot(const InputSlot& input, const FactValue& fact, FactRules rules, Slot* slot,
+            std::string* problem) {
   const Type& type = input.type;
+  const bool strict = rules == FactRules::kStrict;
   auto wrong = [&] {
-    *problem = absl::StrCat("expected ", TypeName(type), " (", TypeHint(type), ")");
+    *problem = absl::StrCat("expected ", InputTypeName(input), " (", TypeHint(input), ")");
     return false;
   };
   switch (type.kind) {
@@ -87,11 +144,11 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
         slot->i = fact.i;
         return true;
       }
-      if (fact.kind == FactValue::Kind::kDecimal) {
+      if (!strict && fact.kind == FactValue::Kind::kDecimal) {
         absl::StatusOr<Decimal> d = Decimal::Parse(fact.text);
         absl::StatusOr<int64_t> whole = d.ok() ? d->ToInt64() : absl::StatusOr<int64_t>(d.status());
         if (!whole.ok()) {
-          *problem = absl::StrCat("`", fact.text, "` is not a whole number");
+          *problem = absl::StrCat("`", EchoText(fact.text), "` is not a whole number");
           return false;
         }
         slot->i = *whole;
@@ -101,10 +158,11 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
     case TypeKind::kDecimal:
     case TypeKind::kMoney:
     case TypeKind::kPercent: {
+      const int canonical = CanonicalScale(type.kind);
       if (fact.kind == FactValue::Kind::kInt) {
-        const Decimal whole = Decimal::FromInt(fact.i);
-        const int canonical = CanonicalScale(type.kind);
-        slot->d = canonical > 0 ? whole.Round(canonical).value_or(whole) : whole;
+        // 1 for a percent would be 100%: a fraction must be written as one.
+        if (strict && type.kind == TypeKind::kPercent) return wrong();
+        slot->d = Padded(Decimal::FromInt(fact.i), canonical);
         return true;
       }
       if (fact.kind != FactValue::Kind::kDecimal) return wrong();
@@ -112,7 +170,21 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
       const bool percent_sign =
           type.kind == TypeKind::kPercent && !text.empty() && text.back() == '%';
       if (percent_sign) text.remove_suffix(1);
+      if (strict) {
+        // Counted on the text, before any rounding could hide a place.
+        const int64_t written = WrittenPlaces(text);
+        const int64_t places = written + (percent_sign ? 2 : 0);
+        if (written >= 0 && places > input.places) {
+          *problem = PlacesProblem(input, fact.text, places, percent_sign);
+          return false;
+        }
+      }
+      // Without its trailing zeros: the same value, with the smallest
+      // coefficient (so the least room for overflow) under both rules, so
+      // that a decision made under one replays alike under the other. Strict
+      // leaves at most input.places (<= 18), so a percent shifts exactly.
       absl::StatusOr<Decimal> d = Decimal::Parse(text);
+      if (d.ok()) d = d->Normalized();
       if (d.ok() && percent_sign) {
         // "55.5%" is 0.555: the same digits, two more decimal places.
         d = d->scale() + 2 <= Decimal::kMaxScale
@@ -120,19 +192,21 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
                 : d->Div(Decimal::FromInt(100));
       }
       if (!d.ok()) {
-        *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+        *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(input));
         return false;
       }
-      const int canonical = CanonicalScale(type.kind);
-      slot->d = canonical > d->scale() ? d->Round(canonical).value_or(*d) : *d;
+      slot->d = Padded(*d, canonical);
       return true;
     }
     case TypeKind::kDate: {
       if (fact.kind != FactValue::Kind::kDate && fact.kind != FactValue::Kind::kSymbol)
         return wrong();
-      absl::StatusOr<int64_t> days = ParseDate(fact.text);
+      absl::StatusOr<int64_t> days = strict ? ParseDate(fact.text) : ParseDateAnyYear(fact.text);
       if (!days.ok()) {
-        *problem = absl::StrCat("`", fact.text, "` is not a calendar date (YYYY-MM-DD)");
+        *problem = absl::StrCat("`", EchoText(fact.text), "` ",
+                                days.status().code() == absl::StatusCode::kOutOfRange
+                                    ? absl::StrCat("is outside the dates ", kDateRange)
+                                    : "is not a calendar date (YYYY-MM-DD)");
         return false;
       }
       slot->i = *days;
@@ -147,7 +221,7 @@ bool ToSlot(const InputSlot& input, const FactValue& fact, Slot* slot, std::stri
           return true;
         }
       }
-      *problem = absl::StrCat("`", fact.text, "` is not ", TypeHint(type));
+      *problem = absl::StrCat("`", EchoText(fact.text), "` is not ", TypeHint(input));
       return false;
     }
     default:
@@ -297,6 +371,18 @@ absl::Status Run(const program::Program& prog, Slot* f, uint64_t* masks) {
           return fail(in, "integer overflow");
         }
         break;
+      case OpCode::kAddDays:
+      case OpCode::kSubDays: {
+        int64_t days = 0;
+        const bool overflow = in.op == OpCode::kAddDays
+                                  ? __builtin_add_overflow(get(in.a).i, get(in.b).i, &days)
+                                  : __builtin_sub_overflow(get(in.a).i, get(in.b).i, &days);
+        if (overflow || !InDateRange(days)) {
+          return fail(in, absl::StrCat("the date falls outside ", kDateRange));
+        }
+        f[in.dst].i = days;
+        break;
+      }
       case OpCode::kNegI:
         if (get(in.a).i == INT64_MIN) return fail(in, "integer overflow");
         f[in.dst].i = -get(in.a).i;
@@ -562,7 +648,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     const int index = policy.FindInput(fact.name);
     if (index < 0) {
       problems.push_back(
-          {std::string(fact.name), absl::StrCat("not an input of `", policy.name(), "`")});
+          {EchoText(fact.name), absl::StrCat("not an input of `", policy.name(), "`")});
       continue;
     }
     const InputSlot& input = inputs[static_cast<size_t>(index)];
@@ -572,7 +658,8 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     }
     scratch.seen[static_cast<size_t>(index)] = 1;
     Slot& slot = f[input.slot];
-    if (!ToSlot(input, fact.value, &slot, &problem) || !InRange(input, slot, &problem)) {
+    if (!ToSlot(input, fact.value, options.facts, &slot, &problem) ||
+        !InRange(input, slot, &problem)) {
       problems.push_back({input.name, problem});
     }
   }
@@ -586,7 +673,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
       if (v.kind == TypeKind::kEnumSet) f[input.slot].i = static_cast<int64_t>(v.bits);
       continue;
     }
-    problems.push_back({input.name, absl::StrCat("missing (", TypeName(input.type), ")")});
+    problems.push_back({input.name, absl::StrCat("missing (", InputTypeName(input), ")")});
   }
   if (!problems.empty()) return FactsError(std::move(problems));
 
@@ -687,6 +774,55 @@ absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& fac
     return status;
   }
   return decision;
+}
+
+namespace {
+
+// The length of the UTF-8 sequence starting at text[i], or 0 when none does.
+size_t Utf8Length(absl::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  size_t n = 0;
+  if (c < 0x80) {
+    return 1;
+  } else if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string EchoText(absl::string_view text, size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max) + 3);
+  size_t i = 0;
+  size_t shown = 0;  // bytes of `text` shown
+  while (i < text.size()) {
+    const size_t n = Utf8Length(text, i);
+    const size_t take = n == 0 ? 1 : n;
+    if (shown + take > max) break;
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (n == 0 || c < 0x20 || c == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    } else {
+      out.append(text.data() + i, n);
+    }
+    i += take;
+    shown += take;
+  }
+  if (i < text.size()) out += "\u2026";
+  return out;
 }
 
 std::vector<FactProblem> FactProblems(const absl::Status& status) {

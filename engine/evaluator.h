@@ -11,10 +11,30 @@
 
 namespace creditd::engine {
 
+// Which conversions a fact may go through on its way to an input's value.
+enum class FactRules {
+  // No conversion that could change what a value means: an int input takes
+  // an int; a percent a decimal ("0.55" or "55%"), never an int (1 would be
+  // 100%); money and decimal a decimal or an int, which keeps its meaning. A
+  // decimal may have no more places than its input holds, trailing zeros not
+  // counted: money 2 unless the input declares `money(N)`, percent 4 as a
+  // fraction (hundredths of a percent), decimal 18. A date lies in
+  // 0001-01-01..9999-12-31.
+  kStrict,
+  // The conversions of decisions logged before the strict rules, for audit
+  // replay of older records so that they replay as they were made: an int
+  // input also takes a decimal that is a whole number ("6.00"), a percent an
+  // int (1 is 100%), money and percent any number of places (a percent past
+  // 18 as a fraction rounded to 18), and a date of year 0000.
+  kLenient,
+};
+
 struct EvalOptions {
   // Record every step (lets, bands, tables, factors, rules, outputs) in
   // Decision::trace. Off by default: tracing allocates.
   bool trace = false;
+  // How facts are read; only audit replay of older records asks for kLenient.
+  FactRules facts = FactRules::kStrict;
 };
 
 // Evaluates `policy` against `facts`.
@@ -38,12 +58,19 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
 
 // One problem with the facts of a request.
 struct FactProblem {
-  std::string fact;     // the input's name as sent (or expected)
+  std::string fact;     // the input's name, or an unknown name as sent (EchoText)
   std::string problem;  // e.g. "missing", "`12a` is not a decimal"
 };
 
 // The problems carried by an InvalidArgument status from Evaluate; empty for
 // any other status.
 std::vector<FactProblem> FactProblems(const absl::Status& status);
+
+// A caller's text as a problem (or any message) shows it: at most `max` bytes
+// of it, cut at a UTF-8 character boundary and followed by "…" when longer,
+// with control characters and bytes that are not UTF-8 written as \xNN. A
+// caller may send megabytes, NULs or line breaks; none reaches a message.
+inline constexpr size_t kEchoBytes = 32;
+std::string EchoText(absl::string_view text, size_t max = kEchoBytes);
 
 }  // namespace creditd::engine

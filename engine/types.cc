@@ -1,6 +1,7 @@
 #include "engine/types.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/decimal.h"
 
 namespace creditd::engine {
 
@@ -22,6 +23,19 @@ bool Type::is_decimal() const {
 
 bool Type::is_ordered() const {
   return is_numeric() || kind == TypeKind::kDate || kind == TypeKind::kEnum;
+}
+
+int DefaultPlaces(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::kMoney:
+      return 2;
+    case TypeKind::kPercent:
+      return 4;
+    case TypeKind::kDecimal:
+      return Decimal::kMaxScale;
+    default:
+      return -1;
+  }
 }
 
 std::string TypeName(const Type& type) {

@@ -58,4 +58,10 @@ inline int CanonicalScale(TypeKind kind) {
   return kind == TypeKind::kMoney ? 2 : (kind == TypeKind::kPercent ? 4 : -1);
 }
 
+// The most decimal places a fact of this type may have, trailing zeros not
+// counted: money 2 (an input may declare others, `money(0)`), percent 4 as
+// a fraction (hundredths of a percent), decimal 18 (all a Decimal holds);
+// -1 for types that are not decimals.
+int DefaultPlaces(TypeKind kind);
+
 }  // namespace creditd::engine

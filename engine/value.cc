@@ -33,7 +33,7 @@ Decimal Value::AsDecimal() const {
   return Decimal::FromInt(i);
 }
 
-absl::StatusOr<int64_t> ParseDate(absl::string_view text) {
+absl::StatusOr<int64_t> ParseDateAnyYear(absl::string_view text) {
   auto bad = [&] {
     return absl::InvalidArgumentError(
         absl::StrCat("`", text, "` is not a calendar date (YYYY-MM-DD)"));
@@ -57,17 +57,29 @@ absl::StatusOr<int64_t> ParseDate(absl::string_view text) {
   return DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
 }
 
+absl::StatusOr<int64_t> ParseDate(absl::string_view text) {
+  absl::StatusOr<int64_t> days = ParseDateAnyYear(text);
+  if (days.ok() && !InDateRange(*days)) {
+    return absl::OutOfRangeError(absl::StrCat("`", text, "` is outside the dates ", kDateRange));
+  }
+  return days;
+}
+
 std::string FormatDate(int64_t days) {
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  // Civil from days (Howard Hinnant's algorithm) in 128 bits, so that no day
+  // count overflows.
+  using i128 = __int128;
+  const i128 z = static_cast<i128>(days) + 719468;
+  const i128 era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = static_cast<unsigned>(z - era * 146097);
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y0 = static_cast<int64_t>(yoe) + era * 400;
+  const i128 y0 = static_cast<i128>(yoe) + era * 400;
   const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const unsigned mp = (5 * doy + 2) / 153;
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = y0 + (m <= 2 ? 1 : 0);
+  // |days| / 365 + 1 fits in int64, and so does the year.
+  const int64_t y = static_cast<int64_t>(y0 + (m <= 2 ? 1 : 0));
   return absl::StrFormat("%04d-%02d-%02d", y, m, d);
 }
 

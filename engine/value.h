@@ -62,11 +62,25 @@ struct Value {
   Decimal AsDecimal() const;
 };
 
-// Days since 1970-01-01 for an ISO date "2026-11-22"; InvalidArgument naming
-// the text for anything else (including 2026-02-30).
+// The dates a value may hold, as days since 1970-01-01: 0001-01-01 to
+// 9999-12-31, the years of a four-digit ISO date. Facts and literals outside
+// are refused, and date arithmetic that leaves the range fails.
+inline constexpr int64_t kMinDate = -719162;  // 0001-01-01
+inline constexpr int64_t kMaxDate = 2932896;  // 9999-12-31
+inline constexpr char kDateRange[] = "0001-01-01 to 9999-12-31";
+
+// Days since 1970-01-01 for an ISO date "2026-11-22" in the range above.
+// InvalidArgument naming the text for anything that is not a calendar date
+// (including 2026-02-30); OutOfRange for a date of year 0000.
 absl::StatusOr<int64_t> ParseDate(absl::string_view text);
-// The ISO form of days since 1970-01-01.
+// The same, also taking year 0000 (days below kMinDate): how dates were read
+// before the range, for FactRules::kLenient only.
+absl::StatusOr<int64_t> ParseDateAnyYear(absl::string_view text);
+// The ISO form of days since 1970-01-01: "2026-11-22". Defined for every
+// int64; outside the range the year has more or fewer than four digits.
 std::string FormatDate(int64_t days);
+// Is `days` a date of the range?
+inline bool InDateRange(int64_t days) { return days >= kMinDate && days <= kMaxDate; }
 
 // Parses a policy literal as written: "500_000", "1.5", "55%" (0.55),
 // "2026-01-01", "true".

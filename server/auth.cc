@@ -10,10 +10,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/evaluator.h"
 #include "engine/sha256.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
-#include "server/echo.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -138,7 +138,7 @@ absl::StatusOr<std::shared_ptr<const AccessPolicy>> AccessPolicy::Load(
           const std::optional<Role> role = ParseRole(role_name);
           if (!role) {
             return absl::InvalidArgumentError(
-                absl::StrCat(roles_path, ":", line, ": unknown role `", Echo(role_name),
+                absl::StrCat(roles_path, ":", line, ": unknown role `", engine::EchoText(role_name),
                              "`; the roles are evaluate, review and admin"));
           }
           if (identity.empty()) {
@@ -244,10 +244,11 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, absl::str
       spdlog::warn("permission denied: `{}` may not call {} (needs role {})", caller.identity, name,
                    role ? RoleName(*role) : "none grants it");
     }
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("`", Echo(caller.identity, 128), "` may not call ", method,
-                                     role ? absl::StrCat(" (needs the role ", RoleName(*role), ")")
-                                          : std::string(" (no role grants it)")));
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("`", engine::EchoText(caller.identity, 128), "` may not call ", method,
+                     role ? absl::StrCat(" (needs the role ", RoleName(*role), ")")
+                          : std::string(" (no role grants it)")));
   }
   *identity = std::move(caller.identity);
   return grpc::Status::OK;

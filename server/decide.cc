@@ -17,7 +17,6 @@
 #include "absl/time/time.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
-#include "server/echo.h"
 
 namespace creditd::server {
 
@@ -223,7 +222,7 @@ Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
     return result;
   };
   if (request.decision().size() > limits.max_name_bytes) {
-    return refuse(absl::StrCat("decision `", Echo(request.decision()), "` is ",
+    return refuse(absl::StrCat("decision `", engine::EchoText(request.decision()), "` is ",
                                request.decision().size(), " bytes; at most ",
                                limits.max_name_bytes));
   }
@@ -238,7 +237,7 @@ Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
           absl::StrCat(field, " is ", value->size(), " bytes; at most ", limits.max_id_bytes));
     }
     if (HasControl(*value)) {
-      return refuse(absl::StrCat(field, " `", Echo(*value),
+      return refuse(absl::StrCat(field, " `", engine::EchoText(*value),
                                  "` holds a control character (such as NUL or a line break)"));
     }
   }
@@ -296,8 +295,8 @@ void FinishProblems(Decided& result) {
   message += " with the facts: ";
   bool first = true;
   for (v1::FactProblem& p : *problems) {
-    p.set_fact(Echo(p.fact(), 64));
-    p.set_problem(Echo(p.problem(), 160));
+    p.set_fact(engine::EchoText(p.fact(), 64));
+    p.set_problem(engine::EchoText(p.problem(), 160));
     absl::StrAppend(&message, first ? "" : "; ", "`", p.fact(), "`: ", p.problem());
     first = false;
   }
@@ -321,9 +320,10 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   if (!request.policy_version().empty()) {
     policy = registry.Find(request.decision(), request.policy_version());
     if (policy == nullptr) {
-      result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   absl::StrCat("no version ", Echo(request.policy_version()),
-                                                " of decision `", Echo(request.decision()), "`"));
+      result.status =
+          grpc::Status(grpc::StatusCode::NOT_FOUND,
+                       absl::StrCat("no version ", engine::EchoText(request.policy_version()),
+                                    " of decision `", engine::EchoText(request.decision()), "`"));
       return result;
     }
   } else if (bundle != nullptr) {
@@ -337,7 +337,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
         absl::StrAppend(&known, known.empty() ? "" : ", ", name);
     }
     result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("no decision `", Echo(request.decision()),
+                                 absl::StrCat("no decision `", engine::EchoText(request.decision()),
                                               "`; served: ", known.empty() ? "none" : known));
     return result;
   }
@@ -370,6 +370,8 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   }
   engine::EvalOptions options;
   options.trace = request.explain();
+  // Each fact keeps its meaning or is refused (record format 3 and later).
+  options.facts = engine::FactRules::kStrict;
   thread_local engine::Decision decision;
   absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
   if (!status.ok()) {
@@ -381,7 +383,8 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
     if (result.problems.problems_size() > 0) {
       FinishProblems(result);
     } else {
-      result.status = grpc::Status(GrpcCode(status.code()), Echo(status.message(), 1024));
+      result.status =
+          grpc::Status(GrpcCode(status.code()), engine::EchoText(status.message(), 1024));
     }
     return result;
   }

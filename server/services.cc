@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/decision_json.h"
+#include "engine/evaluator.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "server/decide.h"
-#include "server/echo.h"
 #include "spdlog/spdlog.h"
 
 namespace creditd::server {
@@ -114,11 +114,11 @@ class UnaryCall {
       return Refuse(status);
     }
     if (!state_.calls.Enter(identity_)) {
-      return Refuse(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("`", Echo(identity_, 128), "` already has ", state_.calls.limit(),
-                       " calls in flight; this server allows at most that "
-                       "many per caller")));
+      return Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 absl::StrCat("`", engine::EchoText(identity_, 128),
+                                              "` already has ", state_.calls.limit(),
+                                              " calls in flight; this server allows at most that "
+                                              "many per caller")));
     }
     counted_ = true;
     if (bytes.Length() > max_bytes) return Refuse(TooLarge(bytes.Length(), max_bytes));
@@ -423,11 +423,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
                !status.ok()) {
       refused = status;
     } else if (!state_.calls.Enter(identity_)) {
-      refused = grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("`", Echo(identity_, 128), "` already has ", state_.calls.limit(),
-                       " calls in flight; this server allows at most that "
-                       "many per caller"));
+      refused = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             absl::StrCat("`", engine::EchoText(identity_, 128), "` already has ",
+                                          state_.calls.limit(),
+                                          " calls in flight; this server allows at most that "
+                                          "many per caller"));
     } else {
       counted_ = true;
       if (++state_.streams > state_.limits.max_streams) {
@@ -609,10 +609,10 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(grpc::CallbackServe
     policy = state_.registry.Find(request.name(), request.version());
   }
   if (policy == nullptr) {
-    call->Finish(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("no decision `", Echo(request.name()), "`",
-                     request.version().empty() ? "" : " version ", Echo(request.version()))));
+    call->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                              absl::StrCat("no decision `", engine::EchoText(request.name()), "`",
+                                           request.version().empty() ? "" : " version ",
+                                           engine::EchoText(request.version()))));
     return reactor;
   }
   FillId(policy->id(), call->response()->mutable_id());
@@ -658,7 +658,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
   const std::string name = request.path().empty() ? "candidate.credit" : request.path();
   if (!IsCandidatePath(name)) {
     call->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("path `", Echo(name),
+                              absl::StrCat("path `", engine::EchoText(name),
                                            "` must be a relative path inside the policy "
                                            "directory ending in .credit, without `..`")));
     return reactor;
@@ -678,8 +678,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
     absl::StatusOr<engine::BundleLoad> load =
         engine::LoadCandidate(path, request.source(), state_.reader);
     if (!load.ok()) {
-      call->Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, Echo(load.status().message(), 1024)));
+      call->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                engine::EchoText(load.status().message(), 1024)));
       return;
     }
     response->set_valid(load->errors == 0);
@@ -712,7 +712,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext*
   auto* call = new Call(state_, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kReload, *bytes, kSmallRequestBytes)) return reactor;
-  spdlog::info("reload requested by `{}`", Echo(call->identity(), 128));
+  spdlog::info("reload requested by `{}`", engine::EchoText(call->identity(), 128));
   const bool queued = state_.worker.TrySubmit([this, call] {
     engine::BundleLoad load = ReloadBundle(state_, call->identity());
     v1::ReloadResponse* response = call->response();

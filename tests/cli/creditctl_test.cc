@@ -60,5 +60,25 @@ TEST(CreditctlTest, CheckReportsSyntaxErrors) {
   EXPECT_EQ(ok.code, kExitOk) << ok.err;
 }
 
+TEST(CreditctlTest, EvalRefusesAnIntWrittenAsADecimalAndAPercentAsAnInt) {
+  const std::string policy =
+      WriteTemp("facts.credit",
+                "policy p\n  version 1.0.0\n  effective 2026-01-01\n"
+                "input years: int\ninput ratio: percent\ninput limit: money\n"
+                "output y: money = limit * ratio * years\n");
+  const std::string bad = WriteTemp("bad_facts.json", R"({"years": 6.00, "ratio": 1, "limit": 5})");
+  CliRun refused = Creditctl({"eval", policy, "--facts", bad});
+  EXPECT_EQ(refused.code, kExitFailure);
+  EXPECT_THAT(refused.err, HasSubstr("the facts have 2 problems"));
+  EXPECT_THAT(refused.err, HasSubstr("years: expected int (a whole number)"));
+  EXPECT_THAT(refused.err, HasSubstr("ratio: expected percent"));
+
+  const std::string good =
+      WriteTemp("good_facts.json", R"({"years": 6, "ratio": "0.5", "limit": 5})");
+  CliRun accepted = Creditctl({"eval", policy, "--facts", good, "--compact"});
+  EXPECT_EQ(accepted.code, kExitOk) << accepted.err;
+  EXPECT_THAT(accepted.out, HasSubstr(R"("y":"15.00")"));
+}
+
 }  // namespace
 }  // namespace creditd::cli

@@ -78,6 +78,15 @@ TEST(FormatterTest, CanonicalFormOfMessyInput) {
             "  then B R\n");
 }
 
+TEST(FormatterTest, PrintsTheDecimalPlacesOfAType) {
+  const std::string out = FormatText("policy p\ninput a:money ( 3 )\ninput b: money(0)>=0\n");
+  EXPECT_NE(out.find("input a: money(3)\ninput b: money(0) >= 0\n"), std::string::npos) << out;
+  SourceSet sources;
+  std::unique_ptr<ast::File> file = ParseText(sources, "p.credit", out);
+  ASSERT_NE(file, nullptr);
+  EXPECT_NE(ast::Dump(*file).find("money(3)"), std::string::npos) << ast::Dump(*file);
+}
+
 TEST(FormatterTest, KeepsParenthesesPrecedenceNeeds) {
   SourceSet sources;
   std::unique_ptr<ast::File> file =

@@ -6,9 +6,9 @@
 
 #include "absl/strings/ascii.h"
 #include "credit/v1/creditd.pb.h"
+#include "engine/evaluator.h"
 #include "engine/sha256.h"
 #include "gtest/gtest.h"
-#include "server/echo.h"
 
 namespace creditd::server {
 namespace {
@@ -102,14 +102,16 @@ TEST(AuthTest, CallsPerCallerAreBounded) {
   for (int i = 0; i < 10000; ++i) ASSERT_TRUE(unlimited.Enter("a"));
 }
 
+// What the server repeats of a caller's text (engine::EchoText) stays short,
+// on one line, and valid UTF-8, so it can travel in a status message.
 TEST(EchoTest, CutsShortAndKeepsOneLine) {
-  EXPECT_EQ(Echo("plain"), "plain");
-  EXPECT_EQ(Echo(std::string(80000, 'x'), 8), "xxxxxxxx\u2026");
-  EXPECT_EQ(Echo(std::string("a\0b\nc\x1b", 6)), "a?b?c?");
+  EXPECT_EQ(engine::EchoText("plain"), "plain");
+  EXPECT_EQ(engine::EchoText(std::string(80000, 'x'), 8), "xxxxxxxx\u2026");
+  EXPECT_EQ(engine::EchoText(std::string("a\0b\nc", 5)), "a\\x00b\\x0ac");
   // A multi-byte character is never cut in half; bytes that are not UTF-8
-  // are shown as `?`.
-  EXPECT_EQ(Echo("\u00e9\u00e9\u00e9", 5), "\u00e9\u00e9\u2026");
-  EXPECT_EQ(Echo("\xff\xfe"), "??");
+  // are written as \xNN.
+  EXPECT_EQ(engine::EchoText("\u00e9\u00e9\u00e9", 5), "\u00e9\u00e9\u2026");
+  EXPECT_EQ(engine::EchoText("\xff\xc3("), "\\xff\\xc3(");
 }
 
 }  // namespace
