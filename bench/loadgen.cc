@@ -274,7 +274,7 @@ std::string CodeName(int code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
-// Latencies of calls that finished inside the measured window, and every
+// Latencies of calls answered OK inside the measured window, and every
 // failure, by status code.
 class Recorder {
  public:
@@ -300,7 +300,9 @@ class Recorder {
         ++by_code_[static_cast<int>(outcome.code)];
       }
     }
-    if (now < from_ || now >= to_) return;
+    // Only answered calls count toward the rate and the latencies: a
+    // server failing fast must not look fast.
+    if (!outcome.ok() || now < from_ || now >= to_) return;
     latencies_us_.push_back(std::chrono::duration<double, std::micro>(now - started).count());
   }
   // Calls that never got an answer (a stream that ended first).
@@ -710,8 +712,9 @@ absl::Status Probe(Target& target, bool tls) {
   if (result.ok()) return absl::OkStatus();
   std::string hint;
   if (result.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    hint = tls ? " (does the server speak TLS, and does its certificate verify against "
-                 "--ca_file for --server_name or --target's host?)"
+    hint = tls ? " (does the server speak TLS, does its certificate verify against --ca_file "
+                 "for --server_name or --target's host, and does it want a client certificate "
+                 "(--cert_file, --key_file)?)"
                : " (is creditd listening there, without TLS? For a TLS server pass --tls or "
                  "--ca_file)";
   }
