@@ -39,37 +39,41 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
   const absl::Status read = cli::ParseFacts(json, policy, &document, &facts);
   if (!read.ok()) {
     Check(absl::IsInvalidArgument(read) && !read.message().empty(),
-          "unreadable facts are INVALID_ARGUMENT with a message", read.ToString());
+          "unreadable facts are INVALID_ARGUMENT with a message", [&] { return read.ToString(); });
     return;
   }
   Check(document.IsObject(), "facts read only from an object");
-  Check(facts.all().size() == NonNullMembers(document), "one fact per member that is not null",
-        absl::StrCat(facts.all().size(), " facts from ", NonNullMembers(document), " members"));
+  Check(
+      facts.all().size() == NonNullMembers(document), "one fact per member that is not null", [&] {
+        return std::string(
+            absl::StrCat(facts.all().size(), " facts from ", NonNullMembers(document), " members"));
+      });
 
   engine::Decision decision;
   const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
   if (absl::IsInvalidArgument(status)) {
     Check(!engine::FactProblems(status).empty(), "INVALID_ARGUMENT lists its problems",
-          status.ToString());
+          [&] { return status.ToString(); });
     return;
   }
   if (absl::IsFailedPrecondition(status)) {
     Check(!status.message().empty(), "a failed evaluation says why");
     return;
   }
-  Check(status.ok(), "evaluation answers only the documented codes", status.ToString());
+  Check(status.ok(), "evaluation answers only the documented codes",
+        [&] { return status.ToString(); });
   const std::string printed = engine::DecisionToJson(decision);
-  Check(IsStrictJson(printed), "a decision prints as strict JSON", printed);
+  Check(IsStrictJson(printed), "a decision prints as strict JSON", [&] { return printed; });
   const std::string logged = audit::LoggedResult(decision);
-  Check(IsStrictJson(logged), "a logged result is strict JSON", logged);
+  Check(IsStrictJson(logged), "a logged result is strict JSON", [&] { return logged; });
 
   engine::EvalOptions traced;
   traced.trace = true;
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
-  Check(second.ok(), "evaluating again succeeds", second.ToString());
+  Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });
   Check(audit::LoggedResult(again) == logged, "evaluating again, traced, logs the same",
-        absl::StrCat(logged, "\n", audit::LoggedResult(again)));
+        [&] { return absl::StrCat(logged, "\n", audit::LoggedResult(again)); });
   Check(IsStrictJson(engine::DecisionToJson(again)), "a traced decision prints as strict JSON");
 }
 

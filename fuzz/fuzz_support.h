@@ -39,8 +39,16 @@ bool Verbose();
 [[noreturn]] void Fail(const std::string& what, const std::string& detail = "");
 
 // Aborts with `what` unless `ok`.
-inline void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (!ok) Fail(what, detail);
+inline void Check(bool ok, const char* what) {
+  if (!ok) Fail(what);
+}
+
+// The same with a detail, built by calling `detail` only when the check
+// fails: details echo whole messages and facts, too costly to build on
+// every input.
+template <typename Detail>
+void Check(bool ok, const char* what, const Detail& detail) {
+  if (!ok) Fail(what, detail());
 }
 
 }  // namespace creditd::fuzz

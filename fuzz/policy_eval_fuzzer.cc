@@ -96,7 +96,7 @@ void CheckDecision(const engine::CompiledPolicy& policy, const engine::Decision&
           "the outcome is on its scale");
   }
   const std::string printed = engine::DecisionToJson(d);
-  Check(IsStrictJson(printed), "a decision prints as strict JSON", printed);
+  Check(IsStrictJson(printed), "a decision prints as strict JSON", [&] { return printed; });
 }
 
 // Evaluates one set of facts and checks the answer; returns the logged
@@ -107,7 +107,7 @@ std::string EvaluateOnce(const engine::CompiledPolicy& policy,
   const Verdict verdict = Judge(policy, generated);
   engine::Decision decision;
   const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
-  const std::string detail = absl::StrCat(status.ToString(), Show(generated));
+  auto detail = [&] { return absl::StrCat(status.ToString(), Show(generated)); };
   if (Verbose()) {
     std::fprintf(stderr, "%s verdict %d: %.200s\n", policy.name().c_str(),
                  static_cast<int>(verdict), status.ToString().c_str());
@@ -133,9 +133,9 @@ std::string EvaluateOnce(const engine::CompiledPolicy& policy,
   traced.trace = true;
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
-  Check(second.ok(), "evaluating again succeeds", second.ToString());
+  Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });
   Check(audit::LoggedResult(again) == logged, "evaluating again, traced, logs the same",
-        absl::StrCat(logged, "\n", audit::LoggedResult(again)));
+        [&] { return absl::StrCat(logged, "\n", audit::LoggedResult(again)); });
   Check(IsStrictJson(engine::DecisionToJson(again)), "a traced decision prints as strict JSON");
   return logged;
 }
@@ -157,20 +157,22 @@ int TestOneInput(const uint8_t* data, size_t size) {
       engine::Compile(*std::move(checked));
   if (library) {
     Check(absl::IsFailedPrecondition(compiled.status()), "a library does not compile",
-          compiled.status().ToString());
+          [&] { return compiled.status().ToString(); });
     return 0;
   }
   Check(compiled.ok(), "a policy that checked without errors compiles",
-        compiled.status().ToString());
+        [&] { return compiled.status().ToString(); });
   const engine::CompiledPolicy& policy = **compiled;
 
   // The canonical source, as the audit log stores it, rebuilds the policy.
   absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> rebuilt =
       engine::CompileCanonicalSource(policy.canonical_source());
-  Check(rebuilt.ok(), "the canonical source compiles",
-        absl::StrCat(rebuilt.status().ToString(), "\n", policy.canonical_source()));
+  Check(rebuilt.ok(), "the canonical source compiles", [&] {
+    return std::string(absl::StrCat(rebuilt.status().ToString(), "\n", policy.canonical_source()));
+  });
   Check((*rebuilt)->id().sha256 == policy.id().sha256,
-        "the canonical source compiles to the same sha256", policy.canonical_source());
+        "the canonical source compiles to the same sha256",
+        [&] { return policy.canonical_source(); });
 
   for (int round = 0; round < 3; ++round) {
     const std::vector<GeneratedFact> facts = GenerateFacts(policy, choices);
@@ -182,7 +184,8 @@ int TestOneInput(const uint8_t* data, size_t size) {
       engine::Decision replayed;
       const absl::Status status =
           engine::EvaluateInto(**rebuilt, ToEngineFacts(**rebuilt, facts), {}, &replayed);
-      Check(status.ok(), "a decision replays on the canonical source", status.ToString());
+      Check(status.ok(), "a decision replays on the canonical source",
+            [&] { return status.ToString(); });
       std::string want = logged, got = audit::LoggedResult(replayed);
       if (!Strict("replay_locations")) {
         // Drop "location" values; everything else must match.
@@ -200,8 +203,10 @@ int TestOneInput(const uint8_t* data, size_t size) {
         want = strip(want);
         got = strip(got);
       }
-      Check(want == got, "a decision replays to the same result",
+      Check(want == got, "a decision replays to the same result", [&] {
+        return std::string(
             absl::StrCat("served:   ", logged, "\nreplayed: ", audit::LoggedResult(replayed)));
+      });
     }
     if (choices.remaining_bytes() == 0) break;
   }

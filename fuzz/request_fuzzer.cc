@@ -65,7 +65,7 @@ Reference& Ref() {
       if (!rebuilt.ok())
         Fail("a canonical source compiles", std::string(rebuilt.status().message()));
       Check((*rebuilt)->id().sha256 == policy->id().sha256,
-            "a canonical source compiles to the same sha256", policy->name());
+            "a canonical source compiles to the same sha256", [&] { return policy->name(); });
       r->replay[policy->id().sha256] = *rebuilt;
     }
     return r;
@@ -189,16 +189,16 @@ v1::EvaluateRequest BuildRequest(FuzzedDataProvider& data) {
 
 // The facts_json of an OK answer holds exactly the request's facts.
 void CheckFactsJson(const v1::EvaluateRequest& request, const std::string& json) {
-  Check(IsStrictJson(json), "facts_json is strict JSON", json);
+  Check(IsStrictJson(json), "facts_json is strict JSON", [&] { return json; });
   rapidjson::Document doc;
   doc.Parse(json.c_str(), json.size());
-  Check(doc.IsObject(), "facts_json is an object", json);
+  Check(doc.IsObject(), "facts_json is an object", [&] { return json; });
   Check(doc.MemberCount() == static_cast<size_t>(request.facts_size()),
-        "facts_json has one member per fact", json);
+        "facts_json has one member per fact", [&] { return json; });
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     const std::string name(it->name.GetString(), it->name.GetStringLength());
     auto fact = request.facts().find(name);
-    Check(fact != request.facts().end(), "facts_json names only facts sent", name);
+    Check(fact != request.facts().end(), "facts_json names only facts sent", [&] { return name; });
     const rapidjson::Value& v = it->value;
     const v1::FactValue& sent = fact->second;
     auto text = [&](const std::string& want) {
@@ -224,20 +224,22 @@ void CheckFactsJson(const v1::EvaluateRequest& request, const std::string& json)
       default:
         same = v.IsNull();
     }
-    Check(same, "facts_json keeps each fact's value as sent", absl::StrCat(name, " in ", json));
+    Check(same, "facts_json keeps each fact's value as sent",
+          [&] { return absl::StrCat(name, " in ", json); });
   }
 }
 
 void CheckDecisionValues(const v1::Decision& d) {
-  for (const auto& [name, value] : d.outputs()) {
+  for (const auto& output : d.outputs()) {
+    const v1::Value& value = output.second;
     if (value.value_case() != v1::Value::kDecimalValue) continue;
     // Exact decimal text: no exponent, no binary floating point.
     Check(engine::Decimal::Parse(value.decimal_value()).ok(), "decimal outputs are decimal text",
-          absl::StrCat(name, " = ", value.decimal_value()));
+          [&] { return absl::StrCat(output.first, " = ", value.decimal_value()); });
   }
   for (const v1::Scorecard& card : d.scorecards()) {
     Check(engine::Decimal::Parse(card.total()).ok(), "scorecard totals are decimal text",
-          card.total());
+          [&] { return card.total(); });
   }
 }
 
@@ -245,19 +247,22 @@ void CheckDecisionValues(const v1::Decision& d) {
 void CheckReplay(const audit::AuditRecord& record) {
   auto it = Ref().replay.find(record.policy_sha256);
   Check(it != Ref().replay.end(), "the record names a served policy's sha256",
-        record.policy_sha256);
+        [&] { return record.policy_sha256; });
   rapidjson::Document document;
   engine::Facts facts;
   engine::Decision decision;
   absl::Status parsed = cli::ParseFacts(record.facts_json, *it->second, &document, &facts);
-  Check(parsed.ok(), "a logged facts_json reads back", std::string(parsed.message()));
+  Check(parsed.ok(), "a logged facts_json reads back",
+        [&] { return std::string(std::string(parsed.message())); });
   absl::Status evaluated = engine::EvaluateInto(*it->second, facts, {}, &decision);
-  Check(evaluated.ok(), "a logged decision replays",
-        absl::StrCat(evaluated.message(), "\nfacts: ", record.facts_json));
+  Check(evaluated.ok(), "a logged decision replays", [&] {
+    return std::string(absl::StrCat(evaluated.message(), "\nfacts: ", record.facts_json));
+  });
   Check(audit::LoggedResult(decision, record.format) == record.result_json,
-        "a logged decision replays to the same result",
-        absl::StrCat("logged:   ", record.result_json,
-                     "\nreplayed: ", audit::LoggedResult(decision, record.format)));
+        "a logged decision replays to the same result", [&] {
+          return std::string(absl::StrCat("logged:   ", record.result_json, "\nreplayed: ",
+                                          audit::LoggedResult(decision, record.format)));
+        });
 }
 
 std::string Describe(const server::Decided& d) {
@@ -281,9 +286,9 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
   }
   Check(code == grpc::StatusCode::OK || code == grpc::StatusCode::INVALID_ARGUMENT ||
             code == grpc::StatusCode::NOT_FOUND || code == grpc::StatusCode::FAILED_PRECONDITION,
-        "Decide answers only the documented codes", Describe(d));
+        "Decide answers only the documented codes", [&] { return Describe(d); });
   Check(code == grpc::StatusCode::OK || !d.status.error_message().empty(), "an error has a message",
-        Describe(d));
+        [&] { return Describe(d); });
 
   std::shared_ptr<const engine::CompiledPolicy> policy;
   if (!request.policy_version().empty()) {
@@ -293,25 +298,28 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
     if (it != ReferenceBundle()->policies.end()) policy = it->second;
   }
   Check((policy == nullptr) == (code == grpc::StatusCode::NOT_FOUND),
-        "NOT_FOUND exactly when the decision or version is not served", Describe(d));
+        "NOT_FOUND exactly when the decision or version is not served",
+        [&] { return Describe(d); });
   if (policy == nullptr) return d;
 
   const std::vector<GeneratedFact> facts = FactsOf(request);
   const Verdict verdict = Judge(*policy, facts);
   if (verdict == Verdict::kValid) {
-    Check(code != grpc::StatusCode::INVALID_ARGUMENT, "valid facts are not refused", Describe(d));
+    Check(code != grpc::StatusCode::INVALID_ARGUMENT, "valid facts are not refused",
+          [&] { return Describe(d); });
   }
   if (verdict == Verdict::kInvalid) {
-    Check(code == grpc::StatusCode::INVALID_ARGUMENT, "invalid facts are refused", Describe(d));
+    Check(code == grpc::StatusCode::INVALID_ARGUMENT, "invalid facts are refused",
+          [&] { return Describe(d); });
   }
   if (code == grpc::StatusCode::INVALID_ARGUMENT) {
     Check(d.problems.problems_size() >= 1, "INVALID_ARGUMENT lists at least one problem",
-          Describe(d));
+          [&] { return Describe(d); });
     if (Strict("problem_names")) {
       // Each problem names a fact sent or an input of the policy.
       for (const v1::FactProblem& p : d.problems.problems()) {
         Check(request.facts().count(p.fact()) > 0 || policy->FindInput(p.fact()) >= 0,
-              "each problem names a fact sent or an input", Describe(d));
+              "each problem names a fact sent or an input", [&] { return Describe(d); });
       }
     }
   }
@@ -319,31 +327,34 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
     // What goes back to the caller is bounded: the message travels in the
     // grpc-message trailer, the problems in another.
     Check(d.status.error_message().size() <= 16 * 1024, "error messages are bounded",
-          absl::StrCat(d.status.error_message().size(), " bytes"));
+          [&] { return absl::StrCat(d.status.error_message().size(), " bytes"); });
     Check(d.problems.ByteSizeLong() <= 16 * 1024, "the problems trailer is bounded",
-          absl::StrCat(d.problems.ByteSizeLong(), " bytes"));
+          [&] { return absl::StrCat(d.problems.ByteSizeLong(), " bytes"); });
   }
   if (from_wire) {
     // A stream answer carries the message in a proto3 string.
-    Check(IsUtf8(d.status.error_message()), "error messages are UTF-8", Describe(d));
+    Check(IsUtf8(d.status.error_message()), "error messages are UTF-8",
+          [&] { return Describe(d); });
   }
   if (code != grpc::StatusCode::OK) return d;
 
   // An OK answer and its record.
   const audit::AuditRecord& r = d.record;
-  Check(IsUuidV7(out->decision_id()), "the decision id is a UUIDv7", out->decision_id());
-  Check(IsRfc3339Millis(out->time()), "the time is RFC 3339 UTC", out->time());
+  Check(IsUuidV7(out->decision_id()), "the decision id is a UUIDv7",
+        [&] { return out->decision_id(); });
+  Check(IsRfc3339Millis(out->time()), "the time is RFC 3339 UTC", [&] { return out->time(); });
   Check(out->decision() == request.decision(), "the answer names the decision asked for");
   Check(out->policy().name() == policy->id().name &&
             out->policy().version() == policy->id().version &&
             out->policy().sha256() == policy->id().sha256,
-        "the answer names the policy that decided", out->policy().ShortDebugString());
+        "the answer names the policy that decided",
+        [&] { return out->policy().ShortDebugString(); });
   Check(out->policy().sha256().size() == 64 && IsLowerHex(out->policy().sha256()),
         "the policy sha256 is 64 hex digits");
   Check(out->request_id() == request.request_id(), "the request id is echoed");
   if (policy->outcome() != nullptr) {
     Check(policy->outcome()->Find(out->outcome()) >= 0, "the outcome is a symbol of the scale",
-          out->outcome());
+          [&] { return out->outcome(); });
   } else {
     Check(out->outcome().empty(), "a decision without an outcome answers none");
   }
@@ -356,14 +367,15 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
             r.policy_version == policy->id().version && r.policy_sha256 == policy->id().sha256,
         "the record matches the answer");
   CheckFactsJson(request, r.facts_json);
-  Check(IsStrictJson(r.result_json), "result_json is strict JSON", r.result_json);
+  Check(IsStrictJson(r.result_json), "result_json is strict JSON", [&] { return r.result_json; });
   CheckReplay(r);
   if (from_wire) {
     // The answer goes back over the wire and reads back the same.
     std::string bytes;
     Check(out->SerializeToString(&bytes), "the answer serializes");
     v1::Decision back;
-    Check(back.ParseFromString(bytes), "the answer parses back", out->ShortDebugString());
+    Check(back.ParseFromString(bytes), "the answer parses back",
+          [&] { return out->ShortDebugString(); });
   }
   return d;
 }
@@ -376,16 +388,18 @@ void CheckDeterministic(const v1::EvaluateRequest& request, const server::Decide
   server::Decided second = CheckDecide(again, false, &out);
   Check(second.status.error_code() == first.status.error_code(),
         "deciding again gives the same code",
-        absl::StrCat(Describe(first), "\n", Describe(second)));
+        [&] { return absl::StrCat(Describe(first), "\n", Describe(second)); });
   if (first.status.ok()) {
     Check(second.record.result_json == first.record.result_json,
-          "deciding again gives the same result",
-          absl::StrCat(first.record.result_json, "\n", second.record.result_json));
+          "deciding again gives the same result", [&] {
+            return std::string(
+                absl::StrCat(first.record.result_json, "\n", second.record.result_json));
+          });
     Check(second.record.facts_json == first.record.facts_json, "the same facts log the same");
   } else {
     Check(second.status.error_message() == first.status.error_message(),
           "deciding again gives the same error",
-          absl::StrCat(Describe(first), "\n", Describe(second)));
+          [&] { return absl::StrCat(Describe(first), "\n", Describe(second)); });
   }
 }
 
@@ -415,7 +429,7 @@ int TestOneInput(const uint8_t* data, size_t size) {
     Check(d.status.error_code() == direct.status.error_code() &&
               (!d.status.ok() || d.record.result_json == direct.record.result_json),
           "a request decides the same after crossing the wire",
-          absl::StrCat(Describe(direct), "\n", Describe(d)));
+          [&] { return absl::StrCat(Describe(direct), "\n", Describe(d)); });
   }
   return 0;
 }
