@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "engine/decimal.h"
 #include "engine/domain.h"
@@ -372,7 +373,22 @@ std::string OtherName(const engine::CompiledPolicy& policy, FuzzedDataProvider& 
   }
 }
 
-// What validation must say about one value for `input` (see Judge).
+// Digits with an optional sign and fraction: `-12`, `+0.50`.
+bool PlainDecimal(absl::string_view text) {
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  const size_t digits = i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == digits) return false;
+  if (i == text.size()) return true;
+  if (text[i] != '.') return false;
+  const size_t fraction = ++i;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  return i == text.size() && i > fraction;
+}
+
+// What validation must say about one value for `input` (see Judge), under
+// the strict fact rules.
 Verdict JudgeValue(const InputSlot& input, const GeneratedFact& f) {
   const TypeKind type = input.type.kind;
   // The value as a Decimal (ordinals, days and whole numbers too), for the
@@ -384,7 +400,7 @@ Verdict JudgeValue(const InputSlot& input, const GeneratedFact& f) {
       value = Decimal::FromInt(f.b ? 1 : 0);
       break;
     case TypeKind::kInt:
-      if (f.kind == Kind::kDecimal) return Verdict::kUnknown;
+      // Strict rules: a whole number comes as int_value only.
       if (f.kind != Kind::kInt) return Verdict::kInvalid;
       value = Decimal::FromInt(f.i);
       break;
@@ -406,14 +422,30 @@ Verdict JudgeValue(const InputSlot& input, const GeneratedFact& f) {
     case TypeKind::kDecimal:
     case TypeKind::kMoney:
     case TypeKind::kPercent: {
-      if (f.kind == Kind::kInt) return Verdict::kUnknown;
+      if (f.kind == Kind::kInt) {
+        // An int keeps its meaning for money and decimals; for a percent 1
+        // would mean 100%, so it is refused.
+        if (type == TypeKind::kPercent) return Verdict::kInvalid;
+        value = Decimal::FromInt(f.i);
+        break;
+      }
       if (f.kind != Kind::kDecimal) return Verdict::kInvalid;
       absl::string_view text = f.text;
       // A percent may be written "55%": 0.55.
       const bool percent = type == TypeKind::kPercent && !text.empty() && text.back() == '%';
       if (percent) text.remove_suffix(1);
+      if (!PlainDecimal(text)) return Verdict::kUnknown;  // the contract names only these
       absl::StatusOr<Decimal> d = Decimal::Parse(text);
       if (!d.ok()) return Verdict::kInvalid;
+      // Places as written, trailing zeros not counted; a percent written
+      // with `%` has two more as a fraction.
+      int places = d->scale();
+      __int128 coefficient = d->coefficient();
+      while (places > 0 && coefficient % 10 == 0) {
+        coefficient /= 10;
+        --places;
+      }
+      if (places + (percent ? 2 : 0) > input.places) return Verdict::kInvalid;
       if (percent) {
         if (d->scale() + 2 > Decimal::kMaxScale) return Verdict::kUnknown;  // rounded
         d = Decimal::FromParts(d->coefficient(), d->scale() + 2);

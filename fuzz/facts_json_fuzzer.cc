@@ -34,7 +34,7 @@ size_t NonNullMembers(const rapidjson::Value& object) {
 }
 
 void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
-  rapidjson::Document document;
+  cli::FactsJson document;
   engine::Facts facts;
   const absl::Status read = cli::ParseFacts(json, policy, &document, &facts);
   if (!read.ok()) {
@@ -42,12 +42,12 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
           "unreadable facts are INVALID_ARGUMENT with a message", [&] { return read.ToString(); });
     return;
   }
-  Check(document.IsObject(), "facts read only from an object");
-  Check(
-      facts.all().size() == NonNullMembers(document), "one fact per member that is not null", [&] {
-        return std::string(
-            absl::StrCat(facts.all().size(), " facts from ", NonNullMembers(document), " members"));
-      });
+  Check(document.root().IsObject(), "facts read only from an object");
+  Check(facts.all().size() == NonNullMembers(document.root()),
+        "one fact per member that is not null", [&] {
+          return std::string(absl::StrCat(facts.all().size(), " facts from ",
+                                          NonNullMembers(document.root()), " members"));
+        });
 
   engine::Decision decision;
   const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);

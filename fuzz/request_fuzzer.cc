@@ -248,7 +248,7 @@ void CheckReplay(const audit::AuditRecord& record) {
   auto it = Ref().replay.find(record.policy_sha256);
   Check(it != Ref().replay.end(), "the record names a served policy's sha256",
         [&] { return record.policy_sha256; });
-  rapidjson::Document document;
+  cli::FactsJson document;
   engine::Facts facts;
   engine::Decision decision;
   absl::Status parsed = cli::ParseFacts(record.facts_json, *it->second, &document, &facts);
@@ -273,6 +273,46 @@ std::string Describe(const server::Decided& d) {
   return text;
 }
 
+bool HasControl(const std::string& text) {
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return true;
+  }
+  return false;
+}
+
+// Does `request` break one of `limits`' bounds (server/limits.h)?
+bool OverBounds(const v1::EvaluateRequest& request, const server::Limits& limits) {
+  if (request.decision().size() > limits.max_name_bytes ||
+      request.policy_version().size() > limits.max_name_bytes ||
+      request.request_id().size() > limits.max_id_bytes ||
+      request.customer_id().size() > limits.max_id_bytes || HasControl(request.request_id()) ||
+      HasControl(request.customer_id()) || request.facts_size() > limits.max_facts) {
+    return true;
+  }
+  for (const auto& [name, value] : request.facts()) {
+    if (name.size() > limits.max_name_bytes) return true;
+    const std::string* text = value.has_decimal_value() ? &value.decimal_value()
+                              : value.has_enum_value()  ? &value.enum_value()
+                              : value.has_date_value()  ? &value.date_value()
+                                                        : nullptr;
+    if (text != nullptr && text->size() > limits.max_value_bytes) return true;
+  }
+  return false;
+}
+
+// What goes back to the caller is bounded: the message travels in the
+// grpc-message trailer, the problems in another, both under HTTP/2's
+// header limits.
+void CheckBounded(const server::Decided& d) {
+  Check(d.status.error_message().size() <= 2048, "error messages are bounded",
+        [&] { return absl::StrCat(d.status.error_message().size(), " bytes"); });
+  Check(d.problems.problems_size() <= server::kMaxProblemsShown, "at most 10 problems are listed",
+        [&] { return absl::StrCat(d.problems.problems_size(), " problems"); });
+  Check(d.problems.ByteSizeLong() <= 4096, "the problems trailer is bounded",
+        [&] { return absl::StrCat(d.problems.ByteSizeLong(), " bytes"); });
+}
+
 // Decides `request` and checks every invariant; returns the result for
 // comparisons.
 server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, v1::Decision* out) {
@@ -289,6 +329,15 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
         "Decide answers only the documented codes", [&] { return Describe(d); });
   Check(code == grpc::StatusCode::OK || !d.status.error_message().empty(), "an error has a message",
         [&] { return Describe(d); });
+
+  // Over a bound of server/limits.h (the defaults): refused before anything
+  // else, INVALID_ARGUMENT.
+  if (OverBounds(request, server::Limits{})) {
+    Check(code == grpc::StatusCode::INVALID_ARGUMENT, "a request over a bound is refused",
+          [&] { return Describe(d); });
+    CheckBounded(d);
+    return d;
+  }
 
   std::shared_ptr<const engine::CompiledPolicy> policy;
   if (!request.policy_version().empty()) {
@@ -315,22 +364,19 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
   if (code == grpc::StatusCode::INVALID_ARGUMENT) {
     Check(d.problems.problems_size() >= 1, "INVALID_ARGUMENT lists at least one problem",
           [&] { return Describe(d); });
-    if (Strict("problem_names")) {
-      // Each problem names a fact sent or an input of the policy.
-      for (const v1::FactProblem& p : d.problems.problems()) {
-        Check(request.facts().count(p.fact()) > 0 || policy->FindInput(p.fact()) >= 0,
-              "each problem names a fact sent or an input", [&] { return Describe(d); });
+    // Each problem names a fact sent (as sent, or cut short and escaped as
+    // an echo) or an input of the policy.
+    for (const v1::FactProblem& p : d.problems.problems()) {
+      bool named = policy->FindInput(p.fact()) >= 0;
+      for (const auto& [name, value] : request.facts()) {
+        named = named || p.fact() == name || p.fact() == engine::EchoText(name) ||
+                p.fact() == engine::EchoText(name, 64) ||
+                p.fact() == engine::EchoText(engine::EchoText(name), 64);
       }
+      Check(named, "each problem names a fact sent or an input", [&] { return Describe(d); });
     }
   }
-  if (from_wire && Strict("message_size")) {
-    // What goes back to the caller is bounded: the message travels in the
-    // grpc-message trailer, the problems in another.
-    Check(d.status.error_message().size() <= 16 * 1024, "error messages are bounded",
-          [&] { return absl::StrCat(d.status.error_message().size(), " bytes"); });
-    Check(d.problems.ByteSizeLong() <= 16 * 1024, "the problems trailer is bounded",
-          [&] { return absl::StrCat(d.problems.ByteSizeLong(), " bytes"); });
-  }
+  CheckBounded(d);
   if (from_wire) {
     // A stream answer carries the message in a proto3 string.
     Check(IsUtf8(d.status.error_message()), "error messages are UTF-8",

@@ -672,11 +672,11 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
   }
   // Parsing, checking and analysing take a while: off gRPC's threads.
   const bool queued = state_.worker.TrySubmit([this, call, name] {
-    const v1::ValidatePolicyRequest& request = call->request();
+    const v1::ValidatePolicyRequest& candidate = call->request();
     v1::ValidatePolicyResponse* response = call->response();
     const std::string path = absl::StrCat(state_.policy_dir, "/", name);
     absl::StatusOr<engine::BundleLoad> load =
-        engine::LoadCandidate(path, request.source(), state_.reader);
+        engine::LoadCandidate(path, candidate.source(), state_.reader);
     if (!load.ok()) {
       call->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 engine::EchoText(load.status().message(), 1024)));
