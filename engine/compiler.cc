@@ -238,8 +238,18 @@ class Compiler {
         slot.high_closed = r.high.closed;
         slot.low.d = r.low.value;
         slot.high.d = r.high.value;
-        slot.low.i = r.low.value.ToInt64().value_or(0);
-        slot.high.i = r.high.value.ToInt64().value_or(0);
+        if (!in.type.is_decimal()) {
+          // Whole-number bounds as int64; a bound beyond int64 (`> 2^63`)
+          // is checked exactly through the Domain instead.
+          const absl::StatusOr<int64_t> low = r.low.value.ToInt64();
+          const absl::StatusOr<int64_t> high = r.high.value.ToInt64();
+          if ((slot.has_low && !low.ok()) || (slot.has_high && !high.ok())) {
+            slot.simple_range = false;
+          } else {
+            slot.low.i = slot.has_low ? *low : 0;
+            slot.high.i = slot.has_high ? *high : 0;
+          }
+        }
       }
       slot.slot = NewSlot();
       policy_->input_index_[in.name] = static_cast<int>(policy_->inputs_.size());

@@ -42,6 +42,18 @@ TEST(FactsTest, AnIntTakesOnlyAnInt) {
   EXPECT_EQ(Try(*policy, "n", FactValue::Decimal("6.5")), "n: expected int (a whole number)");
 }
 
+// A range bound past int64 (`> 9223372036854775807`) used to compile to 0,
+// so 5 passed; it is checked exactly now.
+TEST(FactsTest, AnIntRangeBeyondInt64IsCheckedExactly) {
+  auto policy = CompileText(Header() + "input n: int > 9223372036854775807\noutput x: int = n\n");
+  ASSERT_NE(policy, nullptr);
+  EXPECT_NE(Try(*policy, "n", FactValue::Int(5)).find("n: 5 is outside the declared range"),
+            std::string::npos);
+  auto below = CompileText(Header() + "input n: int < 9223372036854775807\noutput x: int = n\n");
+  ASSERT_NE(below, nullptr);
+  EXPECT_EQ(Try(*below, "n", FactValue::Int(5)), "accepted: 5");
+}
+
 TEST(FactsTest, APercentTakesOnlyAFraction) {
   auto policy = CompileText(Header() + "input r: percent\noutput x: percent = r\n");
   ASSERT_NE(policy, nullptr);
