@@ -60,5 +60,19 @@ TEST(CreditctlTest, CheckReportsSyntaxErrors) {
   EXPECT_EQ(ok.code, kExitOk) << ok.err;
 }
 
+TEST(CreditctlTest, CheckRefusesADeepExpressionWithADiagnostic) {
+  // A 20 KB expression of 10,000 terms: this crashed every pass that
+  // recursed over the tree.
+  std::string text =
+      "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput a: int\noutput x: int = a";
+  for (int i = 0; i < 10000; ++i) text += " + a";
+  const std::string path = WriteTemp("deep.credit", text + "\n");
+  CliRun run = Creditctl({"check", path});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.err, HasSubstr("error[E0004]"));
+  EXPECT_THAT(run.err, HasSubstr("deep.credit:5:"));
+  EXPECT_THAT(run.err, HasSubstr("1 error, 0 warnings"));
+}
+
 }  // namespace
 }  // namespace creditd::cli
