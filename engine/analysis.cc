@@ -448,28 +448,52 @@ class Analyzer {
   }
 
   // The condition `e` (negated when `negate`) in disjunctive normal form;
-  // nullopt when it grows past the limit (then nothing is concluded).
+  // nullopt when it grows past the limit (then nothing is concluded). It
+  // recurses through `and`, `or` and `not` only, at most
+  // ParseOptions::max_depth deep, with small frames: the work on each node
+  // is done in helpers.
   std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate) const {
     const ExprInfo* info = policy_.Info(&e);
     if (info != nullptr && info->constant && info->constant->kind == TypeKind::kBool) {
-      return info->constant->b != negate ? Always() : Dnf{};
+      return ConstantDnf(info->constant->b != negate);
     }
+    if (e.kind == ast::ExprKind::kUnary && e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
+    if (e.kind == ast::ExprKind::kBinary && (e.op == Op::kAnd || e.op == Op::kOr)) {
+      return LogicDnf(e, negate);
+    }
+    return AtomDnf(e, negate);
+  }
+
+  static std::optional<Dnf> ConstantDnf(bool value) {
+    if (value) return Always();
+    return Dnf{};
+  }
+
+  std::optional<Dnf> LogicDnf(const ast::Expr& e, bool negate) const {
+    std::optional<Dnf> a = ToDnf(*e.args[0], negate);
+    if (!a) return std::nullopt;
+    std::optional<Dnf> b = ToDnf(*e.args[1], negate);
+    return Combine(e.op, negate, &*a, &b);
+  }
+
+  // `a` and `b`, or `a` or `b` (after De Morgan when negated); nullopt when
+  // `b` is, or when the result grows past the limit.
+  std::optional<Dnf> Combine(Op op, bool negate, Dnf* a, std::optional<Dnf>* b) const {
+    if (!*b) return std::nullopt;
+    // De Morgan: a negated `and` is an `or` of the negations.
+    const bool conjunction = (op == Op::kAnd) != negate;
+    if (conjunction) return And(*a, **b);
+    a->insert(a->end(), (*b)->begin(), (*b)->end());
+    if (a->size() > kMaxConjunctions) return std::nullopt;
+    return std::move(*a);
+  }
+
+  // A condition other than `and`, `or` and `not`: an atom over one
+  // variable when it is one, otherwise "may be true".
+  std::optional<Dnf> AtomDnf(const ast::Expr& e, bool negate) const {
+    const ExprInfo* info = policy_.Info(&e);
     switch (e.kind) {
-      case ast::ExprKind::kUnary:
-        if (e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
-        break;
       case ast::ExprKind::kBinary: {
-        if (e.op == Op::kAnd || e.op == Op::kOr) {
-          std::optional<Dnf> a = ToDnf(*e.args[0], negate);
-          std::optional<Dnf> b = ToDnf(*e.args[1], negate);
-          if (!a || !b) return std::nullopt;
-          // De Morgan: a negated `and` is an `or` of the negations.
-          const bool conjunction = (e.op == Op::kAnd) != negate;
-          if (conjunction) return And(*a, *b);
-          a->insert(a->end(), b->begin(), b->end());
-          if (a->size() > kMaxConjunctions) return std::nullopt;
-          return a;
-        }
         Op op = e.op;
         const ast::Expr* var = e.args[0].get();
         const ast::Expr* bound = e.args[1].get();

@@ -74,10 +74,24 @@ class Compiler {
     table_slots_.assign(p_.tables.size(), {});
     table_done_.assign(p_.tables.size(), false);
     scorecard_done_.assign(p_.scorecards.size(), -1);
-    for (size_t i = 0; i < p_.lets.size(); ++i) Let(static_cast<int>(i));
-    for (size_t i = 0; i < p_.bands.size(); ++i) Band(static_cast<int>(i));
-    for (size_t i = 0; i < p_.tables.size(); ++i) Table(static_cast<int>(i));
-    for (size_t i = 0; i < p_.scorecards.size(); ++i) Scorecard(static_cast<int>(i));
+    // Each definition after those it uses, so compiling one finds them
+    // compiled and never recurses into them.
+    for (const Symbol& s : p_.definition_order) {
+      switch (s.kind) {
+        case Symbol::Kind::kLet:
+          Let(s.index);
+          break;
+        case Symbol::Kind::kBand:
+          Band(s.index);
+          break;
+        case Symbol::Kind::kTable:
+          Table(s.index);
+          break;
+        default:
+          Scorecard(s.index);
+          break;
+      }
+    }
     Rules();
     Outputs();
     Outcome();
@@ -262,13 +276,17 @@ class Compiler {
   // money or percent value is padded to that type's canonical scale, so the
   // evaluator compares coefficients directly.
   uint32_t CompareOperand(const ast::Expr& e, Rep rep, const Type& other) {
-    const ExprInfo& info = Info(e);
-    const int canonical = CanonicalScale(other.kind);
-    if (rep == Rep::kD && info.constant && canonical > 0) {
-      const Decimal d = info.constant->AsDecimal();
-      if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    if (rep == Rep::kD && Info(e).constant && CanonicalScale(other.kind) > 0) {
+      return PaddedConstant(Info(e), rep, other);
     }
     return Expr(e, rep);
+  }
+
+  uint32_t PaddedConstant(const ExprInfo& info, Rep rep, const Type& other) {
+    const int canonical = CanonicalScale(other.kind);
+    const Decimal d = info.constant->AsDecimal();
+    if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    return ConstValue(*info.constant, rep);
   }
 
   // Converts operand `x` held as `from` to `to` (int to decimal only).
@@ -286,7 +304,10 @@ class Compiler {
     return x;
   }
 
-  // Compiles `e`; the result is an operand holding it as `want`.
+  // Compiles `e`; the result is an operand holding it as `want`. Expressions
+  // are compiled by recursion, at most ParseOptions::max_depth levels deep;
+  // the functions on it keep few locals and leave the rest to helpers, so a
+  // level costs little stack (docs/language.md, Limits).
   uint32_t Expr(const ast::Expr& e, Rep want) {
     const ExprInfo& info = Info(e);
     if (info.constant) return ConstValue(*info.constant, want);
@@ -380,26 +401,39 @@ class Compiler {
   // Emits code that jumps when condition `e` is false; returns the jumps to
   // patch to the false target. Comparisons become one compare-and-branch,
   // `and` a chain of them: the cheap form for rule conditions.
-  std::vector<size_t> JumpIfFalse(const ast::Expr& e) {
-    const ExprInfo& info = Info(e);
-    if (!info.constant && e.kind == ast::ExprKind::kBinary && e.op == Op::kAnd) {
-      std::vector<size_t> jumps = JumpIfFalse(*e.args[0]);
-      std::vector<size_t> more = JumpIfFalse(*e.args[1]);
-      jumps.insert(jumps.end(), more.begin(), more.end());
-      return jumps;
+  void JumpIfFalse(const ast::Expr& e, std::vector<size_t>* jumps) {
+    const bool constant = Info(e).constant.has_value();
+    if (!constant && e.kind == ast::ExprKind::kBinary && e.op == Op::kAnd) {
+      JumpIfFalse(*e.args[0], jumps);
+      JumpIfFalse(*e.args[1], jumps);
+      return;
     }
-    if (!info.constant && e.kind == ast::ExprKind::kBinary &&
-        (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
-         e.op == Op::kGt || e.op == Op::kGe)) {
-      const ExprInfo& a = Info(*e.args[0]);
-      const ExprInfo& b = Info(*e.args[1]);
-      const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
-      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
-      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
-      return {Emit(rep == Rep::kD ? OpCode::kJumpUnlessD : OpCode::kJumpUnlessI, 0, x, y,
-                   static_cast<uint8_t>(CmpOf(e.op)))};
+    if (!constant && e.kind == ast::ExprKind::kBinary && IsComparison(e.op)) {
+      jumps->push_back(JumpUnless(e));
+      return;
     }
-    return {Emit(OpCode::kJumpIfFalse, 0, Expr(e, Rep::kI))};
+    jumps->push_back(Emit(OpCode::kJumpIfFalse, 0, Expr(e, Rep::kI)));
+  }
+
+  static bool IsComparison(Op op) {
+    return op == Op::kEq || op == Op::kNe || op == Op::kLt || op == Op::kLe || op == Op::kGt ||
+           op == Op::kGe;
+  }
+
+  // The rep both sides of comparison `e` are compared in.
+  Rep CompareRep(const ast::Expr& e) {
+    return RepOf(Info(*e.args[0]).type) == Rep::kD || RepOf(Info(*e.args[1]).type) == Rep::kD
+               ? Rep::kD
+               : Rep::kI;
+  }
+
+  // Comparison `e` as one compare-and-branch, taken when it is false.
+  size_t JumpUnless(const ast::Expr& e) {
+    const Rep rep = CompareRep(e);
+    const uint32_t x = CompareOperand(*e.args[0], rep, Info(*e.args[1]).type);
+    const uint32_t y = CompareOperand(*e.args[1], rep, Info(*e.args[0]).type);
+    return Emit(rep == Rep::kD ? OpCode::kJumpUnlessD : OpCode::kJumpUnlessI, 0, x, y,
+                static_cast<uint8_t>(CmpOf(e.op)));
   }
 
   // Short-circuit `and` / `or`: the right side runs only when it decides.
@@ -414,21 +448,25 @@ class Compiler {
 
   uint32_t Binary(const ast::Expr& e, const ExprInfo& info) {
     if (e.op == Op::kAnd || e.op == Op::kOr) return Logic(e);
-    const ExprInfo& a = Info(*e.args[0]);
-    const ExprInfo& b = Info(*e.args[1]);
-    if (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
-        e.op == Op::kGt || e.op == Op::kGe) {
-      const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
-      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
-      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
-      const uint32_t dst = NewSlot();
-      Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, x, y,
-           static_cast<uint8_t>(CmpOf(e.op)));
-      return dst;
-    }
+    if (IsComparison(e.op)) return Comparison(e);
     const Rep rep = RepOf(info.type);
     const uint32_t x = Expr(*e.args[0], rep);
     const uint32_t y = Expr(*e.args[1], rep);
+    return Arithmetic(e, rep, x, y);
+  }
+
+  uint32_t Comparison(const ast::Expr& e) {
+    const Rep rep = CompareRep(e);
+    const uint32_t x = CompareOperand(*e.args[0], rep, Info(*e.args[1]).type);
+    const uint32_t y = CompareOperand(*e.args[1], rep, Info(*e.args[0]).type);
+    const uint32_t dst = NewSlot();
+    Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, x, y,
+         static_cast<uint8_t>(CmpOf(e.op)));
+    return dst;
+  }
+
+  // Emits `x op y` for arithmetic `e`.
+  uint32_t Arithmetic(const ast::Expr& e, Rep rep, uint32_t x, uint32_t y) {
     const uint32_t dst = NewSlot();
     OpCode op = OpCode::kAddI;
     switch (e.op) {
@@ -452,41 +490,48 @@ class Compiler {
   }
 
   uint32_t In(const ast::Expr& e) {
+    const uint32_t dst = e.interval != nullptr ? InRange(e) : InSet(e);
+    if (e.op == Op::kNotIn) Emit(OpCode::kNot, dst, dst);
+    return dst;
+  }
+
+  uint32_t InRange(const ast::Expr& e) {
+    const uint32_t dst = NewSlot();
+    const Rep rep = RepOf(Info(*e.args[0]).type);
+    const uint32_t v = Expr(*e.args[0], rep);
+    const uint32_t lo = Expr(*e.interval->low, rep);
+    const uint32_t hi = Expr(*e.interval->high, rep);
+    const uint8_t open =
+        static_cast<uint8_t>((e.interval->low_closed ? 0 : 1) | (e.interval->high_closed ? 0 : 2));
+    Emit(rep == Rep::kD ? OpCode::kInRangeD : OpCode::kInRangeI, dst, v, lo, open, 0, hi);
+    return dst;
+  }
+
+  uint32_t InSet(const ast::Expr& e) {
     const ExprInfo& x = Info(*e.args[0]);
     const uint32_t dst = NewSlot();
-    if (e.interval != nullptr) {
-      const Rep rep = RepOf(x.type);
-      const uint32_t v = Expr(*e.args[0], rep);
-      const uint32_t lo = Expr(*e.interval->low, rep);
-      const uint32_t hi = Expr(*e.interval->high, rep);
-      const uint8_t open = static_cast<uint8_t>((e.interval->low_closed ? 0 : 1) |
-                                                (e.interval->high_closed ? 0 : 2));
-      Emit(rep == Rep::kD ? OpCode::kInRangeD : OpCode::kInRangeI, dst, v, lo, open, 0, hi);
-    } else {
-      // Constant enum members: one bit test. Otherwise equality with each.
-      bool constant_enum = x.type.kind == TypeKind::kEnum;
-      uint64_t bits = 0;
-      for (size_t i = 1; i < e.args.size() && constant_enum; ++i) {
-        const ExprInfo& m = Info(*e.args[i]);
-        constant_enum = m.constant.has_value();
-        if (constant_enum) bits |= uint64_t{1} << m.constant->i;
-      }
-      if (constant_enum) {
-        Emit(OpCode::kInBits, dst, Expr(*e.args[0], Rep::kI), ConstI(static_cast<int64_t>(bits)));
-      } else {
-        const Rep rep = RepOf(x.type);
-        const uint32_t v = Expr(*e.args[0], rep);
-        Emit(OpCode::kMove, dst, ConstI(0));
-        std::vector<size_t> done;
-        for (size_t i = 1; i < e.args.size(); ++i) {
-          Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, v, Expr(*e.args[i], rep),
-               static_cast<uint8_t>(Cmp::kEq));
-          done.push_back(Emit(OpCode::kJumpIfTrue, 0, dst));
-        }
-        for (size_t at : done) Land(at);
-      }
+    // Constant enum members: one bit test. Otherwise equality with each.
+    bool constant_enum = x.type.kind == TypeKind::kEnum;
+    uint64_t bits = 0;
+    for (size_t i = 1; i < e.args.size() && constant_enum; ++i) {
+      const ExprInfo& m = Info(*e.args[i]);
+      constant_enum = m.constant.has_value();
+      if (constant_enum) bits |= uint64_t{1} << m.constant->i;
     }
-    if (e.op == Op::kNotIn) Emit(OpCode::kNot, dst, dst);
+    if (constant_enum) {
+      Emit(OpCode::kInBits, dst, Expr(*e.args[0], Rep::kI), ConstI(static_cast<int64_t>(bits)));
+      return dst;
+    }
+    const Rep rep = RepOf(x.type);
+    const uint32_t v = Expr(*e.args[0], rep);
+    Emit(OpCode::kMove, dst, ConstI(0));
+    std::vector<size_t> done;
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, v, Expr(*e.args[i], rep),
+           static_cast<uint8_t>(Cmp::kEq));
+      done.push_back(Emit(OpCode::kJumpIfTrue, 0, dst));
+    }
+    for (size_t at : done) Land(at);
     return dst;
   }
 
@@ -505,18 +550,7 @@ class Compiler {
 
   uint32_t Call(const ast::Expr& e, const ExprInfo& info) {
     const Rep rep = RepOf(info.type);
-    if (e.text == "min" || e.text == "max") {
-      const bool min = e.text == "min";
-      uint32_t acc = Expr(*e.args[0], rep);
-      for (size_t i = 1; i < e.args.size(); ++i) {
-        const uint32_t dst = NewSlot();
-        const OpCode op = rep == Rep::kD ? (min ? OpCode::kMinD : OpCode::kMaxD)
-                                         : (min ? OpCode::kMinI : OpCode::kMaxI);
-        Emit(op, dst, acc, Expr(*e.args[i], rep));
-        acc = dst;
-      }
-      return acc;
-    }
+    if (e.text == "min" || e.text == "max") return MinMax(e, rep);
     if (e.text == "abs") {
       const uint32_t dst = NewSlot();
       Emit(rep == Rep::kD ? OpCode::kAbsD : OpCode::kAbsI, dst, Expr(*e.args[0], rep));
@@ -525,6 +559,23 @@ class Compiler {
     // round(x, places[, mode]); an int has nothing to round.
     const uint32_t x = Expr(*e.args[0], rep);
     if (rep == Rep::kI) return x;
+    return Round(e, x);
+  }
+
+  uint32_t MinMax(const ast::Expr& e, Rep rep) {
+    const bool min = e.text == "min";
+    uint32_t acc = Expr(*e.args[0], rep);
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      const uint32_t dst = NewSlot();
+      const OpCode op = rep == Rep::kD ? (min ? OpCode::kMinD : OpCode::kMaxD)
+                                       : (min ? OpCode::kMinI : OpCode::kMaxI);
+      Emit(op, dst, acc, Expr(*e.args[i], rep));
+      acc = dst;
+    }
+    return acc;
+  }
+
+  uint32_t Round(const ast::Expr& e, uint32_t x) {
     const int32_t places = static_cast<int32_t>(Info(*e.args[1]).constant->i);
     RoundingMode mode = RoundingMode::kHalfEven;
     if (e.args.size() == 3) {
@@ -545,33 +596,42 @@ class Compiler {
   // scorecard values), each once, for traces. Everything they name is
   // compiled already, so looking up their slots emits no code.
   void InputsRead(const ast::Expr& e, std::vector<ReadSlot>* out) {
-    const ExprInfo* info = p_.Info(&e);
-    if (info != nullptr && !info->constant) {
-      std::string name;
-      const Symbol::Kind kind = info->symbol.kind;
-      if (e.kind == ast::ExprKind::kName &&
-          (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
-           kind == Symbol::Kind::kBand)) {
-        name = e.text;
-      } else if (e.kind == ast::ExprKind::kMember &&
-                 (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
-        name = absl::StrCat(e.args[0]->text, ".", e.text);
-      }
-      if (!name.empty()) {
-        const bool seen = std::any_of(out->begin(), out->end(),
-                                      [&](const ReadSlot& r) { return r.name == name; });
-        if (!seen) {
-          const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
-          out->push_back({name, slot, info->type});
-        }
-        return;
-      }
-    }
-    for (const ast::ExprPtr& arg : e.args) InputsRead(*arg, out);
+    absl::flat_hash_set<std::string> seen;
+    for (const ReadSlot& r : *out) seen.insert(r.name);
+    CollectReads(e, out, &seen);
+  }
+
+  void CollectReads(const ast::Expr& e, std::vector<ReadSlot>* out,
+                    absl::flat_hash_set<std::string>* seen) {
+    if (NamedRead(e, out, seen)) return;
+    for (const ast::ExprPtr& arg : e.args) CollectReads(*arg, out, seen);
     if (e.interval != nullptr) {
-      InputsRead(*e.interval->low, out);
-      InputsRead(*e.interval->high, out);
+      CollectReads(*e.interval->low, out, seen);
+      CollectReads(*e.interval->high, out, seen);
     }
+  }
+
+  // When `e` names a value, records it (once) and says so.
+  bool NamedRead(const ast::Expr& e, std::vector<ReadSlot>* out,
+                 absl::flat_hash_set<std::string>* seen) {
+    const ExprInfo* info = p_.Info(&e);
+    if (info == nullptr || info->constant) return false;
+    std::string name;
+    const Symbol::Kind kind = info->symbol.kind;
+    if (e.kind == ast::ExprKind::kName &&
+        (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
+         kind == Symbol::Kind::kBand)) {
+      name = e.text;
+    } else if (e.kind == ast::ExprKind::kMember &&
+               (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
+      name = absl::StrCat(e.args[0]->text, ".", e.text);
+    }
+    if (name.empty()) return false;
+    if (seen->insert(name).second) {
+      const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
+      out->push_back({name, slot, info->type});
+    }
+    return true;
   }
 
   // ----- lets, bands, tables, scorecards ------------------------------------
@@ -964,7 +1024,8 @@ class Compiler {
       slot.id = rule.id;
       slot.fired = NewSlot();
       Emit(OpCode::kMove, slot.fired, ConstI(0));
-      const std::vector<size_t> unless = JumpIfFalse(*rule.decl->condition);
+      std::vector<size_t> unless;
+      JumpIfFalse(*rule.decl->condition, &unless);
       Emit(OpCode::kMove, slot.fired, ConstI(1));
       for (size_t at : unless) Land(at);
       for (const ast::Effect& effect : rule.decl->effects) {
