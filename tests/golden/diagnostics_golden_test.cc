@@ -34,16 +34,6 @@ std::string Slurp(const fs::path& path) {
   return text.str();
 }
 
-// Reads paths relative to the golden directory, so printed paths stay short.
-class GoldenReader : public engine::FileReader {
- public:
-  absl::StatusOr<std::string> Read(const std::string& path) override {
-    const fs::path full = fs::path(kDir) / path;
-    if (!fs::exists(full)) return absl::NotFoundError("no such file");
-    return Slurp(full);
-  }
-};
-
 struct Options {
   engine::LoadOptions load;
   engine::CheckOptions check;
@@ -68,7 +58,8 @@ Options OptionsFor(const std::string& text) {
 }
 
 std::string CheckCase(const std::string& name) {
-  GoldenReader reader;
+  // Paths relative to the golden directory, as the server reads its own.
+  engine::PolicyDirReader reader(kDir);
   const std::string path = name + ".credit";
   const Options options = OptionsFor(Slurp(fs::path(kDir) / path));
   dsl::DiagnosticSink sink;
