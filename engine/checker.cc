@@ -313,7 +313,7 @@ class Checker {
       case ast::TestKind::kInterval:
         return IntervalDomain(*test.interval, type);
       case ast::TestKind::kSet: {
-        Domain d = Domain::Empty(type);
+        std::vector<Value> values;
         bool ok = true;
         for (const ast::ExprPtr& e : test.set) {
           std::optional<Value> v = ConstantOf(*e, type, "a set element");
@@ -321,10 +321,10 @@ class Checker {
             ok = false;
             continue;
           }
-          d = d.Union(Domain::Point(type, *v));
+          values.push_back(*v);
         }
         if (!ok) return std::nullopt;
-        return d;
+        return Domain::Points(type, values);
       }
       case ast::TestKind::kEqual: {
         std::optional<Value> v = ConstantOf(*test.value, type, "a test value");

@@ -37,13 +37,13 @@ std::optional<Domain> TestDomainOf(const CheckedPolicy& policy, const ast::Test&
     case ast::TestKind::kInterval:
       return IntervalDomainOf(policy, *test.interval, type);
     case ast::TestKind::kSet: {
-      Domain d = Domain::Empty(type);
+      std::vector<Value> values;
       for (const ast::ExprPtr& e : test.set) {
         std::optional<Value> v = ConstantOf(policy, *e, type);
         if (!v) return std::nullopt;
-        d = d.Union(Domain::Point(type, *v));
+        values.push_back(*v);
       }
-      return d;
+      return Domain::Points(type, values);
     }
     case ast::TestKind::kEqual: {
       std::optional<Value> v = ConstantOf(policy, *test.value, type);
