@@ -155,6 +155,9 @@ struct CheckedPolicy {
 
   absl::flat_hash_map<const dsl::ast::Expr*, ExprInfo> exprs;
 
+  // The work units the static analysis spent (CheckOptions::max_analysis_work).
+  int64_t analysis_work = 0;
+
   // Looks up what the checker learned about `expr`; null when unknown.
   const ExprInfo* Info(const dsl::ast::Expr* expr) const {
     auto it = exprs.find(expr);

@@ -2097,7 +2097,7 @@ absl::StatusOr<std::unique_ptr<CheckedPolicy>> Check(std::unique_ptr<Program> pr
   }
   Checker checker(std::move(program), sink);
   std::unique_ptr<CheckedPolicy> policy = checker.RunAll();
-  if (!sink.has_errors()) Analyze(*policy, sink, options);
+  if (!sink.has_errors()) policy->analysis_work = Analyze(*policy, sink, options);
   return policy;
 }
 
