@@ -61,8 +61,8 @@ std::string Where(const dsl::SourceSet& sources, const SourceSpan& span) {
 
 class Checker {
  public:
-  Checker(std::unique_ptr<Program> program, dsl::DiagnosticSink& sink)
-      : sink_(sink), policy_(std::make_unique<CheckedPolicy>()) {
+  Checker(std::unique_ptr<Program> program, dsl::DiagnosticSink& sink, const CheckOptions& options)
+      : sink_(sink), options_(options), policy_(std::make_unique<CheckedPolicy>()) {
     policy_->program = std::move(program);
   }
 
@@ -811,6 +811,7 @@ class Checker {
       }
       info.output_types.push_back(t);
     }
+    std::vector<std::vector<Domain>> columns(decl.inputs.size());
     for (const ast::TableRow& row : decl.rows) {
       if (row.tests.size() != decl.inputs.size() || row.values.size() != decl.outputs.size()) {
         Error("E0314", row.span,
@@ -820,7 +821,9 @@ class Checker {
         continue;
       }
       for (size_t c = 0; c < row.tests.size(); ++c) {
-        if (!info.input_types[c].is_error()) TestDomain(row.tests[c], info.input_types[c]);
+        if (info.input_types[c].is_error()) continue;
+        std::optional<Domain> d = TestDomain(row.tests[c], info.input_types[c]);
+        if (d) columns[c].push_back(*std::move(d));
       }
       for (size_t c = 0; c < row.values.size(); ++c) {
         const Type& t = info.output_types[c];
@@ -832,6 +835,7 @@ class Checker {
         }
       }
     }
+    CountLookups(decl, info, columns);
     // Collect without aggregate gathers a set of the enum.
     if (info.hit == HitPolicy::kCollect && info.aggregate == Aggregate::kNone) {
       for (Type& t : info.output_types) {
@@ -840,6 +844,37 @@ class Checker {
     }
     table_infos_[static_cast<size_t>(index)] = std::move(info);
     End(pending);
+  }
+
+  // "12 MiB", "7 KiB": rounded up or down.
+  static std::string Bytes(int64_t bytes, bool up) {
+    const int64_t unit = bytes >= (int64_t{1} << 20) ? int64_t{1} << 20 : 1024;
+    return absl::StrCat((bytes + (up ? unit - 1 : 0)) / unit, unit == 1024 ? " KiB" : " MiB");
+  }
+
+  // What the table's compiled lookups will take (compiler.cc BuildLookup):
+  // per condition column, a mask of the rows for each segment of its values.
+  // The policy's tables together stay under options_.max_table_lookup_words.
+  void CountLookups(const ast::TableDecl& decl, const TableInfo& info,
+                    const std::vector<std::vector<Domain>>& columns) {
+    const int64_t words = std::max<int64_t>(1, (static_cast<int64_t>(decl.rows.size()) + 63) / 64);
+    int64_t mine = 0;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (info.input_types[c].is_error()) continue;
+      mine += static_cast<int64_t>(LookupSegments(columns[c], info.input_types[c])) * words;
+    }
+    lookup_words_ += mine;
+    if (lookup_words_ > options_.max_table_lookup_words && mine > 0) {
+      ++too_large_;
+      Error("E0318", decl.name.span,
+            absl::StrCat("table ", Quoted(info.name), " is too large to serve: compiled, the ",
+                         "policy's tables would take ", Bytes(lookup_words_ * 8, /*up=*/true),
+                         ", at most ", Bytes(options_.max_table_lookup_words * 8, /*up=*/false),
+                         " are allowed"),
+            absl::StrCat("its ", decl.rows.size(),
+                         " rows cut the values they test into many pieces; split it into smaller "
+                         "tables"));
+    }
   }
 
   void EnsureScorecard(int index) {
@@ -2033,6 +2068,9 @@ class Checker {
     policy_->scorecards = scorecard_infos_;
   }
 
+  // How many tables were too large to serve (E0318).
+  int too_large() const { return too_large_; }
+
   std::unique_ptr<CheckedPolicy> RunAll() {
     const Program& program = *policy_->program;
     CheckHeader(*program.files[0]);
@@ -2059,7 +2097,10 @@ class Checker {
 
  private:
   dsl::DiagnosticSink& sink_;
+  const CheckOptions& options_;
   std::unique_ptr<CheckedPolicy> policy_;
+  int64_t lookup_words_ = 0;  // of the tables' compiled lookups so far
+  int too_large_ = 0;         // tables refused for that (E0318)
 
   absl::flat_hash_map<std::string, std::pair<Symbol, SourceSpan>> values_;
   absl::flat_hash_map<std::string, const ast::EnumDecl*> enum_decls_;
@@ -2095,9 +2136,14 @@ absl::StatusOr<std::unique_ptr<CheckedPolicy>> Check(std::unique_ptr<Program> pr
   if (program == nullptr || program->files.empty()) {
     return absl::FailedPreconditionError("the policy file did not parse; nothing to check");
   }
-  Checker checker(std::move(program), sink);
+  const int errors_before = sink.error_count();
+  Checker checker(std::move(program), sink, options);
   std::unique_ptr<CheckedPolicy> policy = checker.RunAll();
-  if (!sink.has_errors()) policy->analysis_work = Analyze(*policy, sink, options);
+  // A table too large to serve (E0318) is no defect of the policy's
+  // meaning: the analysis still says what it can about it.
+  if (sink.error_count() - errors_before == checker.too_large()) {
+    policy->analysis_work = Analyze(*policy, sink, options);
+  }
   return policy;
 }
 

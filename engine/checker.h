@@ -7,6 +7,7 @@
 #include "dsl/diagnostic.h"
 #include "engine/checked_policy.h"
 #include "engine/program.h"
+#include "engine/row_tests.h"
 
 namespace creditd::engine {
 
@@ -20,6 +21,9 @@ struct CheckOptions {
   // A table's analysis splits its values into boxes; past this many at once
   // it stops and says so (W0507): a bound on memory.
   int max_analysis_boxes = 20000;
+  // The words all tables' compiled lookups may take (E0318 past it); at most
+  // kMaxTableLookupWords, which the compiler holds to.
+  int64_t max_table_lookup_words = kMaxTableLookupWords;
 };
 
 // Checks `program`: header, names, types, rules' effects, then the static

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -110,6 +112,11 @@ class Compiler {
 
   void Fail(std::string message) {
     if (error_.ok()) error_ = absl::InternalError(std::move(message));
+  }
+
+  // The policy is too large to compile: not a defect of the checker.
+  void TooLarge(std::string message) {
+    if (error_.ok()) error_ = absl::ResourceExhaustedError(std::move(message));
   }
 
   // ----- identity --------------------------------------------------------
@@ -657,31 +664,38 @@ class Compiler {
     return slot;
   }
 
-  // Builds a lookup from the rows' domains over a subject of `type`.
-  int BuildLookup(const std::vector<Domain>& rows, const Type& type) {
+  // The row masks of every table's lookups together: the checker refuses
+  // more (E0318), this holds to it whatever the checker was told.
+  static constexpr size_t kMaxMaskWords = static_cast<size_t>(kMaxTableLookupWords);
+
+  // Builds a lookup from the rows' domains over a subject of `type`: the
+  // subject's values cut into segments at every bound a row names and, per
+  // segment, the first row matching it and (`masks`, for tables, named
+  // `what`) the set of rows that do. Each row's ranges cover runs of
+  // segments; a sweep over the segments, rows entering and leaving, builds
+  // them in time linear in the rows' ranges and the segments (plus the
+  // masks' size).
+  int BuildLookup(const std::vector<Domain>& rows, const Type& type, bool masks,
+                  const std::string& what = "") {
     program::Lookup lookup;
     const int words = static_cast<int>((rows.size() + 63) / 64);
     lookup.words = std::max(1, words);
     lookup.decimal = type.is_decimal();
-    auto add_segment = [&](const Decimal& representative) {
-      std::vector<uint64_t> mask(static_cast<size_t>(lookup.words), 0);
-      int32_t first = -1;
-      for (size_t r = 0; r < rows.size(); ++r) {
-        if (rows[r].ContainsValue(representative)) {
-          mask[r / 64] |= uint64_t{1} << (r % 64);
-          if (first < 0) first = static_cast<int32_t>(r);
-        }
-      }
-      lookup.masks.insert(lookup.masks.end(), mask.begin(), mask.end());
-      lookup.first_row.push_back(first);
-    };
+    std::vector<Decimal> bounds;
+    size_t segments = 0;
+    // first: the segment a range starts in; last: the one it ends in.
+    std::function<size_t(const Domain::Bound&)> first, last;
     if (type.kind == TypeKind::kEnum || type.kind == TypeKind::kBool) {
+      // A segment per symbol (ordinal); ranges are closed and integral.
       lookup.direct = true;
-      const int n =
-          type.kind == TypeKind::kBool ? 2 : static_cast<int>(type.enum_type->symbols.size());
-      for (int k = 0; k < n; ++k) add_segment(Decimal::FromInt(k));
+      segments = type.kind == TypeKind::kBool ? 2 : type.enum_type->symbols.size();
+      first = [](const Domain::Bound& b) {
+        return static_cast<size_t>(std::max<int64_t>(0, b.value.ToInt64().value_or(0)));
+      };
+      last = [&](const Domain::Bound& b) {
+        return static_cast<size_t>(b.value.ToInt64().value_or(0));
+      };
     } else {
-      std::vector<Decimal> bounds;
       for (const Domain& d : rows) {
         for (const Domain::Range& r : d.ranges()) {
           if (!r.low.infinite) bounds.push_back(r.low.value);
@@ -690,26 +704,62 @@ class Compiler {
       }
       std::sort(bounds.begin(), bounds.end());
       bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
-      // Segments: (-inf, b0), [b0], (b0, b1), [b1], ..., [bk-1], (bk-1, +inf).
-      const Decimal one = Decimal::FromInt(1);
-      for (size_t k = 0; k <= bounds.size(); ++k) {
-        Decimal rep;
-        if (bounds.empty()) {
-          rep = Decimal();
-        } else if (k == 0) {
-          rep = bounds[0].Sub(one).value_or(bounds[0]);
-        } else if (k == bounds.size()) {
-          rep = bounds[k - 1].Add(one).value_or(bounds[k - 1]);
-        } else {
-          rep = bounds[k - 1]
-                    .Add(bounds[k])
-                    .value_or(bounds[k])
-                    .Div(Decimal::FromInt(2))
-                    .value_or(bounds[k]);
-        }
-        add_segment(rep);
-        if (k < bounds.size()) add_segment(bounds[k]);
+      // Segments: (-inf, b0), [b0], (b0, b1), [b1], ..., [bk-1], (bk-1, +inf):
+      // 2k is the open stretch below bounds[k], 2k + 1 the point bounds[k].
+      segments = 2 * bounds.size() + 1;
+      auto at = [&](const Decimal& v) {
+        return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                   bounds.begin());
+      };
+      first = [&, at](const Domain::Bound& b) -> size_t {
+        if (b.infinite) return 0;
+        return 2 * at(b.value) + (b.closed ? 1 : 2);
+      };
+      last = [&, at](const Domain::Bound& b) -> size_t {
+        if (b.infinite) return segments - 1;
+        return 2 * at(b.value) + (b.closed ? 1 : 0);
+      };
+    }
+    if (masks) {
+      const size_t needed = segments * static_cast<size_t>(lookup.words);
+      if (mask_words_ + needed > kMaxMaskWords) {
+        TooLarge(absl::StrCat(what, " is too large to compile: its lookups would take ",
+                              (mask_words_ + needed) * 8 >> 20, " MiB, at most ",
+                              kMaxMaskWords * 8 >> 20, " MiB are allowed; split it"));
+        masks = false;
+      } else {
+        mask_words_ += needed;
       }
+    }
+    std::vector<std::vector<int32_t>> enter(segments);
+    std::vector<std::vector<int32_t>> leave(segments);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      for (const Domain::Range& range : rows[r].ranges()) {
+        const size_t from = first(range.low);
+        const size_t to = std::min(last(range.high), segments - 1);
+        if (from > to) continue;
+        enter[from].push_back(static_cast<int32_t>(r));
+        leave[to].push_back(static_cast<int32_t>(r));
+      }
+    }
+    // A row's ranges never share a segment, so a row is in or out.
+    std::vector<uint64_t> mask(static_cast<size_t>(lookup.words), 0);
+    std::set<int32_t> active;
+    if (masks) lookup.masks.reserve(segments * static_cast<size_t>(lookup.words));
+    lookup.first_row.reserve(segments);
+    for (size_t k = 0; k < segments; ++k) {
+      for (int32_t r : enter[k]) {
+        mask[static_cast<size_t>(r) / 64] |= uint64_t{1} << (r % 64);
+        active.insert(r);
+      }
+      if (masks) lookup.masks.insert(lookup.masks.end(), mask.begin(), mask.end());
+      lookup.first_row.push_back(active.empty() ? -1 : *active.begin());
+      for (int32_t r : leave[k]) {
+        mask[static_cast<size_t>(r) / 64] &= ~(uint64_t{1} << (r % 64));
+        active.erase(r);
+      }
+    }
+    if (!lookup.direct) {
       if (lookup.decimal) {
         const int canonical = CanonicalScale(type.kind);
         for (Decimal& b : bounds) {
@@ -782,7 +832,8 @@ class Compiler {
       tests.push_back(&r.test);
       values.push_back(r.value.get());
     }
-    const int lookup = BuildLookup(RowDomains(tests, band.subject_type), band.subject_type);
+    const int lookup =
+        BuildLookup(RowDomains(tests, band.subject_type), band.subject_type, /*masks=*/false);
     const uint32_t row =
         RowOf(subject, lookup, absl::StrCat("no row of band `", band.name, "` matches"));
     slot = NewSlot();
@@ -820,7 +871,8 @@ class Compiler {
       tp.columns.push_back(Expr(*decl.inputs[c], RepOf(t)));
       std::vector<const ast::Test*> tests;
       for (const ast::TableRow& r : decl.rows) tests.push_back(&r.tests[c]);
-      tp.lookups.push_back(BuildLookup(RowDomains(tests, t), t));
+      tp.lookups.push_back(BuildLookup(RowDomains(tests, t), t, /*masks=*/true,
+                                       absl::StrCat("table `", table.name, "`")));
     }
     const int t = static_cast<int>(prog_.tables.size());
     prog_.tables.push_back(std::move(tp));
@@ -987,7 +1039,8 @@ class Compiler {
           fs.bin_lines.push_back(r.span.line);
         }
         fs.file = Relative(sources().file(factor.decl->span.file).path());
-        const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type);
+        const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type,
+                                       /*masks=*/false);
         fs.row =
             RowOf(subject, lookup, absl::StrCat("no bin of factor `", factor.subject, "` matches"));
         fs.points = NewSlot();
@@ -1196,6 +1249,7 @@ class Compiler {
   const CheckedPolicy& p_;
   program::Program prog_;
   absl::Status error_;
+  size_t mask_words_ = 0;  // of every table's lookups so far
   uint32_t context_ = 0;
   std::string base_;  // the policy's folder, with a trailing slash
 

@@ -5,6 +5,7 @@
 //
 // A case may set options in its first lines:
 //   # test: max_bytes=200 max_depth=8 max_nesting=8 max_files=2 max_boxes=10 max_work=500
+//   #       max_lookup_words=1000
 //
 // Set CREDITD_UPDATE_GOLDEN=1 to rewrite the .expected files.
 #include <cstdlib>
@@ -53,6 +54,7 @@ Options OptionsFor(const std::string& text) {
       if (kv[0] == "max_files") options.load.max_files = value;
       if (kv[0] == "max_boxes") options.check.max_analysis_boxes = value;
       if (kv[0] == "max_work") options.check.max_analysis_work = value;
+      if (kv[0] == "max_lookup_words") options.check.max_table_lookup_words = value;
     }
   }
   return options;
