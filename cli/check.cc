@@ -29,16 +29,18 @@ std::string DiagnosticJson(const dsl::Diagnostic& d, const std::string& file) {
 }
 
 // What the compiled form of a policy costs: the static bound on the work
-// per decision.
-std::string Stats(const engine::CompiledPolicy& p) {
+// per decision; and what its static analysis cost.
+std::string Stats(const engine::CompiledPolicy& p, int64_t analysis_work) {
   const engine::program::Program& code = p.code();
-  return absl::StrCat(
-      p.name(), " ", p.id().version, ": ", p.inputs().size(), " inputs, ", p.outputs().size(),
-      " outputs, ", p.rules().size(), " rules; at most ", p.max_steps(),
-      " instructions per decision (the program only jumps "
-      "forward), a frame of ",
-      code.slot_count + code.constants.size(), " slots (", code.constants.size(), " constants), ",
-      code.lookups.size(), " interval lookups, ", code.tables.size(), " tables\n");
+  return absl::StrCat(p.name(), " ", p.id().version, ": ", p.inputs().size(), " inputs, ",
+                      p.outputs().size(), " outputs, ", p.rules().size(), " rules; at most ",
+                      p.max_steps(),
+                      " instructions per decision (the program only jumps "
+                      "forward), a frame of ",
+                      code.slot_count + code.constants.size(), " slots (", code.constants.size(),
+                      " constants), ", code.lookups.size(), " interval lookups, ",
+                      code.tables.size(), " tables; the analysis spent ", analysis_work, " of ",
+                      engine::CheckOptions().max_analysis_work, " work units\n");
 }
 
 }  // namespace
@@ -106,9 +108,10 @@ void AddCheckCommand(CLI::App& app, Context& context) {
         }
       }
       if (flags->stats && policy.ok() && !sink.has_errors() && !(*policy)->is_library) {
+        const int64_t analysis = (*policy)->analysis_work;
         absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
             engine::Compile(*std::move(policy));
-        if (compiled.ok()) stats += Stats(**compiled);
+        if (compiled.ok()) stats += Stats(**compiled, analysis);
       }
     }
     if (json) {

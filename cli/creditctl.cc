@@ -1,6 +1,5 @@
 #include "cli/creditctl.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "creditd/version.h"
+#include "engine/file_system.h"
 
 namespace creditd::cli {
 
@@ -32,16 +32,29 @@ absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::stri
   for (const std::string& path : paths) {
     std::error_code error;
     if (fs::is_directory(path, error)) {
-      std::vector<std::string> found;
-      for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
-        if (entry.is_regular_file() && absl::EndsWith(entry.path().string(), suffix)) {
-          found.push_back(entry.path().string());
+      // The walk the server's loads use: hidden names skipped, links to
+      // directories not followed, and any part that cannot be read is an
+      // error rather than files silently left out.
+      absl::StatusOr<engine::Tree> tree = engine::WalkTree(engine::FileSystem::Default(), path);
+      if (!tree.ok()) {
+        return absl::Status(tree.status().code(),
+                            absl::StrCat("cannot read ", path, ": ", tree.status().message()));
+      }
+      if (!tree->problems.empty()) {
+        return absl::Status(tree->problems[0].code(),
+                            absl::StrCat(path, ": ", tree->problems[0].message()));
+      }
+      // Sorted by path already; files, links and anything else with the
+      // suffix (the reader says what it cannot read).
+      for (const engine::TreeEntry& entry : tree->entries) {
+        if (entry.type != engine::FileType::kDirectory && absl::EndsWith(entry.path, suffix)) {
+          files.push_back(engine::JoinPath(path, entry.path));
         }
       }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
     } else if (fs::exists(path, error)) {
       files.push_back(path);
+    } else if (error) {
+      return absl::UnavailableError(absl::StrCat("cannot look at ", path, ": ", error.message()));
     } else {
       return absl::NotFoundError(absl::StrCat("no such file or directory: ", path));
     }

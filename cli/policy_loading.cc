@@ -17,13 +17,24 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
                                                                            const std::string& name,
                                                                            Context& context) {
   std::string file = path;
-  if (std::filesystem::is_directory(path)) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
     absl::StatusOr<std::vector<std::string>> files = ExpandPolicyPaths({path});
+    if (!files.ok()) {
+      context.err << "creditctl: " << files.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return files.status();
+    }
     file.clear();
     std::vector<std::string> names;
-    for (const std::string& candidate : files.ok() ? *files : std::vector<std::string>{}) {
-      absl::StatusOr<std::string> text = ReadFile(candidate);
-      if (!text.ok()) continue;
+    std::vector<std::string> unreadable;
+    engine::DiskFileReader reader;
+    for (const std::string& candidate : *files) {
+      absl::StatusOr<std::string> text = reader.Read(candidate);
+      if (!text.ok()) {
+        unreadable.emplace_back(text.status().message());
+        continue;
+      }
       const std::optional<engine::FileHeader> header = engine::PeekHeader(*text);
       if (!header || header->is_library) continue;
       const std::string& declared = header->name;
@@ -43,6 +54,8 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const
         context.err << ")";
       }
       context.err << "\n";
+      // The one asked for may be among those that could not be read.
+      for (const std::string& problem : unreadable) context.err << "creditctl: " << problem << "\n";
       context.exit_code = kExitUsage;
       return absl::NotFoundError("no such decision");
     }

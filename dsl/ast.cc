@@ -72,24 +72,32 @@ class Dumper {
       Line(depth, "<none>");
       return;
     }
-    const char* paren = e->parenthesized ? " (paren)" : "";
-    switch (e->kind) {
+    Node(depth, *e);
+    for (const ExprPtr& arg : e->args) Expr(depth + 1, arg.get());
+    if (e->interval != nullptr) Interval(depth + 1, *e->interval);
+  }
+
+  // The line of one expression node (apart from the recursion, so that its
+  // temporaries are not on the stack once per level).
+  void Node(int depth, const ast::Expr& e) {
+    const char* paren = e.parenthesized ? " (paren)" : "";
+    switch (e.kind) {
       case ExprKind::kLiteral:
-        Line(depth, absl::StrCat("literal ", e->text, paren));
+        Line(depth, absl::StrCat("literal ", e.text, paren));
         break;
       case ExprKind::kName:
-        Line(depth, absl::StrCat("name ", e->text, paren));
+        Line(depth, absl::StrCat("name ", e.text, paren));
         break;
       case ExprKind::kMember:
-        Line(depth, absl::StrCat("member ", e->text, paren));
+        Line(depth, absl::StrCat("member ", e.text, paren));
         break;
       case ExprKind::kCall:
-        Line(depth, absl::StrCat("call ", e->text, paren));
+        Line(depth, absl::StrCat("call ", e.text, paren));
         break;
       case ExprKind::kUnary:
       case ExprKind::kBinary:
       case ExprKind::kIn:
-        Line(depth, absl::StrCat("op ", OpText(e->op), paren));
+        Line(depth, absl::StrCat("op ", OpText(e.op), paren));
         break;
       case ExprKind::kIf:
         Line(depth, absl::StrCat("if", paren));
@@ -98,8 +106,6 @@ class Dumper {
         Line(depth, absl::StrCat("set", paren));
         break;
     }
-    for (const ExprPtr& arg : e->args) Expr(depth + 1, arg.get());
-    if (e->interval != nullptr) Interval(depth + 1, *e->interval);
   }
 
   void Interval(int depth, const ast::Interval& i) {

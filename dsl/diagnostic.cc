@@ -41,6 +41,24 @@ std::vector<Diagnostic> DiagnosticSink::Sorted() const {
   return sorted;
 }
 
+namespace {
+
+// A source line longer than this is shown as a window around the span:
+// a diagnostic never echoes a whole line of a file (which may be the whole
+// file) back to whoever sent it.
+constexpr size_t kMaxExcerpt = 120;
+constexpr size_t kContextBefore = 40;
+
+// Moves `at` back to the start of the UTF-8 character it is in.
+size_t CharStart(absl::string_view text, size_t at) {
+  while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
+    --at;
+  }
+  return at;
+}
+
+}  // namespace
+
 std::string FormatDiagnostic(const Diagnostic& d, const SourceSet& sources) {
   std::string out =
       absl::StrCat(d.severity == Severity::kError ? "error" : "warning", "[", d.code, "]: ");
@@ -51,16 +69,31 @@ std::string FormatDiagnostic(const Diagnostic& d, const SourceSet& sources) {
     absl::string_view line = file.Line(d.span.line);
     std::string gutter = absl::StrCat(d.span.line);
     std::string pad(gutter.size(), ' ');
-    absl::StrAppend(&out, " ", gutter, " | ", line, "\n");
     int start = std::max(1, d.span.column);
     int end =
         d.span.end_line == d.span.line ? d.span.end_column : static_cast<int>(line.size()) + 1;
     end = std::min(end, static_cast<int>(line.size()) + 1);
+    // A long line: the window from a little before the span, cut at
+    // character boundaries and marked with "..." where it was cut.
+    std::string before, after;
+    if (line.size() > kMaxExcerpt) {
+      const size_t at = static_cast<size_t>(std::min(start, static_cast<int>(line.size()))) - 1;
+      const size_t from = CharStart(line, at > kContextBefore ? at - kContextBefore : 0);
+      const size_t to = CharStart(line, std::min(line.size(), from + kMaxExcerpt));
+      if (from > 0) before = "...";
+      if (to < line.size()) after = "...";
+      line = line.substr(from, to - from);
+      const int shift = static_cast<int>(from) - static_cast<int>(before.size());
+      start -= shift;
+      end = std::min(end - shift, static_cast<int>(before.size() + line.size()) + 1);
+    }
+    absl::StrAppend(&out, " ", gutter, " | ", before, line, after, "\n");
     int width = std::max(1, end - start);
-    std::string marker;
+    std::string marker(before.size(), ' ');
     // Keep tabs so the caret lines up under the source text.
-    for (int i = 1; i < start && i <= static_cast<int>(line.size()); ++i) {
-      marker += line[static_cast<size_t>(i - 1)] == '\t' ? '\t' : ' ';
+    for (int i = static_cast<int>(before.size()) + 1;
+         i < start && i <= static_cast<int>(before.size() + line.size()); ++i) {
+      marker += line[static_cast<size_t>(i - 1) - before.size()] == '\t' ? '\t' : ' ';
     }
     marker.append(static_cast<size_t>(width), '^');
     absl::StrAppend(&out, " ", pad, " | ", marker, "\n");

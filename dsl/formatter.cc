@@ -60,63 +60,124 @@ std::string Quote(const std::string& text) {
   return out + "\"";
 }
 
-std::string Print(const Expr& e);
+// The expression printers append to one string and keep no text of their
+// own, so printing is linear and each level of recursion is a small frame.
+void AppendExpr(const Expr& e, std::string* out);
 
-// Prints `e` as an operand that must bind at least as tightly as `min`.
-std::string Operand(const Expr& e, int min) {
-  std::string text = Print(e);
-  if (!e.parenthesized && Precedence(e) < min) return absl::StrCat("(", text, ")");
-  return text;
+// Appends `e` as an operand that must bind at least as tightly as `min`.
+void AppendOperand(const Expr& e, int min, std::string* out) {
+  const bool wrap = !e.parenthesized && Precedence(e) < min;
+  if (wrap) out->push_back('(');
+  AppendExpr(e, out);
+  if (wrap) out->push_back(')');
 }
 
-std::string PrintInterval(const ast::Interval& i) {
-  return absl::StrCat(i.low_closed ? "[" : "(", Operand(*i.low, 5), ", ", Operand(*i.high, 5),
-                      i.high_closed ? "]" : ")");
+void AppendInterval(const ast::Interval& i, std::string* out) {
+  out->push_back(i.low_closed ? '[' : '(');
+  AppendOperand(*i.low, 5, out);
+  out->append(", ");
+  AppendOperand(*i.high, 5, out);
+  out->push_back(i.high_closed ? ']' : ')');
 }
 
-std::string PrintList(const std::vector<ast::ExprPtr>& list, size_t from = 0) {
-  std::vector<std::string> parts;
-  for (size_t i = from; i < list.size(); ++i) parts.push_back(Print(*list[i]));
-  return absl::StrJoin(parts, ", ");
+void AppendList(const std::vector<ast::ExprPtr>& list, size_t from, std::string* out) {
+  for (size_t i = from; i < list.size(); ++i) {
+    if (i > from) out->append(", ");
+    AppendExpr(*list[i], out);
+  }
 }
 
-std::string PrintBare(const Expr& e) {
+void AppendOperator(const Expr& e, std::string* out) {
+  out->push_back(' ');
+  out->append(ast::OpText(e.op));
+  out->push_back(' ');
+}
+
+void AppendBare(const Expr& e, std::string* out) {
   switch (e.kind) {
     case ExprKind::kLiteral:
     case ExprKind::kName:
-      return e.text;
+      out->append(e.text);
+      return;
     case ExprKind::kMember:
-      return absl::StrCat(Operand(*e.args[0], 8), ".", e.text);
+      AppendOperand(*e.args[0], 8, out);
+      out->push_back('.');
+      out->append(e.text);
+      return;
     case ExprKind::kCall:
-      return absl::StrCat(e.text, "(", PrintList(e.args), ")");
+      out->append(e.text);
+      out->push_back('(');
+      AppendList(e.args, 0, out);
+      out->push_back(')');
+      return;
     case ExprKind::kUnary:
-      if (e.op == Op::kNot) return absl::StrCat("not ", Operand(*e.args[0], 3));
-      return absl::StrCat("-", Operand(*e.args[0], 7));
+      out->append(e.op == Op::kNot ? "not " : "-");
+      AppendOperand(*e.args[0], e.op == Op::kNot ? 3 : 7, out);
+      return;
     case ExprKind::kBinary: {
-      const int p = Precedence(e);
       // Left-nested chains print without parentheses; a right operand of the
       // same strength needs them, and comparisons do not chain.
-      const int left_min = p == 4 ? 5 : p;
-      return absl::StrCat(Operand(*e.args[0], left_min), " ", ast::OpText(e.op), " ",
-                          Operand(*e.args[1], p + 1));
+      const int p = Precedence(e);
+      AppendOperand(*e.args[0], p == 4 ? 5 : p, out);
+      AppendOperator(e, out);
+      AppendOperand(*e.args[1], p + 1, out);
+      return;
     }
-    case ExprKind::kIn: {
-      std::string target = e.interval != nullptr ? PrintInterval(*e.interval)
-                                                 : absl::StrCat("{", PrintList(e.args, 1), "}");
-      return absl::StrCat(Operand(*e.args[0], 5), " ", ast::OpText(e.op), " ", target);
-    }
+    case ExprKind::kIn:
+      AppendOperand(*e.args[0], 5, out);
+      AppendOperator(e, out);
+      if (e.interval != nullptr) {
+        AppendInterval(*e.interval, out);
+      } else {
+        out->push_back('{');
+        AppendList(e.args, 1, out);
+        out->push_back('}');
+      }
+      return;
     case ExprKind::kIf:
-      return absl::StrCat("if ", Print(*e.args[0]), " then ", Print(*e.args[1]), " else ",
-                          Print(*e.args[2]));
+      out->append("if ");
+      AppendExpr(*e.args[0], out);
+      out->append(" then ");
+      AppendExpr(*e.args[1], out);
+      out->append(" else ");
+      AppendExpr(*e.args[2], out);
+      return;
     case ExprKind::kSet:
-      return absl::StrCat("{", PrintList(e.args), "}");
+      out->push_back('{');
+      AppendList(e.args, 0, out);
+      out->push_back('}');
+      return;
   }
-  return "";
+}
+
+void AppendExpr(const Expr& e, std::string* out) {
+  if (e.parenthesized) out->push_back('(');
+  AppendBare(e, out);
+  if (e.parenthesized) out->push_back(')');
 }
 
 std::string Print(const Expr& e) {
-  std::string text = PrintBare(e);
-  return e.parenthesized ? absl::StrCat("(", text, ")") : text;
+  std::string out;
+  AppendExpr(e, &out);
+  return out;
+}
+
+std::string Operand(const Expr& e, int min) {
+  std::string out;
+  AppendOperand(e, min, &out);
+  return out;
+}
+
+std::string PrintInterval(const ast::Interval& i) {
+  std::string out;
+  AppendInterval(i, &out);
+  return out;
+}
+
+std::string PrintList(const std::vector<ast::ExprPtr>& list) {
+  std::string out;
+  AppendList(list, 0, &out);
+  return out;
 }
 
 std::string PrintTest(const ast::Test& t) {

@@ -1,8 +1,10 @@
 #include "dsl/parser.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -170,25 +172,60 @@ SourceSpan SpanAtOffset(const SourceFile& source, int file, size_t offset) {
   return SourceSpan{file, line, column, line, column + 1};
 }
 
+std::string TooDeepMessage(int limit) {
+  return absl::StrCat("expression is nested too deeply: more than ", limit,
+                      " levels of operators, calls, `if`s and sets");
+}
+
+const char kTooDeepHelp[] =
+    "every operator adds a level (`a + b + c` is 3 deep); split the expression into `let` values";
+
 // Builds the AST from ANTLR's parse tree. Only called on trees without
-// syntax errors, so every required child is present.
+// syntax errors, so every required child is present. Every expression is at
+// most `max_depth` levels of ast::Expr deep: a node that would be deeper is
+// never made; E0004 goes to the sink and Build returns null.
 class AstBuilder {
  public:
-  explicit AstBuilder(int file) : file_(file) {}
+  AstBuilder(int file, int max_depth, DiagnosticSink& sink)
+      : file_(file), max_depth_(max_depth), sink_(sink) {}
 
   std::unique_ptr<ast::File> Build(CreditPolicyParser::FileContext* ctx) {
-    auto file = std::make_unique<ast::File>();
-    file->file = file_;
-    file->header = Header(ctx->header());
-    for (auto* import : ctx->importDecl()) {
-      file->imports.push_back({Unquote(import->path->getText()), Span(import)});
+    try {
+      auto file = std::make_unique<ast::File>();
+      file->file = file_;
+      file->header = Header(ctx->header());
+      for (auto* import : ctx->importDecl()) {
+        file->imports.push_back({Unquote(import->path->getText()), Span(import)});
+      }
+      for (auto* decl : ctx->declaration()) file->declarations.push_back(Declaration(decl));
+      return file;
+    } catch (const TooDeep&) {
+      // Reported; what was built is at most max_depth deep and unwinds here.
+      return nullptr;
     }
-    for (auto* decl : ctx->declaration()) file->declarations.push_back(Declaration(decl));
-    return file;
   }
 
  private:
   using P = CreditPolicyParser;
+
+  // Thrown (and caught in Build) when an expression would be too deep.
+  struct TooDeep {};
+
+  // An expression and its depth in levels (a name or literal is 1).
+  struct Built {
+    ast::ExprPtr expr;
+    int depth = 1;
+  };
+
+  // The depth of a node over children `below` deep, at `at`; reports E0004
+  // and stops the build when that is past the limit.
+  int Level(int below, antlr4::Token* at) {
+    if (below + 1 > max_depth_) {
+      sink_.Error("E0004", Span(at), TooDeepMessage(max_depth_), kTooDeepHelp);
+      throw TooDeep{};
+    }
+    return below + 1;
+  }
 
   SourceSpan Span(antlr4::Token* start, antlr4::Token* stop) const {
     SourceSpan span;
@@ -280,7 +317,7 @@ class AstBuilder {
         } else {
           test.kind = ast::TestKind::kCompare;
           test.op = CompareOp(c->op);
-          test.value = Additive(c->bound);
+          test.value = Expr(c->bound);
         }
         decl.constraint = std::move(test);
       }
@@ -341,7 +378,7 @@ class AstBuilder {
         if (f->code != nullptr) factor.reason = Ident(f->code);
         if (f->threshold != nullptr) {
           factor.reason_op = CompareOp(f->op);
-          factor.reason_threshold = Additive(f->threshold);
+          factor.reason_threshold = Expr(f->threshold);
         }
         for (auto* row : f->row()) factor.rows.push_back(Row(row));
         factor.span = Span(f);
@@ -428,7 +465,7 @@ class AstBuilder {
     } else if (auto* c = dynamic_cast<P::CompareTestContext*>(ctx)) {
       test.kind = ast::TestKind::kCompare;
       test.op = CompareOp(c->op);
-      test.value = Additive(c->additive());
+      test.value = Expr(c->additive());
     } else if (auto* i = dynamic_cast<P::IntervalTestContext*>(ctx)) {
       test.kind = ast::TestKind::kInterval;
       test.interval = Interval(i->interval());
@@ -437,17 +474,21 @@ class AstBuilder {
       for (auto* e : s->setLiteral()->expr()) test.set.push_back(Expr(e));
     } else if (auto* e = dynamic_cast<P::EqualTestContext*>(ctx)) {
       test.kind = ast::TestKind::kEqual;
-      test.value = Additive(e->additive());
+      test.value = Expr(e->additive());
     }
     return test;
   }
 
-  std::unique_ptr<ast::Interval> Interval(P::IntervalContext* ctx) {
+  // An interval; `depth` (when given) is set to its deeper bound's depth.
+  std::unique_ptr<ast::Interval> Interval(P::IntervalContext* ctx, int* depth = nullptr) {
     auto interval = std::make_unique<ast::Interval>();
     interval->low_closed = ctx->lo->getType() == P::LBRACK;
     interval->high_closed = ctx->hi->getType() == P::RBRACK;
-    interval->low = Additive(ctx->low);
-    interval->high = Additive(ctx->high);
+    Built low = Sub(ctx->low);
+    Built high = Sub(ctx->high);
+    if (depth != nullptr) *depth = std::max(low.depth, high.depth);
+    interval->low = std::move(low.expr);
+    interval->high = std::move(high.expr);
     interval->span = Span(ctx);
     return interval;
   }
@@ -471,219 +512,469 @@ class AstBuilder {
     }
   }
 
-  ast::ExprPtr Node(ast::ExprKind kind, antlr4::ParserRuleContext* ctx) {
-    auto e = std::make_unique<ast::Expr>();
-    e->kind = kind;
-    e->span = Span(ctx);
-    return e;
+  // A node of `kind` spanning `ctx`, over `children` (moved into its args):
+  // refused when it would be too deep.
+  Built Node(ast::ExprKind kind, antlr4::ParserRuleContext* ctx, std::vector<Built> children = {},
+             int below = 0) {
+    for (const Built& child : children) below = std::max(below, child.depth);
+    Built node{std::make_unique<ast::Expr>(), Level(below, ctx->getStart())};
+    node.expr->kind = kind;
+    node.expr->span = Span(ctx);
+    for (Built& child : children) node.expr->args.push_back(std::move(child.expr));
+    return node;
   }
 
-  ast::ExprPtr Binary(ast::Op op, ast::ExprPtr lhs, ast::ExprPtr rhs) {
-    auto e = std::make_unique<ast::Expr>();
-    e->kind = ast::ExprKind::kBinary;
-    e->op = op;
-    e->span = lhs->span;
-    e->span.end_line = rhs->span.end_line;
-    e->span.end_column = rhs->span.end_column;
-    e->args.push_back(std::move(lhs));
-    e->args.push_back(std::move(rhs));
-    return e;
+  // `lhs op rhs`, spanning both; `at` is the operator.
+  Built Binary(ast::Op op, Built lhs, Built rhs, antlr4::Token* at) {
+    Built node{std::make_unique<ast::Expr>(), Level(std::max(lhs.depth, rhs.depth), at)};
+    ast::Expr& e = *node.expr;
+    e.kind = ast::ExprKind::kBinary;
+    e.op = op;
+    e.span = lhs.expr->span;
+    e.span.end_line = rhs.expr->span.end_line;
+    e.span.end_column = rhs.expr->span.end_column;
+    e.args.push_back(std::move(lhs.expr));
+    e.args.push_back(std::move(rhs.expr));
+    return node;
   }
 
-  ast::ExprPtr Expr(P::ExprContext* ctx) { return Or(ctx->orExpr()); }
+  // A whole expression (a declaration's value, a row's result, ...).
+  ast::ExprPtr Expr(antlr4::ParserRuleContext* ctx) { return Sub(ctx).expr; }
 
-  ast::ExprPtr Or(P::OrExprContext* ctx) {
-    auto parts = ctx->andExpr();
-    ast::ExprPtr e = And(parts[0]);
-    for (size_t i = 1; i < parts.size(); ++i) e = Binary(ast::Op::kOr, std::move(e), And(parts[i]));
-    return e;
-  }
-
-  ast::ExprPtr And(P::AndExprContext* ctx) {
-    auto parts = ctx->notExpr();
-    ast::ExprPtr e = Not(parts[0]);
-    for (size_t i = 1; i < parts.size(); ++i)
-      e = Binary(ast::Op::kAnd, std::move(e), Not(parts[i]));
-    return e;
-  }
-
-  ast::ExprPtr Not(P::NotExprContext* ctx) {
-    if (ctx->NOT() != nullptr) {
-      ast::ExprPtr e = Node(ast::ExprKind::kUnary, ctx);
-      e->op = ast::Op::kNot;
-      e->args.push_back(Not(ctx->notExpr()));
-      return e;
-    }
-    return Comparison(ctx->comparison());
-  }
-
-  ast::ExprPtr Comparison(P::ComparisonContext* ctx) {
-    auto sides = ctx->additive();
-    ast::ExprPtr lhs = Additive(sides[0]);
-    if (ctx->IN() != nullptr) {
-      ast::ExprPtr e = Node(ast::ExprKind::kIn, ctx);
-      e->op = ctx->NOT() != nullptr ? ast::Op::kNotIn : ast::Op::kIn;
-      e->args.push_back(std::move(lhs));
-      if (ctx->interval() != nullptr) {
-        e->interval = Interval(ctx->interval());
-      } else {
-        for (auto* element : ctx->setLiteral()->expr()) e->args.push_back(Expr(element));
+  // The tree for `ctx`: an expression rule or any level of its precedence
+  // chain (orExpr ... unary). Most levels hold one child; those are walked
+  // down in a loop, so building recurses about three times per bracket or
+  // call, not ten.
+  Built Sub(antlr4::ParserRuleContext* ctx) {
+    while (true) {
+      switch (ctx->getRuleIndex()) {
+        case P::RuleExpr:
+          ctx = static_cast<P::ExprContext*>(ctx)->orExpr();
+          break;
+        case P::RuleOrExpr: {
+          auto* o = static_cast<P::OrExprContext*>(ctx);
+          if (o->andExpr(1) != nullptr) return Or(o);
+          ctx = o->andExpr(0);
+          break;
+        }
+        case P::RuleAndExpr: {
+          auto* a = static_cast<P::AndExprContext*>(ctx);
+          if (a->notExpr(1) != nullptr) return And(a);
+          ctx = a->notExpr(0);
+          break;
+        }
+        case P::RuleNotExpr: {
+          auto* n = static_cast<P::NotExprContext*>(ctx);
+          if (n->NOT() != nullptr) return Not(n);
+          ctx = n->comparison();
+          break;
+        }
+        case P::RuleComparison: {
+          auto* c = static_cast<P::ComparisonContext*>(ctx);
+          if (c->op != nullptr || c->IN() != nullptr) return Comparison(c);
+          ctx = c->additive(0);
+          break;
+        }
+        case P::RuleAdditive: {
+          auto* a = static_cast<P::AdditiveContext*>(ctx);
+          if (a->multiplicative(1) != nullptr) return Additive(a);
+          ctx = a->multiplicative(0);
+          break;
+        }
+        case P::RuleMultiplicative: {
+          auto* m = static_cast<P::MultiplicativeContext*>(ctx);
+          if (m->unary(1) != nullptr) return Multiplicative(m);
+          ctx = m->unary(0);
+          break;
+        }
+        default:
+          return Unary(static_cast<P::UnaryContext*>(ctx));
       }
-      return e;
     }
-    if (ctx->op != nullptr) return Binary(CompareOp(ctx->op), std::move(lhs), Additive(sides[1]));
-    return lhs;
   }
 
-  ast::ExprPtr Additive(P::AdditiveContext* ctx) {
+  Built Or(P::OrExprContext* ctx) {
+    auto parts = ctx->andExpr();
+    Built e = Sub(parts[0]);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      e = Binary(ast::Op::kOr, std::move(e), Sub(parts[i]), ctx->OR(i - 1)->getSymbol());
+    }
+    return e;
+  }
+
+  Built And(P::AndExprContext* ctx) {
+    auto parts = ctx->notExpr();
+    Built e = Sub(parts[0]);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      e = Binary(ast::Op::kAnd, std::move(e), Sub(parts[i]), ctx->AND(i - 1)->getSymbol());
+    }
+    return e;
+  }
+
+  Built Not(P::NotExprContext* ctx) {
+    std::vector<Built> operand;
+    operand.push_back(Sub(ctx->notExpr()));
+    Built e = Node(ast::ExprKind::kUnary, ctx, std::move(operand));
+    e.expr->op = ast::Op::kNot;
+    return e;
+  }
+
+  Built Comparison(P::ComparisonContext* ctx) {
+    Built lhs = Sub(ctx->additive(0));
+    if (ctx->IN() != nullptr) return In(ctx, std::move(lhs));
+    return Binary(CompareOp(ctx->op), std::move(lhs), Sub(ctx->additive(1)), ctx->op);
+  }
+
+  Built In(P::ComparisonContext* ctx, Built lhs) {
+    std::vector<Built> args;
+    args.push_back(std::move(lhs));
+    std::unique_ptr<ast::Interval> interval;
+    int bounds = 0;
+    if (ctx->interval() != nullptr) {
+      interval = Interval(ctx->interval(), &bounds);
+    } else {
+      for (auto* element : ctx->setLiteral()->expr()) args.push_back(Sub(element));
+    }
+    Built e = Node(ast::ExprKind::kIn, ctx, std::move(args), bounds);
+    e.expr->op = ctx->NOT() != nullptr ? ast::Op::kNotIn : ast::Op::kIn;
+    e.expr->interval = std::move(interval);
+    return e;
+  }
+
+  Built Additive(P::AdditiveContext* ctx) {
     auto parts = ctx->multiplicative();
-    ast::ExprPtr e = Multiplicative(parts[0]);
+    Built e = Sub(parts[0]);
     for (size_t i = 1; i < parts.size(); ++i) {
-      const ast::Op op = ctx->op[i - 1]->getType() == P::PLUS ? ast::Op::kAdd : ast::Op::kSub;
-      e = Binary(op, std::move(e), Multiplicative(parts[i]));
+      antlr4::Token* op = ctx->op[i - 1];
+      e = Binary(op->getType() == P::PLUS ? ast::Op::kAdd : ast::Op::kSub, std::move(e),
+                 Sub(parts[i]), op);
     }
     return e;
   }
 
-  ast::ExprPtr Multiplicative(P::MultiplicativeContext* ctx) {
+  Built Multiplicative(P::MultiplicativeContext* ctx) {
     auto parts = ctx->unary();
-    ast::ExprPtr e = Unary(parts[0]);
+    Built e = Sub(parts[0]);
     for (size_t i = 1; i < parts.size(); ++i) {
-      const ast::Op op = ctx->op[i - 1]->getType() == P::STAR ? ast::Op::kMul : ast::Op::kDiv;
-      e = Binary(op, std::move(e), Unary(parts[i]));
+      antlr4::Token* op = ctx->op[i - 1];
+      e = Binary(op->getType() == P::STAR ? ast::Op::kMul : ast::Op::kDiv, std::move(e),
+                 Sub(parts[i]), op);
     }
     return e;
   }
 
-  ast::ExprPtr Unary(P::UnaryContext* ctx) {
-    if (ctx->MINUS() != nullptr) {
-      ast::ExprPtr e = Node(ast::ExprKind::kUnary, ctx);
-      e->op = ast::Op::kNeg;
-      e->args.push_back(Unary(ctx->unary()));
-      return e;
-    }
+  Built Unary(P::UnaryContext* ctx) {
+    if (ctx->MINUS() != nullptr) return Negation(ctx);
     auto* postfix = ctx->postfix();
-    ast::ExprPtr e = Primary(postfix->primary());
+    Built e = Primary(postfix->primary());
+    if (postfix->IDENT(0) != nullptr) e = Members(postfix, std::move(e));
+    return e;
+  }
+
+  Built Negation(P::UnaryContext* ctx) {
+    std::vector<Built> operand;
+    operand.push_back(Unary(ctx->unary()));
+    Built e = Node(ast::ExprKind::kUnary, ctx, std::move(operand));
+    e.expr->op = ast::Op::kNeg;
+    return e;
+  }
+
+  // `e.name.name...`
+  Built Members(P::PostfixContext* postfix, Built e) {
     for (auto* member : postfix->IDENT()) {
-      auto m = std::make_unique<ast::Expr>();
-      m->kind = ast::ExprKind::kMember;
-      m->text = member->getText();
-      m->span = e->span;
+      Built m{std::make_unique<ast::Expr>(), Level(e.depth, member->getSymbol())};
+      m.expr->kind = ast::ExprKind::kMember;
+      m.expr->text = member->getText();
+      m.expr->span = e.expr->span;
       const SourceSpan end = Span(member->getSymbol());
-      m->span.end_line = end.end_line;
-      m->span.end_column = end.end_column;
-      m->args.push_back(std::move(e));
+      m.expr->span.end_line = end.end_line;
+      m.expr->span.end_column = end.end_column;
+      m.expr->args.push_back(std::move(e.expr));
       e = std::move(m);
     }
     return e;
   }
 
-  ast::ExprPtr Primary(P::PrimaryContext* ctx) {
-    if (auto* lit = dynamic_cast<P::LiteralExprContext*>(ctx)) {
-      ast::ExprPtr e = Node(ast::ExprKind::kLiteral, ctx);
-      auto* l = lit->literal();
-      e->text = l->getText();
-      if (l->INT_LIT() != nullptr) {
-        e->literal = ast::LiteralKind::kInt;
-      } else if (l->DECIMAL_LIT() != nullptr) {
-        e->literal = ast::LiteralKind::kDecimal;
-      } else if (l->PERCENT_LIT() != nullptr) {
-        e->literal = ast::LiteralKind::kPercent;
-      } else if (l->DATE_LIT() != nullptr) {
-        e->literal = ast::LiteralKind::kDate;
-      } else {
-        e->literal = ast::LiteralKind::kBool;
-      }
-      return e;
-    }
-    if (auto* call = dynamic_cast<P::CallExprContext*>(ctx)) {
-      ast::ExprPtr e = Node(ast::ExprKind::kCall, ctx);
-      e->text = call->fn->getText();
-      for (auto* arg : call->expr()) e->args.push_back(Expr(arg));
-      return e;
-    }
-    if (auto* name = dynamic_cast<P::NameExprContext*>(ctx)) {
-      ast::ExprPtr e = Node(ast::ExprKind::kName, ctx);
-      e->text = name->IDENT()->getText();
-      return e;
-    }
+  // Each alternative in a function of its own: only a bracket's recurses,
+  // and its frame stays small.
+  Built Primary(P::PrimaryContext* ctx) {
     if (auto* paren = dynamic_cast<P::ParenExprContext*>(ctx)) {
-      ast::ExprPtr e = Expr(paren->expr());
-      e->parenthesized = true;
-      e->span = Span(ctx);
+      // Brackets group; they add no level of their own.
+      Built e = Sub(paren->expr());
+      e.expr->parenthesized = true;
+      e.expr->span = Span(ctx);
       return e;
     }
-    if (auto* cond = dynamic_cast<P::IfExprContext*>(ctx)) {
-      ast::ExprPtr e = Node(ast::ExprKind::kIf, ctx);
-      e->args.push_back(Expr(cond->cond));
-      e->args.push_back(Expr(cond->then));
-      e->args.push_back(Expr(cond->otherwise));
-      return e;
-    }
-    auto* set = dynamic_cast<P::SetExprContext*>(ctx);
-    ast::ExprPtr e = Node(ast::ExprKind::kSet, ctx);
-    for (auto* element : set->setLiteral()->expr()) e->args.push_back(Expr(element));
+    if (auto* name = dynamic_cast<P::NameExprContext*>(ctx)) return Name(name);
+    if (auto* lit = dynamic_cast<P::LiteralExprContext*>(ctx)) return Literal(lit);
+    if (auto* call = dynamic_cast<P::CallExprContext*>(ctx)) return Call(call);
+    if (auto* cond = dynamic_cast<P::IfExprContext*>(ctx)) return If(cond);
+    return Set(dynamic_cast<P::SetExprContext*>(ctx));
+  }
+
+  Built Name(P::NameExprContext* ctx) {
+    Built e = Node(ast::ExprKind::kName, ctx);
+    e.expr->text = ctx->IDENT()->getText();
     return e;
   }
 
+  Built Literal(P::LiteralExprContext* ctx) {
+    Built e = Node(ast::ExprKind::kLiteral, ctx);
+    auto* l = ctx->literal();
+    e.expr->text = l->getText();
+    if (l->INT_LIT() != nullptr) {
+      e.expr->literal = ast::LiteralKind::kInt;
+    } else if (l->DECIMAL_LIT() != nullptr) {
+      e.expr->literal = ast::LiteralKind::kDecimal;
+    } else if (l->PERCENT_LIT() != nullptr) {
+      e.expr->literal = ast::LiteralKind::kPercent;
+    } else if (l->DATE_LIT() != nullptr) {
+      e.expr->literal = ast::LiteralKind::kDate;
+    } else {
+      e.expr->literal = ast::LiteralKind::kBool;
+    }
+    return e;
+  }
+
+  Built Call(P::CallExprContext* ctx) {
+    std::vector<Built> args;
+    for (auto* arg : ctx->expr()) args.push_back(Sub(arg));
+    Built e = Node(ast::ExprKind::kCall, ctx, std::move(args));
+    e.expr->text = ctx->fn->getText();
+    return e;
+  }
+
+  Built If(P::IfExprContext* ctx) {
+    std::vector<Built> args;
+    args.push_back(Sub(ctx->cond));
+    args.push_back(Sub(ctx->then));
+    args.push_back(Sub(ctx->otherwise));
+    return Node(ast::ExprKind::kIf, ctx, std::move(args));
+  }
+
+  Built Set(P::SetExprContext* ctx) {
+    std::vector<Built> elements;
+    for (auto* element : ctx->setLiteral()->expr()) elements.push_back(Sub(element));
+    return Node(ast::ExprKind::kSet, ctx, std::move(elements));
+  }
+
   int file_;
+  int max_depth_;
+  DiagnosticSink& sink_;
 };
 
-// Rejects token streams nested deeper than the parser (and every later
-// recursive pass) should handle. Counts, per declaration, the deepest
-// bracket nesting plus the `if`s, and the longest run of `not`s or `-`s.
-bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, int limit,
+bool IsDeclarationKeyword(size_t type) {
+  switch (type) {
+    case CreditPolicyLexer::ENUM:
+    case CreditPolicyLexer::REASON:
+    case CreditPolicyLexer::INPUT:
+    case CreditPolicyLexer::OUTPUT:
+    case CreditPolicyLexer::OUTCOME:
+    case CreditPolicyLexer::LET:
+    case CreditPolicyLexer::SCORECARD:
+    case CreditPolicyLexer::BAND:
+    case CreditPolicyLexer::TABLE:
+    case CreditPolicyLexer::RULE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A token that ends an operand: a name, a literal, a closing bracket.
+bool EndsOperand(size_t type) {
+  switch (type) {
+    case CreditPolicyLexer::IDENT:
+    case CreditPolicyLexer::INT_LIT:
+    case CreditPolicyLexer::DECIMAL_LIT:
+    case CreditPolicyLexer::PERCENT_LIT:
+    case CreditPolicyLexer::DATE_LIT:
+    case CreditPolicyLexer::TRUE:
+    case CreditPolicyLexer::FALSE:
+    case CreditPolicyLexer::RPAREN:
+    case CreditPolicyLexer::RBRACK:
+    case CreditPolicyLexer::RBRACE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A token that starts an operand without a bracket.
+bool StartsOperand(size_t type) {
+  return type != CreditPolicyLexer::RPAREN && type != CreditPolicyLexer::RBRACK &&
+         type != CreditPolicyLexer::RBRACE && EndsOperand(type);
+}
+
+// Binary operators by how loosely they bind; comparisons and `in` end the
+// chains of tighter operators but form no chain themselves.
+enum Chain { kOrChain, kAndChain, kAddChain, kMulChain, kChains, kCompare = kChains, kNoOp };
+
+Chain ChainOf(size_t type, bool after_operand, bool before_in) {
+  switch (type) {
+    case CreditPolicyLexer::OR:
+      return kOrChain;
+    case CreditPolicyLexer::AND:
+      return kAndChain;
+    case CreditPolicyLexer::PLUS:
+      return kAddChain;
+    case CreditPolicyLexer::MINUS:
+      return after_operand ? kAddChain : kNoOp;  // otherwise a prefix minus
+    case CreditPolicyLexer::STAR:
+    case CreditPolicyLexer::SLASH:
+      return kMulChain;
+    case CreditPolicyLexer::LT:
+    case CreditPolicyLexer::LE:
+    case CreditPolicyLexer::GT:
+    case CreditPolicyLexer::GE:
+    case CreditPolicyLexer::EQ:
+    case CreditPolicyLexer::NE:
+    case CreditPolicyLexer::IN:
+      return kCompare;
+    case CreditPolicyLexer::NOT:
+      return before_in ? kCompare : kNoOp;  // `not in`; otherwise a prefix not
+    default:
+      return kNoOp;
+  }
+}
+
+// Looks at the tokens before the parser runs, for two things.
+//
+// What the parser recurses on: brackets open at once, `if`s (per
+// declaration), and the `not`s and `-`s still applying to the operand being
+// read. More than options.max_nesting of them together is E0004: the
+// parser recurses about ten rules deep per bracket or `if`. The counts start
+// over at a declaration only when nothing is open, so broken input (a
+// declaration keyword inside brackets) cannot reset them while the parser
+// is still deep.
+//
+// Chains of one operator: `a + b + c` at one bracket level is one chain,
+// as deep as it has operators plus one. A chain longer than any expression
+// may be deep (options.max_depth) is E0004 here, so a file of nothing but
+// `a + a + ...` is refused without being parsed. A lower bound only: the
+// AST builder measures the real depth.
+bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, const ParseOptions& options,
                   DiagnosticSink& sink) {
-  int depth = 0;
-  int ifs = 0;
-  int run = 0;
-  size_t last_type = 0;
-  for (antlr4::Token* token : tokens) {
-    const size_t type = token->getType();
-    if (token->getChannel() != antlr4::Token::DEFAULT_CHANNEL) continue;
-    switch (type) {
-      case CreditPolicyLexer::ENUM:
-      case CreditPolicyLexer::REASON:
-      case CreditPolicyLexer::INPUT:
-      case CreditPolicyLexer::OUTPUT:
-      case CreditPolicyLexer::OUTCOME:
-      case CreditPolicyLexer::LET:
-      case CreditPolicyLexer::SCORECARD:
-      case CreditPolicyLexer::BAND:
-      case CreditPolicyLexer::TABLE:
-      case CreditPolicyLexer::RULE:
-        depth = 0;
-        ifs = 0;
-        break;
-      case CreditPolicyLexer::LPAREN:
-      case CreditPolicyLexer::LBRACK:
-      case CreditPolicyLexer::LBRACE:
-        ++depth;
-        break;
-      case CreditPolicyLexer::RPAREN:
-      case CreditPolicyLexer::RBRACK:
-      case CreditPolicyLexer::RBRACE:
-        depth = depth > 0 ? depth - 1 : 0;
-        break;
-      case CreditPolicyLexer::IF:
-        ++ifs;
-        break;
-      default:
-        break;
+  struct Level {
+    int nots = 0;     // `not`s applying to the comparison being read
+    int minuses = 0;  // `-`s applying to the operand being read
+    std::array<int, kChains> chains{};
+    void EndChains(int from) {
+      for (int c = from; c < kChains; ++c) chains[static_cast<size_t>(c)] = 0;
     }
-    const bool prefix = type == CreditPolicyLexer::NOT || type == CreditPolicyLexer::MINUS;
-    run = prefix && (last_type == type || run == 0) ? run + 1 : (prefix ? 1 : 0);
-    last_type = type;
-    if (depth + ifs > limit || run > limit) {
-      const int line = static_cast<int>(token->getLine());
-      const int column = static_cast<int>(token->getCharPositionInLine()) + 1;
-      sink.Error("E0004", SourceSpan{file, line, column, line, column + 1},
-                 absl::StrCat("expression is nested too deeply (more than ", limit, " levels)"),
+    void EndExpression() {
+      nots = 0;
+      minuses = 0;
+      EndChains(0);
+    }
+  };
+  std::vector<Level> levels(1);
+  int ifs = 0;       // `if`s in this declaration
+  int open_ifs = 0;  // `if`s whose `else` has not come yet
+  size_t last = 0;   // the previous token's type at this level (0: none)
+  std::vector<antlr4::Token*> visible;
+  for (antlr4::Token* token : tokens) {
+    if (token->getChannel() == antlr4::Token::DEFAULT_CHANNEL) visible.push_back(token);
+  }
+  auto at = [&](antlr4::Token* token) {
+    const int line = static_cast<int>(token->getLine());
+    const int column = static_cast<int>(token->getCharPositionInLine()) + 1;
+    return SourceSpan{file, line, column, line, column + 1};
+  };
+  for (size_t i = 0; i < visible.size(); ++i) {
+    antlr4::Token* token = visible[i];
+    const size_t type = token->getType();
+    const size_t next = i + 1 < visible.size() ? visible[i + 1]->getType() : 0;
+    Level& level = levels.back();
+    const bool after_operand = EndsOperand(last);
+    const Chain chain = ChainOf(type, after_operand, next == CreditPolicyLexer::IN);
+    if (chain < kChains) {
+      level.EndChains(chain + 1);
+      if (chain <= kAndChain) level.nots = 0;  // `not a and b`: the `not` ends at `and`
+      if (++level.chains[chain] >= options.max_depth) {
+        sink.Error("E0004", at(token), TooDeepMessage(options.max_depth), kTooDeepHelp);
+        return false;
+      }
+    } else if (chain == kCompare) {
+      level.EndChains(kAddChain);
+    } else if (type == CreditPolicyLexer::NOT) {
+      ++level.nots;
+    } else if (type == CreditPolicyLexer::MINUS) {
+      ++level.minuses;
+    } else if (type == CreditPolicyLexer::LPAREN || type == CreditPolicyLexer::LBRACK ||
+               type == CreditPolicyLexer::LBRACE) {
+      levels.emplace_back();  // `level` is not used past here
+    } else if (type == CreditPolicyLexer::RPAREN || type == CreditPolicyLexer::RBRACK ||
+               type == CreditPolicyLexer::RBRACE) {
+      if (levels.size() > 1) levels.pop_back();
+      levels.back().minuses = 0;  // the bracket was the operand
+    } else if (type == CreditPolicyLexer::DOT) {
+      // `a.b`: the member belongs to the operand before it.
+    } else if (StartsOperand(type)) {
+      // An operand right after another starts a new expression (`then
+      // refer decline`); a name before `(` is a call, not yet the operand.
+      if (after_operand) level.EndExpression();
+      if (next != CreditPolicyLexer::LPAREN) level.minuses = 0;
+    } else {
+      // Keywords and separators (`then`, `,`, `|`, `=>`, ...) end the
+      // expression being read at this level.
+      level.EndExpression();
+      if (type == CreditPolicyLexer::IF) {
+        ++ifs;
+        ++open_ifs;
+      } else if (type == CreditPolicyLexer::ELSE && open_ifs > 0) {
+        --open_ifs;
+      } else if (IsDeclarationKeyword(type) && levels.size() == 1 && open_ifs == 0) {
+        ifs = 0;
+      }
+    }
+    // A bracket starts its level afresh.
+    last = type == CreditPolicyLexer::LPAREN || type == CreditPolicyLexer::LBRACK ||
+                   type == CreditPolicyLexer::LBRACE
+               ? 0
+               : type;
+    int nesting = static_cast<int>(levels.size()) - 1 + ifs;
+    for (const Level& l : levels) nesting += l.nots + l.minuses;
+    if (nesting > options.max_nesting) {
+      sink.Error("E0004", at(token),
+                 absl::StrCat("expression is nested too deeply: more than ", options.max_nesting,
+                              " brackets, `if`s, `not`s and `-`s inside one another"),
                  "split it into `let` values");
       return false;
     }
   }
   return true;
+}
+
+// Stops the parser past a depth of grammar rules. CheckNesting keeps any
+// input well inside it; this bounds the parser's recursion whatever its
+// error recovery makes of broken input.
+class RecursionGuard : public antlr4::tree::ParseTreeListener {
+ public:
+  // Thrown out of the parser when the guard trips.
+  struct Tripped {};
+
+  explicit RecursionGuard(int limit) : limit_(limit) {}
+
+  void enterEveryRule(antlr4::ParserRuleContext* /*ctx*/) override {
+    if (++depth_ > limit_) throw Tripped{};
+  }
+  void exitEveryRule(antlr4::ParserRuleContext* /*ctx*/) override { --depth_; }
+  void visitTerminal(antlr4::tree::TerminalNode* /*node*/) override {}
+  void visitErrorNode(antlr4::tree::ErrorNode* /*node*/) override {}
+  void Reset() { depth_ = 0; }
+
+ private:
+  int limit_;
+  int depth_ = 0;
+};
+
+// The rule depth the guard allows: what CheckNesting lets through (about
+// ten rules per bracket, `if`, `not` or `-`, from a declaration ten rules
+// down), with room to spare.
+int RuleDepthLimit(const ParseOptions& options) {
+  const int64_t limit = 12 * (int64_t{options.max_nesting} + 4);
+  return static_cast<int>(std::min<int64_t>(limit, std::numeric_limits<int>::max()));
 }
 
 // ANTLR caches prediction states (DFA) across parses, shared by every parser
@@ -767,38 +1058,52 @@ absl::StatusOr<std::unique_ptr<ast::File>> ParseLocked(const SourceFile& source,
     lexer.addErrorListener(&listener);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!CheckNesting(tokens.getTokens(), file, options.max_nesting, sink)) return nullptr;
+    if (!CheckNesting(tokens.getTokens(), file, options, sink)) return nullptr;
 
     CreditPolicyParser parser(&tokens);
     parser.removeErrorListeners();
+    RecursionGuard guard(RuleDepthLimit(options));
+    parser.addParseListener(&guard);
     CreditPolicyParser::FileContext* tree = nullptr;
     const int errors_before = sink.error_count();
-    if (options.prediction == PredictionMode::kTwoStage) {
-      // SLL is enough for this grammar on valid input; on any error, rerun
-      // with full LL so the reported errors are exact.
-      parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
-          antlr4::atn::PredictionMode::SLL);
-      parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
-      try {
-        tree = parser.file();
-      } catch (const antlr4::ParseCancellationException&) {
-        tree = nullptr;
+    try {
+      if (options.prediction == PredictionMode::kTwoStage) {
+        // SLL is enough for this grammar on valid input; on any error, rerun
+        // with full LL so the reported errors are exact.
+        parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+            antlr4::atn::PredictionMode::SLL);
+        parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+        try {
+          tree = parser.file();
+        } catch (const antlr4::ParseCancellationException&) {
+          tree = nullptr;
+        }
       }
-    }
-    if (tree == nullptr) {
-      tokens.seek(0);
-      parser.reset();
-      parser.setErrorHandler(std::make_shared<antlr4::DefaultErrorStrategy>());
-      parser.addErrorListener(&listener);
-      parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
-          antlr4::atn::PredictionMode::LL);
-      tree = parser.file();
+      if (tree == nullptr) {
+        tokens.seek(0);
+        parser.reset();
+        guard.Reset();
+        parser.setErrorHandler(std::make_shared<antlr4::DefaultErrorStrategy>());
+        parser.addErrorListener(&listener);
+        parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+            antlr4::atn::PredictionMode::LL);
+        tree = parser.file();
+      }
+    } catch (const RecursionGuard::Tripped&) {
+      *drop_cache = CachedStates(parser) > kMaxCachedStates;
+      antlr4::Token* token = parser.getCurrentToken();
+      const int line = static_cast<int>(token->getLine());
+      const int column = static_cast<int>(token->getCharPositionInLine()) + 1;
+      sink.Error("E0004", SourceSpan{file, line, column, line, column + 1},
+                 "expression is nested too deeply for the parser", "split it into `let` values");
+      return nullptr;
     }
     *drop_cache = CachedStates(parser) > kMaxCachedStates;
     if (sink.error_count() > errors_before) return nullptr;
 
-    AstBuilder builder(file);
+    AstBuilder builder(file, options.max_depth, sink);
     std::unique_ptr<ast::File> result = builder.Build(tree);
+    if (result == nullptr) return nullptr;
     for (antlr4::Token* token : tokens.getTokens()) {
       if (token->getType() == CreditPolicyLexer::COMMENT) {
         const int line = static_cast<int>(token->getLine());

@@ -16,10 +16,19 @@ enum class PredictionMode {
   kLL,        // full LL from the start (for measuring the difference)
 };
 
-// Bounds that keep any input, however malformed, cheap to reject.
+// Bounds that keep any input, however malformed, cheap to reject, and every
+// tree the parser returns shallow enough for the passes that recurse over
+// it (the checker, the analysis, the compiler, the formatter, the AST's own
+// destructor). docs/language.md (Limits) says how they were measured.
 struct ParseOptions {
   size_t max_bytes = 1 << 20;  // larger files are refused with E0002
-  int max_nesting = 48;        // brackets and nested `if`/`not`/`-` per declaration (E0004)
+  // Levels of ast::Expr in one expression: every operator, call, member,
+  // `if`, `in`, set and `not`/`-` adds one (`a + b + c` is 3 deep); brackets
+  // add none. Deeper expressions are refused with E0004 and never built.
+  int max_depth = 100;
+  // Brackets open at once, `if`s in one declaration, and `not`s and `-`s
+  // still applying, together (E0004): what the generated parser recurses on.
+  int max_nesting = 16;
   PredictionMode prediction = PredictionMode::kTwoStage;
 };
 

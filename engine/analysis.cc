@@ -3,6 +3,12 @@
 // tests and conditions made of constants, comparisons, ranges, sets and
 // boolean combinations of them; anything else is treated as "may be true"
 // (so it never causes a false warning) and the analysis says nothing about it.
+//
+// Its work is counted, not timed: every set operation costs a unit per range
+// it reads, every expression node visited a unit. Past
+// CheckOptions::max_analysis_work the analysis stops and says where (W0507),
+// so a policy gets the same verdict on every machine and a candidate sent
+// for validation cannot make the server spend unbounded time.
 
 #include <optional>
 #include <string>
@@ -42,9 +48,57 @@ class Analyzer {
     }
     for (const TableInfo& table : policy_.tables) Table(table);
     for (const RuleInfo& rule : policy_.rules) Rule(rule);
+    if (skipped_ > 0) {
+      sink_.Warning("W0507", first_skipped_span_,
+                    absl::StrCat("the analysis budget ran out before ", first_skipped_,
+                                 skipped_ > 1 ? absl::StrCat(" and ", skipped_ - 1, " more") : "",
+                                 ": not analysed"),
+                    absl::StrCat("it ran out in ", stopped_in_,
+                                 "; split large tables and bands, or simplify conditions"));
+    }
   }
 
+  // Work units spent so far.
+  int64_t spent() const { return spent_; }
+
  private:
+  // ----- the budget ---------------------------------------------------------
+
+  // Spends `units`; false once the budget is spent (and from then on).
+  bool Spend(int64_t units) {
+    spent_ += units;
+    return spent_ <= options_.max_analysis_work;
+  }
+  bool Spent() const { return spent_ > options_.max_analysis_work; }
+
+  // A set operation reading `a` and `b`.
+  static int64_t Cost(const Domain& a, const Domain& b) {
+    return 1 + static_cast<int64_t>(a.ranges().size() + b.ranges().size());
+  }
+
+  // Starts the analysis of `what` (declared at `where`); false, and counted
+  // as skipped, once the budget is spent.
+  bool Begin(const std::string& what, const dsl::SourceSpan& where) {
+    if (!Spent()) return true;
+    if (skipped_++ == 0) {
+      first_skipped_ = what;
+      first_skipped_span_ = where;
+    }
+    return false;
+  }
+
+  // The budget ran out analysing `what` (at `where`); `place` says where in
+  // it ("at row 12 of 4000 of").
+  void RanOut(const std::string& what, const dsl::SourceSpan& where, const std::string& place) {
+    stopped_in_ = what;
+    sink_.Warning("W0507", where,
+                  absl::StrCat("the analysis stopped ", place, " ", what,
+                               ": the policy's analysis budget of ", options_.max_analysis_work,
+                               " work units is spent"),
+                  "what comes after was not checked for gaps, overlaps, unreachable rows or "
+                  "rules that never fire; split it into smaller parts");
+  }
+
   std::optional<Value> Constant(const ast::Expr& e, const Type& type) const {
     return ConstantOf(policy_, e, type);
   }
@@ -58,7 +112,7 @@ class Analyzer {
   // The values an expression can take, as far as is known cheaply: an
   // input's declared range, a constant, a band's row values, a scorecard's
   // point range; otherwise everything of its type.
-  Domain RangeOf(const ast::Expr& e, int depth = 0) const {
+  Domain RangeOf(const ast::Expr& e, int depth = 0) {
     const ExprInfo* info = policy_.Info(&e);
     if (info == nullptr) return Domain::Empty(Type::Error());
     const Type& type = info->type;
@@ -80,13 +134,14 @@ class Analyzer {
       case Symbol::Kind::kBand:
         if (e.kind == ast::ExprKind::kName) {
           const BandInfo& band = policy_.bands[static_cast<size_t>(info->symbol.index)];
-          Domain d = Domain::Empty(type);
+          std::vector<Value> values;
+          Spend(static_cast<int64_t>(band.decl->rows.size()));
           for (const ast::Row& row : band.decl->rows) {
             std::optional<Value> v = Constant(*row.value, type);
             if (!v) return Domain::Full(type);
-            d = d.Union(Domain::Point(type, *v));
+            values.push_back(*v);
           }
-          return d;
+          return Domain::Points(type, values);
         }
         break;
       case Symbol::Kind::kScorecard:
@@ -99,10 +154,11 @@ class Analyzer {
   }
 
   // [min, max] of a scorecard's total, group or factor points.
-  Domain ScoreRange(const ExprInfo& info) const {
+  Domain ScoreRange(const ExprInfo& info) {
     const Type decimal = Type::Of(TypeKind::kDecimal);
     const ScorecardInfo& card = policy_.scorecards[static_cast<size_t>(info.symbol.index)];
     auto factor_range = [&](const FactorInfo& f, Decimal* lo, Decimal* hi) {
+      Spend(static_cast<int64_t>(f.decl->rows.size()));
       bool first = true;
       for (const ast::Row& row : f.decl->rows) {
         std::optional<Value> v = Constant(*row.value, decimal);
@@ -161,6 +217,7 @@ class Analyzer {
         exact = false;
         continue;
       }
+      if (!Spend(Cost(*tests[i], domain))) return RanOut(what, where, RowsDone(i, rows.size()));
       const Domain mine = tests[i]->Intersect(domain);
       if (mine.empty()) {
         sink_.Warning("W0506", rows[i].span,
@@ -170,8 +227,9 @@ class Analyzer {
       }
       for (size_t j = 0; j < i; ++j) {
         if (!tests[j]) continue;
-        const Domain both = mine.Intersect(*tests[j]);
-        if (!both.empty()) {
+        if (!Spend(Cost(mine, *tests[j]))) return RanOut(what, where, RowsDone(i, rows.size()));
+        if (mine.Overlaps(*tests[j])) {
+          const Domain both = mine.Intersect(*tests[j]);
           sink_.Error("E0402", rows[i].span,
                       absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
                                    " overlap: both match ", Shown(both.Example(), type)),
@@ -181,9 +239,11 @@ class Analyzer {
           break;
         }
       }
+      if (!Spend(Cost(covered, mine))) return RanOut(what, where, RowsDone(i, rows.size()));
       covered = covered.Union(mine);
     }
     if (!exact) return;
+    if (!Spend(2 * Cost(domain, covered))) return RanOut(what, where, "before the gaps of");
     const Domain gap = domain.Minus(covered);
     if (!gap.empty()) {
       sink_.Error("E0401", where,
@@ -193,20 +253,28 @@ class Analyzer {
     }
   }
 
+  // "at row 12 of 4000 of", for RanOut.
+  static std::string RowsDone(size_t done, size_t rows) {
+    return absl::StrCat("at row ", done + 1, " of ", rows, " of");
+  }
+
   void Band(const BandInfo& band) {
     if (band.subject_type.is_error()) return;
-    Rows(band.decl->rows, band.subject_type, RangeOf(*band.decl->subject),
-         absl::StrCat("band ", Quoted(band.name)), band.decl->name.span);
+    const std::string what = absl::StrCat("band ", Quoted(band.name));
+    if (!Begin(what, band.decl->name.span)) return;
+    Rows(band.decl->rows, band.subject_type, RangeOf(*band.decl->subject), what,
+         band.decl->name.span);
   }
 
   void Factor(const ScorecardInfo& card, const FactorInfo& factor) {
     if (factor.subject_type.is_error()) return;
+    const std::string what =
+        absl::StrCat("factor ", Quoted(factor.subject), " of scorecard ", Quoted(card.name));
+    if (!Begin(what, factor.decl->subject.span)) return;
     Domain domain = Domain::Full(factor.subject_type);
     const int input = policy_.FindInput(factor.subject);
     if (input >= 0) domain = policy_.inputs[static_cast<size_t>(input)].range;
-    Rows(factor.decl->rows, factor.subject_type, domain,
-         absl::StrCat("factor ", Quoted(factor.subject), " of scorecard ", Quoted(card.name)),
-         factor.decl->subject.span);
+    Rows(factor.decl->rows, factor.subject_type, domain, what, factor.decl->subject.span);
   }
 
   // ----- tables: boxes over the condition columns ---------------------------
@@ -226,8 +294,32 @@ class Analyzer {
     return r;
   }
 
-  // a \ b as disjoint boxes.
-  static void Subtract(const Box& a, const Box& b, std::vector<Box>* out) {
+  // An operation on boxes `a` and `b`, column by column.
+  static int64_t Cost(const Box& a, const Box& b) {
+    int64_t units = 0;
+    for (size_t i = 0; i < a.size(); ++i) units += Cost(a[i], b[i]);
+    return units;
+  }
+
+  // Do boxes `a` and `b` share a point? Costs `units` (one per range read,
+  // stopping at the first column they do not share).
+  static bool Overlaps(const Box& a, const Box& b, int64_t* units) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      *units += Cost(a[i], b[i]);
+      if (!a[i].Overlaps(b[i])) return false;
+    }
+    return true;
+  }
+
+  // a \ b as disjoint boxes. Costs `units`: a copy when they do not
+  // overlap, else about six set operations per column.
+  static void Subtract(const Box& a, const Box& b, std::vector<Box>* out, int64_t* units) {
+    if (!Overlaps(a, b, units)) {
+      *units += static_cast<int64_t>(a.size());
+      out->push_back(a);
+      return;
+    }
+    *units += 6 * Cost(a, b);
     Box prefix = a;
     for (size_t i = 0; i < a.size(); ++i) {
       Box piece = prefix;
@@ -238,15 +330,22 @@ class Analyzer {
     }
   }
 
-  // Removes `cut` from every box in `boxes`; false when the work limit is hit.
-  bool Remove(std::vector<Box>* boxes, const Box& cut) {
+  enum class Removed { kDone, kTooManyBoxes, kBudgetSpent };
+
+  // Removes `cut` from every box in `boxes`, unless the pieces grow past
+  // max_analysis_boxes (memory) or the work past the budget.
+  Removed Remove(std::vector<Box>* boxes, const Box& cut) {
     std::vector<Box> next;
     for (const Box& box : *boxes) {
-      Subtract(box, cut, &next);
-      if (static_cast<int>(next.size()) > options_.max_analysis_boxes) return false;
+      int64_t units = 0;
+      Subtract(box, cut, &next, &units);
+      if (!Spend(units)) return Removed::kBudgetSpent;
+      if (static_cast<int>(next.size()) > options_.max_analysis_boxes) {
+        return Removed::kTooManyBoxes;
+      }
     }
     *boxes = std::move(next);
-    return true;
+    return Removed::kDone;
   }
 
   std::string Example(const Box& box, const TableInfo& table) const {
@@ -273,6 +372,8 @@ class Analyzer {
     for (const Type& t : table.input_types) {
       if (t.is_error()) return;
     }
+    const std::string name = absl::StrCat("table ", Quoted(table.name));
+    if (!Begin(name, decl.name.span)) return;
     Box domain;
     for (const ast::ExprPtr& e : decl.inputs) domain.push_back(RangeOf(*e));
     std::vector<std::optional<Box>> rows;
@@ -309,8 +410,11 @@ class Analyzer {
       if (table.hit == HitPolicy::kUnique) {
         for (size_t j = 0; j < i; ++j) {
           if (!rows[j]) continue;
-          const Box both = Intersect(box, *rows[j]);
-          if (!Empty(both)) {
+          int64_t units = 0;
+          const bool overlap = Overlaps(box, *rows[j], &units);
+          if (!Spend(units)) return RanOut(name, decl.name.span, RowsDone(i, rows.size()));
+          if (overlap) {
+            const Box both = Intersect(box, *rows[j]);
             sink_.Error(
                 "E0402", decl.rows[i].span,
                 absl::StrCat("rows ", j + 1, " and ", i + 1, " of ", what,
@@ -323,14 +427,11 @@ class Analyzer {
       if (table.hit == HitPolicy::kFirst && exact) {
         // Unreachable: everything it matches is matched by earlier rows.
         std::vector<Box> rest = {box};
-        bool bounded = true;
-        for (size_t j = 0; j < i && bounded && !rest.empty(); ++j) {
-          if (rows[j] && !Empty(*rows[j])) bounded = Remove(&rest, *rows[j]);
+        Removed removed = Removed::kDone;
+        for (size_t j = 0; j < i && removed == Removed::kDone && !rest.empty(); ++j) {
+          if (rows[j] && !Empty(*rows[j])) removed = Remove(&rest, *rows[j]);
         }
-        if (!bounded) {
-          Limit(decl);
-          return;
-        }
+        if (removed != Removed::kDone) return Stop(removed, name, decl, i, rows.size());
         if (rest.empty()) {
           sink_.Warning("W0502", decl.rows[i].span,
                         absl::StrCat("row ", i + 1, " of ", what,
@@ -338,9 +439,8 @@ class Analyzer {
                         "under `hit first` the first matching row wins; move it up or remove it");
         }
       }
-      if (!Remove(&uncovered, box)) {
-        Limit(decl);
-        return;
+      if (Removed removed = Remove(&uncovered, box); removed != Removed::kDone) {
+        return Stop(removed, name, decl, i, rows.size());
       }
     }
     const bool gaps_matter = table.hit != HitPolicy::kCollect ||
@@ -353,11 +453,16 @@ class Analyzer {
     }
   }
 
-  void Limit(const ast::TableDecl& decl) {
-    sink_.Warning("W0507", decl.name.span,
-                  absl::StrCat("table ", Quoted(decl.name.name),
-                               " is too large to analyse for gaps and overlaps"),
-                  "split it into smaller tables");
+  // The table analysis stopped at row `row`: too many pieces, or no budget.
+  void Stop(Removed why, const std::string& name, const ast::TableDecl& decl, size_t row,
+            size_t rows) {
+    if (why == Removed::kBudgetSpent) return RanOut(name, decl.name.span, RowsDone(row, rows));
+    sink_.Warning(
+        "W0507", decl.name.span,
+        absl::StrCat("table ", Quoted(decl.name.name),
+                     " is too large to analyse for gaps and overlaps"),
+        absl::StrCat("its rows split the values into more than ", options_.max_analysis_boxes,
+                     " pieces by row ", row + 1, "; split it into smaller tables"));
   }
 
   // ----- rules: can the condition ever be true? ----------------------------
@@ -427,10 +532,11 @@ class Analyzer {
     }
   }
 
-  std::optional<Dnf> And(const Dnf& a, const Dnf& b) const {
+  std::optional<Dnf> And(const Dnf& a, const Dnf& b) {
     Dnf out;
     for (const Conjunction& x : a) {
       for (const Conjunction& y : b) {
+        if (!Spend(1 + static_cast<int64_t>(x.vars.size() + y.vars.size()))) return std::nullopt;
         Conjunction c = x;
         for (const auto& [key, domain] : y.vars) {
           auto it = c.vars.find(key);
@@ -448,28 +554,53 @@ class Analyzer {
   }
 
   // The condition `e` (negated when `negate`) in disjunctive normal form;
-  // nullopt when it grows past the limit (then nothing is concluded).
-  std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate) const {
+  // nullopt when it grows past the limit (then nothing is concluded). It
+  // recurses through `and`, `or` and `not` only, at most
+  // ParseOptions::max_depth deep, with small frames: the work on each node
+  // is done in helpers.
+  std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate) {
+    if (!Spend(1)) return std::nullopt;
     const ExprInfo* info = policy_.Info(&e);
     if (info != nullptr && info->constant && info->constant->kind == TypeKind::kBool) {
-      return info->constant->b != negate ? Always() : Dnf{};
+      return ConstantDnf(info->constant->b != negate);
     }
+    if (e.kind == ast::ExprKind::kUnary && e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
+    if (e.kind == ast::ExprKind::kBinary && (e.op == Op::kAnd || e.op == Op::kOr)) {
+      return LogicDnf(e, negate);
+    }
+    return AtomDnf(e, negate);
+  }
+
+  static std::optional<Dnf> ConstantDnf(bool value) {
+    if (value) return Always();
+    return Dnf{};
+  }
+
+  std::optional<Dnf> LogicDnf(const ast::Expr& e, bool negate) {
+    std::optional<Dnf> a = ToDnf(*e.args[0], negate);
+    if (!a) return std::nullopt;
+    std::optional<Dnf> b = ToDnf(*e.args[1], negate);
+    return Combine(e.op, negate, &*a, &b);
+  }
+
+  // `a` and `b`, or `a` or `b` (after De Morgan when negated); nullopt when
+  // `b` is, or when the result grows past the limit.
+  std::optional<Dnf> Combine(Op op, bool negate, Dnf* a, std::optional<Dnf>* b) {
+    if (!*b) return std::nullopt;
+    // De Morgan: a negated `and` is an `or` of the negations.
+    const bool conjunction = (op == Op::kAnd) != negate;
+    if (conjunction) return And(*a, **b);
+    a->insert(a->end(), (*b)->begin(), (*b)->end());
+    if (a->size() > kMaxConjunctions) return std::nullopt;
+    return std::move(*a);
+  }
+
+  // A condition other than `and`, `or` and `not`: an atom over one
+  // variable when it is one, otherwise "may be true".
+  std::optional<Dnf> AtomDnf(const ast::Expr& e, bool negate) {
+    const ExprInfo* info = policy_.Info(&e);
     switch (e.kind) {
-      case ast::ExprKind::kUnary:
-        if (e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
-        break;
       case ast::ExprKind::kBinary: {
-        if (e.op == Op::kAnd || e.op == Op::kOr) {
-          std::optional<Dnf> a = ToDnf(*e.args[0], negate);
-          std::optional<Dnf> b = ToDnf(*e.args[1], negate);
-          if (!a || !b) return std::nullopt;
-          // De Morgan: a negated `and` is an `or` of the negations.
-          const bool conjunction = (e.op == Op::kAnd) != negate;
-          if (conjunction) return And(*a, *b);
-          a->insert(a->end(), b->begin(), b->end());
-          if (a->size() > kMaxConjunctions) return std::nullopt;
-          return a;
-        }
         Op op = e.op;
         const ast::Expr* var = e.args[0].get();
         const ast::Expr* bound = e.args[1].get();
@@ -494,14 +625,13 @@ class Analyzer {
         if (e.interval != nullptr) {
           d = IntervalDomain(*e.interval, type);
         } else {
-          Domain set = Domain::Empty(type);
-          bool ok = true;
-          for (size_t i = 1; i < e.args.size() && ok; ++i) {
+          std::vector<Value> values;
+          for (size_t i = 1; i < e.args.size(); ++i) {
             std::optional<Value> v = Constant(*e.args[i], type);
-            ok = v.has_value();
-            if (ok) set = set.Union(Domain::Point(type, *v));
+            if (!v) break;
+            values.push_back(*v);
           }
-          if (ok) d = set;
+          if (values.size() + 1 == e.args.size()) d = Domain::Points(type, values);
         }
         if (!d) break;
         const bool inside = (e.op == Op::kIn) != negate;
@@ -521,32 +651,44 @@ class Analyzer {
     return Always();  // not analysable: may be true either way
   }
 
-  // The declared values of a variable key.
-  std::optional<Domain> Declared(const ast::Expr& root, const std::string& key) const {
-    // Find an expression in the condition with this key to get its range.
-    std::optional<Domain> found;
-    Visit(root, [&](const ast::Expr& e) {
-      if (!found && VariableKey(e) == key) found = RangeOf(e);
-    });
-    return found;
-  }
-
-  template <typename F>
-  static void Visit(const ast::Expr& e, F&& f) {
-    f(e);
-    for (const ast::ExprPtr& arg : e.args) Visit(*arg, f);
+  // The declared values of every variable `root` reads, by key: looked up
+  // once per rule, visiting each node once.
+  absl::flat_hash_map<std::string, Domain> Declared(const ast::Expr& root) {
+    absl::flat_hash_map<std::string, Domain> declared;
+    std::vector<const ast::Expr*> stack = {&root};
+    while (!stack.empty()) {
+      const ast::Expr* e = stack.back();
+      stack.pop_back();
+      Spend(1);
+      std::optional<std::string> key = VariableKey(*e);
+      if (key && !declared.contains(*key)) declared.emplace(*key, RangeOf(*e));
+      for (const ast::ExprPtr& arg : e->args) stack.push_back(arg.get());
+    }
+    return declared;
   }
 
   void Rule(const RuleInfo& rule) {
     const ast::Expr& condition = *rule.decl->condition;
+    const std::string what = absl::StrCat("rule ", Quoted(rule.id));
+    if (!Begin(what, rule.decl->id.span)) return;
     std::optional<Dnf> dnf = ToDnf(condition, false);
-    if (!dnf) return;
+    if (Spent()) return RanOut(what, rule.decl->id.span, "in the condition of");
+    if (!dnf) {
+      sink_.Warning("W0507", rule.decl->id.span,
+                    absl::StrCat("the condition of rule ", Quoted(rule.id), " has more than ",
+                                 kMaxConjunctions, " cases; whether it can fire was not analysed"),
+                    "split it into rules with simpler conditions");
+      return;
+    }
+    const absl::flat_hash_map<std::string, Domain> declared = Declared(condition);
     std::string reason;
     for (const Conjunction& c : *dnf) {
       bool possible = true;
       for (const auto& [key, allowed] : c.vars) {
-        std::optional<Domain> declared = Declared(condition, key);
-        Domain range = declared ? *declared : Domain::Full(allowed.type());
+        auto it = declared.find(key);
+        const Domain range = it != declared.end() ? it->second : Domain::Full(allowed.type());
+        if (!Spend(Cost(allowed, range)))
+          return RanOut(what, rule.decl->id.span, "in the condition of");
         if (allowed.Intersect(range).empty()) {
           possible = false;
           if (reason.empty()) {
@@ -568,12 +710,20 @@ class Analyzer {
   const CheckedPolicy& policy_;
   dsl::DiagnosticSink& sink_;
   const CheckOptions& options_;
+  int64_t spent_ = 0;
+  std::string stopped_in_;  // what the budget ran out in
+  int skipped_ = 0;         // declarations not analysed after that
+  std::string first_skipped_;
+  dsl::SourceSpan first_skipped_span_;
 };
 
 }  // namespace
 
-void Analyze(const CheckedPolicy& policy, dsl::DiagnosticSink& sink, const CheckOptions& options) {
-  Analyzer(policy, sink, options).Run();
+int64_t Analyze(const CheckedPolicy& policy, dsl::DiagnosticSink& sink,
+                const CheckOptions& options) {
+  Analyzer analyzer(policy, sink, options);
+  analyzer.Run();
+  return analyzer.spent();
 }
 
 }  // namespace creditd::engine

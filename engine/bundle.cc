@@ -1,7 +1,6 @@
 #include "engine/bundle.h"
 
-#include <algorithm>
-#include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -13,6 +12,11 @@ namespace creditd::engine {
 
 namespace {
 
+void LoadError(BundleLoad& load, absl::string_view message) {
+  absl::StrAppend(&load.report, "error: ", message, "\n");
+  ++load.errors;
+}
+
 // Loads, checks and compiles one policy file into `load`; libraries are
 // skipped. Returns the compiled policy or null.
 std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReader& reader,
@@ -20,8 +24,7 @@ std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReade
   dsl::DiagnosticSink sink;
   absl::StatusOr<std::unique_ptr<CheckedPolicy>> checked = LoadAndCheck(path, reader, sink);
   if (!checked.ok()) {
-    load.report += absl::StrCat("error: ", path, ": ", checked.status().message(), "\n");
-    ++load.errors;
+    LoadError(load, checked.status().message());  // the reader's message names the file
     return nullptr;
   }
   const dsl::SourceSet& sources = (*checked)->program->sources;
@@ -33,65 +36,96 @@ std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReade
   if (sink.has_errors() || (*checked)->is_library) return nullptr;
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled = Compile(*std::move(checked));
   if (!compiled.ok()) {
-    load.report += absl::StrCat("error: ", path, ": ", compiled.status().message(), "\n");
-    ++load.errors;
+    LoadError(load, absl::StrCat(path, ": ", compiled.status().message()));
     return nullptr;
   }
   return *compiled;
 }
 
-// Is this file a library? Libraries load only through the policies that
-// import them.
-bool IsLibrary(FileReader& reader, const std::string& path) {
-  absl::StatusOr<std::string> text = reader.Read(path);
-  if (!text.ok()) return false;
-  const std::optional<FileHeader> header = PeekHeader(*text);
+bool IsLibrary(absl::string_view text) {
+  const std::optional<FileHeader> header = PeekHeader(text);
   return header.has_value() && header->is_library;
 }
 
 }  // namespace
 
-absl::StatusOr<BundleLoad> LoadBundle(const std::string& directory, FileReader& reader) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  if (!fs::is_directory(directory, error)) {
-    return absl::NotFoundError(absl::StrCat("no policy directory `", directory, "`"));
-  }
-  std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(directory, error)) {
-    if (entry.is_regular_file() && absl::EndsWith(entry.path().string(), ".credit")) {
-      files.push_back(entry.path().string());
+absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir) {
+  FileSystem& fs = *dir.file_system();
+  absl::StatusOr<Tree> tree = WalkTree(fs, dir.root());
+  if (!tree.ok()) {
+    if (absl::IsNotFound(tree.status())) {
+      return absl::NotFoundError("the policy directory does not exist");
     }
+    return absl::Status(tree.status().code(), absl::StrCat("the policy directory cannot be read: ",
+                                                           tree.status().message()));
   }
-  std::sort(files.begin(), files.end());
   BundleLoad load;
+  // Any part of the directory not seen would silently drop its policies.
+  for (const absl::Status& problem : tree->problems) LoadError(load, problem.message());
   auto bundle = std::make_shared<Bundle>();
-  bundle->directory = directory;
-  for (const std::string& file : files) {
-    if (IsLibrary(reader, file)) continue;
-    std::shared_ptr<const CompiledPolicy> policy = LoadOne(file, reader, load);
+  bundle->directory = dir.root();
+  int policies = 0;
+  int libraries = 0;
+  for (const TreeEntry& entry : tree->entries) {
+    if (entry.type == FileType::kDirectory || !absl::EndsWith(entry.path, ".credit")) continue;
+    absl::StatusOr<std::string> text = dir.Read(entry.path);
+    if (!text.ok()) {
+      LoadError(load, text.status().message());
+      continue;
+    }
+    // Libraries load only through the policies that import them.
+    if (IsLibrary(*text)) {
+      ++libraries;
+      continue;
+    }
+    ++policies;
+    std::shared_ptr<const CompiledPolicy> policy = LoadOne(entry.path, dir, load);
     if (policy == nullptr) continue;
     auto [it, fresh] = bundle->policies.emplace(policy->name(), policy);
     if (!fresh) {
-      load.report += absl::StrCat("error: ", file, ": decision `", policy->name(),
-                                  "` is also defined in another file\n");
-      ++load.errors;
+      LoadError(load, absl::StrCat(entry.path, ": decision `", policy->name(),
+                                   "` is also defined in another file"));
     }
+  }
+  if (policies == 0 && load.errors == 0) {
+    // Serving nothing is never what was meant: an emptied or wrong directory.
+    LoadError(load, libraries == 0
+                        ? "the policy directory holds no policy file (*.credit)"
+                        : absl::StrCat("the policy directory holds no policy, only ", libraries,
+                                       libraries == 1 ? " library" : " libraries"));
   }
   if (load.errors == 0) load.bundle = std::move(bundle);
   return load;
 }
 
+absl::StatusOr<BundleLoad> LoadBundle(const std::string& directory, FileReader& reader) {
+  FileSystem* fs = reader.file_system();
+  if (fs == nullptr) {
+    return absl::InvalidArgumentError("a policy directory is read from a file system");
+  }
+  PolicyDirReader dir(directory, *fs);
+  return LoadBundle(dir);
+}
+
+const char kCandidateImports[] =
+    "a candidate may import only the policy directory's libraries, by their path inside it";
+
 absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::string& text,
                                          FileReader& reader) {
-  // The candidate replaces `path`; everything else comes from `reader`.
-  class Overlay : public FileReader {
+  // The candidate is `path`; everything else it reads comes from `reader`
+  // and must be a library. Any other file is refused with one message,
+  // whatever the reason (missing, outside the directory, not a library,
+  // unreadable), so the answer tells the caller nothing about the server's
+  // files, and no text of theirs is ever parsed or shown.
+  class Candidate : public FileReader {
    public:
-    Overlay(std::string path, const std::string& text, FileReader& base)
+    Candidate(std::string path, const std::string& text, FileReader& base)
         : path_(NormalizePath(path)), text_(text), base_(base) {}
     absl::StatusOr<std::string> Read(const std::string& p) override {
       if (NormalizePath(p) == path_) return text_;
-      return base_.Read(p);
+      absl::StatusOr<std::string> library = base_.Read(p);
+      if (!library.ok() || !IsLibrary(*library)) return absl::NotFoundError(kCandidateImports);
+      return library;
     }
 
    private:
@@ -99,9 +133,9 @@ absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::str
     const std::string& text_;
     FileReader& base_;
   };
-  Overlay overlay(path, text, reader);
+  Candidate candidate(path, text, reader);
   BundleLoad load;
-  std::shared_ptr<const CompiledPolicy> policy = LoadOne(path, overlay, load);
+  std::shared_ptr<const CompiledPolicy> policy = LoadOne(path, candidate, load);
   if (policy != nullptr) {
     auto bundle = std::make_shared<Bundle>();
     bundle->policies.emplace(policy->name(), policy);

@@ -33,15 +33,36 @@ struct BundleLoad {
   int errors = 0;
 };
 
-// Loads every *.credit policy under `directory` (libraries are only loaded
-// through imports). Any error rejects the whole bundle. Two files declaring
-// the same decision are an error. NotFound when the directory is missing.
+// Loads every *.credit policy under the directory `dir` reads (libraries
+// load only through the policies that import them), reading nothing else.
+// Files and diagnostics are named by their path inside the directory. Names
+// starting with "." are skipped (a ConfigMap mount's "..data" holds what its
+// visible links point to); links to directories are not followed.
+//
+// Any error rejects the whole bundle: a file that does not check, two files
+// declaring one decision, a file that cannot be read (not a regular file,
+// too large, outside the directory), a subdirectory that cannot be listed,
+// and a directory holding no policy at all. A non-OK status when the
+// directory itself cannot be listed: NotFound when it does not exist.
+// Messages never say where the directory is.
+absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir);
+
+// The same for `directory`, read through a PolicyDirReader on the file
+// system `reader` reads (InvalidArgument for a reader with none).
 absl::StatusOr<BundleLoad> LoadBundle(const std::string& directory, FileReader& reader);
 
 // Checks and compiles one candidate policy text, as if it were the file
-// `path` (its imports are read through `reader`). For "validate a candidate".
+// `path`, for "validate a candidate". With a PolicyDirReader, `path` is
+// relative to its directory. The candidate's imports are read through
+// `reader` and must be libraries (`library NAME`): any other import is
+// refused (E0005) with one message whatever the reason, missing, outside
+// the directory, not a library or unreadable, so the answer reveals nothing
+// of the files behind it.
 absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::string& text,
                                          FileReader& reader);
+
+// The help of every refused import of a candidate.
+extern const char kCandidateImports[];
 
 // Compiles a policy back from its canonical source (CompiledPolicy::
 // canonical_source(): every file under a "=== path" line, the policy

@@ -158,6 +158,9 @@ struct CheckedPolicy {
 
   absl::flat_hash_map<const dsl::ast::Expr*, ExprInfo> exprs;
 
+  // The work units the static analysis spent (CheckOptions::max_analysis_work).
+  int64_t analysis_work = 0;
+
   // Looks up what the checker learned about `expr`; null when unknown.
   const ExprInfo* Info(const dsl::ast::Expr* expr) const {
     auto it = exprs.find(expr);
@@ -166,6 +169,18 @@ struct CheckedPolicy {
   int FindReason(const std::string& code) const;
   int FindOutput(const std::string& name) const;
   int FindInput(const std::string& name) const;
+
+  // Where each reason, output and input is in its vector, by name (the first
+  // of a name); the checker adds to both together.
+  absl::flat_hash_map<std::string, int> reason_index;
+  absl::flat_hash_map<std::string, int> output_index;
+  absl::flat_hash_map<std::string, int> input_index;
+
+  // The lets, bands, tables and scorecards in an order where each comes
+  // after those it uses (cycles, which are errors, broken anywhere): the
+  // compiler goes through them in this order, so compiling one never
+  // recurses into another.
+  std::vector<Symbol> definition_order;
 };
 
 }  // namespace creditd::engine

@@ -17,25 +17,23 @@
 
 namespace creditd::engine {
 
-int CheckedPolicy::FindReason(const std::string& code) const {
-  for (size_t i = 0; i < reasons.size(); ++i) {
-    if (reasons[i].code == code) return static_cast<int>(i);
-  }
-  return -1;
+namespace {
+
+int Lookup(const absl::flat_hash_map<std::string, int>& index, const std::string& name) {
+  auto it = index.find(name);
+  return it == index.end() ? -1 : it->second;
 }
 
+}  // namespace
+
+int CheckedPolicy::FindReason(const std::string& code) const { return Lookup(reason_index, code); }
+
 int CheckedPolicy::FindOutput(const std::string& output_name) const {
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    if (outputs[i].name == output_name) return static_cast<int>(i);
-  }
-  return -1;
+  return Lookup(output_index, output_name);
 }
 
 int CheckedPolicy::FindInput(const std::string& input_name) const {
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].name == input_name) return static_cast<int>(i);
-  }
-  return -1;
+  return Lookup(input_index, input_name);
 }
 
 namespace {
@@ -64,8 +62,8 @@ std::string Where(const dsl::SourceSet& sources, const SourceSpan& span) {
 
 class Checker {
  public:
-  Checker(std::unique_ptr<Program> program, dsl::DiagnosticSink& sink)
-      : sink_(sink), policy_(std::make_unique<CheckedPolicy>()) {
+  Checker(std::unique_ptr<Program> program, dsl::DiagnosticSink& sink, const CheckOptions& options)
+      : sink_(sink), options_(options), policy_(std::make_unique<CheckedPolicy>()) {
     policy_->program = std::move(program);
   }
 
@@ -237,6 +235,7 @@ class Checker {
                            Where(sources(), policy_->reasons[static_cast<size_t>(existing)].span)));
         continue;
       }
+      policy_->reason_index.emplace(r->code.name, static_cast<int>(policy_->reasons.size()));
       policy_->reasons.push_back({r->code.name, r->message, r->span});
     }
   }
@@ -305,7 +304,11 @@ class Checker {
   // The constant value of a checked expression converted to `type`; reports
   // E0305 when it is not constant.
   std::optional<Value> ConstantOf(const ast::Expr& expr, const Type& type, const char* what) {
-    ExprInfo info = CheckExpr(expr, &type);
+    return ConstantFrom(expr, CheckExpr(expr, &type), type, what);
+  }
+
+  std::optional<Value> ConstantFrom(const ast::Expr& expr, const ExprInfo& info, const Type& type,
+                                    const char* what) {
     if (info.type.is_error()) return std::nullopt;
     if (!Assignable(info, type)) {
       Error("E0304", expr.span, absl::StrCat(what, " must be ", T(type), ", found ", T(info.type)));
@@ -346,7 +349,7 @@ class Checker {
       case ast::TestKind::kInterval:
         return IntervalDomain(*test.interval, type);
       case ast::TestKind::kSet: {
-        Domain d = Domain::Empty(type);
+        std::vector<Value> values;
         bool ok = true;
         for (const ast::ExprPtr& e : test.set) {
           std::optional<Value> v = ConstantOf(*e, type, "a set element");
@@ -354,10 +357,10 @@ class Checker {
             ok = false;
             continue;
           }
-          d = d.Union(Domain::Point(type, *v));
+          values.push_back(*v);
         }
         if (!ok) return std::nullopt;
-        return d;
+        return Domain::Points(type, values);
       }
       case ast::TestKind::kEqual: {
         std::optional<Value> v = ConstantOf(*test.value, type, "a test value");
@@ -369,21 +372,28 @@ class Checker {
   }
 
   std::optional<Domain> IntervalDomain(const ast::Interval& interval, const Type& type) {
-    if (!type.is_ordered()) {
-      Error("E0310", interval.span, absl::StrCat("a ", T(type), " value has no range"));
-      return std::nullopt;
-    }
+    if (!type.is_ordered()) return NoRange(interval, type);
     std::optional<Value> low = ConstantOf(*interval.low, type, "a range bound");
     std::optional<Value> high = ConstantOf(*interval.high, type, "a range bound");
     if (!low || !high) return std::nullopt;
-    if (CompareValues(*low, *high) > 0) {
+    return IntervalFrom(interval, type, *low, *high);
+  }
+
+  std::optional<Domain> NoRange(const ast::Interval& interval, const Type& type) {
+    Error("E0310", interval.span, absl::StrCat("a ", T(type), " value has no range"));
+    return std::nullopt;
+  }
+
+  std::optional<Domain> IntervalFrom(const ast::Interval& interval, const Type& type,
+                                     const Value& low, const Value& high) {
+    if (CompareValues(low, high) > 0) {
       Error("E0307", interval.span,
-            absl::StrCat("empty range: ", FormatValue(*low, type), " is above ",
-                         FormatValue(*high, type)),
+            absl::StrCat("empty range: ", FormatValue(low, type), " is above ",
+                         FormatValue(high, type)),
             "write the lower bound first");
       return std::nullopt;
     }
-    Domain d = Domain::Between(type, *low, interval.low_closed, *high, interval.high_closed);
+    Domain d = Domain::Between(type, low, interval.low_closed, high, interval.high_closed);
     if (d.empty()) {
       Error("E0307", interval.span, "empty range: no value lies inside it");
       return std::nullopt;
@@ -391,6 +401,8 @@ class Checker {
     return d;
   }
 
+  // The inputs and their types; their ranges and defaults come later
+  // (ResolveInputRanges), as those may name other values.
   void ResolveInputs() {
     for (const ast::InputDecl* decl : input_decls_) {
       InputInfo info;
@@ -398,9 +410,14 @@ class Checker {
       info.decl = decl;
       info.type = ResolveInputType(decl->type, &info.places);
       info.range = Domain::Full(info.type);
-      if (decl->type.is_set && !info.type.is_error()) {
-        // Sets as inputs are allowed; they have no range.
-      }
+      policy_->input_index.emplace(info.name, static_cast<int>(policy_->inputs.size()));
+      policy_->inputs.push_back(std::move(info));
+    }
+  }
+
+  void ResolveInputRanges() {
+    for (InputInfo& info : policy_->inputs) {
+      const ast::InputDecl* decl = info.decl;
       if (decl->constraint && !info.type.is_error()) {
         if (!info.type.is_ordered()) {
           Error("E0310", decl->constraint->span,
@@ -416,7 +433,6 @@ class Checker {
           }
         }
       }
-      policy_->inputs.push_back(std::move(info));
     }
     // Defaults after all ranges are known (a default is a constant of the type).
     for (InputInfo& info : policy_->inputs) {
@@ -479,6 +495,7 @@ class Checker {
                              " has no lowest or highest value"));
         }
       }
+      policy_->output_index.emplace(info.name, static_cast<int>(policy_->outputs.size()));
       policy_->outputs.push_back(std::move(info));
     }
   }
@@ -508,16 +525,198 @@ class Checker {
 
   // ----- lets, bands, tables, scorecards (checked on first use) ------------
 
+  // Checking a definition checks first the definitions it uses, by
+  // recursion; OrderDefinitions makes that recursion shallow, and this many
+  // definitions being checked inside one another is refused (E0211): only a
+  // cycle can get there.
+  static constexpr int kMaxDefinitionNesting = 4;
+
   // Starts checking a lazily checked declaration; false when it is already
-  // done, or when this is a cycle (reported, and then marked done).
+  // done, or when this is a cycle (reported, and then marked done). A true
+  // result is paired with End.
   template <typename Decl>
   bool Begin(Pending<Decl>& pending) {
     if (pending.state == State::kDone) return false;
+    if (pending.state == State::kUnchecked && nesting_ >= kMaxDefinitionNesting) {
+      Error("E0211", pending.decl->name.span,
+            absl::StrCat(Quoted(pending.decl->name.name),
+                         " leads back to the value being computed, through more than ",
+                         kMaxDefinitionNesting, " others"),
+            "a value cannot be computed from itself, directly or through other values");
+      pending.state = State::kDone;
+      return false;
+    }
     if (!Enter(pending.state, pending.decl->name)) {
       if (pending.state == State::kChecking) pending.state = State::kDone;
       return false;
     }
+    ++nesting_;
     return true;
+  }
+
+  template <typename Decl>
+  void End(Pending<Decl>& pending) {
+    pending.state = State::kDone;
+    --nesting_;
+  }
+
+  // The lets, bands, tables and scorecards in an order where each comes
+  // after the ones its expressions name: a depth-first walk, with a stack of
+  // its own, over the names each one mentions. A name may turn out to mean
+  // an enum symbol; the extra edge only constrains the order. Checking them
+  // in this order never nests (except around a cycle, which is an error).
+  std::vector<Symbol> OrderDefinitions() const {
+    std::vector<Symbol> nodes;
+    auto add = [&](Symbol::Kind kind, size_t n) {
+      for (size_t i = 0; i < n; ++i) nodes.push_back({kind, static_cast<int>(i)});
+    };
+    add(Symbol::Kind::kLet, lets_.size());
+    add(Symbol::Kind::kBand, bands_.size());
+    add(Symbol::Kind::kTable, tables_.size());
+    add(Symbol::Kind::kScorecard, scorecards_.size());
+    auto id = [&](const Symbol& s) -> size_t {
+      size_t base = 0;
+      if (s.kind == Symbol::Kind::kBand) base = lets_.size();
+      if (s.kind == Symbol::Kind::kTable) base = lets_.size() + bands_.size();
+      if (s.kind == Symbol::Kind::kScorecard) base = lets_.size() + bands_.size() + tables_.size();
+      return base + static_cast<size_t>(s.index);
+    };
+    std::vector<std::vector<size_t>> uses(nodes.size());
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      for (const std::string* name : NamesUsed(nodes[n])) {
+        auto it = values_.find(*name);
+        if (it == values_.end()) continue;
+        const Symbol::Kind kind = it->second.first.kind;
+        if (kind == Symbol::Kind::kLet || kind == Symbol::Kind::kBand ||
+            kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard) {
+          uses[n].push_back(id(it->second.first));
+        }
+      }
+    }
+    // Tarjan's strongly connected components, which come out each after
+    // the ones it uses. A component of several is a cycle (or names that
+    // turn out to be enum symbols): its members go in declaration order, so
+    // the cycle is found, and reported, at the first of them.
+    std::vector<Symbol> order;
+    std::vector<int> index(nodes.size(), -1);
+    std::vector<int> low(nodes.size(), 0);
+    std::vector<char> on_stack(nodes.size(), 0);
+    std::vector<size_t> component;                 // Tarjan's stack
+    std::vector<std::pair<size_t, size_t>> calls;  // node, next use to follow
+    int counter = 0;
+    for (size_t root = 0; root < nodes.size(); ++root) {
+      if (index[root] >= 0) continue;
+      auto enter = [&](size_t n) {
+        index[n] = low[n] = counter++;
+        component.push_back(n);
+        on_stack[n] = 1;
+        calls.push_back({n, 0});
+      };
+      enter(root);
+      while (!calls.empty()) {
+        auto& [node, next] = calls.back();
+        if (next < uses[node].size()) {
+          const size_t used = uses[node][next++];
+          if (index[used] < 0) {
+            enter(used);
+          } else if (on_stack[used]) {
+            low[node] = std::min(low[node], index[used]);
+          }
+          continue;
+        }
+        const size_t done = node;
+        calls.pop_back();
+        if (!calls.empty()) low[calls.back().first] = std::min(low[calls.back().first], low[done]);
+        if (low[done] != index[done]) continue;
+        // The component is the top of the stack, down to `done`.
+        size_t first = component.size() - 1;
+        while (component[first] != done) --first;
+        std::vector<size_t> members(component.begin() + static_cast<std::ptrdiff_t>(first),
+                                    component.end());
+        component.resize(first);
+        std::sort(members.begin(), members.end());
+        for (size_t m : members) {
+          on_stack[m] = 0;
+          order.push_back(nodes[m]);
+        }
+      }
+    }
+    return order;
+  }
+
+  // The names a definition's expressions mention (and its factors score).
+  std::vector<const std::string*> NamesUsed(const Symbol& s) const {
+    std::vector<const ast::Expr*> roots;
+    std::vector<const std::string*> names;
+    auto test = [&](const ast::Test& t) {
+      roots.push_back(t.value.get());
+      if (t.interval != nullptr) {
+        roots.push_back(t.interval->low.get());
+        roots.push_back(t.interval->high.get());
+      }
+      for (const ast::ExprPtr& e : t.set) roots.push_back(e.get());
+    };
+    const size_t i = static_cast<size_t>(s.index);
+    if (s.kind == Symbol::Kind::kLet) {
+      roots.push_back(lets_[i].decl->value.get());
+    } else if (s.kind == Symbol::Kind::kBand) {
+      roots.push_back(bands_[i].decl->subject.get());
+      for (const ast::Row& row : bands_[i].decl->rows) {
+        test(row.test);
+        roots.push_back(row.value.get());
+      }
+    } else if (s.kind == Symbol::Kind::kTable) {
+      for (const ast::ExprPtr& e : tables_[i].decl->inputs) roots.push_back(e.get());
+      for (const ast::TableRow& row : tables_[i].decl->rows) {
+        for (const ast::Test& t : row.tests) test(t);
+        for (const ast::ExprPtr& e : row.values) roots.push_back(e.get());
+      }
+    } else {
+      for (const ast::ScoreGroup& group : scorecards_[i].decl->groups) {
+        roots.push_back(group.weight.get());
+        for (const ast::Factor& factor : group.factors) {
+          names.push_back(&factor.subject.name);
+          roots.push_back(factor.reason_threshold.get());
+          for (const ast::Row& row : factor.rows) {
+            test(row.test);
+            roots.push_back(row.value.get());
+          }
+        }
+      }
+    }
+    // Every node of every root, with a stack of our own.
+    std::vector<const ast::Expr*> stack;
+    for (const ast::Expr* root : roots) {
+      if (root != nullptr) stack.push_back(root);
+    }
+    while (!stack.empty()) {
+      const ast::Expr* e = stack.back();
+      stack.pop_back();
+      if (e->kind == ast::ExprKind::kName) names.push_back(&e->text);
+      for (const ast::ExprPtr& arg : e->args) stack.push_back(arg.get());
+      if (e->interval != nullptr) {
+        stack.push_back(e->interval->low.get());
+        stack.push_back(e->interval->high.get());
+      }
+    }
+    return names;
+  }
+
+  void Ensure(const Symbol& s) {
+    switch (s.kind) {
+      case Symbol::Kind::kLet:
+        EnsureLet(s.index);
+        break;
+      case Symbol::Kind::kBand:
+        EnsureBand(s.index);
+        break;
+      case Symbol::Kind::kTable:
+        EnsureTable(s.index);
+        break;
+      default:
+        EnsureScorecard(s.index);
+        break;
+    }
   }
 
   // Marks the start of checking a named declaration; false on a cycle.
@@ -554,7 +753,7 @@ class Checker {
       info.type = Type::Of(TypeKind::kInt);
     }
     let_infos_[static_cast<size_t>(index)] = std::move(info);
-    pending.state = State::kDone;
+    End(pending);
   }
 
   void EnsureBand(int index) {
@@ -597,7 +796,7 @@ class Checker {
     }
     info.type = value_type;
     band_infos_[static_cast<size_t>(index)] = std::move(info);
-    pending.state = State::kDone;
+    End(pending);
   }
 
   void EnsureTable(int index) {
@@ -660,6 +859,7 @@ class Checker {
       }
       info.output_types.push_back(t);
     }
+    std::vector<std::vector<Domain>> columns(decl.inputs.size());
     for (const ast::TableRow& row : decl.rows) {
       if (row.tests.size() != decl.inputs.size() || row.values.size() != decl.outputs.size()) {
         Error("E0314", row.span,
@@ -669,7 +869,9 @@ class Checker {
         continue;
       }
       for (size_t c = 0; c < row.tests.size(); ++c) {
-        if (!info.input_types[c].is_error()) TestDomain(row.tests[c], info.input_types[c]);
+        if (info.input_types[c].is_error()) continue;
+        std::optional<Domain> d = TestDomain(row.tests[c], info.input_types[c]);
+        if (d) columns[c].push_back(*std::move(d));
       }
       for (size_t c = 0; c < row.values.size(); ++c) {
         const Type& t = info.output_types[c];
@@ -681,6 +883,7 @@ class Checker {
         }
       }
     }
+    CountLookups(decl, info, columns);
     // Collect without aggregate gathers a set of the enum.
     if (info.hit == HitPolicy::kCollect && info.aggregate == Aggregate::kNone) {
       for (Type& t : info.output_types) {
@@ -688,7 +891,38 @@ class Checker {
       }
     }
     table_infos_[static_cast<size_t>(index)] = std::move(info);
-    pending.state = State::kDone;
+    End(pending);
+  }
+
+  // "12 MiB", "7 KiB": rounded up or down.
+  static std::string Bytes(int64_t bytes, bool up) {
+    const int64_t unit = bytes >= (int64_t{1} << 20) ? int64_t{1} << 20 : 1024;
+    return absl::StrCat((bytes + (up ? unit - 1 : 0)) / unit, unit == 1024 ? " KiB" : " MiB");
+  }
+
+  // What the table's compiled lookups will take (compiler.cc BuildLookup):
+  // per condition column, a mask of the rows for each segment of its values.
+  // The policy's tables together stay under options_.max_table_lookup_words.
+  void CountLookups(const ast::TableDecl& decl, const TableInfo& info,
+                    const std::vector<std::vector<Domain>>& columns) {
+    const int64_t words = std::max<int64_t>(1, (static_cast<int64_t>(decl.rows.size()) + 63) / 64);
+    int64_t mine = 0;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (info.input_types[c].is_error()) continue;
+      mine += static_cast<int64_t>(LookupSegments(columns[c], info.input_types[c])) * words;
+    }
+    lookup_words_ += mine;
+    if (lookup_words_ > options_.max_table_lookup_words && mine > 0) {
+      ++too_large_;
+      Error("E0319", decl.name.span,
+            absl::StrCat("table ", Quoted(info.name), " is too large to serve: compiled, the ",
+                         "policy's tables would take ", Bytes(lookup_words_ * 8, /*up=*/true),
+                         ", at most ", Bytes(options_.max_table_lookup_words * 8, /*up=*/false),
+                         " are allowed"),
+            absl::StrCat("its ", decl.rows.size(),
+                         " rows cut the values they test into many pieces; split it into smaller "
+                         "tables"));
+    }
   }
 
   void EnsureScorecard(int index) {
@@ -787,7 +1021,7 @@ class Checker {
                            FormatValue(total, Type::Of(TypeKind::kPercent)), ", not 100%"));
     }
     scorecard_infos_[static_cast<size_t>(index)] = std::move(info);
-    pending.state = State::kDone;
+    End(pending);
   }
 
   void UnknownReason(const ast::Ident& code) {
@@ -822,7 +1056,37 @@ class Checker {
 
   ExprInfo Fail(const ast::Expr& e) { return Record(e, ExprInfo{}); }
 
+  // Expressions are checked by recursion, at most ParseOptions::max_depth
+  // levels deep. The functions on that recursion keep few locals: what they
+  // conclude, and every diagnostic, is worked out in helpers called after
+  // the recursion returns, so a level costs little stack (docs/language.md,
+  // Limits).
   ExprInfo CheckExpr(const ast::Expr& e, const Type* hint) {
+    // The parser bounds the depth of one definition's expressions; only
+    // inside definitions checked inside one another must it be counted.
+    if (nesting_ > 1) return CheckNested(e, hint);
+    return Dispatch(e, hint);
+  }
+
+  // Checking a definition inside another happens only around a cycle (see
+  // OrderDefinitions), which may lead through one deep expression after
+  // another: this many levels of them are checked before it is reported.
+  static constexpr int kMaxNestedLevels = 40;
+
+  ExprInfo CheckNested(const ast::Expr& e, const Type* hint) {
+    if (nested_levels_ >= kMaxNestedLevels) {
+      Error("E0211", e.span,
+            "the values used here lead back to the value being computed, through too many others",
+            "a value cannot be computed from itself, directly or through other values");
+      return Fail(e);
+    }
+    ++nested_levels_;
+    ExprInfo info = Dispatch(e, hint);
+    --nested_levels_;
+    return info;
+  }
+
+  ExprInfo Dispatch(const ast::Expr& e, const Type* hint) {
     switch (e.kind) {
       case ast::ExprKind::kLiteral:
         return CheckLiteral(e);
@@ -833,9 +1097,11 @@ class Checker {
       case ast::ExprKind::kCall:
         return CheckCall(e, hint);
       case ast::ExprKind::kUnary:
-        return CheckUnary(e, hint);
+        return e.op == Op::kNot ? CheckNot(e) : CheckNegate(e, hint);
       case ast::ExprKind::kBinary:
-        return CheckBinary(e, hint);
+        return e.op == Op::kAnd || e.op == Op::kOr
+                   ? CheckLogic(e)
+                   : (IsComparison(e.op) ? CheckComparison(e) : CheckArithmetic(e, hint));
       case ast::ExprKind::kIn:
         return CheckIn(e);
       case ast::ExprKind::kIf:
@@ -1046,18 +1312,14 @@ class Checker {
     return current_output_ < 0 || policy_->FindOutput(e.text) < 0;
   }
 
-  // Checks two operands that must agree; a bare enum symbol takes its enum
-  // from the other side, whichever side it is on.
-  std::pair<ExprInfo, ExprInfo> CheckPair(const ast::Expr& a, const ast::Expr& b,
-                                          const Type* hint) {
-    if (IsBareSymbol(a) && !IsBareSymbol(b)) {
-      ExprInfo second = CheckExpr(b, hint);
-      ExprInfo first = CheckExpr(a, second.type.is_error() ? hint : &second.type);
-      return {first, second};
-    }
-    ExprInfo first = CheckExpr(a, hint);
-    ExprInfo second = CheckExpr(b, first.type.is_error() ? hint : &first.type);
-    return {first, second};
+  // Two operands that must agree are checked left first, the other's type
+  // the hint for the second; but a bare enum symbol on the left takes its
+  // enum from the right, which is then checked first.
+  bool RightFirst(const ast::Expr& a, const ast::Expr& b) const {
+    return IsBareSymbol(a) && !IsBareSymbol(b);
+  }
+  static const Type* HintFrom(const ExprInfo& other, const Type* hint) {
+    return other.type.is_error() ? hint : &other.type;
   }
 
   // The common numeric type of two operands for min/max/if/comparison, or
@@ -1092,87 +1354,123 @@ class Checker {
   }
 
   ExprInfo CheckCall(const ast::Expr& e, const Type* hint) {
-    const std::string& fn = e.text;
-    const size_t n = e.args.size();
-    if (fn == "min" || fn == "max") {
-      if (n < 2) {
-        Error("E0209", e.span, absl::StrCat(Quoted(fn), " takes two or more values"));
-        return Fail(e);
-      }
-      // The first argument that is not a bare symbol sets the type.
-      size_t lead = 0;
-      while (lead + 1 < n && IsBareSymbol(*e.args[lead])) ++lead;
-      ExprInfo result = CheckExpr(*e.args[lead], hint);
-      for (size_t i = 0; i < n; ++i) {
-        if (i == lead) continue;
-        ExprInfo next = CheckExpr(*e.args[i], result.type.is_error() ? hint : &result.type);
-        if (result.type.is_error() || next.type.is_error()) return Fail(e);
-        std::optional<ExprInfo> unified = Unify(result, next);
-        if (!unified || !unified->type.is_ordered()) {
-          Error("E0301", e.span,
-                absl::StrCat(Quoted(fn), " cannot mix ", T(result.type), " and ", T(next.type)));
-          return Fail(e);
-        }
-        result = *unified;
-      }
-      return Record(e, FoldCall(e, result));
-    }
-    if (fn == "abs") {
-      if (n != 1) {
-        Error("E0209", e.span, "`abs` takes one value");
-        return Fail(e);
-      }
-      ExprInfo x = CheckExpr(*e.args[0], hint);
-      if (x.type.is_error()) return Fail(e);
-      if (!x.type.is_numeric()) {
-        Error("E0301", e.span, absl::StrCat("`abs` needs a number, found ", T(x.type)));
-        return Fail(e);
-      }
-      return Record(e, FoldCall(e, x));
-    }
-    if (fn == "round") {
-      if (n != 2 && n != 3) {
-        Error("E0209", e.span, "`round` takes a value, a number of places and optionally a mode",
-              "e.g. `round(amount, 2)` or `round(amount, 0, half_up)`");
-        return Fail(e);
-      }
-      ExprInfo x = CheckExpr(*e.args[0], hint);
-      ExprInfo places = CheckExpr(*e.args[1], nullptr);
-      if (x.type.is_error() || places.type.is_error()) return Fail(e);
-      if (!x.type.is_numeric()) {
-        Error("E0301", e.span, absl::StrCat("`round` needs a number, found ", T(x.type)));
-        return Fail(e);
-      }
-      if (!places.constant || places.type.kind != TypeKind::kInt || places.constant->i < 0 ||
-          places.constant->i > Decimal::kMaxScale) {
-        Error("E0309", e.args[1]->span,
-              absl::StrCat("the places of `round` must be a whole number from 0 to ",
-                           Decimal::kMaxScale));
-        return Fail(e);
-      }
-      if (n == 3) {
-        const ast::Expr& mode = *e.args[2];
-        static const char* kModes[] = {"half_even", "half_up", "half_down", "up",
-                                       "down",      "ceiling", "floor"};
-        bool known = mode.kind == ast::ExprKind::kName &&
-                     std::any_of(std::begin(kModes), std::end(kModes),
-                                 [&](const char* m) { return mode.text == m; });
-        if (!known) {
-          Error("E0309", mode.span, "unknown rounding mode",
-                "the modes are half_even, half_up, half_down, up, down, ceiling and floor");
-          return Fail(e);
-        }
-        Record(mode, ExprInfo{});
-      }
-      ExprInfo result;
-      result.type = x.type.kind == TypeKind::kInt ? x.type : x.type;
-      result.untyped = x.untyped;
-      return Record(e, FoldCall(e, result));
-    }
-    Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(fn)),
-          "the functions are min, max, abs and round");
+    if (e.text == "min" || e.text == "max") return CheckMinMax(e, hint);
+    if (e.text == "abs") return CheckAbs(e, hint);
+    if (e.text == "round") return CheckRound(e, hint);
+    return CheckUnknownCall(e);
+  }
+
+  ExprInfo CheckUnknownCall(const ast::Expr& e) {
+    UnknownFunction(e);
     for (const ast::ExprPtr& arg : e.args) CheckExpr(*arg, nullptr);
     return Fail(e);
+  }
+
+  ExprInfo CheckMinMax(const ast::Expr& e, const Type* hint) {
+    const size_t n = e.args.size();
+    if (n < 2) return CallError(e, "E0209", "takes two or more values");
+    // The first argument that is not a bare symbol sets the type.
+    size_t lead = 0;
+    while (lead + 1 < n && IsBareSymbol(*e.args[lead])) ++lead;
+    ExprInfo result = CheckExpr(*e.args[lead], hint);
+    return CheckMinMaxRest(e, lead, hint, result);
+  }
+
+  // The arguments of min or max besides the one that set the type.
+  ExprInfo CheckMinMaxRest(const ast::Expr& e, size_t lead, const Type* hint, ExprInfo result) {
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      if (i == lead) continue;
+      ExprInfo next = CheckExpr(*e.args[i], HintFrom(result, hint));
+      if (!MinMaxStep(e, next, &result)) return Fail(e);
+    }
+    return FinishCall(e, result);
+  }
+
+  ExprInfo FinishCall(const ast::Expr& e, const ExprInfo& result) {
+    return Record(e, FoldCall(e, result));
+  }
+
+  // Folds one more argument of min or max into `result`; false (reported
+  // when new) when they do not mix.
+  bool MinMaxStep(const ast::Expr& e, const ExprInfo& next, ExprInfo* result) {
+    if (result->type.is_error() || next.type.is_error()) return false;
+    std::optional<ExprInfo> unified = Unify(*result, next);
+    if (!unified || !unified->type.is_ordered()) {
+      Error("E0301", e.span,
+            absl::StrCat(Quoted(e.text), " cannot mix ", T(result->type), " and ", T(next.type)));
+      return false;
+    }
+    *result = *unified;
+    return true;
+  }
+
+  ExprInfo CheckAbs(const ast::Expr& e, const Type* hint) {
+    if (e.args.size() != 1) return CallError(e, "E0209", "takes one value");
+    ExprInfo x = CheckExpr(*e.args[0], hint);
+    return FinishAbs(e, x);
+  }
+
+  ExprInfo FinishAbs(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (!x.type.is_numeric()) return NeedsNumber(e, x);
+    return FinishCall(e, x);
+  }
+
+  ExprInfo CheckRound(const ast::Expr& e, const Type* hint) {
+    const size_t n = e.args.size();
+    if (n != 2 && n != 3) {
+      return CallError(e, "E0209", "takes a value, a number of places and optionally a mode",
+                       "e.g. `round(amount, 2)` or `round(amount, 0, half_up)`");
+    }
+    ExprInfo x = CheckExpr(*e.args[0], hint);
+    ExprInfo places = CheckExpr(*e.args[1], nullptr);
+    return FinishRound(e, x, places);
+  }
+
+  ExprInfo FinishRound(const ast::Expr& e, const ExprInfo& x, const ExprInfo& places) {
+    if (x.type.is_error() || places.type.is_error()) return Fail(e);
+    if (!x.type.is_numeric()) return NeedsNumber(e, x);
+    if (!places.constant || places.type.kind != TypeKind::kInt || places.constant->i < 0 ||
+        places.constant->i > Decimal::kMaxScale) {
+      Error("E0309", e.args[1]->span,
+            absl::StrCat("the places of `round` must be a whole number from 0 to ",
+                         Decimal::kMaxScale));
+      return Fail(e);
+    }
+    if (e.args.size() == 3) {
+      const ast::Expr& mode = *e.args[2];
+      static const char* kModes[] = {"half_even", "half_up", "half_down", "up",
+                                     "down",      "ceiling", "floor"};
+      bool known = mode.kind == ast::ExprKind::kName &&
+                   std::any_of(std::begin(kModes), std::end(kModes),
+                               [&](const char* m) { return mode.text == m; });
+      if (!known) {
+        Error("E0309", mode.span, "unknown rounding mode",
+              "the modes are half_even, half_up, half_down, up, down, ceiling and floor");
+        return Fail(e);
+      }
+      Record(mode, ExprInfo{});
+    }
+    ExprInfo result;
+    result.type = x.type;
+    result.untyped = x.untyped;
+    return Record(e, FoldCall(e, result));
+  }
+
+  ExprInfo CallError(const ast::Expr& e, const char* code, const char* what,
+                     const char* help = "") {
+    Error(code, e.span, absl::StrCat(Quoted(e.text), " ", what), help);
+    return Fail(e);
+  }
+
+  ExprInfo NeedsNumber(const ast::Expr& e, const ExprInfo& x) {
+    Error("E0301", e.span, absl::StrCat(Quoted(e.text), " needs a number, found ", T(x.type)));
+    return Fail(e);
+  }
+
+  void UnknownFunction(const ast::Expr& e) {
+    Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
+          "the functions are min, max, abs and round");
   }
 
   // Folds a call over constant arguments (min, max, abs, round).
@@ -1210,21 +1508,30 @@ class Checker {
     return result;
   }
 
-  ExprInfo CheckUnary(const ast::Expr& e, const Type* hint) {
-    if (e.op == Op::kNot) {
-      ExprInfo x = CheckExpr(*e.args[0], nullptr);
-      if (x.type.is_error()) return Fail(e);
-      if (x.type.kind != TypeKind::kBool) {
-        Error("E0303", e.args[0]->span,
-              absl::StrCat("`not` needs a condition (bool), found ", T(x.type)));
-        return Fail(e);
-      }
-      ExprInfo r;
-      r.type = x.type;
-      if (x.constant) r.constant = Value::Bool(!x.constant->b);
-      return Record(e, r);
-    }
+  ExprInfo CheckNot(const ast::Expr& e) {
+    ExprInfo x = CheckExpr(*e.args[0], nullptr);
+    return FinishNot(e, x);
+  }
+
+  ExprInfo CheckNegate(const ast::Expr& e, const Type* hint) {
     ExprInfo x = CheckExpr(*e.args[0], hint);
+    return FinishNegate(e, x);
+  }
+
+  ExprInfo FinishNot(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (x.type.kind != TypeKind::kBool) {
+      Error("E0303", e.args[0]->span,
+            absl::StrCat("`not` needs a condition (bool), found ", T(x.type)));
+      return Fail(e);
+    }
+    ExprInfo r;
+    r.type = x.type;
+    if (x.constant) r.constant = Value::Bool(!x.constant->b);
+    return Record(e, r);
+  }
+
+  ExprInfo FinishNegate(const ast::Expr& e, const ExprInfo& x) {
     if (x.type.is_error()) return Fail(e);
     if (!x.type.is_numeric()) {
       Error("E0301", e.span, absl::StrCat("cannot negate a ", T(x.type)));
@@ -1317,74 +1624,97 @@ class Checker {
     }
   }
 
-  ExprInfo CheckBinary(const ast::Expr& e, const Type* hint) {
+  ExprInfo CheckLogic(const ast::Expr& e) {
+    ExprInfo a = CheckExpr(*e.args[0], nullptr);
+    ExprInfo b = CheckExpr(*e.args[1], nullptr);
+    return FinishLogic(e, a, b);
+  }
+
+  ExprInfo FinishLogic(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
     const Op op = e.op;
-    if (op == Op::kAnd || op == Op::kOr) {
-      ExprInfo a = CheckExpr(*e.args[0], nullptr);
-      ExprInfo b = CheckExpr(*e.args[1], nullptr);
-      bool ok = !a.type.is_error() && !b.type.is_error();
-      for (const auto* side : {&a, &b}) {
-        if (!side->type.is_error() && side->type.kind != TypeKind::kBool) {
-          Error("E0303", (side == &a ? e.args[0] : e.args[1])->span,
-                absl::StrCat("`", ast::OpText(op), "` needs conditions (bool), found ",
-                             T(side->type)));
-          ok = false;
-        }
+    bool ok = !a.type.is_error() && !b.type.is_error();
+    for (const auto* side : {&a, &b}) {
+      if (!side->type.is_error() && side->type.kind != TypeKind::kBool) {
+        Error(
+            "E0303", (side == &a ? e.args[0] : e.args[1])->span,
+            absl::StrCat("`", ast::OpText(op), "` needs conditions (bool), found ", T(side->type)));
+        ok = false;
       }
-      if (!ok) return Fail(e);
-      ExprInfo r;
-      r.type = Type::Of(TypeKind::kBool);
-      if (a.constant && b.constant) {
-        r.constant = Value::Bool(op == Op::kAnd ? a.constant->b && b.constant->b
-                                                : a.constant->b || b.constant->b);
-      }
-      return Record(e, r);
     }
-    if (IsComparison(op)) {
-      auto [a, b] = CheckPair(*e.args[0], *e.args[1], nullptr);
-      if (a.type.is_error() || b.type.is_error()) return Fail(e);
-      std::optional<ExprInfo> common = Unify(a, b);
-      const bool equality = op == Op::kEq || op == Op::kNe;
-      if (!common || (!equality && !common->type.is_ordered())) {
-        Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
-              a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum
-                  ? "compare an enum value with a symbol of the same enum"
-                  : "");
-        return Fail(e);
-      }
-      ExprInfo r;
-      r.type = Type::Of(TypeKind::kBool);
-      if (a.constant && b.constant) {
-        const int c =
-            CompareValues(Coerce(*a.constant, common->type), Coerce(*b.constant, common->type));
-        bool v = false;
-        switch (op) {
-          case Op::kEq:
-            v = c == 0;
-            break;
-          case Op::kNe:
-            v = c != 0;
-            break;
-          case Op::kLt:
-            v = c < 0;
-            break;
-          case Op::kLe:
-            v = c <= 0;
-            break;
-          case Op::kGt:
-            v = c > 0;
-            break;
-          default:
-            v = c >= 0;
-            break;
-        }
-        r.constant = Value::Bool(v);
-      }
-      return Record(e, r);
+    if (!ok) return Fail(e);
+    ExprInfo r;
+    r.type = Type::Of(TypeKind::kBool);
+    if (a.constant && b.constant) {
+      r.constant = Value::Bool(op == Op::kAnd ? a.constant->b && b.constant->b
+                                              : a.constant->b || b.constant->b);
     }
-    // Arithmetic.
+    return Record(e, r);
+  }
+
+  ExprInfo CheckComparison(const ast::Expr& e) {
+    if (RightFirst(*e.args[0], *e.args[1])) return CheckComparisonRightFirst(e);
+    ExprInfo a = CheckExpr(*e.args[0], nullptr);
+    ExprInfo b = CheckExpr(*e.args[1], HintFrom(a, nullptr));
+    return FinishComparison(e, a, b);
+  }
+
+  ExprInfo CheckComparisonRightFirst(const ast::Expr& e) {
+    ExprInfo b = CheckExpr(*e.args[1], nullptr);
+    ExprInfo a = CheckExpr(*e.args[0], HintFrom(b, nullptr));
+    return FinishComparison(e, a, b);
+  }
+
+  ExprInfo FinishComparison(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+    const Op op = e.op;
+    if (a.type.is_error() || b.type.is_error()) return Fail(e);
+    std::optional<ExprInfo> common = Unify(a, b);
+    const bool equality = op == Op::kEq || op == Op::kNe;
+    if (!common || (!equality && !common->type.is_ordered())) {
+      Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
+            a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum
+                ? "compare an enum value with a symbol of the same enum"
+                : "");
+      return Fail(e);
+    }
+    ExprInfo r;
+    r.type = Type::Of(TypeKind::kBool);
+    if (a.constant && b.constant) {
+      const int c =
+          CompareValues(Coerce(*a.constant, common->type), Coerce(*b.constant, common->type));
+      bool v = false;
+      switch (op) {
+        case Op::kEq:
+          v = c == 0;
+          break;
+        case Op::kNe:
+          v = c != 0;
+          break;
+        case Op::kLt:
+          v = c < 0;
+          break;
+        case Op::kLe:
+          v = c <= 0;
+          break;
+        case Op::kGt:
+          v = c > 0;
+          break;
+        default:
+          v = c >= 0;
+          break;
+      }
+      r.constant = Value::Bool(v);
+    }
+    return Record(e, r);
+  }
+
+  ExprInfo CheckArithmetic(const ast::Expr& e, const Type* hint) {
     ExprInfo a = CheckExpr(*e.args[0], hint);
     ExprInfo b = CheckExpr(*e.args[1], hint);
+    return FinishArithmetic(e, a, b);
+  }
+
+  ExprInfo FinishArithmetic(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+    const Op op = e.op;
     if (a.type.is_error() || b.type.is_error()) return Fail(e);
     std::string why;
     std::optional<ExprInfo> result = ArithmeticType(op, a, b, &why);
@@ -1412,39 +1742,59 @@ class Checker {
 
   ExprInfo CheckIn(const ast::Expr& e) {
     ExprInfo x = CheckExpr(*e.args[0], nullptr);
-    ExprInfo r;
-    r.type = Type::Of(TypeKind::kBool);
     if (x.type.is_error()) return Fail(e);
-    if (e.interval != nullptr) {
-      if (!IntervalDomain(*e.interval, x.type)) return Fail(e);
-      return Record(e, r);
-    }
-    if (x.type.kind == TypeKind::kEnumSet) {
-      Error("E0310", e.span, "`in` tests one value; a set is not a member of a set");
-      return Fail(e);
-    }
+    if (e.interval != nullptr) return InResult(e, IntervalDomain(*e.interval, x.type).has_value());
+    if (x.type.kind == TypeKind::kEnumSet) return SetInSet(e);
     bool ok = true;
     for (size_t i = 1; i < e.args.size(); ++i) {
       ExprInfo element = CheckExpr(*e.args[i], &x.type);
-      if (element.type.is_error()) {
-        ok = false;
-      } else if (!Assignable(element, x.type) && !Unify(element, x)) {
-        Error("E0302", e.args[i]->span,
-              absl::StrCat("cannot compare ", T(x.type), " with ", T(element.type)));
-        ok = false;
-      }
+      if (!InElement(*e.args[i], element, x)) ok = false;
     }
-    return ok ? Record(e, r) : Fail(e);
+    return InResult(e, ok);
+  }
+
+  ExprInfo InResult(const ast::Expr& e, bool ok) {
+    return ok ? Record(e, Typed(Type::Of(TypeKind::kBool))) : Fail(e);
+  }
+
+  ExprInfo SetInSet(const ast::Expr& e) {
+    Error("E0310", e.span, "`in` tests one value; a set is not a member of a set");
+    return Fail(e);
+  }
+
+  // Can `element` be compared with the value `x` tested by `in`?
+  bool InElement(const ast::Expr& arg, const ExprInfo& element, const ExprInfo& x) {
+    if (element.type.is_error()) return false;
+    if (!Assignable(element, x.type) && !Unify(element, x)) {
+      Error("E0302", arg.span,
+            absl::StrCat("cannot compare ", T(x.type), " with ", T(element.type)));
+      return false;
+    }
+    return true;
   }
 
   ExprInfo CheckIf(const ast::Expr& e, const Type* hint) {
     ExprInfo c = CheckExpr(*e.args[0], nullptr);
-    if (!c.type.is_error() && c.type.kind != TypeKind::kBool) {
-      Error("E0303", e.args[0]->span,
-            absl::StrCat("the condition of `if` must be bool, found ", T(c.type)));
-      return Fail(e);
-    }
-    auto [a, b] = CheckPair(*e.args[1], *e.args[2], hint);
+    if (!c.type.is_error() && c.type.kind != TypeKind::kBool) return IfNotBool(e, c);
+    if (RightFirst(*e.args[1], *e.args[2])) return CheckIfRightFirst(e, c, hint);
+    ExprInfo a = CheckExpr(*e.args[1], hint);
+    ExprInfo b = CheckExpr(*e.args[2], HintFrom(a, hint));
+    return FinishIf(e, c, a, b);
+  }
+
+  ExprInfo CheckIfRightFirst(const ast::Expr& e, const ExprInfo& c, const Type* hint) {
+    ExprInfo b = CheckExpr(*e.args[2], hint);
+    ExprInfo a = CheckExpr(*e.args[1], HintFrom(b, hint));
+    return FinishIf(e, c, a, b);
+  }
+
+  ExprInfo IfNotBool(const ast::Expr& e, const ExprInfo& c) {
+    Error("E0303", e.args[0]->span,
+          absl::StrCat("the condition of `if` must be bool, found ", T(c.type)));
+    return Fail(e);
+  }
+
+  ExprInfo FinishIf(const ast::Expr& e, const ExprInfo& c, const ExprInfo& a, const ExprInfo& b) {
     if (c.type.is_error() || a.type.is_error() || b.type.is_error()) return Fail(e);
     std::optional<ExprInfo> common = Unify(a, b);
     if (!common) {
@@ -1469,23 +1819,31 @@ class Checker {
     for (const ast::ExprPtr& arg : e.args) {
       Type element_hint = Type::Enum(element_type);
       ExprInfo x = CheckExpr(*arg, element_type != nullptr ? &element_hint : nullptr);
-      if (x.type.is_error()) return Fail(e);
-      if (x.type.kind != TypeKind::kEnum || !x.constant) {
-        Error("E0304", arg->span, "a set literal holds enum symbols");
-        return Fail(e);
-      }
-      if (element_type == nullptr) element_type = x.type.enum_type;
-      if (x.type.enum_type != element_type) {
-        Error("E0304", arg->span,
-              absl::StrCat(Quoted(arg->text), " is not a symbol of ", Quoted(element_type->name)));
-        return Fail(e);
-      }
-      bits |= uint64_t{1} << x.constant->i;
+      if (!SetElement(*arg, x, &element_type, &bits)) return Fail(e);
     }
     ExprInfo r;
     r.type = Type::Set(element_type);
     r.constant = Value::Set(bits);
     return Record(e, r);
+  }
+
+  // Adds a set literal's element to `bits`; false (reported) when it is not
+  // a symbol of the set's enum, which the first element fixes.
+  bool SetElement(const ast::Expr& arg, const ExprInfo& x, const EnumType** element_type,
+                  uint64_t* bits) {
+    if (x.type.is_error()) return false;
+    if (x.type.kind != TypeKind::kEnum || !x.constant) {
+      Error("E0304", arg.span, "a set literal holds enum symbols");
+      return false;
+    }
+    if (*element_type == nullptr) *element_type = x.type.enum_type;
+    if (x.type.enum_type != *element_type) {
+      Error("E0304", arg.span,
+            absl::StrCat(Quoted(arg.text), " is not a symbol of ", Quoted((*element_type)->name)));
+      return false;
+    }
+    *bits |= uint64_t{1} << x.constant->i;
+    return true;
   }
 
   // ----- outputs and rules -------------------------------------------------
@@ -1505,23 +1863,35 @@ class Checker {
                            T(v.type)));
       }
     }
-    // Depth-first topological order; a cycle is reported once.
+    // Depth-first topological order, with a stack of its own (a chain of
+    // outputs may be as long as the policy); a cycle is reported once.
     std::vector<int> state(policy_->outputs.size(), 0);  // 0 new, 1 visiting, 2 done
-    std::function<void(int)> visit = [&](int o) {
-      if (state[static_cast<size_t>(o)] == 2) return;
-      if (state[static_cast<size_t>(o)] == 1) {
-        const OutputInfo& out = policy_->outputs[static_cast<size_t>(o)];
-        Error(
-            "E0211", out.decl->name.span,
-            absl::StrCat("output ", Quoted(out.name), " depends on itself through other outputs"));
-        return;
+    std::vector<std::pair<size_t, size_t>> stack;        // output, next dependency
+    for (size_t root = 0; root < policy_->outputs.size(); ++root) {
+      if (state[root] != 0) continue;
+      state[root] = 1;
+      stack.push_back({root, 0});
+      while (!stack.empty()) {
+        auto& [o, next] = stack.back();
+        const std::vector<int>& depends_on = policy_->outputs[o].depends_on;
+        if (next < depends_on.size()) {
+          const size_t d = static_cast<size_t>(depends_on[next++]);
+          if (state[d] == 1) {
+            const OutputInfo& out = policy_->outputs[d];
+            Error("E0211", out.decl->name.span,
+                  absl::StrCat("output ", Quoted(out.name),
+                               " depends on itself through other outputs"));
+          } else if (state[d] == 0) {
+            state[d] = 1;
+            stack.push_back({d, 0});
+          }
+          continue;
+        }
+        state[o] = 2;
+        policy_->output_order.push_back(static_cast<int>(o));
+        stack.pop_back();
       }
-      state[static_cast<size_t>(o)] = 1;
-      for (int d : policy_->outputs[static_cast<size_t>(o)].depends_on) visit(d);
-      state[static_cast<size_t>(o)] = 2;
-      policy_->output_order.push_back(o);
-    };
-    for (size_t i = 0; i < policy_->outputs.size(); ++i) visit(static_cast<int>(i));
+    }
   }
 
   OutputInfo* Target(const ast::Ident& target) {
@@ -1746,6 +2116,9 @@ class Checker {
     policy_->scorecards = scorecard_infos_;
   }
 
+  // How many tables were too large to serve (E0319).
+  int too_large() const { return too_large_; }
+
   std::unique_ptr<CheckedPolicy> RunAll() {
     const Program& program = *policy_->program;
     CheckHeader(*program.files[0]);
@@ -1758,10 +2131,9 @@ class Checker {
     band_infos_.resize(bands_.size());
     table_infos_.resize(tables_.size());
     scorecard_infos_.resize(scorecards_.size());
-    for (size_t i = 0; i < lets_.size(); ++i) EnsureLet(static_cast<int>(i));
-    for (size_t i = 0; i < bands_.size(); ++i) EnsureBand(static_cast<int>(i));
-    for (size_t i = 0; i < tables_.size(); ++i) EnsureTable(static_cast<int>(i));
-    for (size_t i = 0; i < scorecards_.size(); ++i) EnsureScorecard(static_cast<int>(i));
+    policy_->definition_order = OrderDefinitions();
+    for (const Symbol& s : policy_->definition_order) Ensure(s);
+    ResolveInputRanges();
     CheckOutputValues();
     CheckRules();
     CheckOutputsAreSet();
@@ -1773,7 +2145,10 @@ class Checker {
 
  private:
   dsl::DiagnosticSink& sink_;
+  const CheckOptions& options_;
   std::unique_ptr<CheckedPolicy> policy_;
+  int64_t lookup_words_ = 0;  // of the tables' compiled lookups so far
+  int too_large_ = 0;         // tables refused for that (E0319)
 
   absl::flat_hash_map<std::string, std::pair<Symbol, SourceSpan>> values_;
   absl::flat_hash_map<std::string, const ast::EnumDecl*> enum_decls_;
@@ -1784,6 +2159,8 @@ class Checker {
   std::vector<const ast::OutputDecl*> output_decls_;
   const ast::OutcomeDecl* outcome_decl_ = nullptr;
   int current_output_ = -1;  // while checking an output's value: its index
+  int nesting_ = 0;          // definitions being checked inside one another
+  int nested_levels_ = 0;    // CheckNested calls inside one another
   std::vector<Pending<ast::LetDecl>> lets_;
   std::vector<Pending<ast::BandDecl>> bands_;
   std::vector<Pending<ast::TableDecl>> tables_;
@@ -1807,9 +2184,14 @@ absl::StatusOr<std::unique_ptr<CheckedPolicy>> Check(std::unique_ptr<Program> pr
   if (program == nullptr || program->files.empty()) {
     return absl::FailedPreconditionError("the policy file did not parse; nothing to check");
   }
-  Checker checker(std::move(program), sink);
+  const int errors_before = sink.error_count();
+  Checker checker(std::move(program), sink, options);
   std::unique_ptr<CheckedPolicy> policy = checker.RunAll();
-  if (!sink.has_errors()) Analyze(*policy, sink, options);
+  // A table too large to serve (E0319) is no defect of the policy's
+  // meaning: the analysis still says what it can about it.
+  if (sink.error_count() - errors_before == checker.too_large()) {
+    policy->analysis_work = Analyze(*policy, sink, options);
+  }
   return policy;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -74,10 +76,24 @@ class Compiler {
     table_slots_.assign(p_.tables.size(), {});
     table_done_.assign(p_.tables.size(), false);
     scorecard_done_.assign(p_.scorecards.size(), -1);
-    for (size_t i = 0; i < p_.lets.size(); ++i) Let(static_cast<int>(i));
-    for (size_t i = 0; i < p_.bands.size(); ++i) Band(static_cast<int>(i));
-    for (size_t i = 0; i < p_.tables.size(); ++i) Table(static_cast<int>(i));
-    for (size_t i = 0; i < p_.scorecards.size(); ++i) Scorecard(static_cast<int>(i));
+    // Each definition after those it uses, so compiling one finds them
+    // compiled and never recurses into them.
+    for (const Symbol& s : p_.definition_order) {
+      switch (s.kind) {
+        case Symbol::Kind::kLet:
+          Let(s.index);
+          break;
+        case Symbol::Kind::kBand:
+          Band(s.index);
+          break;
+        case Symbol::Kind::kTable:
+          Table(s.index);
+          break;
+        default:
+          Scorecard(s.index);
+          break;
+      }
+    }
     Rules();
     Outputs();
     Outcome();
@@ -96,6 +112,11 @@ class Compiler {
 
   void Fail(std::string message) {
     if (error_.ok()) error_ = absl::InternalError(std::move(message));
+  }
+
+  // The policy is too large to compile: not a defect of the checker.
+  void TooLarge(std::string message) {
+    if (error_.ok()) error_ = absl::ResourceExhaustedError(std::move(message));
   }
 
   // ----- identity --------------------------------------------------------
@@ -273,13 +294,17 @@ class Compiler {
   // money or percent value is padded to that type's canonical scale, so the
   // evaluator compares coefficients directly.
   uint32_t CompareOperand(const ast::Expr& e, Rep rep, const Type& other) {
-    const ExprInfo& info = Info(e);
-    const int canonical = CanonicalScale(other.kind);
-    if (rep == Rep::kD && info.constant && canonical > 0) {
-      const Decimal d = info.constant->AsDecimal();
-      if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    if (rep == Rep::kD && Info(e).constant && CanonicalScale(other.kind) > 0) {
+      return PaddedConstant(Info(e), rep, other);
     }
     return Expr(e, rep);
+  }
+
+  uint32_t PaddedConstant(const ExprInfo& info, Rep rep, const Type& other) {
+    const int canonical = CanonicalScale(other.kind);
+    const Decimal d = info.constant->AsDecimal();
+    if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    return ConstValue(*info.constant, rep);
   }
 
   // Converts operand `x` held as `from` to `to` (int to decimal only).
@@ -297,7 +322,10 @@ class Compiler {
     return x;
   }
 
-  // Compiles `e`; the result is an operand holding it as `want`.
+  // Compiles `e`; the result is an operand holding it as `want`. Expressions
+  // are compiled by recursion, at most ParseOptions::max_depth levels deep;
+  // the functions on it keep few locals and leave the rest to helpers, so a
+  // level costs little stack (docs/language.md, Limits).
   uint32_t Expr(const ast::Expr& e, Rep want) {
     const ExprInfo& info = Info(e);
     if (info.constant) return ConstValue(*info.constant, want);
@@ -391,26 +419,39 @@ class Compiler {
   // Emits code that jumps when condition `e` is false; returns the jumps to
   // patch to the false target. Comparisons become one compare-and-branch,
   // `and` a chain of them: the cheap form for rule conditions.
-  std::vector<size_t> JumpIfFalse(const ast::Expr& e) {
-    const ExprInfo& info = Info(e);
-    if (!info.constant && e.kind == ast::ExprKind::kBinary && e.op == Op::kAnd) {
-      std::vector<size_t> jumps = JumpIfFalse(*e.args[0]);
-      std::vector<size_t> more = JumpIfFalse(*e.args[1]);
-      jumps.insert(jumps.end(), more.begin(), more.end());
-      return jumps;
+  void JumpIfFalse(const ast::Expr& e, std::vector<size_t>* jumps) {
+    const bool constant = Info(e).constant.has_value();
+    if (!constant && e.kind == ast::ExprKind::kBinary && e.op == Op::kAnd) {
+      JumpIfFalse(*e.args[0], jumps);
+      JumpIfFalse(*e.args[1], jumps);
+      return;
     }
-    if (!info.constant && e.kind == ast::ExprKind::kBinary &&
-        (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
-         e.op == Op::kGt || e.op == Op::kGe)) {
-      const ExprInfo& a = Info(*e.args[0]);
-      const ExprInfo& b = Info(*e.args[1]);
-      const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
-      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
-      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
-      return {Emit(rep == Rep::kD ? OpCode::kJumpUnlessD : OpCode::kJumpUnlessI, 0, x, y,
-                   static_cast<uint8_t>(CmpOf(e.op)))};
+    if (!constant && e.kind == ast::ExprKind::kBinary && IsComparison(e.op)) {
+      jumps->push_back(JumpUnless(e));
+      return;
     }
-    return {Emit(OpCode::kJumpIfFalse, 0, Expr(e, Rep::kI))};
+    jumps->push_back(Emit(OpCode::kJumpIfFalse, 0, Expr(e, Rep::kI)));
+  }
+
+  static bool IsComparison(Op op) {
+    return op == Op::kEq || op == Op::kNe || op == Op::kLt || op == Op::kLe || op == Op::kGt ||
+           op == Op::kGe;
+  }
+
+  // The rep both sides of comparison `e` are compared in.
+  Rep CompareRep(const ast::Expr& e) {
+    return RepOf(Info(*e.args[0]).type) == Rep::kD || RepOf(Info(*e.args[1]).type) == Rep::kD
+               ? Rep::kD
+               : Rep::kI;
+  }
+
+  // Comparison `e` as one compare-and-branch, taken when it is false.
+  size_t JumpUnless(const ast::Expr& e) {
+    const Rep rep = CompareRep(e);
+    const uint32_t x = CompareOperand(*e.args[0], rep, Info(*e.args[1]).type);
+    const uint32_t y = CompareOperand(*e.args[1], rep, Info(*e.args[0]).type);
+    return Emit(rep == Rep::kD ? OpCode::kJumpUnlessD : OpCode::kJumpUnlessI, 0, x, y,
+                static_cast<uint8_t>(CmpOf(e.op)));
   }
 
   // Short-circuit `and` / `or`: the right side runs only when it decides.
@@ -425,24 +466,28 @@ class Compiler {
 
   uint32_t Binary(const ast::Expr& e, const ExprInfo& info) {
     if (e.op == Op::kAnd || e.op == Op::kOr) return Logic(e);
-    const ExprInfo& a = Info(*e.args[0]);
-    const ExprInfo& b = Info(*e.args[1]);
-    if (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe ||
-        e.op == Op::kGt || e.op == Op::kGe) {
-      const Rep rep = RepOf(a.type) == Rep::kD || RepOf(b.type) == Rep::kD ? Rep::kD : Rep::kI;
-      const uint32_t x = CompareOperand(*e.args[0], rep, b.type);
-      const uint32_t y = CompareOperand(*e.args[1], rep, a.type);
-      const uint32_t dst = NewSlot();
-      Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, x, y,
-           static_cast<uint8_t>(CmpOf(e.op)));
-      return dst;
-    }
+    if (IsComparison(e.op)) return Comparison(e);
     const Rep rep = RepOf(info.type);
     const uint32_t x = Expr(*e.args[0], rep);
     const uint32_t y = Expr(*e.args[1], rep);
+    return Arithmetic(e, rep, x, y);
+  }
+
+  uint32_t Comparison(const ast::Expr& e) {
+    const Rep rep = CompareRep(e);
+    const uint32_t x = CompareOperand(*e.args[0], rep, Info(*e.args[1]).type);
+    const uint32_t y = CompareOperand(*e.args[1], rep, Info(*e.args[0]).type);
+    const uint32_t dst = NewSlot();
+    Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, x, y,
+         static_cast<uint8_t>(CmpOf(e.op)));
+    return dst;
+  }
+
+  // Emits `x op y` for arithmetic `e`.
+  uint32_t Arithmetic(const ast::Expr& e, Rep rep, uint32_t x, uint32_t y) {
     const uint32_t dst = NewSlot();
     OpCode op = OpCode::kAddI;
-    const bool date = info.type.kind == TypeKind::kDate;  // date ± days
+    const bool date = Info(e).type.kind == TypeKind::kDate;  // date ± days
     switch (e.op) {
       case Op::kAdd:
         op = rep == Rep::kD ? OpCode::kAddD : (date ? OpCode::kAddDays : OpCode::kAddI);
@@ -464,41 +509,48 @@ class Compiler {
   }
 
   uint32_t In(const ast::Expr& e) {
+    const uint32_t dst = e.interval != nullptr ? InRange(e) : InSet(e);
+    if (e.op == Op::kNotIn) Emit(OpCode::kNot, dst, dst);
+    return dst;
+  }
+
+  uint32_t InRange(const ast::Expr& e) {
+    const uint32_t dst = NewSlot();
+    const Rep rep = RepOf(Info(*e.args[0]).type);
+    const uint32_t v = Expr(*e.args[0], rep);
+    const uint32_t lo = Expr(*e.interval->low, rep);
+    const uint32_t hi = Expr(*e.interval->high, rep);
+    const uint8_t open =
+        static_cast<uint8_t>((e.interval->low_closed ? 0 : 1) | (e.interval->high_closed ? 0 : 2));
+    Emit(rep == Rep::kD ? OpCode::kInRangeD : OpCode::kInRangeI, dst, v, lo, open, 0, hi);
+    return dst;
+  }
+
+  uint32_t InSet(const ast::Expr& e) {
     const ExprInfo& x = Info(*e.args[0]);
     const uint32_t dst = NewSlot();
-    if (e.interval != nullptr) {
-      const Rep rep = RepOf(x.type);
-      const uint32_t v = Expr(*e.args[0], rep);
-      const uint32_t lo = Expr(*e.interval->low, rep);
-      const uint32_t hi = Expr(*e.interval->high, rep);
-      const uint8_t open = static_cast<uint8_t>((e.interval->low_closed ? 0 : 1) |
-                                                (e.interval->high_closed ? 0 : 2));
-      Emit(rep == Rep::kD ? OpCode::kInRangeD : OpCode::kInRangeI, dst, v, lo, open, 0, hi);
-    } else {
-      // Constant enum members: one bit test. Otherwise equality with each.
-      bool constant_enum = x.type.kind == TypeKind::kEnum;
-      uint64_t bits = 0;
-      for (size_t i = 1; i < e.args.size() && constant_enum; ++i) {
-        const ExprInfo& m = Info(*e.args[i]);
-        constant_enum = m.constant.has_value();
-        if (constant_enum) bits |= uint64_t{1} << m.constant->i;
-      }
-      if (constant_enum) {
-        Emit(OpCode::kInBits, dst, Expr(*e.args[0], Rep::kI), ConstI(static_cast<int64_t>(bits)));
-      } else {
-        const Rep rep = RepOf(x.type);
-        const uint32_t v = Expr(*e.args[0], rep);
-        Emit(OpCode::kMove, dst, ConstI(0));
-        std::vector<size_t> done;
-        for (size_t i = 1; i < e.args.size(); ++i) {
-          Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, v, Expr(*e.args[i], rep),
-               static_cast<uint8_t>(Cmp::kEq));
-          done.push_back(Emit(OpCode::kJumpIfTrue, 0, dst));
-        }
-        for (size_t at : done) Land(at);
-      }
+    // Constant enum members: one bit test. Otherwise equality with each.
+    bool constant_enum = x.type.kind == TypeKind::kEnum;
+    uint64_t bits = 0;
+    for (size_t i = 1; i < e.args.size() && constant_enum; ++i) {
+      const ExprInfo& m = Info(*e.args[i]);
+      constant_enum = m.constant.has_value();
+      if (constant_enum) bits |= uint64_t{1} << m.constant->i;
     }
-    if (e.op == Op::kNotIn) Emit(OpCode::kNot, dst, dst);
+    if (constant_enum) {
+      Emit(OpCode::kInBits, dst, Expr(*e.args[0], Rep::kI), ConstI(static_cast<int64_t>(bits)));
+      return dst;
+    }
+    const Rep rep = RepOf(x.type);
+    const uint32_t v = Expr(*e.args[0], rep);
+    Emit(OpCode::kMove, dst, ConstI(0));
+    std::vector<size_t> done;
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      Emit(rep == Rep::kD ? OpCode::kCmpD : OpCode::kCmpI, dst, v, Expr(*e.args[i], rep),
+           static_cast<uint8_t>(Cmp::kEq));
+      done.push_back(Emit(OpCode::kJumpIfTrue, 0, dst));
+    }
+    for (size_t at : done) Land(at);
     return dst;
   }
 
@@ -517,18 +569,7 @@ class Compiler {
 
   uint32_t Call(const ast::Expr& e, const ExprInfo& info) {
     const Rep rep = RepOf(info.type);
-    if (e.text == "min" || e.text == "max") {
-      const bool min = e.text == "min";
-      uint32_t acc = Expr(*e.args[0], rep);
-      for (size_t i = 1; i < e.args.size(); ++i) {
-        const uint32_t dst = NewSlot();
-        const OpCode op = rep == Rep::kD ? (min ? OpCode::kMinD : OpCode::kMaxD)
-                                         : (min ? OpCode::kMinI : OpCode::kMaxI);
-        Emit(op, dst, acc, Expr(*e.args[i], rep));
-        acc = dst;
-      }
-      return acc;
-    }
+    if (e.text == "min" || e.text == "max") return MinMax(e, rep);
     if (e.text == "abs") {
       const uint32_t dst = NewSlot();
       Emit(rep == Rep::kD ? OpCode::kAbsD : OpCode::kAbsI, dst, Expr(*e.args[0], rep));
@@ -537,6 +578,23 @@ class Compiler {
     // round(x, places[, mode]); an int has nothing to round.
     const uint32_t x = Expr(*e.args[0], rep);
     if (rep == Rep::kI) return x;
+    return Round(e, x);
+  }
+
+  uint32_t MinMax(const ast::Expr& e, Rep rep) {
+    const bool min = e.text == "min";
+    uint32_t acc = Expr(*e.args[0], rep);
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      const uint32_t dst = NewSlot();
+      const OpCode op = rep == Rep::kD ? (min ? OpCode::kMinD : OpCode::kMaxD)
+                                       : (min ? OpCode::kMinI : OpCode::kMaxI);
+      Emit(op, dst, acc, Expr(*e.args[i], rep));
+      acc = dst;
+    }
+    return acc;
+  }
+
+  uint32_t Round(const ast::Expr& e, uint32_t x) {
     const int32_t places = static_cast<int32_t>(Info(*e.args[1]).constant->i);
     RoundingMode mode = RoundingMode::kHalfEven;
     if (e.args.size() == 3) {
@@ -557,33 +615,42 @@ class Compiler {
   // scorecard values), each once, for traces. Everything they name is
   // compiled already, so looking up their slots emits no code.
   void InputsRead(const ast::Expr& e, std::vector<ReadSlot>* out) {
-    const ExprInfo* info = p_.Info(&e);
-    if (info != nullptr && !info->constant) {
-      std::string name;
-      const Symbol::Kind kind = info->symbol.kind;
-      if (e.kind == ast::ExprKind::kName &&
-          (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
-           kind == Symbol::Kind::kBand)) {
-        name = e.text;
-      } else if (e.kind == ast::ExprKind::kMember &&
-                 (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
-        name = absl::StrCat(e.args[0]->text, ".", e.text);
-      }
-      if (!name.empty()) {
-        const bool seen = std::any_of(out->begin(), out->end(),
-                                      [&](const ReadSlot& r) { return r.name == name; });
-        if (!seen) {
-          const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
-          out->push_back({name, slot, info->type});
-        }
-        return;
-      }
-    }
-    for (const ast::ExprPtr& arg : e.args) InputsRead(*arg, out);
+    absl::flat_hash_set<std::string> seen;
+    for (const ReadSlot& r : *out) seen.insert(r.name);
+    CollectReads(e, out, &seen);
+  }
+
+  void CollectReads(const ast::Expr& e, std::vector<ReadSlot>* out,
+                    absl::flat_hash_set<std::string>* seen) {
+    if (NamedRead(e, out, seen)) return;
+    for (const ast::ExprPtr& arg : e.args) CollectReads(*arg, out, seen);
     if (e.interval != nullptr) {
-      InputsRead(*e.interval->low, out);
-      InputsRead(*e.interval->high, out);
+      CollectReads(*e.interval->low, out, seen);
+      CollectReads(*e.interval->high, out, seen);
     }
+  }
+
+  // When `e` names a value, records it (once) and says so.
+  bool NamedRead(const ast::Expr& e, std::vector<ReadSlot>* out,
+                 absl::flat_hash_set<std::string>* seen) {
+    const ExprInfo* info = p_.Info(&e);
+    if (info == nullptr || info->constant) return false;
+    std::string name;
+    const Symbol::Kind kind = info->symbol.kind;
+    if (e.kind == ast::ExprKind::kName &&
+        (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
+         kind == Symbol::Kind::kBand)) {
+      name = e.text;
+    } else if (e.kind == ast::ExprKind::kMember &&
+               (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
+      name = absl::StrCat(e.args[0]->text, ".", e.text);
+    }
+    if (name.empty()) return false;
+    if (seen->insert(name).second) {
+      const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
+      out->push_back({name, slot, info->type});
+    }
+    return true;
   }
 
   // ----- lets, bands, tables, scorecards ------------------------------------
@@ -609,31 +676,38 @@ class Compiler {
     return slot;
   }
 
-  // Builds a lookup from the rows' domains over a subject of `type`.
-  int BuildLookup(const std::vector<Domain>& rows, const Type& type) {
+  // The row masks of every table's lookups together: the checker refuses
+  // more (E0319), this holds to it whatever the checker was told.
+  static constexpr size_t kMaxMaskWords = static_cast<size_t>(kMaxTableLookupWords);
+
+  // Builds a lookup from the rows' domains over a subject of `type`: the
+  // subject's values cut into segments at every bound a row names and, per
+  // segment, the first row matching it and (`masks`, for tables, named
+  // `what`) the set of rows that do. Each row's ranges cover runs of
+  // segments; a sweep over the segments, rows entering and leaving, builds
+  // them in time linear in the rows' ranges and the segments (plus the
+  // masks' size).
+  int BuildLookup(const std::vector<Domain>& rows, const Type& type, bool masks,
+                  const std::string& what = "") {
     program::Lookup lookup;
     const int words = static_cast<int>((rows.size() + 63) / 64);
     lookup.words = std::max(1, words);
     lookup.decimal = type.is_decimal();
-    auto add_segment = [&](const Decimal& representative) {
-      std::vector<uint64_t> mask(static_cast<size_t>(lookup.words), 0);
-      int32_t first = -1;
-      for (size_t r = 0; r < rows.size(); ++r) {
-        if (rows[r].ContainsValue(representative)) {
-          mask[r / 64] |= uint64_t{1} << (r % 64);
-          if (first < 0) first = static_cast<int32_t>(r);
-        }
-      }
-      lookup.masks.insert(lookup.masks.end(), mask.begin(), mask.end());
-      lookup.first_row.push_back(first);
-    };
+    std::vector<Decimal> bounds;
+    size_t segments = 0;
+    // first: the segment a range starts in; last: the one it ends in.
+    std::function<size_t(const Domain::Bound&)> first, last;
     if (type.kind == TypeKind::kEnum || type.kind == TypeKind::kBool) {
+      // A segment per symbol (ordinal); ranges are closed and integral.
       lookup.direct = true;
-      const int n =
-          type.kind == TypeKind::kBool ? 2 : static_cast<int>(type.enum_type->symbols.size());
-      for (int k = 0; k < n; ++k) add_segment(Decimal::FromInt(k));
+      segments = type.kind == TypeKind::kBool ? 2 : type.enum_type->symbols.size();
+      first = [](const Domain::Bound& b) {
+        return static_cast<size_t>(std::max<int64_t>(0, b.value.ToInt64().value_or(0)));
+      };
+      last = [&](const Domain::Bound& b) {
+        return static_cast<size_t>(b.value.ToInt64().value_or(0));
+      };
     } else {
-      std::vector<Decimal> bounds;
       for (const Domain& d : rows) {
         for (const Domain::Range& r : d.ranges()) {
           if (!r.low.infinite) bounds.push_back(r.low.value);
@@ -642,26 +716,62 @@ class Compiler {
       }
       std::sort(bounds.begin(), bounds.end());
       bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
-      // Segments: (-inf, b0), [b0], (b0, b1), [b1], ..., [bk-1], (bk-1, +inf).
-      const Decimal one = Decimal::FromInt(1);
-      for (size_t k = 0; k <= bounds.size(); ++k) {
-        Decimal rep;
-        if (bounds.empty()) {
-          rep = Decimal();
-        } else if (k == 0) {
-          rep = bounds[0].Sub(one).value_or(bounds[0]);
-        } else if (k == bounds.size()) {
-          rep = bounds[k - 1].Add(one).value_or(bounds[k - 1]);
-        } else {
-          rep = bounds[k - 1]
-                    .Add(bounds[k])
-                    .value_or(bounds[k])
-                    .Div(Decimal::FromInt(2))
-                    .value_or(bounds[k]);
-        }
-        add_segment(rep);
-        if (k < bounds.size()) add_segment(bounds[k]);
+      // Segments: (-inf, b0), [b0], (b0, b1), [b1], ..., [bk-1], (bk-1, +inf):
+      // 2k is the open stretch below bounds[k], 2k + 1 the point bounds[k].
+      segments = 2 * bounds.size() + 1;
+      auto at = [&](const Decimal& v) {
+        return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                   bounds.begin());
+      };
+      first = [&, at](const Domain::Bound& b) -> size_t {
+        if (b.infinite) return 0;
+        return 2 * at(b.value) + (b.closed ? 1 : 2);
+      };
+      last = [&, at](const Domain::Bound& b) -> size_t {
+        if (b.infinite) return segments - 1;
+        return 2 * at(b.value) + (b.closed ? 1 : 0);
+      };
+    }
+    if (masks) {
+      const size_t needed = segments * static_cast<size_t>(lookup.words);
+      if (mask_words_ + needed > kMaxMaskWords) {
+        TooLarge(absl::StrCat(what, " is too large to compile: its lookups would take ",
+                              (mask_words_ + needed) * 8 >> 20, " MiB, at most ",
+                              kMaxMaskWords * 8 >> 20, " MiB are allowed; split it"));
+        masks = false;
+      } else {
+        mask_words_ += needed;
       }
+    }
+    std::vector<std::vector<int32_t>> enter(segments);
+    std::vector<std::vector<int32_t>> leave(segments);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      for (const Domain::Range& range : rows[r].ranges()) {
+        const size_t from = first(range.low);
+        const size_t to = std::min(last(range.high), segments - 1);
+        if (from > to) continue;
+        enter[from].push_back(static_cast<int32_t>(r));
+        leave[to].push_back(static_cast<int32_t>(r));
+      }
+    }
+    // A row's ranges never share a segment, so a row is in or out.
+    std::vector<uint64_t> mask(static_cast<size_t>(lookup.words), 0);
+    std::set<int32_t> active;
+    if (masks) lookup.masks.reserve(segments * static_cast<size_t>(lookup.words));
+    lookup.first_row.reserve(segments);
+    for (size_t k = 0; k < segments; ++k) {
+      for (int32_t r : enter[k]) {
+        mask[static_cast<size_t>(r) / 64] |= uint64_t{1} << (r % 64);
+        active.insert(r);
+      }
+      if (masks) lookup.masks.insert(lookup.masks.end(), mask.begin(), mask.end());
+      lookup.first_row.push_back(active.empty() ? -1 : *active.begin());
+      for (int32_t r : leave[k]) {
+        mask[static_cast<size_t>(r) / 64] &= ~(uint64_t{1} << (r % 64));
+        active.erase(r);
+      }
+    }
+    if (!lookup.direct) {
       if (lookup.decimal) {
         const int canonical = CanonicalScale(type.kind);
         for (Decimal& b : bounds) {
@@ -734,7 +844,8 @@ class Compiler {
       tests.push_back(&r.test);
       values.push_back(r.value.get());
     }
-    const int lookup = BuildLookup(RowDomains(tests, band.subject_type), band.subject_type);
+    const int lookup =
+        BuildLookup(RowDomains(tests, band.subject_type), band.subject_type, /*masks=*/false);
     const uint32_t row =
         RowOf(subject, lookup, absl::StrCat("no row of band `", band.name, "` matches"));
     slot = NewSlot();
@@ -772,7 +883,8 @@ class Compiler {
       tp.columns.push_back(Expr(*decl.inputs[c], RepOf(t)));
       std::vector<const ast::Test*> tests;
       for (const ast::TableRow& r : decl.rows) tests.push_back(&r.tests[c]);
-      tp.lookups.push_back(BuildLookup(RowDomains(tests, t), t));
+      tp.lookups.push_back(BuildLookup(RowDomains(tests, t), t, /*masks=*/true,
+                                       absl::StrCat("table `", table.name, "`")));
     }
     const int t = static_cast<int>(prog_.tables.size());
     prog_.tables.push_back(std::move(tp));
@@ -939,7 +1051,8 @@ class Compiler {
           fs.bin_lines.push_back(r.span.line);
         }
         fs.file = Relative(sources().file(factor.decl->span.file).path());
-        const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type);
+        const int lookup = BuildLookup(RowDomains(tests, factor.subject_type), factor.subject_type,
+                                       /*masks=*/false);
         fs.row =
             RowOf(subject, lookup, absl::StrCat("no bin of factor `", factor.subject, "` matches"));
         fs.points = NewSlot();
@@ -976,7 +1089,8 @@ class Compiler {
       slot.id = rule.id;
       slot.fired = NewSlot();
       Emit(OpCode::kMove, slot.fired, ConstI(0));
-      const std::vector<size_t> unless = JumpIfFalse(*rule.decl->condition);
+      std::vector<size_t> unless;
+      JumpIfFalse(*rule.decl->condition, &unless);
       Emit(OpCode::kMove, slot.fired, ConstI(1));
       for (size_t at : unless) Land(at);
       for (const ast::Effect& effect : rule.decl->effects) {
@@ -1147,6 +1261,7 @@ class Compiler {
   const CheckedPolicy& p_;
   program::Program prog_;
   absl::Status error_;
+  size_t mask_words_ = 0;  // of every table's lookups so far
   uint32_t context_ = 0;
   std::string base_;  // the policy's folder, with a trailing slash
 

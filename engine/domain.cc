@@ -49,6 +49,15 @@ Domain::Bound MaxHigh(const Domain::Bound& a, const Domain::Bound& b) {
   return a.closed ? a : b;
 }
 
+// Does a range ending at `a` end no later than one ending at `b`?
+bool EndsNoLater(const Domain::Bound& a, const Domain::Bound& b) {
+  if (a.infinite) return b.infinite;
+  if (b.infinite) return true;
+  const int c = Decimal::Compare(a.value, b.value);
+  if (c != 0) return c < 0;
+  return !a.closed || b.closed;
+}
+
 Domain::Bound MaxLow(const Domain::Bound& a, const Domain::Bound& b) {
   return LowLess(a, b) ? b : a;
 }
@@ -96,6 +105,17 @@ Domain Domain::Point(const Type& type, const Value& value) {
   const Decimal v = value.AsDecimal();
   d.ranges_.push_back({Finite(v, true), Finite(v, true)});
   d.Normalize();
+  return d.Intersect(Full(type));
+}
+
+Domain Domain::Points(const Type& type, const std::vector<Value>& values) {
+  Domain d = Empty(type);
+  d.ranges_.reserve(values.size());
+  for (const Value& value : values) {
+    const Decimal v = value.AsDecimal();
+    d.ranges_.push_back({Finite(v, true), Finite(v, true)});
+  }
+  d.Normalize();  // sorts once
   return d.Intersect(Full(type));
 }
 
@@ -164,15 +184,40 @@ void Domain::Normalize() {
 }
 
 Domain Domain::Intersect(const Domain& other) const {
+  // Both are sorted and disjoint: one pass over each, always moving on from
+  // the range that ends first.
   Domain d = Empty(type_);
-  for (const Range& a : ranges_) {
-    for (const Range& b : other.ranges_) {
-      Range r{MaxLow(a.low, b.low), MinHigh(a.high, b.high)};
-      if (NonEmpty(r.low, r.high)) d.ranges_.push_back(r);
+  size_t i = 0;
+  size_t j = 0;
+  while (i < ranges_.size() && j < other.ranges_.size()) {
+    const Range& a = ranges_[i];
+    const Range& b = other.ranges_[j];
+    Range r{MaxLow(a.low, b.low), MinHigh(a.high, b.high)};
+    if (NonEmpty(r.low, r.high)) d.ranges_.push_back(r);
+    if (EndsNoLater(a.high, b.high)) {
+      ++i;
+    } else {
+      ++j;
     }
   }
   d.Normalize();
   return d;
+}
+
+bool Domain::Overlaps(const Domain& other) const {
+  size_t i = 0;
+  size_t j = 0;
+  while (i < ranges_.size() && j < other.ranges_.size()) {
+    const Range& a = ranges_[i];
+    const Range& b = other.ranges_[j];
+    if (NonEmpty(MaxLow(a.low, b.low), MinHigh(a.high, b.high))) return true;
+    if (EndsNoLater(a.high, b.high)) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return false;
 }
 
 Domain Domain::Union(const Domain& other) const {

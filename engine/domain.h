@@ -36,10 +36,16 @@ class Domain {
   static Domain Between(const Type& type, const Value& low, bool low_closed, const Value& high,
                         bool high_closed);
   static Domain Point(const Type& type, const Value& value);
+  // Any of `values` (as the Union of their Points, sorted once).
+  static Domain Points(const Type& type, const std::vector<Value>& values);
 
   bool empty() const { return ranges_.empty(); }
   const Type& type() const { return type_; }
+  // The set operations take time linear in the ranges of both sides (and a
+  // sort of the result's).
   Domain Intersect(const Domain& other) const;
+  // Is the intersection non-empty? (Without making it.)
+  bool Overlaps(const Domain& other) const;
   Domain Union(const Domain& other) const;
   Domain Minus(const Domain& other) const;
   Domain Complement() const;

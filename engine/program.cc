@@ -1,7 +1,5 @@
 #include "engine/program.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -13,13 +11,60 @@
 
 namespace creditd::engine {
 
+const char kOutsidePolicyDirectory[] =
+    "is outside the policy directory; imports must stay inside it";
+
+namespace {
+
+// The location of `path` with links resolved; errors name it `name`.
+absl::StatusOr<std::string> Resolve(FileSystem& fs, const std::string& path,
+                                    const std::string& name) {
+  absl::StatusOr<std::string> real = fs.RealPath(path);
+  if (real.ok()) return real;
+  if (absl::IsNotFound(real.status())) {
+    return absl::NotFoundError(absl::StrCat("there is no file `", name, "`"));
+  }
+  return absl::Status(real.status().code(),
+                      absl::StrCat("cannot read `", name, "`: ", real.status().message()));
+}
+
+absl::Status Outside(const std::string& path) {
+  return absl::PermissionDeniedError(absl::StrCat("`", path, "` ", kOutsidePolicyDirectory));
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> DiskFileReader::Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read `", path, "`"));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("error reading `", path, "`"));
-  return text.str();
+  if (path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("a file name cannot hold a NUL character");
+  }
+  absl::StatusOr<std::string> real = Resolve(fs_, path, path);
+  if (!real.ok()) return real.status();
+  return ReadRegularFile(fs_, *real, path, max_bytes_);
+}
+
+absl::StatusOr<std::string> PolicyDirReader::Read(const std::string& path) {
+  // By the text alone first: nothing on disk is looked at for these.
+  if (path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("a file name cannot hold a NUL character");
+  }
+  const std::string relative = NormalizePath(path);
+  if (path.empty() || path[0] == '/' || relative == ".." || relative.rfind("../", 0) == 0) {
+    return Outside(path);
+  }
+  absl::StatusOr<std::string> root = fs_->RealPath(root_);
+  if (!root.ok()) {
+    return absl::Status(root.status().code(), absl::StrCat("the policy directory cannot be read: ",
+                                                           root.status().message()));
+  }
+  absl::StatusOr<std::string> real = Resolve(*fs_, JoinPath(*root, relative), relative);
+  if (!real.ok()) return real.status();
+  // Where links lead: the directory itself or below it, never beside it.
+  const bool inside = *real == *root ||
+                      (real->size() > root->size() && real->compare(0, root->size(), *root) == 0 &&
+                       ((*root).back() == '/' || (*real)[root->size()] == '/'));
+  if (!inside) return Outside(path);
+  return ReadRegularFile(*fs_, *real, relative, max_bytes_);
 }
 
 std::optional<FileHeader> PeekHeader(absl::string_view text) {
@@ -115,8 +160,14 @@ class Loader {
     }
     absl::StatusOr<std::string> text = reader_.Read(target);
     if (!text.ok()) {
-      sink_.Error("E0005", import.span, absl::StrCat("cannot import `", import.path, "`"),
-                  absl::StrCat("looked for ", target));
+      // The reader says why, naming the file only as the policy does.
+      if (absl::IsResourceExhausted(text.status())) {
+        sink_.Error("E0002", import.span,
+                    absl::StrCat("file is too large: ", text.status().message()));
+      } else {
+        sink_.Error("E0005", import.span, absl::StrCat("cannot import `", import.path, "`"),
+                    std::string(text.status().message()));
+      }
       return;
     }
     Load(target, *text);

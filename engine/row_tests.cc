@@ -1,5 +1,7 @@
 #include "engine/row_tests.h"
 
+#include <algorithm>
+
 namespace creditd::engine {
 
 namespace ast = dsl::ast;
@@ -14,6 +16,23 @@ std::optional<Value> ConstantOf(const CheckedPolicy& policy, const ast::Expr& ex
     if (converted.ok()) v = *converted;
   }
   return v;
+}
+
+size_t LookupSegments(const std::vector<Domain>& rows, const Type& type) {
+  if (type.kind == TypeKind::kBool) return 2;
+  if (type.kind == TypeKind::kEnum) {
+    return type.enum_type == nullptr ? 0 : type.enum_type->symbols.size();
+  }
+  std::vector<Decimal> bounds;
+  for (const Domain& d : rows) {
+    for (const Domain::Range& r : d.ranges()) {
+      if (!r.low.infinite) bounds.push_back(r.low.value);
+      if (!r.high.infinite) bounds.push_back(r.high.value);
+    }
+  }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  return 2 * bounds.size() + 1;
 }
 
 std::optional<Domain> IntervalDomainOf(const CheckedPolicy& policy, const ast::Interval& i,
@@ -37,13 +56,13 @@ std::optional<Domain> TestDomainOf(const CheckedPolicy& policy, const ast::Test&
     case ast::TestKind::kInterval:
       return IntervalDomainOf(policy, *test.interval, type);
     case ast::TestKind::kSet: {
-      Domain d = Domain::Empty(type);
+      std::vector<Value> values;
       for (const ast::ExprPtr& e : test.set) {
         std::optional<Value> v = ConstantOf(policy, *e, type);
         if (!v) return std::nullopt;
-        d = d.Union(Domain::Point(type, *v));
+        values.push_back(*v);
       }
-      return d;
+      return Domain::Points(type, values);
     }
     case ast::TestKind::kEqual: {
       std::optional<Value> v = ConstantOf(policy, *test.value, type);

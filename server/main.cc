@@ -261,9 +261,8 @@ int main(int argc, char** argv) {
   }
   spdlog::info("audit log {} ({})", options.audit_db, durability);
 
-  creditd::server::ServingState state(options.limits);
+  creditd::server::ServingState state(options.limits, options.policy_dir);
   state.audit = audit->get();
-  state.policy_dir = options.policy_dir;
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
   state.authorizer.Replace(*access);
   if (creditd::server::ReloadBundle(state, "start").bundle == nullptr) {

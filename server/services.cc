@@ -194,7 +194,7 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
   static std::mutex reload_mutex;
   std::lock_guard<std::mutex> lock(reload_mutex);
   engine::BundleLoad result;
-  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.policy_dir, state.reader);
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.reader);
   if (!load.ok()) {
     result.errors = 1;
     result.report = std::string(load.status().message()) + "\n";
@@ -674,9 +674,9 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
   const bool queued = state_.worker.TrySubmit([this, call, name] {
     const v1::ValidatePolicyRequest& candidate = call->request();
     v1::ValidatePolicyResponse* response = call->response();
-    const std::string path = absl::StrCat(state_.policy_dir, "/", name);
+    // Relative to the policy directory: the report names nothing else.
     absl::StatusOr<engine::BundleLoad> load =
-        engine::LoadCandidate(path, candidate.source(), state_.reader);
+        engine::LoadCandidate(name, candidate.source(), state_.reader);
     if (!load.ok()) {
       call->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 engine::EchoText(load.status().message(), 1024)));

@@ -29,8 +29,10 @@ namespace creditd::server {
 // What the services share: the registry of bundles, the audit log, where
 // policies come from, who may call, and the bounds.
 struct ServingState {
-  explicit ServingState(const Limits& bounds)
-      : limits(bounds),
+  ServingState(const Limits& bounds, const std::string& directory)
+      : policy_dir(directory),
+        reader(directory),
+        limits(bounds),
         authorizer(std::make_shared<AccessPolicy>()),
         calls(bounds.max_calls_per_caller),
         worker(bounds.max_policy_jobs) {}
@@ -38,7 +40,9 @@ struct ServingState {
   engine::Registry registry;
   audit::AuditSink* audit = nullptr;
   std::string policy_dir;
-  engine::DiskFileReader reader;
+  // Reads the policy directory and nothing else; reports name files inside
+  // it, never where it is.
+  engine::PolicyDirReader reader;
   // Evaluate calls without a deadline of their own are answered
   // DEADLINE_EXCEEDED after this long (a stalled audit log must not hold
   // callers forever); zero: no default.

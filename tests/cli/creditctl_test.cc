@@ -1,6 +1,9 @@
 #include "cli/creditctl.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -78,6 +81,33 @@ TEST(CreditctlTest, EvalRefusesAnIntWrittenAsADecimalAndAPercentAsAnInt) {
   CliRun accepted = Creditctl({"eval", policy, "--facts", good, "--compact"});
   EXPECT_EQ(accepted.code, kExitOk) << accepted.err;
   EXPECT_THAT(accepted.out, HasSubstr(R"("y":"15.00")"));
+}
+
+TEST(CreditctlTest, CheckRefusesADeepExpressionWithADiagnostic) {
+  // A 20 KB expression of 10,000 terms: this crashed every pass that
+  // recursed over the tree.
+  std::string text =
+      "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput a: int\noutput x: int = a";
+  for (int i = 0; i < 10000; ++i) text += " + a";
+  const std::string path = WriteTemp("deep.credit", text + "\n");
+  CliRun run = Creditctl({"check", path});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.err, HasSubstr("error[E0004]"));
+  EXPECT_THAT(run.err, HasSubstr("deep.credit:5:"));
+  EXPECT_THAT(run.err, HasSubstr("1 error, 0 warnings"));
+}
+
+TEST(CreditctlTest, CheckSaysWhichFileOfADirectoryCannotBeRead) {
+  // A FIFO among the policies: refused at once, never waited on.
+  const std::string dir = ::testing::TempDir() + "creditctl_fifo";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/good.credit")
+      << "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput x: money\noutput y: money = x\n";
+  ASSERT_EQ(mkfifo((dir + "/pipe.credit").c_str(), 0600), 0);
+  CliRun run = Creditctl({"check", dir});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("`" + dir + "/pipe.credit` is not a regular file: it is a FIFO"));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "dsl/diagnostic.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace creditd::dsl {
@@ -15,6 +17,26 @@ TEST(DiagnosticTest, FormatsWithSourceLineAndCaret) {
             " 2 | let x = a + b\n"
             "   |         ^^^^^\n"
             "   = help: multiply instead\n");
+}
+
+TEST(DiagnosticTest, ShowsAWindowOfALongLine) {
+  // A 20,000-character line: only a window around the span is echoed.
+  std::string text = "let x = a";
+  for (int i = 0; i < 5000; ++i) text += " + a";
+  SourceSet sources;
+  const int file = sources.Add("p.credit", text + "\n");
+  Diagnostic d{Severity::kError, "E0004", SourceSpan{file, 1, 511, 1, 512}, "too deep", ""};
+  EXPECT_EQ(FormatDiagnostic(d, sources),
+            "error[E0004]: p.credit:1:511: too deep\n"
+            " 1 | ..." +
+                text.substr(470, 120) +
+                "...\n"
+                "   |" +
+                std::string(4 + 40, ' ') + "^\n");
+  // The start of a long line is shown without a leading "...".
+  Diagnostic first{Severity::kError, "E0004", SourceSpan{file, 1, 5, 1, 6}, "x", ""};
+  EXPECT_EQ(FormatDiagnostic(first, sources),
+            "error[E0004]: p.credit:1:5: x\n 1 | " + text.substr(0, 120) + "...\n   |     ^\n");
 }
 
 TEST(DiagnosticTest, SortsByLocationAndLimitsCount) {

@@ -1,27 +1,56 @@
 #include "engine/bundle.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/fault_file_system.h"
+#include "tests/engine/policy_fixture.h"
 
 namespace creditd::engine {
 namespace {
 
+using testing::FaultFileSystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace fs = std::filesystem;
 
 std::string MakeDir(const std::string& name) {
   const std::string dir = ::testing::TempDir() + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  std::error_code error;
+  fs::remove_all(dir, error);
+  fs::create_directories(dir, error);
+  EXPECT_FALSE(error) << error.message();
   return dir;
 }
 
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+void Write(const std::string& path, const std::string& text) {
+  std::error_code error;
+  fs::create_directories(fs::path(path).parent_path(), error);
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+void Link(const std::string& target, const std::string& link) {
+  std::error_code error;
+  fs::create_symlink(target, link, error);
+  ASSERT_FALSE(error) << error.message();
+}
+
+const char kLibrary[] = "library common\n\nenum Grade { A, B, C }\n";
+
+// Policy `p` with `imports` after its header.
+std::string WithImports(const std::string& imports) {
+  return "policy p\n  version 1.0.0\n  effective 2026-01-01\n" + imports +
+         "input g: Grade\noutput x: Grade = g\n";
+}
 
 std::string Policy(const std::string& name, const std::string& version, int limit) {
   return "policy " + name + "\n  version " + version +
@@ -100,6 +129,176 @@ TEST(BundleTest, CandidateValidationLoadsNothing) {
   ASSERT_TRUE(bad.ok());
   EXPECT_GT(bad->errors, 0);
   EXPECT_EQ(bad->bundle, nullptr);
+}
+
+TEST(BundleTest, NamesFilesRelativeToTheDirectoryNeverWhereItIs) {
+  // As a server started with --policies=/etc/creditd/policies.
+  const std::string dir = MakeDir("bundle_relative");
+  ASSERT_EQ(dir[0], '/');
+  Write(dir + "/good.credit", Policy("good", "1.0.0", 1));
+  Write(dir + "/sub/bad.credit", "policy bad\ninput a money\n");
+  DiskFileReader reader;
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_THAT(load->report, HasSubstr("error[E0001]: sub/bad.credit:2:9:"));
+  EXPECT_THAT(load->report, Not(HasSubstr(dir)));
+  EXPECT_THAT(LoadBundle(dir + "/missing", reader).status().message(), Not(HasSubstr(dir)));
+}
+
+TEST(BundleTest, CanonicalSourceDoesNotDependOnWhereTheDirectoryIs) {
+  DiskFileReader reader;
+  absl::StatusOr<BundleLoad> here = LoadBundle("policies", reader);
+  absl::StatusOr<BundleLoad> absolute = LoadBundle(fs::absolute("policies").string(), reader);
+  ASSERT_TRUE(here.ok() && absolute.ok());
+  ASSERT_NE(here->bundle, nullptr) << here->report;
+  ASSERT_NE(absolute->bundle, nullptr) << absolute->report;
+  for (const auto& [name, policy] : here->bundle->policies) {
+    EXPECT_EQ(policy->id().sha256, absolute->bundle->policies.at(name)->id().sha256) << name;
+    EXPECT_THAT(policy->canonical_source(), Not(HasSubstr("policies/"))) << name;
+  }
+}
+
+TEST(BundleTest, DirectoryWithoutPolicyDoesNotLoadAsAnEmptyBundle) {
+  DiskFileReader reader;
+  const std::string empty = MakeDir("bundle_empty");
+  absl::StatusOr<BundleLoad> load = LoadBundle(empty, reader);
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_EQ(load->report, "error: the policy directory holds no policy file (*.credit)\n");
+  const std::string libraries = MakeDir("bundle_libraries");
+  Write(libraries + "/shared/common.credit", kLibrary);
+  load = LoadBundle(libraries, reader);
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_EQ(load->report, "error: the policy directory holds no policy, only 1 library\n");
+}
+
+TEST(BundleTest, DirectoryThatCannotBeReadIsAnErrorNamingWhatCouldNot) {
+  const std::string dir = MakeDir("bundle_unreadable");
+  Write(dir + "/p.credit", Policy("p", "1.0.0", 1));
+  Write(dir + "/locked/q.credit", Policy("q", "1.0.0", 1));
+  FaultFileSystem faults;
+  faults.FailList("/locked", absl::PermissionDeniedError("open the directory: Permission denied"));
+  DiskFileReader reader(faults);
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
+  ASSERT_TRUE(load.ok()) << load.status();
+  // Serving `p` without `q` would drop a decision without a word.
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_EQ(load->report,
+            "error: cannot list the directory `locked`: open the directory: Permission denied\n");
+  // The directory itself.
+  FaultFileSystem root;
+  root.FailList("bundle_unreadable", absl::UnavailableError("read the directory: I/O error"));
+  DiskFileReader root_reader(root);
+  absl::StatusOr<BundleLoad> none = LoadBundle(dir, root_reader);
+  EXPECT_FALSE(none.ok());
+  EXPECT_EQ(none.status().message(),
+            "the policy directory cannot be read: read the directory: I/O error");
+}
+
+TEST(BundleTest, FilesThatCannotBeReadRejectTheBundle) {
+  const std::string dir = MakeDir("bundle_files");
+  Write(dir + "/p.credit", Policy("p", "1.0.0", 1));
+  ASSERT_EQ(mkfifo((dir + "/fifo.credit").c_str(), 0600), 0);
+  Write(dir + "/endless.credit", "");
+  Write(dir + "/broken.credit", Policy("b", "1.0.0", 1));
+  const std::string outside = MakeDir("bundle_files_outside");
+  Write(outside + "/secret.credit", "policy secret SECRET-TEXT\n");
+  Link(outside + "/secret.credit", dir + "/secret.credit");
+  FaultFileSystem faults;
+  faults.Endless("/endless.credit");
+  faults.FailReadAfter("/broken.credit", 10);
+  DiskFileReader reader(faults);
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_EQ(load->report,
+            "error: cannot read `broken.credit`: read: Input/output error\n"
+            "error: `endless.credit` is larger than 1048576 bytes\n"
+            "error: `fifo.credit` is not a regular file: it is a FIFO\n"
+            "error: `secret.credit` " +
+                std::string(kOutsidePolicyDirectory) + "\n");
+  EXPECT_LE(faults.bytes_read(), (1u << 20) + 1 + 10);
+}
+
+TEST(BundleTest, LinksInsideTheDirectoryLoadAsAConfigMapMountHasThem) {
+  const std::string dir = MakeDir("bundle_configmap");
+  const std::string data = dir + "/..2026_01_01_00_00_00.1";
+  Write(data + "/p.credit", WithImports("import \"shared/common.credit\"\n"));
+  Write(data + "/shared/common.credit", kLibrary);
+  Link("..2026_01_01_00_00_00.1", dir + "/..data");
+  Link("..data/p.credit", dir + "/p.credit");
+  Link("..data/shared", dir + "/shared");
+  DiskFileReader reader;
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
+  ASSERT_TRUE(load.ok()) << load.status();
+  ASSERT_NE(load->bundle, nullptr) << load->report;
+  EXPECT_EQ(load->bundle->policies.size(), 1u);
+}
+
+TEST(BundleTest, ImportsOutsideTheDirectoryAreRefused) {
+  const std::string dir = MakeDir("bundle_imports");
+  Write(dir + "/p.credit",
+        WithImports("import \"../../../../etc/shadow\"\nimport \"/proc/self/environ\"\n"));
+  DiskFileReader reader;
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->errors, 2) << load->report;
+  EXPECT_THAT(load->report, HasSubstr("help: `../../../../etc/shadow` is outside the policy"));
+  EXPECT_THAT(load->report, HasSubstr("help: `/proc/self/environ` is outside the policy"));
+}
+
+TEST(BundleTest, BundleNeedsAFileSystem) {
+  testing::MemoryReader memory({});
+  EXPECT_TRUE(absl::IsInvalidArgument(LoadBundle("policies", memory).status()));
+}
+
+// A candidate importing `target`, validated against `dir`.
+BundleLoad Candidate(const std::string& dir, const std::string& target) {
+  PolicyDirReader reader(dir);
+  absl::StatusOr<BundleLoad> load =
+      LoadCandidate("candidate.credit",
+                    absl::StrCat("policy c\n  version 1.0.0\n  effective 2026-01-01\nimport \"",
+                                 target, "\"\ninput g: Grade\noutput x: Grade = g\n"),
+                    reader);
+  EXPECT_TRUE(load.ok()) << load.status();
+  return load.ok() ? *std::move(load) : BundleLoad{};
+}
+
+TEST(BundleTest, CandidateImportsOnlyLibrariesAndLearnsNothingOfOtherFiles) {
+  const std::string dir = MakeDir("bundle_candidate");
+  Write(dir + "/shared/common.credit", kLibrary);
+  Write(dir + "/other.credit", "policy other SECRET-TEXT\ninput a int\n");
+  ASSERT_EQ(mkfifo((dir + "/fifo.credit").c_str(), 0600), 0);
+  const std::string outside = MakeDir("bundle_candidate_outside");
+  Write(outside + "/lib.credit", std::string(kLibrary) + "# SECRET-TEXT\n");
+  Link(outside + "/lib.credit", dir + "/outside.credit");
+  Link("/dev/zero", dir + "/zero.credit");
+
+  BundleLoad good = Candidate(dir, "shared/common.credit");
+  EXPECT_EQ(good.errors, 0) << good.report;
+  EXPECT_NE(good.bundle, nullptr);
+  // Every other import gets the same answer, whether the file exists, is a
+  // policy, a FIFO, a device, lies outside or nowhere: only the path as
+  // written differs.
+  auto refused = [&](const std::string& target) {
+    BundleLoad load = Candidate(dir, target);
+    EXPECT_THAT(load.report, Not(HasSubstr("SECRET"))) << target;
+    EXPECT_THAT(load.report, Not(HasSubstr(dir))) << target;
+    EXPECT_EQ(load.errors, 1) << load.report;
+    if (load.diagnostics.size() != 1) return std::string();
+    const dsl::Diagnostic& d = load.diagnostics[0];
+    EXPECT_EQ(d.message, absl::StrCat("cannot import `", target, "`"));
+    return absl::StrCat(d.code, " ", d.span.line, ":", d.span.column, " ", d.help);
+  };
+  const std::string missing = refused("missing.credit");
+  EXPECT_EQ(missing, absl::StrCat("E0005 4:1 ", kCandidateImports));
+  for (const std::string target :
+       {"other.credit", "fifo.credit", "zero.credit", "outside.credit", "../../../../etc/shadow",
+        "/proc/self/environ", "/dev/zero", "shared"}) {
+    EXPECT_EQ(refused(target), missing) << target;
+  }
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // .expected are libraries the cases import.
 //
 // A case may set options in its first lines:
-//   # test: max_bytes=200 max_nesting=8 max_files=2 max_boxes=10
+//   # test: max_bytes=200 max_depth=8 max_nesting=8 max_files=2 max_boxes=10 max_work=500
+//   #       max_lookup_words=1000
 //
 // Set CREDITD_UPDATE_GOLDEN=1 to rewrite the .expected files.
 #include <cstdlib>
@@ -34,16 +35,6 @@ std::string Slurp(const fs::path& path) {
   return text.str();
 }
 
-// Reads paths relative to the golden directory, so printed paths stay short.
-class GoldenReader : public engine::FileReader {
- public:
-  absl::StatusOr<std::string> Read(const std::string& path) override {
-    const fs::path full = fs::path(kDir) / path;
-    if (!fs::exists(full)) return absl::NotFoundError("no such file");
-    return Slurp(full);
-  }
-};
-
 struct Options {
   engine::LoadOptions load;
   engine::CheckOptions check;
@@ -58,16 +49,20 @@ Options OptionsFor(const std::string& text) {
       int value = 0;
       if (kv.size() != 2 || !absl::SimpleAtoi(kv[1], &value)) continue;
       if (kv[0] == "max_bytes") options.load.parse.max_bytes = static_cast<size_t>(value);
+      if (kv[0] == "max_depth") options.load.parse.max_depth = value;
       if (kv[0] == "max_nesting") options.load.parse.max_nesting = value;
       if (kv[0] == "max_files") options.load.max_files = value;
       if (kv[0] == "max_boxes") options.check.max_analysis_boxes = value;
+      if (kv[0] == "max_work") options.check.max_analysis_work = value;
+      if (kv[0] == "max_lookup_words") options.check.max_table_lookup_words = value;
     }
   }
   return options;
 }
 
 std::string CheckCase(const std::string& name) {
-  GoldenReader reader;
+  // Paths relative to the golden directory, as the server reads its own.
+  engine::PolicyDirReader reader(kDir);
   const std::string path = name + ".credit";
   const Options options = OptionsFor(Slurp(fs::path(kDir) / path));
   dsl::DiagnosticSink sink;
