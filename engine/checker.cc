@@ -1,7 +1,6 @@
 #include "engine/checker.h"
 
 #include <algorithm>
-#include <functional>
 #include <set>
 #include <string>
 #include <utility>
