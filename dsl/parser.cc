@@ -838,7 +838,8 @@ Chain ChainOf(size_t type, bool after_operand, bool before_in) {
   }
 }
 
-// Looks at the tokens before the parser runs, for two things.
+// Looks at the tokens as the lexer makes them, before the parser runs, for
+// two things.
 //
 // What the parser recurses on: brackets open at once, `if`s (per
 // declaration), and the `not`s and `-`s still applying to the operand being
@@ -851,10 +852,30 @@ Chain ChainOf(size_t type, bool after_operand, bool before_in) {
 // Chains of one operator: `a + b + c` at one bracket level is one chain,
 // as deep as it has operators plus one. A chain longer than any expression
 // may be deep (options.max_depth) is E0004 here, so a file of nothing but
-// `a + a + ...` is refused without being parsed. A lower bound only: the
-// AST builder measures the real depth.
-bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, const ParseOptions& options,
-                  DiagnosticSink& sink) {
+// `a + a + ...` is refused after a few hundred tokens, without lexing the
+// rest or parsing any. A lower bound only: the AST builder measures the
+// real depth.
+class NestingCheck {
+ public:
+  NestingCheck(int file, const ParseOptions& options, DiagnosticSink& sink)
+      : file_(file), options_(options), sink_(sink) {}
+
+  // Takes the next token; false once the input is refused (reported).
+  bool Add(antlr4::Token* token) {
+    if (token->getChannel() != antlr4::Token::DEFAULT_CHANNEL) return true;
+    // Each token is looked at when the one after it is known.
+    antlr4::Token* previous = pending_;
+    pending_ = token;
+    return previous == nullptr || Look(previous, token->getType());
+  }
+  // After the last token.
+  bool Finish() {
+    antlr4::Token* last = pending_;
+    pending_ = nullptr;
+    return last == nullptr || Look(last, 0);
+  }
+
+ private:
   struct Level {
     int nots = 0;     // `not`s applying to the comparison being read
     int minuses = 0;  // `-`s applying to the operand being read
@@ -868,31 +889,24 @@ bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, const Par
       EndChains(0);
     }
   };
-  std::vector<Level> levels(1);
-  int ifs = 0;       // `if`s in this declaration
-  int open_ifs = 0;  // `if`s whose `else` has not come yet
-  size_t last = 0;   // the previous token's type at this level (0: none)
-  std::vector<antlr4::Token*> visible;
-  for (antlr4::Token* token : tokens) {
-    if (token->getChannel() == antlr4::Token::DEFAULT_CHANNEL) visible.push_back(token);
-  }
-  auto at = [&](antlr4::Token* token) {
+
+  SourceSpan At(antlr4::Token* token) const {
     const int line = static_cast<int>(token->getLine());
     const int column = static_cast<int>(token->getCharPositionInLine()) + 1;
-    return SourceSpan{file, line, column, line, column + 1};
-  };
-  for (size_t i = 0; i < visible.size(); ++i) {
-    antlr4::Token* token = visible[i];
+    return SourceSpan{file_, line, column, line, column + 1};
+  }
+
+  // `token`, followed by a token of type `next` (0: none).
+  bool Look(antlr4::Token* token, size_t next) {
     const size_t type = token->getType();
-    const size_t next = i + 1 < visible.size() ? visible[i + 1]->getType() : 0;
-    Level& level = levels.back();
-    const bool after_operand = EndsOperand(last);
+    Level& level = levels_.back();
+    const bool after_operand = EndsOperand(last_);
     const Chain chain = ChainOf(type, after_operand, next == CreditPolicyLexer::IN);
     if (chain < kChains) {
       level.EndChains(chain + 1);
       if (chain <= kAndChain) level.nots = 0;  // `not a and b`: the `not` ends at `and`
-      if (++level.chains[chain] >= options.max_depth) {
-        sink.Error("E0004", at(token), TooDeepMessage(options.max_depth), kTooDeepHelp);
+      if (++level.chains[chain] >= options_.max_depth) {
+        sink_.Error("E0004", At(token), TooDeepMessage(options_.max_depth), kTooDeepHelp);
         return false;
       }
     } else if (chain == kCompare) {
@@ -903,11 +917,11 @@ bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, const Par
       ++level.minuses;
     } else if (type == CreditPolicyLexer::LPAREN || type == CreditPolicyLexer::LBRACK ||
                type == CreditPolicyLexer::LBRACE) {
-      levels.emplace_back();  // `level` is not used past here
+      levels_.emplace_back();  // `level` is not used past here
     } else if (type == CreditPolicyLexer::RPAREN || type == CreditPolicyLexer::RBRACK ||
                type == CreditPolicyLexer::RBRACE) {
-      if (levels.size() > 1) levels.pop_back();
-      levels.back().minuses = 0;  // the bracket was the operand
+      if (levels_.size() > 1) levels_.pop_back();
+      levels_.back().minuses = 0;  // the bracket was the operand
     } else if (type == CreditPolicyLexer::DOT) {
       // `a.b`: the member belongs to the operand before it.
     } else if (StartsOperand(type)) {
@@ -920,31 +934,40 @@ bool CheckNesting(const std::vector<antlr4::Token*>& tokens, int file, const Par
       // expression being read at this level.
       level.EndExpression();
       if (type == CreditPolicyLexer::IF) {
-        ++ifs;
-        ++open_ifs;
-      } else if (type == CreditPolicyLexer::ELSE && open_ifs > 0) {
-        --open_ifs;
-      } else if (IsDeclarationKeyword(type) && levels.size() == 1 && open_ifs == 0) {
-        ifs = 0;
+        ++ifs_;
+        ++open_ifs_;
+      } else if (type == CreditPolicyLexer::ELSE && open_ifs_ > 0) {
+        --open_ifs_;
+      } else if (IsDeclarationKeyword(type) && levels_.size() == 1 && open_ifs_ == 0) {
+        ifs_ = 0;
       }
     }
     // A bracket starts its level afresh.
-    last = type == CreditPolicyLexer::LPAREN || type == CreditPolicyLexer::LBRACK ||
-                   type == CreditPolicyLexer::LBRACE
-               ? 0
-               : type;
-    int nesting = static_cast<int>(levels.size()) - 1 + ifs;
-    for (const Level& l : levels) nesting += l.nots + l.minuses;
-    if (nesting > options.max_nesting) {
-      sink.Error("E0004", at(token),
-                 absl::StrCat("expression is nested too deeply: more than ", options.max_nesting,
-                              " brackets, `if`s, `not`s and `-`s inside one another"),
-                 "split it into `let` values");
+    last_ = type == CreditPolicyLexer::LPAREN || type == CreditPolicyLexer::LBRACK ||
+                    type == CreditPolicyLexer::LBRACE
+                ? 0
+                : type;
+    int nesting = static_cast<int>(levels_.size()) - 1 + ifs_;
+    for (const Level& l : levels_) nesting += l.nots + l.minuses;
+    if (nesting > options_.max_nesting) {
+      sink_.Error("E0004", At(token),
+                  absl::StrCat("expression is nested too deeply: more than ", options_.max_nesting,
+                               " brackets, `if`s, `not`s and `-`s inside one another"),
+                  "split it into `let` values");
       return false;
     }
+    return true;
   }
-  return true;
-}
+
+  int file_;
+  const ParseOptions& options_;
+  DiagnosticSink& sink_;
+  antlr4::Token* pending_ = nullptr;
+  std::vector<Level> levels_ = std::vector<Level>(1);
+  int ifs_ = 0;       // `if`s in this declaration
+  int open_ifs_ = 0;  // `if`s whose `else` has not come yet
+  size_t last_ = 0;   // the previous token's type at this level (0: none)
+};
 
 // Stops the parser past a depth of grammar rules. CheckNesting keeps any
 // input well inside it; this bounds the parser's recursion whatever its
@@ -1056,9 +1079,22 @@ absl::StatusOr<std::unique_ptr<ast::File>> ParseLocked(const SourceFile& source,
     CreditPolicyLexer lexer(&input);
     lexer.removeErrorListeners();
     lexer.addErrorListener(&listener);
-    antlr4::CommonTokenStream tokens(&lexer);
+    // Lexed one token at a time, each looked at as it comes: input refused
+    // for its nesting is refused where it goes wrong, not after lexing all
+    // of it. The parser then reads the same tokens.
+    std::vector<std::unique_ptr<antlr4::Token>> lexed;
+    NestingCheck nesting(file, options, sink);
+    while (true) {
+      std::unique_ptr<antlr4::Token> token = lexer.nextToken();
+      const bool end = token->getType() == antlr4::Token::EOF;
+      if (!nesting.Add(token.get())) return nullptr;
+      lexed.push_back(std::move(token));
+      if (end) break;
+    }
+    if (!nesting.Finish()) return nullptr;
+    antlr4::ListTokenSource lexed_source(std::move(lexed));
+    antlr4::CommonTokenStream tokens(&lexed_source);
     tokens.fill();
-    if (!CheckNesting(tokens.getTokens(), file, options, sink)) return nullptr;
 
     CreditPolicyParser parser(&tokens);
     parser.removeErrorListeners();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -532,7 +533,7 @@ class Analyzer {
     }
   }
 
-  std::optional<Dnf> And(const Dnf& a, const Dnf& b) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Dnf> And(const Dnf& a, const Dnf& b) {
     Dnf out;
     for (const Conjunction& x : a) {
       for (const Conjunction& y : b) {
@@ -571,7 +572,7 @@ class Analyzer {
     return AtomDnf(e, negate);
   }
 
-  static std::optional<Dnf> ConstantDnf(bool value) {
+  ABSL_ATTRIBUTE_NOINLINE static std::optional<Dnf> ConstantDnf(bool value) {
     if (value) return Always();
     return Dnf{};
   }
@@ -585,7 +586,8 @@ class Analyzer {
 
   // `a` and `b`, or `a` or `b` (after De Morgan when negated); nullopt when
   // `b` is, or when the result grows past the limit.
-  std::optional<Dnf> Combine(Op op, bool negate, Dnf* a, std::optional<Dnf>* b) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Dnf> Combine(Op op, bool negate, Dnf* a,
+                                                     std::optional<Dnf>* b) {
     if (!*b) return std::nullopt;
     // De Morgan: a negated `and` is an `or` of the negations.
     const bool conjunction = (op == Op::kAnd) != negate;
@@ -597,7 +599,7 @@ class Analyzer {
 
   // A condition other than `and`, `or` and `not`: an atom over one
   // variable when it is one, otherwise "may be true".
-  std::optional<Dnf> AtomDnf(const ast::Expr& e, bool negate) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Dnf> AtomDnf(const ast::Expr& e, bool negate) {
     const ExprInfo* info = policy_.Info(&e);
     switch (e.kind) {
       case ast::ExprKind::kBinary: {

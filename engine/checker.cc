@@ -1,12 +1,12 @@
 #include "engine/checker.h"
 
 #include <algorithm>
-#include <functional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -307,8 +307,9 @@ class Checker {
     return ConstantFrom(expr, CheckExpr(expr, &type), type, what);
   }
 
-  std::optional<Value> ConstantFrom(const ast::Expr& expr, const ExprInfo& info, const Type& type,
-                                    const char* what) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Value> ConstantFrom(const ast::Expr& expr,
+                                                            const ExprInfo& info, const Type& type,
+                                                            const char* what) {
     if (info.type.is_error()) return std::nullopt;
     if (!Assignable(info, type)) {
       Error("E0304", expr.span, absl::StrCat(what, " must be ", T(type), ", found ", T(info.type)));
@@ -379,13 +380,15 @@ class Checker {
     return IntervalFrom(interval, type, *low, *high);
   }
 
-  std::optional<Domain> NoRange(const ast::Interval& interval, const Type& type) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Domain> NoRange(const ast::Interval& interval,
+                                                        const Type& type) {
     Error("E0310", interval.span, absl::StrCat("a ", T(type), " value has no range"));
     return std::nullopt;
   }
 
-  std::optional<Domain> IntervalFrom(const ast::Interval& interval, const Type& type,
-                                     const Value& low, const Value& high) {
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Domain> IntervalFrom(const ast::Interval& interval,
+                                                             const Type& type, const Value& low,
+                                                             const Value& high) {
     if (CompareValues(low, high) > 0) {
       Error("E0307", interval.span,
             absl::StrCat("empty range: ", FormatValue(low, type), " is above ",
@@ -1049,12 +1052,12 @@ class Checker {
     return false;
   }
 
-  ExprInfo Record(const ast::Expr& e, ExprInfo info) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo Record(const ast::Expr& e, ExprInfo info) {
     policy_->exprs[&e] = info;
     return info;
   }
 
-  ExprInfo Fail(const ast::Expr& e) { return Record(e, ExprInfo{}); }
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo Fail(const ast::Expr& e) { return Record(e, ExprInfo{}); }
 
   // Expressions are checked by recursion, at most ParseOptions::max_depth
   // levels deep. The functions on that recursion keep few locals: what they
@@ -1074,16 +1077,18 @@ class Checker {
   static constexpr int kMaxNestedLevels = 40;
 
   ExprInfo CheckNested(const ast::Expr& e, const Type* hint) {
-    if (nested_levels_ >= kMaxNestedLevels) {
-      Error("E0211", e.span,
-            "the values used here lead back to the value being computed, through too many others",
-            "a value cannot be computed from itself, directly or through other values");
-      return Fail(e);
-    }
+    if (nested_levels_ >= kMaxNestedLevels) return NestedTooFar(e);
     ++nested_levels_;
     ExprInfo info = Dispatch(e, hint);
     --nested_levels_;
     return info;
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo NestedTooFar(const ast::Expr& e) {
+    Error("E0211", e.span,
+          "the values used here lead back to the value being computed, through too many others",
+          "a value cannot be computed from itself, directly or through other values");
+    return Fail(e);
   }
 
   ExprInfo Dispatch(const ast::Expr& e, const Type* hint) {
@@ -1112,7 +1117,7 @@ class Checker {
     return Fail(e);
   }
 
-  ExprInfo CheckLiteral(const ast::Expr& e) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckLiteral(const ast::Expr& e) {
     absl::StatusOr<Value> v = ParseLiteral(e.text);
     if (!v.ok()) {
       Error("E0306", e.span,
@@ -1164,7 +1169,7 @@ class Checker {
     return info;
   }
 
-  ExprInfo CheckName(const ast::Expr& e, const Type* hint, bool record) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckName(const ast::Expr& e, const Type* hint, bool record) {
     auto done = [&](ExprInfo info) { return record ? Record(e, info) : info; };
     // An enum symbol of the expected enum wins over a value of the same name.
     if (hint != nullptr && hint->enum_type != nullptr && hint->enum_type->Find(e.text) >= 0) {
@@ -1238,7 +1243,7 @@ class Checker {
     return done(ExprInfo{});
   }
 
-  ExprInfo CheckMember(const ast::Expr& e) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckMember(const ast::Expr& e) {
     const ast::Expr& base = *e.args[0];
     if (base.kind != ast::ExprKind::kName) {
       Error("E0208", e.span, "only tables and scorecards have members");
@@ -1315,7 +1320,7 @@ class Checker {
   // Two operands that must agree are checked left first, the other's type
   // the hint for the second; but a bare enum symbol on the left takes its
   // enum from the right, which is then checked first.
-  bool RightFirst(const ast::Expr& a, const ast::Expr& b) const {
+  ABSL_ATTRIBUTE_NOINLINE bool RightFirst(const ast::Expr& a, const ast::Expr& b) const {
     return IsBareSymbol(a) && !IsBareSymbol(b);
   }
   static const Type* HintFrom(const ExprInfo& other, const Type* hint) {
@@ -1386,13 +1391,14 @@ class Checker {
     return FinishCall(e, result);
   }
 
-  ExprInfo FinishCall(const ast::Expr& e, const ExprInfo& result) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishCall(const ast::Expr& e, const ExprInfo& result) {
     return Record(e, FoldCall(e, result));
   }
 
   // Folds one more argument of min or max into `result`; false (reported
   // when new) when they do not mix.
-  bool MinMaxStep(const ast::Expr& e, const ExprInfo& next, ExprInfo* result) {
+  ABSL_ATTRIBUTE_NOINLINE bool MinMaxStep(const ast::Expr& e, const ExprInfo& next,
+                                          ExprInfo* result) {
     if (result->type.is_error() || next.type.is_error()) return false;
     std::optional<ExprInfo> unified = Unify(*result, next);
     if (!unified || !unified->type.is_ordered()) {
@@ -1410,7 +1416,7 @@ class Checker {
     return FinishAbs(e, x);
   }
 
-  ExprInfo FinishAbs(const ast::Expr& e, const ExprInfo& x) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishAbs(const ast::Expr& e, const ExprInfo& x) {
     if (x.type.is_error()) return Fail(e);
     if (!x.type.is_numeric()) return NeedsNumber(e, x);
     return FinishCall(e, x);
@@ -1427,7 +1433,8 @@ class Checker {
     return FinishRound(e, x, places);
   }
 
-  ExprInfo FinishRound(const ast::Expr& e, const ExprInfo& x, const ExprInfo& places) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishRound(const ast::Expr& e, const ExprInfo& x,
+                                               const ExprInfo& places) {
     if (x.type.is_error() || places.type.is_error()) return Fail(e);
     if (!x.type.is_numeric()) return NeedsNumber(e, x);
     if (!places.constant || places.type.kind != TypeKind::kInt || places.constant->i < 0 ||
@@ -1457,18 +1464,18 @@ class Checker {
     return Record(e, FoldCall(e, result));
   }
 
-  ExprInfo CallError(const ast::Expr& e, const char* code, const char* what,
-                     const char* help = "") {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CallError(const ast::Expr& e, const char* code, const char* what,
+                                             const char* help = "") {
     Error(code, e.span, absl::StrCat(Quoted(e.text), " ", what), help);
     return Fail(e);
   }
 
-  ExprInfo NeedsNumber(const ast::Expr& e, const ExprInfo& x) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo NeedsNumber(const ast::Expr& e, const ExprInfo& x) {
     Error("E0301", e.span, absl::StrCat(Quoted(e.text), " needs a number, found ", T(x.type)));
     return Fail(e);
   }
 
-  void UnknownFunction(const ast::Expr& e) {
+  ABSL_ATTRIBUTE_NOINLINE void UnknownFunction(const ast::Expr& e) {
     Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
           "the functions are min, max, abs and round");
   }
@@ -1518,7 +1525,7 @@ class Checker {
     return FinishNegate(e, x);
   }
 
-  ExprInfo FinishNot(const ast::Expr& e, const ExprInfo& x) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishNot(const ast::Expr& e, const ExprInfo& x) {
     if (x.type.is_error()) return Fail(e);
     if (x.type.kind != TypeKind::kBool) {
       Error("E0303", e.args[0]->span,
@@ -1531,7 +1538,7 @@ class Checker {
     return Record(e, r);
   }
 
-  ExprInfo FinishNegate(const ast::Expr& e, const ExprInfo& x) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishNegate(const ast::Expr& e, const ExprInfo& x) {
     if (x.type.is_error()) return Fail(e);
     if (!x.type.is_numeric()) {
       Error("E0301", e.span, absl::StrCat("cannot negate a ", T(x.type)));
@@ -1630,7 +1637,8 @@ class Checker {
     return FinishLogic(e, a, b);
   }
 
-  ExprInfo FinishLogic(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishLogic(const ast::Expr& e, const ExprInfo& a,
+                                               const ExprInfo& b) {
     const Op op = e.op;
     bool ok = !a.type.is_error() && !b.type.is_error();
     for (const auto* side : {&a, &b}) {
@@ -1664,7 +1672,8 @@ class Checker {
     return FinishComparison(e, a, b);
   }
 
-  ExprInfo FinishComparison(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishComparison(const ast::Expr& e, const ExprInfo& a,
+                                                    const ExprInfo& b) {
     const Op op = e.op;
     if (a.type.is_error() || b.type.is_error()) return Fail(e);
     std::optional<ExprInfo> common = Unify(a, b);
@@ -1713,7 +1722,8 @@ class Checker {
     return FinishArithmetic(e, a, b);
   }
 
-  ExprInfo FinishArithmetic(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishArithmetic(const ast::Expr& e, const ExprInfo& a,
+                                                    const ExprInfo& b) {
     const Op op = e.op;
     if (a.type.is_error() || b.type.is_error()) return Fail(e);
     std::string why;
@@ -1753,17 +1763,18 @@ class Checker {
     return InResult(e, ok);
   }
 
-  ExprInfo InResult(const ast::Expr& e, bool ok) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo InResult(const ast::Expr& e, bool ok) {
     return ok ? Record(e, Typed(Type::Of(TypeKind::kBool))) : Fail(e);
   }
 
-  ExprInfo SetInSet(const ast::Expr& e) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo SetInSet(const ast::Expr& e) {
     Error("E0310", e.span, "`in` tests one value; a set is not a member of a set");
     return Fail(e);
   }
 
   // Can `element` be compared with the value `x` tested by `in`?
-  bool InElement(const ast::Expr& arg, const ExprInfo& element, const ExprInfo& x) {
+  ABSL_ATTRIBUTE_NOINLINE bool InElement(const ast::Expr& arg, const ExprInfo& element,
+                                         const ExprInfo& x) {
     if (element.type.is_error()) return false;
     if (!Assignable(element, x.type) && !Unify(element, x)) {
       Error("E0302", arg.span,
@@ -1788,13 +1799,14 @@ class Checker {
     return FinishIf(e, c, a, b);
   }
 
-  ExprInfo IfNotBool(const ast::Expr& e, const ExprInfo& c) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo IfNotBool(const ast::Expr& e, const ExprInfo& c) {
     Error("E0303", e.args[0]->span,
           absl::StrCat("the condition of `if` must be bool, found ", T(c.type)));
     return Fail(e);
   }
 
-  ExprInfo FinishIf(const ast::Expr& e, const ExprInfo& c, const ExprInfo& a, const ExprInfo& b) {
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishIf(const ast::Expr& e, const ExprInfo& c,
+                                            const ExprInfo& a, const ExprInfo& b) {
     if (c.type.is_error() || a.type.is_error() || b.type.is_error()) return Fail(e);
     std::optional<ExprInfo> common = Unify(a, b);
     if (!common) {
@@ -1829,8 +1841,8 @@ class Checker {
 
   // Adds a set literal's element to `bits`; false (reported) when it is not
   // a symbol of the set's enum, which the first element fixes.
-  bool SetElement(const ast::Expr& arg, const ExprInfo& x, const EnumType** element_type,
-                  uint64_t* bits) {
+  ABSL_ATTRIBUTE_NOINLINE bool SetElement(const ast::Expr& arg, const ExprInfo& x,
+                                          const EnumType** element_type, uint64_t* bits) {
     if (x.type.is_error()) return false;
     if (x.type.kind != TypeKind::kEnum || !x.constant) {
       Error("E0304", arg.span, "a set literal holds enum symbols");
