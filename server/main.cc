@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,8 +14,10 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
+#include "engine/file_system.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -117,24 +118,13 @@ sigset_t BlockSignals() {
   return set;
 }
 
-// The newest modification time of `dir` and anything under it, for
-// --watch_seconds. Directories count too: removing or renaming a file
-// changes its directory's time, not any file's. Never throws: an entry that
-// cannot be read (or vanishes during the walk) is skipped, and the next
-// reload reports it.
-std::filesystem::file_time_type Newest(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  // Start from the directory itself, not from file_time_type{}: the file
-  // clock's epoch lies in the future, so real times are negative.
-  fs::file_time_type newest = fs::last_write_time(dir, error);
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, error);
-  for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    std::error_code time_error;
-    const fs::file_time_type time = it->last_write_time(time_error);
-    if (!time_error) newest = std::max(newest, time);
-  }
-  return newest;
+// The newest change under the policy directory, for --watch_seconds
+// (engine::LatestChange never throws; an error is a value too, so that an
+// unreadable subdirectory reloads once, and the reload reports it).
+std::string Newest(const std::string& dir) {
+  const absl::StatusOr<absl::Time> latest =
+      creditd::engine::LatestChange(creditd::engine::FileSystem::Default(), dir);
+  return latest.ok() ? absl::FormatTime(*latest) : latest.status().ToString();
 }
 
 // Protobuf's own log lines (one per request that is not valid UTF-8, say)
