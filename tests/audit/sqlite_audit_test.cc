@@ -183,37 +183,43 @@ TEST(SqliteAuditTest, AsyncCallbacksRunOncePerRecordInCommitOrder) {
 
 // A log written before record format 2 (no log_format table, one sha256
 // over every field) keeps verifying after the server appends to it.
+// Writes a log as a creditd of record format `format` (1 or 2) did: the
+// decisions table without kind and caller, and `records` records chained in
+// that format (format 2 says so in log_format; format 1 logs had no table).
+void WriteOldLog(const std::string& path, int format, int records) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::string schema = absl::StrCat(
+      "CREATE TABLE decisions (sequence INTEGER PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE, "
+      "time TEXT NOT NULL, customer_id TEXT NOT NULL, request_id TEXT NOT NULL, decision TEXT "
+      "NOT NULL, policy_name TEXT NOT NULL, policy_version TEXT NOT NULL, policy_sha256 TEXT NOT "
+      "NULL, facts TEXT NOT NULL, result TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT "
+      "NOT NULL);",
+      format >= 2 ? " CREATE TABLE log_format (first_sequence INTEGER PRIMARY KEY, format "
+                    "INTEGER NOT NULL); INSERT INTO log_format VALUES (1, 2);"
+                  : "");
+  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  std::string previous;
+  for (int i = 1; i <= records; ++i) {
+    AuditRecord r = Record(i);
+    r.sequence = i;
+    r.format = format;
+    r.previous_hash = previous;
+    r.hash = RecordHash(r);
+    previous = r.hash;
+    const std::string sql =
+        absl::StrCat("INSERT INTO decisions VALUES (", i, ", '", r.decision_id, "', '", r.time,
+                     "', '', '', '", r.decision, "', '", r.policy_name, "', '", r.policy_version,
+                     "', '", r.policy_sha256, "', '", r.facts_json, "', '", r.result_json, "', '",
+                     r.previous_hash, "', '", r.hash, "');");
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  }
+  sqlite3_close(db);
+}
+
 TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
   const std::string path = FreshPath("format1.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "CREATE TABLE decisions (sequence INTEGER PRIMARY KEY, decision_id TEXT "
-                           "NOT NULL UNIQUE, time TEXT NOT NULL, customer_id TEXT NOT NULL, "
-                           "request_id TEXT NOT NULL, decision TEXT NOT NULL, policy_name TEXT NOT "
-                           "NULL, policy_version TEXT NOT NULL, policy_sha256 TEXT NOT NULL, facts "
-                           "TEXT NOT NULL, result TEXT NOT NULL, previous_hash TEXT NOT NULL, hash "
-                           "TEXT NOT NULL);",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    std::string previous;
-    for (int i = 1; i <= 3; ++i) {
-      AuditRecord r = Record(i);
-      r.sequence = i;
-      r.format = 1;
-      r.previous_hash = previous;
-      r.hash = RecordHash(r);
-      previous = r.hash;
-      const std::string sql =
-          absl::StrCat("INSERT INTO decisions VALUES (", i, ", '", r.decision_id, "', '", r.time,
-                       "', '', '', '", r.decision, "', '", r.policy_name, "', '", r.policy_version,
-                       "', '", r.policy_sha256, "', '", r.facts_json, "', '", r.result_json, "', '",
-                       r.previous_hash, "', '", r.hash, "');");
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
-    }
-    sqlite3_close(db);
-  }
+  WriteOldLog(path, 1, 3);
   {
     auto sink = SqliteAuditSink::Open(path, {});
     ASSERT_TRUE(sink.ok()) << sink.status();
@@ -339,37 +345,7 @@ TEST(SqliteAuditTest, CallerAndKindAreLoggedAndCoveredByTheHash) {
 // when opened for writing, and verifies across the change.
 TEST(SqliteAuditTest, LogsFromFormatTwoGainCallerColumnsAndStillVerify) {
   const std::string path = FreshPath("format2.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "CREATE TABLE decisions (sequence INTEGER PRIMARY KEY, decision_id TEXT "
-                           "NOT NULL UNIQUE, time TEXT NOT NULL, customer_id TEXT NOT NULL, "
-                           "request_id TEXT NOT NULL, decision TEXT NOT NULL, policy_name TEXT NOT "
-                           "NULL, policy_version TEXT NOT NULL, policy_sha256 TEXT NOT NULL, facts "
-                           "TEXT NOT NULL, result TEXT NOT NULL, previous_hash TEXT NOT NULL, hash "
-                           "TEXT NOT NULL); CREATE TABLE log_format (first_sequence INTEGER "
-                           "PRIMARY KEY, format INTEGER NOT NULL); INSERT INTO log_format VALUES "
-                           "(1, 2);",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    std::string previous;
-    for (int i = 1; i <= 2; ++i) {
-      AuditRecord r = Record(i);
-      r.sequence = i;
-      r.format = 2;
-      r.previous_hash = previous;
-      r.hash = RecordHash(r);
-      previous = r.hash;
-      const std::string sql =
-          absl::StrCat("INSERT INTO decisions VALUES (", i, ", '", r.decision_id, "', '", r.time,
-                       "', '', '', '", r.decision, "', '", r.policy_name, "', '", r.policy_version,
-                       "', '", r.policy_sha256, "', '", r.facts_json, "', '", r.result_json, "', '",
-                       r.previous_hash, "', '", r.hash, "');");
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
-    }
-    sqlite3_close(db);
-  }
+  WriteOldLog(path, 2, 2);
   // Read-only, before the upgrade: the old columns read as their defaults.
   absl::StatusOr<VerifyResult> result = VerifyLog(path);
   ASSERT_TRUE(result.ok()) << result.status();
