@@ -1261,6 +1261,9 @@ class Checker {
     if (symbol.kind == Symbol::Kind::kTable) {
       EnsureTable(symbol.index);
       const TableInfo& table = table_infos_[static_cast<size_t>(symbol.index)];
+      // A table read while it is being checked (a row naming its own table)
+      // has no info yet; the cycle has been reported.
+      if (table.decl == nullptr) return Fail(e);
       for (size_t c = 0; c < table.decl->outputs.size(); ++c) {
         if (table.decl->outputs[c].name.name == e.text) {
           info.type = table.output_types[c];

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/bundle.h"
 #include "engine/evaluator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -52,6 +53,16 @@ TEST(FactsTest, AnIntRangeBeyondInt64IsCheckedExactly) {
   auto below = CompileText(Header() + "input n: int < 9223372036854775807\noutput x: int = n\n");
   ASSERT_NE(below, nullptr);
   EXPECT_EQ(Try(*below, "n", FactValue::Int(5)), "accepted: 5");
+}
+
+// Found by policy_eval_fuzzer: a table whose row reads the table itself was
+// looked up before it had been checked (a null declaration).
+TEST(FactsTest, ATableThatReadsItselfIsRefusedNotCrashed) {
+  auto policy = CompileCanonicalSource("=== t.credit\n" + Header() +
+                                       "input n: int\ntable t hit first\n  | n   => v: int\n"
+                                       "  | any => t.v\noutput x: int = t.v\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_NE(policy.status().message().find("E0211"), std::string::npos) << policy.status();
 }
 
 TEST(FactsTest, APercentTakesOnlyAFraction) {
