@@ -74,7 +74,8 @@ void BM_Append(benchmark::State& state) {
   (void)(*sink)->Flush();
   sink->reset();
   state.SetItemsProcessed(state.iterations());
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  std::error_code ignored;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ignored);
 }
 BENCHMARK(BM_Append)
     ->ArgNames({"durable", "window"})

@@ -20,13 +20,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/audit_sink.h"
 #include "dsl/diagnostic.h"
@@ -35,6 +33,8 @@
 #include "engine/compiler.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
+#include "engine/file_system.h"
+#include "engine/program.h"
 #include "fuzz/fact_generator.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzzer/FuzzedDataProvider.h"
@@ -49,14 +49,18 @@ constexpr char kPath[] = "fuzz.credit";
 const std::map<std::string, std::string>& Libraries() {
   static const std::map<std::string, std::string> libraries = [] {
     std::map<std::string, std::string> files;
-    std::error_code error;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(PolicyDirectory() + "/shared", error)) {
-      if (entry.path().extension() != ".credit") continue;
-      std::ifstream in(entry.path());
-      std::ostringstream text;
-      text << in.rdbuf();
-      files["shared/" + entry.path().filename().string()] = text.str();
+    // Through the policy directory's own reader: nothing here can throw, and
+    // an error fails the run instead of leaving a library out.
+    engine::PolicyDirReader policies(PolicyDirectory());
+    absl::StatusOr<std::vector<engine::DirectoryEntry>> entries =
+        engine::FileSystem::Default().ListDirectory(PolicyDirectory() + "/shared");
+    if (!entries.ok()) Fail("the reference libraries load", entries.status().ToString());
+    for (const engine::DirectoryEntry& entry : *entries) {
+      if (!absl::EndsWith(entry.name, ".credit")) continue;
+      const std::string path = "shared/" + entry.name;
+      absl::StatusOr<std::string> text = policies.Read(path);
+      if (!text.ok()) Fail("the reference libraries load", text.status().ToString());
+      files[path] = *text;
     }
     if (files.empty()) Fail("the reference libraries load", PolicyDirectory() + "/shared");
     return files;
