@@ -1,10 +1,13 @@
 #include "audit/sqlite_audit.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -195,7 +198,18 @@ std::string SelectRecords(sqlite3* db) {
       format3 ? "kind, caller" : "'decision', ''", " FROM decisions");
 }
 
-// Opens read-only; NotFound when the file does not exist.
+// How long an open waits for a lock another connection holds. A creditd
+// holds its log's lock for as long as it runs, so waiting longer would not
+// help.
+constexpr int kOpenBusyMs = 1000;
+
+bool Busy(sqlite3* db) {
+  const int code = sqlite3_errcode(db);
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
+// Opens read-only; NotFound when the file does not exist, FailedPrecondition
+// when a running creditd holds it.
 absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
@@ -205,11 +219,40 @@ absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
     sqlite3_close(db);
     return status;
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, kOpenBusyMs);
+  // Read something now, so a lock held elsewhere is told apart from the
+  // reads that follow failing.
+  char* error = nullptr;
+  if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &error) !=
+      SQLITE_OK) {
+    absl::Status status =
+        Busy(db) ? absl::FailedPreconditionError(absl::StrCat(
+                       "the audit log `", path,
+                       "` is held by the creditd writing it; read a snapshot instead: send that "
+                       "creditd SIGUSR1 and read `",
+                       path, ".snapshot` when it logs the snapshot written"))
+                 : absl::DataLossError(absl::StrCat("cannot read the audit log `", path,
+                                                    "`: ", error != nullptr ? error : "failed"));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return status;
+  }
   return db;
 }
 
 }  // namespace
+
+struct SqliteAuditSink::SnapshotCopy {
+  SnapshotRequest request;
+  std::string temporary;  // request.path + ".tmp", renamed when complete
+  sqlite3* db = nullptr;
+  sqlite3_backup* backup = nullptr;
+
+  ~SnapshotCopy() {
+    if (backup != nullptr) sqlite3_backup_finish(backup);
+    sqlite3_close(db);
+  }
+};
 
 absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     const std::string& path, const SqliteOptions& options) {
@@ -220,11 +263,20 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     sqlite3_close(db);
     return status;
   }
-  sqlite3_busy_timeout(db, 5000);
-  // Checkpoints run on their own thread and connection (below), not inside
-  // the writer's commits.
-  for (const char* sql : {"PRAGMA journal_mode=WAL;", "PRAGMA wal_autocheckpoint=0;", kSchema}) {
+  sqlite3_busy_timeout(db, kOpenBusyMs);
+  // Exclusive before anything is read: the lock is then held from the first
+  // read until close, and the WAL index is kept in memory, never in a shared
+  // file. The WAL is folded into the database every 1,000 pages, by the
+  // writer, after the commit that filled it.
+  for (const char* sql : {"PRAGMA locking_mode=EXCLUSIVE;", "PRAGMA journal_mode=WAL;",
+                          "PRAGMA wal_autocheckpoint=1000;", kSchema}) {
     if (absl::Status status = Exec(db, sql); !status.ok()) {
+      if (Busy(db)) {
+        status = absl::FailedPreconditionError(
+            absl::StrCat("the audit log `", path,
+                         "` is in use by another process (another creditd writing it?); one "
+                         "creditd writes a log, and holds it until it exits"));
+      }
       sqlite3_close(db);
       return status;
     }
@@ -269,53 +321,9 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
                      sink->last_sequence_ + 1, ", ", kLogFormat, ");");
     if (absl::Status status = Exec(db, sql.c_str()); !status.ok()) return status;
   }
-  // The checkpointer's connection. Without one the log still works; its WAL
-  // is then checkpointed by the writer when it grows past the hard limit.
-  if (sqlite3_open_v2(path.c_str(), &sink->checkpoint_db_, SQLITE_OPEN_READWRITE, nullptr) ==
-      SQLITE_OK) {
-    sqlite3_busy_timeout(sink->checkpoint_db_, 5000);
-    (void)Exec(sink->checkpoint_db_, "PRAGMA synchronous=FULL;");
-    sink->checkpointer_ = std::thread([raw = sink.get()] { raw->Checkpoint(); });
-  } else {
-    sqlite3_close(sink->checkpoint_db_);
-    sink->checkpoint_db_ = nullptr;
-  }
-  sqlite3_wal_hook(db, &SqliteAuditSink::OnWalCommit, sink.get());
   sink->writer_ = std::thread([raw = sink.get()] { raw->Run(); });
   sink->notifier_ = std::thread([raw = sink.get()] { raw->Notify(); });
   return sink;
-}
-
-int SqliteAuditSink::OnWalCommit(void* sink_arg, sqlite3* db, const char* /*schema*/, int pages) {
-  auto* sink = static_cast<SqliteAuditSink*>(sink_arg);
-  const bool checkpointer = sink->checkpoint_db_ != nullptr;
-  if (pages >= (checkpointer ? kWalRestartPages : kWalCheckpointPages)) {
-    // The checkpointer has not kept the WAL short (or there is none): copy
-    // what is left and start the WAL over, here, before the next commit.
-    (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-  } else if (checkpointer && pages >= kWalCheckpointPages) {
-    std::lock_guard<std::mutex> lock(sink->checkpoint_mutex_);
-    sink->checkpoint_wanted_ = true;
-    sink->checkpoint_wake_.notify_one();
-  }
-  return SQLITE_OK;
-}
-
-void SqliteAuditSink::Checkpoint() {
-  std::unique_lock<std::mutex> lock(checkpoint_mutex_);
-  while (true) {
-    // Also once a second, so a quiet log's WAL is folded in too.
-    checkpoint_wake_.wait_for(lock, std::chrono::seconds(1),
-                              [&] { return checkpoint_stopping_ || checkpoint_wanted_; });
-    if (checkpoint_stopping_) return;
-    checkpoint_wanted_ = false;
-    lock.unlock();
-    // Passive: copies committed pages into the database without holding up
-    // the writer; a failure (a full disk) leaves the WAL as it was.
-    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                    nullptr);
-    lock.lock();
-  }
 }
 
 SqliteAuditSink::SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options)
@@ -329,6 +337,17 @@ SqliteAuditSink::~SqliteAuditSink() {
   }
   work_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // Snapshots not finished are abandoned.
+  if (snapshot_) {
+    std::remove(snapshot_->temporary.c_str());
+    std::function<void(absl::Status)> done = std::move(snapshot_->request.done);
+    snapshot_.reset();
+    done(absl::UnavailableError("audit log: closed before the snapshot was complete"));
+  }
+  for (SnapshotRequest& request : snapshot_requests_) {
+    request.done(absl::UnavailableError("audit log: closed before the snapshot began"));
+  }
+  snapshot_requests_.clear();
   // The notifier drains every group left before it stops. (Callbacks must not
   // append: the writer is gone.)
   {
@@ -337,13 +356,6 @@ SqliteAuditSink::~SqliteAuditSink() {
   }
   notice_.notify_all();
   if (notifier_.joinable()) notifier_.join();
-  {
-    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
-    checkpoint_stopping_ = true;
-  }
-  checkpoint_wake_.notify_all();
-  if (checkpointer_.joinable()) checkpointer_.join();
-  sqlite3_close(checkpoint_db_);
   sqlite3_finalize(insert_);
   sqlite3_close(db_);
 }
@@ -423,8 +435,15 @@ absl::Status SqliteAuditSink::Flush() {
 void SqliteAuditSink::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    // Between commits, a snapshot's pages are copied, a few at a time.
+    while (queue_.empty() && !stopping_ && (snapshot_ || !snapshot_requests_.empty())) {
+      lock.unlock();
+      StepSnapshot();
+      lock.lock();
+    }
+    work_.wait(lock, [&] { return stopping_ || !queue_.empty() || !snapshot_requests_.empty(); });
     if (queue_.empty() && stopping_) return;
+    if (queue_.empty()) continue;
     std::vector<std::shared_ptr<Pending>> batch;
     while (!queue_.empty() && batch.size() < options_.max_batch) {
       batch.push_back(std::move(queue_.front()));
@@ -434,8 +453,11 @@ void SqliteAuditSink::Run() {
     std::function<absl::Status()> fault = fault_;
     const std::vector<PolicySource> policies = policies_;
     lock.unlock();
+    StallWhileFileExists();
     absl::Status status = fault ? fault() : absl::OkStatus();
     if (status.ok()) status = Commit(policies, batch);
+    // A log that never goes quiet still gets its snapshot.
+    if (snapshot_) StepSnapshot();
     lock.lock();
     if (status.ok()) policies_.erase(policies_.begin(), policies_.begin() + policies.size());
     in_flight_ = 0;
@@ -481,6 +503,87 @@ void SqliteAuditSink::Run() {
     notices_.push_back({std::move(batch), status});
     notice_.notify_one();
   }
+}
+
+void SqliteAuditSink::StallWhileFileExists() {
+  if (options_.stall_while_file_exists.empty()) return;
+  struct stat st;
+  while (stat(options_.stall_while_file_exists.c_str(), &st) == 0) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void SqliteAuditSink::Snapshot(std::string path, std::function<void(absl::Status)> done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) {
+    done(absl::UnavailableError("audit log: closing; no snapshot"));
+    return;
+  }
+  snapshot_requests_.push_back({std::move(path), std::move(done)});
+  work_.notify_one();
+}
+
+bool SqliteAuditSink::StepSnapshot() {
+  // Pages per step: 4 MiB, a few milliseconds of copying between commits.
+  constexpr int kPagesPerStep = 1024;
+  auto fail = [this](absl::Status status) {
+    std::unique_ptr<SnapshotCopy> copy = std::move(snapshot_);
+    const std::string temporary = copy->temporary;
+    std::function<void(absl::Status)> done = std::move(copy->request.done);
+    copy.reset();
+    std::remove(temporary.c_str());
+    done(std::move(status));
+    return false;
+  };
+  if (!snapshot_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (snapshot_requests_.empty()) return false;
+      snapshot_ = std::make_unique<SnapshotCopy>();
+      snapshot_->request = std::move(snapshot_requests_.front());
+      snapshot_requests_.pop_front();
+    }
+    snapshot_->temporary = snapshot_->request.path + ".tmp";
+    std::remove(snapshot_->temporary.c_str());
+    if (sqlite3_open_v2(snapshot_->temporary.c_str(), &snapshot_->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+      return fail(SqlError(snapshot_->db, absl::StrCat("cannot create `", snapshot_->temporary,
+                                                       "` for a snapshot")));
+    }
+    if (absl::Status status = Exec(snapshot_->db, "PRAGMA locking_mode=EXCLUSIVE;"); !status.ok()) {
+      return fail(status);
+    }
+    snapshot_->backup = sqlite3_backup_init(snapshot_->db, "main", db_, "main");
+    if (snapshot_->backup == nullptr) {
+      return fail(SqlError(snapshot_->db, "cannot start a snapshot"));
+    }
+  }
+  // Commits on this connection go into the copy as well, so the copy is
+  // the log as it stands when the last step finishes.
+  const int rc = sqlite3_backup_step(snapshot_->backup, kPagesPerStep);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return true;
+  if (rc != SQLITE_DONE) return fail(SqlError(snapshot_->db, "cannot write a snapshot"));
+  sqlite3_backup_finish(snapshot_->backup);
+  snapshot_->backup = nullptr;
+  // The copy is a log of its own: readers open it without any lock.
+  if (absl::Status status = Exec(snapshot_->db, "PRAGMA journal_mode=DELETE;"); !status.ok()) {
+    return fail(status);
+  }
+  if (sqlite3_close(snapshot_->db) != SQLITE_OK) {
+    return fail(absl::UnavailableError("audit log: cannot close a snapshot"));
+  }
+  snapshot_->db = nullptr;
+  if (std::rename(snapshot_->temporary.c_str(), snapshot_->request.path.c_str()) != 0) {
+    return fail(absl::UnavailableError(absl::StrCat(
+        "audit log: cannot rename `", snapshot_->temporary, "`: ", std::strerror(errno))));
+  }
+  std::unique_ptr<SnapshotCopy> copy = std::move(snapshot_);
+  copy->request.done(absl::OkStatus());
+  return false;
 }
 
 void SqliteAuditSink::Notify() {

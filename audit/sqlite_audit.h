@@ -30,17 +30,26 @@ struct SqliteOptions {
   // Records waiting to be written (either mode) before Append refuses with
   // Unavailable: a stalled disk must not grow memory without bound.
   size_t max_pending = 20000;
+  // For tests of a stalled disk: while a file exists at this path, the
+  // writer waits before each commit. Empty (the default): never.
+  std::string stall_while_file_exists;
 };
 
-// The embedded audit log: SQLite in WAL mode. One writer thread commits
-// records in batches (group commit) and keeps the hash chain; callers wait
-// for their batch in durable mode. AppendAsync's callbacks run in commit
-// order: on a second thread while the writer commits the next group, or on
-// the writer itself when nothing else is waiting. A third thread checkpoints
-// the WAL into the database on its own connection, off the commit path.
-// When the database cannot be written (disk full, read-only), the batch
-// fails, its callers get Unavailable, and the next batch tries again: the
-// log recovers by itself.
+// The embedded audit log: SQLite in WAL mode, held exclusively. One writer
+// thread commits records in batches (group commit) and keeps the hash chain;
+// callers wait for their batch in durable mode. AppendAsync's callbacks run
+// in commit order: on a second thread while the writer commits the next
+// group, or on the writer itself when nothing else is waiting. When the
+// database cannot be written (disk full, read-only), the batch fails, its
+// callers get Unavailable, and the next batch tries again: the log recovers
+// by itself.
+//
+// The sink's one connection holds the database's lock for as long as it is
+// open (SQLite's exclusive locking mode): no second writer can open the log,
+// and the WAL index lives in the process's own memory rather than in a
+// shared "-shm" file that another process could truncate or make
+// unwritable under it (which ends a process with SIGBUS). Other processes
+// read a consistent copy made by Snapshot.
 class SqliteAuditSink : public AuditSink {
  public:
   // Opens (creating if needed) the log at `path`.
@@ -56,6 +65,12 @@ class SqliteAuditSink : public AuditSink {
   // A test hook: while it returns an error, commits fail with it.
   void SetFaultForTesting(std::function<absl::Status()> fault);
 
+  // Copies the log, as committed when the copy finishes, to `path` (through
+  // `path`.tmp, renamed when complete), a few pages at a time between
+  // commits so appends keep flowing. `done` runs on the writer thread with
+  // the result. A snapshot requested while one runs waits for it.
+  void Snapshot(std::string path, std::function<void(absl::Status)> done);
+
  private:
   struct Pending {
     AuditRecord record;
@@ -69,19 +84,21 @@ class SqliteAuditSink : public AuditSink {
     std::string sha256, name, version, source;
   };
 
+  struct SnapshotRequest {
+    std::string path;
+    std::function<void(absl::Status)> done;
+  };
+  // A snapshot being copied: the copy's connection and SQLite's backup.
+  struct SnapshotCopy;
+
   SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options);
   void Run();
   void Notify();
-  void Checkpoint();
   absl::Status QueueFull() const;
-  // sqlite3_wal_hook: after each commit, with the WAL's size in pages.
-  static int OnWalCommit(void* sink, sqlite3* db, const char* schema, int pages);
-
-  // The checkpointer folds the WAL into the database once it holds this many
-  // pages (4 KiB each); past the second limit the writer does it itself, so
-  // the WAL stays bounded under a load that never pauses.
-  static constexpr int kWalCheckpointPages = 1000;
-  static constexpr int kWalRestartPages = 16384;
+  void StallWhileFileExists();
+  // The writer's share of snapshot work: starts a requested copy, copies a
+  // few pages, finishes it. Called without the mutex; true while a copy runs.
+  bool StepSnapshot();
   absl::Status Commit(const std::vector<PolicySource>& policies,
                       std::vector<std::shared_ptr<Pending>>& batch);
 
@@ -110,16 +127,15 @@ class SqliteAuditSink : public AuditSink {
   bool notifier_stopping_ = false;
   bool notifying_ = false;  // the notifier is running a group's callbacks
   std::thread notifier_;
-  // The checkpointer: its own connection and thread.
-  sqlite3* checkpoint_db_ = nullptr;
-  std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_wake_;
-  bool checkpoint_wanted_ = false;
-  bool checkpoint_stopping_ = false;
-  std::thread checkpointer_;
+  // Snapshots waiting to start (under mutex_), and the one being copied
+  // (the writer's alone).
+  std::deque<SnapshotRequest> snapshot_requests_;
+  std::unique_ptr<SnapshotCopy> snapshot_;
 };
 
-// Reads and checks a log. Each function opens the database read-only.
+// Reads and checks a log. Each function opens the database read-only; a log
+// a running creditd holds cannot be read (FailedPrecondition, naming the
+// snapshot to read instead).
 struct VerifyResult {
   int64_t records = 0;
   bool ok = true;

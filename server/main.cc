@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -106,14 +107,15 @@ ABSL_FLAG(int32_t, max_threads, 0,
 
 namespace {
 
-// Blocks SIGINT, SIGTERM and SIGHUP in every thread; the main thread takes
-// them with sigwait.
+// Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in every thread; the main
+// thread takes them with sigwait.
 sigset_t BlockSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -161,8 +163,10 @@ int main(int argc, char** argv) {
       "creditd serves credit decisions over gRPC (credit.v1.DecisionService and\n"
       "PolicyService, grpc.health.v1, server reflection) and logs every decision.\n"
       "Usage: creditd [--listen=127.0.0.1:50051] [--policies=policies] "
-      "[--audit_db=creditd-audit.db]\nSignals: SIGHUP reloads the policies; SIGTERM drains and "
-      "exits. See docs/operations.md.");
+      "[--audit_db=creditd-audit.db]\nSignals: SIGHUP reloads the policies; SIGUSR1 copies the "
+      "audit "
+      "log,\nwhich creditd holds exclusively, to AUDIT_DB.snapshot for readers; SIGTERM drains "
+      "and exits.\nSee docs/operations.md.");
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return std::string("creditd ") + creditd::kVersion + "\n"; };
   // --help lists creditd's own flags (this file's), not abseil's or gRPC's.
@@ -244,6 +248,10 @@ int main(int argc, char** argv) {
   audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable
                                                      : creditd::audit::Durability::kAsync;
   audit_options.max_pending = options.audit_max_queue;
+  // Tests stand in for a stalled disk with this; see docs/operations.md.
+  if (const char* stall = std::getenv("CREDITD_TEST_STALL_LOG_WHILE"); stall != nullptr) {
+    audit_options.stall_while_file_exists = stall;
+  }
   auto audit = creditd::audit::SqliteAuditSink::Open(options.audit_db, audit_options);
   if (!audit.ok()) {
     spdlog::error("cannot open the audit log: {}", audit.status().ToString());
@@ -347,6 +355,19 @@ int main(int argc, char** argv) {
                         std::string(status.message()));
         }
       }
+      continue;
+    }
+    if (signal == SIGUSR1) {
+      const std::string snapshot = options.audit_db + ".snapshot";
+      spdlog::info("SIGUSR1: copying the audit log to {}", snapshot);
+      (*audit)->Snapshot(snapshot, [snapshot](absl::Status status) {
+        if (status.ok()) {
+          spdlog::info("audit log snapshot written: {}", snapshot);
+        } else {
+          spdlog::error("audit log snapshot {} not written: {}", snapshot,
+                        std::string(status.message()));
+        }
+      });
       continue;
     }
     spdlog::info("signal {}: draining", signal);

@@ -417,5 +417,87 @@ TEST(SqliteAuditTest, QueueIsBoundedWhileTheWriterStalls) {
   EXPECT_LE(written.load(), 14);
 }
 
+TEST(SqliteAuditTest, OneSinkHoldsTheLogAndOthersReadItsSnapshot) {
+  const std::string path = FreshPath("held.db");
+  const std::string snapshot = path + ".snapshot";
+  std::filesystem::remove(snapshot);
+  auto sink = SqliteAuditSink::Open(path, {});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+  // No WAL index in a shared file another process could break.
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+
+  // A second writer is refused, not left to fail every commit.
+  auto second = SqliteAuditSink::Open(path, {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos)
+      << second.status();
+
+  // Readers are pointed at the snapshot.
+  absl::StatusOr<VerifyResult> live = VerifyLog(path);
+  ASSERT_FALSE(live.ok());
+  EXPECT_EQ(live.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(live.status().message().find(".snapshot"), std::string::npos) << live.status();
+  EXPECT_EQ(ReadRecord(path, "d-1").status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // A snapshot taken while appends go on holds at least what was committed
+  // when it was asked for, verifies, and leaves the log writable.
+  std::atomic<bool> stop{false};
+  std::thread appender([&] {
+    for (int i = 100; !stop; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+  });
+  std::promise<absl::Status> done;
+  (*sink)->Snapshot(snapshot, [&](absl::Status status) { done.set_value(std::move(status)); });
+  const absl::Status status = done.get_future().get();
+  stop = true;
+  appender.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_FALSE(std::filesystem::exists(snapshot + ".tmp"));
+  absl::StatusOr<VerifyResult> copy = VerifyLog(snapshot);
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_TRUE(copy->ok) << copy->problem;
+  EXPECT_GE(copy->records, 20);
+  auto record = ReadRecord(snapshot, "d-19");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->has_value());
+  ASSERT_TRUE((*sink)->Append(Record(99999)).ok());
+
+  // Closed, the log opens again, for writing and reading.
+  sink->reset();
+  EXPECT_TRUE(VerifyLog(path).ok());
+  EXPECT_TRUE(SqliteAuditSink::Open(path, {}).ok());
+}
+
+TEST(SqliteAuditTest, SnapshotsNotBegunWhenTheLogClosesAreAnswered) {
+  const std::string path = FreshPath("snapshot_close.db");
+  std::vector<absl::Status> results;
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(Record(1)).ok());
+    for (int i = 0; i < 3; ++i) {
+      (*sink)->Snapshot(absl::StrCat(path, ".copy", i),
+                        [&](absl::Status status) { results.push_back(std::move(status)); });
+    }
+  }
+  // Every request is answered exactly once, done or refused.
+  EXPECT_EQ(results.size(), 3u);
+}
+
+TEST(SqliteAuditTest, SnapshotToAnUnwritablePlaceFails) {
+  const std::string path = FreshPath("snapshot_fail.db");
+  auto sink = SqliteAuditSink::Open(path, {});
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Append(Record(1)).ok());
+  std::promise<absl::Status> done;
+  (*sink)->Snapshot(::testing::TempDir() + "no-such-directory/copy.db",
+                    [&](absl::Status status) { done.set_value(std::move(status)); });
+  const absl::Status status = done.get_future().get();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no-such-directory"), std::string::npos) << status;
+  ASSERT_TRUE((*sink)->Append(Record(2)).ok());
+}
+
 }  // namespace
 }  // namespace creditd::audit

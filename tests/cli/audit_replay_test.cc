@@ -60,12 +60,6 @@ TEST(AuditReplayTest, EachRecordReplaysUnderTheFactRulesOfItsFormat) {
     auto sink = audit::SqliteAuditSink::Open(path, {});
     ASSERT_TRUE(sink.ok()) << sink.status();
     ASSERT_TRUE((*sink)->StorePolicy(**policy).ok());
-    // A log written before format 3: its records say format 2.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE log_format SET format = 2", nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
     // Before the strict rules, decimal_value "6.00" for an int input was 6.
     ASSERT_TRUE((*sink)
                     ->Append(Logged(**policy, "old", R"({"years": "6.00"})", "6.00",
@@ -75,6 +69,15 @@ TEST(AuditReplayTest, EachRecordReplaysUnderTheFactRulesOfItsFormat) {
                     ->Append(Logged(**policy, "new", R"({"years": "6.00"})", "6.00",
                                     engine::FactRules::kLenient))
                     .ok());
+  }
+  {
+    // A log written before format 3: its records say format 2. (Once the
+    // sink, which holds the log, has closed it.)
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE log_format SET format = 2", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
   }
   std::ostringstream out, err;
   EXPECT_EQ(RunCreditctl({"audit", "replay", path}, out, err), kExitOk) << out.str() << err.str();

@@ -77,6 +77,11 @@ class Load:
             t.join()
 
 
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def logged_ids(path):
     db = sqlite3.connect(path)
     ids = {row[0] for row in db.execute("SELECT decision_id FROM decisions")}
@@ -181,7 +186,7 @@ class ResilienceTest(unittest.TestCase):
                 if os.path.exists(server.audit + suffix):
                     shutil.copy(server.audit + suffix, db + suffix)
             # Restart on the same log: it opens, verifies and continues.
-            again = base.Server(os.path.join(SOURCE, "policies"))
+            again = base.Server(os.path.join(SOURCE, "policies"), audit=server.audit)
             again.decisions.Evaluate(dunning_request(), timeout=10)
             self.assertEqual(again.stop(), 0)
             verify = self.audit("verify", again.audit)
@@ -285,6 +290,72 @@ class ResilienceTest(unittest.TestCase):
                 server.proc.kill()
             self.assertEqual(self.audit("verify", server.audit).returncode, 0)
             server.cleanup()
+
+    def test_the_log_has_no_shared_memory_file_to_break(self):
+        # A "-shm" file truncated or made unwritable under a running SQLite
+        # ends the process with SIGBUS. creditd keeps the WAL index in its
+        # own memory: whatever happens to such a file, it serves on.
+        server = base.Server(os.path.join(SOURCE, "policies"))
+        try:
+            first = server.decisions.Evaluate(dunning_request(), timeout=10).decision.decision_id
+            shm = server.audit + "-shm"
+            self.assertFalse(os.path.exists(shm), "creditd maps a shared -shm file")
+            for content in (b"", b"\xff" * 4096, b"\0" * 32768):
+                write_bytes(shm, content)
+                os.truncate(shm, 0)
+                for _ in range(50):
+                    server.decisions.Evaluate(dunning_request(), timeout=10)
+            # Made immutable where the file system allows it (root ignores
+            # permissions, not the immutable flag).
+            subprocess.run(["chattr", "+i", shm], capture_output=True)
+            try:
+                for _ in range(200):
+                    server.decisions.Evaluate(dunning_request(), timeout=10)
+            finally:
+                subprocess.run(["chattr", "-i", shm], capture_output=True)
+            self.assertIsNone(server.proc.poll(), server.output())
+            # Readers are told to read a snapshot, which holds every answer.
+            live = self.audit("verify", server.audit)
+            self.assertEqual(live.returncode, 2, live.stdout + live.stderr)  # cannot read
+            self.assertIn("is held by the creditd writing it", live.stderr)
+            self.assertIn("SIGUSR1", live.stderr)
+            snapshot = server.snapshot()
+            verify = self.audit("verify", snapshot)
+            self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+            self.assertIn(first, logged_ids(snapshot))
+            db = sqlite3.connect(snapshot)
+            decisions = db.execute("SELECT count(*) FROM decisions WHERE kind = 'decision'")
+            self.assertEqual(decisions.fetchone()[0], 1 + 3 * 50 + 200)
+            db.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            server.cleanup()
+
+    def test_a_second_server_on_the_same_log_refuses_to_start(self):
+        first = base.Server(os.path.join(SOURCE, "policies"))
+        try:
+            first.decisions.Evaluate(dunning_request(), timeout=10)
+            second = subprocess.run(
+                [base.CREDITD, "--listen=127.0.0.1:0", f"--policies={SOURCE}/policies",
+                 f"--audit_db={first.audit}"], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(second.returncode, 0)
+            self.assertIn("is in use by another process", second.stderr)
+            self.assertNotIn("listening on", second.stderr + second.stdout)
+            # The first goes on, and once it has stopped the log opens again.
+            first.decisions.Evaluate(dunning_request(), timeout=10)
+            self.assertEqual(first.stop(), 0)
+            again = base.Server(os.path.join(SOURCE, "policies"), audit=first.audit)
+            try:
+                again.decisions.Evaluate(dunning_request(), timeout=10)
+            finally:
+                self.assertEqual(again.stop(), 0)
+                again.cleanup()
+            self.assertEqual(self.audit("verify", first.audit).returncode, 0)
+        finally:
+            if first.proc.poll() is None:
+                first.stop()
+            first.cleanup()
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(self.call("auditor", "list").policies[0].id.name != "", True)
         reload = self.call("ops", "reload")  # the subject CN when there is no SAN
         self.assertTrue(reload.accepted, reload.report)
-        db = sqlite3.connect(self.server.audit)
+        db = sqlite3.connect(self.server.snapshot())
         caller = db.execute("SELECT caller FROM decisions WHERE decision_id = ?",
                             (decision.decision_id,)).fetchone()[0]
         reloads = db.execute("SELECT caller, result FROM decisions WHERE kind = 'reload'"
@@ -341,7 +341,7 @@ class TokenTest(unittest.TestCase):
 
     def test_a_known_token_is_its_identity(self):
         decision = self.evaluate(self.token).decision
-        db = sqlite3.connect(self.server.audit)
+        db = sqlite3.connect(self.server.snapshot())
         caller = db.execute("SELECT caller FROM decisions WHERE decision_id = ?",
                             (decision.decision_id,)).fetchone()[0]
         db.close()
@@ -633,7 +633,7 @@ class MalformedTest(unittest.TestCase):
     def test_each_malformed_request_gets_its_status_and_nothing_is_logged(self):
         for name, method, data, code, text in MALFORMED:
             with self.subTest(name):
-                before = decisions_logged(self.server.audit)
+                before = decisions_logged(self.server.snapshot())
                 with self.assertRaises(grpc.RpcError) as caught:
                     raw_unary(self.server.channel, method)(data, timeout=30)
                 e = caught.exception
@@ -646,7 +646,7 @@ class MalformedTest(unittest.TestCase):
                     problems = pb.FactProblems.FromString(metadata["credit-fact-problems-bin"])
                     self.assertLessEqual(len(problems.problems), 10)
                     self.assertLess(len(metadata["credit-fact-problems-bin"]), 4096)
-                self.assertEqual(decisions_logged(self.server.audit), before)
+                self.assertEqual(decisions_logged(self.server.snapshot()), before)
                 # The same connection still answers.
                 self.assertEqual(self.good().request_id, "good")
 
@@ -660,7 +660,7 @@ class MalformedTest(unittest.TestCase):
         good = ser(dunning(request_id="after"))
         for name, data, code, text in STREAM_ITEMS:
             with self.subTest(name):
-                before = decisions_logged(self.server.audit)
+                before = decisions_logged(self.server.snapshot())
                 answers = list(raw_stream(self.server.channel)(iter([data, good]), timeout=30))
                 self.assertEqual(len(answers), 2)
                 self.assertEqual(answers[0].WhichOneof("result"), "error")
@@ -669,7 +669,7 @@ class MalformedTest(unittest.TestCase):
                 self.assertLessEqual(len(answers[0].request_id), 128)
                 self.assertEqual(answers[1].WhichOneof("result"), "decision")
                 self.assertEqual(answers[1].request_id, "after")
-                self.assertEqual(decisions_logged(self.server.audit), before + 1)
+                self.assertEqual(decisions_logged(self.server.snapshot()), before + 1)
 
     def test_empty_set_output_has_its_oneof(self):
         facts = base.example("credit_application")

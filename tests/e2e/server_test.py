@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -57,13 +58,15 @@ def example(name):
 
 
 class Server:
-    def __init__(self, policies, extra=()):
+    def __init__(self, policies, extra=(), audit=None):
         self.dir = tempfile.mkdtemp(prefix="creditd-e2e-")
-        self.audit = os.path.join(self.dir, "audit.db")
+        self.audit = audit or os.path.join(self.dir, "audit.db")
         self.log = open(os.path.join(self.dir, "creditd.log"), "w+")
+        self.stall = os.path.join(self.dir, "stall-log")
         self.proc = subprocess.Popen(
             [CREDITD, "--listen=127.0.0.1:0", f"--policies={policies}", f"--audit_db={self.audit}",
-             *extra], stdout=self.log, stderr=subprocess.STDOUT)
+             *extra], stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, CREDITD_TEST_STALL_LOG_WHILE=self.stall))
         deadline = time.time() + 30
         self.port = None
         while time.time() < deadline and self.port is None:
@@ -94,14 +97,26 @@ class Server:
         return check(b"", timeout=10)
 
     def hold_log(self):
-        """Takes the audit log's write lock from another connection: commits
-        wait (then fail) until release_log."""
-        self.holder = sqlite3.connect(self.audit, timeout=1, isolation_level=None)
-        self.holder.execute("BEGIN IMMEDIATE")
+        """Stalls the audit log's writer, as a stalled disk would: commits
+        wait until release_log. (creditd holds the log's database lock, so
+        another connection cannot take it.)"""
+        open(self.stall, "w").close()
 
     def release_log(self):
-        self.holder.execute("ROLLBACK")
-        self.holder.close()
+        os.remove(self.stall)
+
+    def snapshot(self):
+        """The audit log as committed now: creditd writes a copy on SIGUSR1
+        (it holds the log itself exclusively). Returns the copy's path."""
+        done = "audit log snapshot written"
+        before = self.output().count(done)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 30
+        while self.output().count(done) == before:
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("no snapshot written:\n" + self.output())
+            time.sleep(0.02)
+        return self.audit + ".snapshot"
 
     def stop(self):
         self.channel.close()
@@ -167,7 +182,7 @@ class ServerTest(unittest.TestCase):
 
     def test_audit_show_prints_a_logged_decision(self):
         r = self.evaluate("dunning", example("dunning"), customer_id="c-7").decision
-        show = subprocess.run([CREDITCTL, "audit", "show", self.server.audit, r.decision_id],
+        show = subprocess.run([CREDITCTL, "audit", "show", self.server.snapshot(), r.decision_id],
                               capture_output=True, text=True)
         self.assertEqual(show.returncode, 0, show.stderr)
         self.assertIn(r.decision_id, show.stdout)
@@ -196,7 +211,7 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(r.request_id, "r-1")
         self.assertTrue(r.decision_id)
         # Logged before it was answered.
-        db = sqlite3.connect(self.server.audit)
+        db = sqlite3.connect(self.server.snapshot())
         row = db.execute("SELECT customer_id, policy_sha256 FROM decisions WHERE decision_id = ?",
                          (r.decision_id,)).fetchone()
         db.close()
