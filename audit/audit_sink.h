@@ -8,58 +8,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "audit/record.h"
 #include "engine/compiled_policy.h"
 #include "engine/decision.h"
 
 namespace creditd::audit {
-
-// The log's record formats. 1: `hash` is sha256 over the previous hash and
-// every field, and the result JSON includes the scorecards (logs written
-// before format 2). 2: `hash` chains ContentHash (below), and the result is
-// LoggedResult. 3: the record also names its kind and the caller's identity,
-// both covered by ContentHash, and facts were converted strictly (no int
-// given as a decimal, no percent given as an int). A log records from which
-// sequence each format applies, so a log begun in an earlier format verifies
-// and replays across the change.
-constexpr int kFirstLogFormat = 1;
-constexpr int kLogFormat = 3;
-// From this format on, replay converts facts strictly.
-constexpr int kStrictFactsFormat = 3;
-
-// What a record is: a decision made for a caller, or an administrative act
-// (a policy reload, with who asked for it and its result).
-inline constexpr char kDecisionRecord[] = "decision";
-inline constexpr char kReloadRecord[] = "reload";
-
-// One logged decision. Facts are kept as received (JSON), the result as the
-// decision JSON the caller got.
-struct AuditRecord {
-  int64_t sequence = 0;  // assigned by the log, in commit order
-  std::string decision_id;
-  std::string time;  // RFC 3339, UTC, milliseconds
-  std::string customer_id;
-  std::string request_id;
-  std::string decision;
-  std::string policy_name;
-  std::string policy_version;
-  std::string policy_sha256;
-  std::string facts_json;
-  std::string result_json;
-  // From format 3: kDecisionRecord or kReloadRecord, and who asked (the
-  // caller's identity from its certificate or token, "anonymous" without
-  // one, "signal" or "watch" for a reload the server started itself).
-  std::string kind = kDecisionRecord;
-  std::string caller;
-  std::string previous_hash;  // the hash of the record before, "" for the first
-  std::string hash;           // RecordHash(record)
-  int format = kLogFormat;    // the record format it was written in (not hashed)
-};
-
-// sha256 (hex) over every field from decision_id to result_json (and from
-// format 3 kind and caller), each length-prefixed: what the record says,
-// apart from its place in the chain. Computed by the caller's thread, so the
-// log's writer only chains.
-std::string ContentHash(const AuditRecord& record);
 
 // The decision as the log keeps it, in record format `format`: outcome,
 // outputs and reasons as compact JSON (engine::DecisionToJson without the
@@ -67,15 +20,6 @@ std::string ContentHash(const AuditRecord& record);
 // exactly). The server logs this and `creditctl audit replay` compares
 // against it.
 std::string LoggedResult(const engine::Decision& decision, int format = kLogFormat);
-
-// The hash that chains a record to its predecessor: sha256 (hex) over the
-// previous record's hash, the record's sequence and its content hash.
-std::string ChainHash(const std::string& previous_hash, int64_t sequence,
-                      const std::string& content_hash);
-
-// What the record's `hash` must equal in its format: ChainHash over its own
-// fields in format 2, the single sha256 over every field in format 1.
-std::string RecordHash(const AuditRecord& record);
 
 class AuditSink {
  public:

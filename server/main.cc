@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
+#include "engine/evaluator.h"
 #include "engine/file_system.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -252,6 +253,20 @@ int main(int argc, char** argv) {
   if (const char* stall = std::getenv("CREDITD_TEST_STALL_LOG_WHILE"); stall != nullptr) {
     audit_options.stall_while_file_exists = stall;
   }
+  // The log's failures are told when they start and when they end, in
+  // either durability mode (async answers do not wait to hear of them).
+  audit_options.on_state = [](const absl::Status& status) {
+    if (status.ok()) {
+      spdlog::info("audit log writable again, serving decisions");
+    } else {
+      spdlog::error("audit log cannot be written, refusing decisions: {}", status.ToString());
+    }
+  };
+  audit_options.on_record_failed = [](const creditd::audit::AuditRecord& record,
+                                      const absl::Status& status) {
+    spdlog::error("decision {} was not logged: {}", creditd::engine::EchoText(record.decision_id),
+                  status.ToString());
+  };
   auto audit = creditd::audit::SqliteAuditSink::Open(options.audit_db, audit_options);
   if (!audit.ok()) {
     spdlog::error("cannot open the audit log: {}", audit.status().ToString());
@@ -392,10 +407,15 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   server->Wait();
   if (watcher.joinable()) watcher.join();
-  if (absl::Status status = (*audit)->Flush(); !status.ok()) {
-    spdlog::error("audit log not fully written at exit: {}", status.ToString());
-  }
+  // Whatever the log still holds is written, waiting for a failing log at
+  // most --drain_seconds; answered decisions it could not write are named.
+  const absl::Status closed = (*audit)->Close(absl::Seconds(absl::GetFlag(FLAGS_drain_seconds)));
   audit->reset();
+  if (absl::IsDataLoss(closed)) {
+    spdlog::error("creditd stopped: {}", std::string(closed.message()));
+    return 3;
+  }
+  if (!closed.ok()) spdlog::warn("{}", std::string(closed.message()));
   spdlog::info("creditd stopped");
   return 0;
 }

@@ -37,16 +37,6 @@ constexpr size_t kArenaBlock = 8192;
 // a version at most.
 constexpr size_t kSmallRequestBytes = 4096;
 
-// Every audit failure is logged once when it starts and once when it ends.
-void NoteAudit(const absl::Status& status) {
-  static std::atomic<bool> failing{false};
-  if (!status.ok() && !failing.exchange(true)) {
-    spdlog::error("audit log cannot be written, refusing decisions: {}", status.ToString());
-  } else if (status.ok() && failing.exchange(false)) {
-    spdlog::info("audit log writable again, serving decisions");
-  }
-}
-
 const char kUnavailable[] = "the decision log cannot be written; no decision was made";
 const char kDraining[] = "creditd is shutting down; no decision was made, retry elsewhere";
 
@@ -298,7 +288,6 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
     });
   }
   state_.audit->AppendAsync(std::move(decided.record), [answer, give](absl::Status status) {
-    NoteAudit(status);
     if (!answer->Claim()) return;
     give(status.ok() ? grpc::Status::OK
                      : grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
@@ -481,7 +470,6 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     }
     state_.audit->AppendAsync(std::move(decided.record), [self = shared_from_this(),
                                                           item](absl::Status status) {
-      NoteAudit(status);
       if (!status.ok()) {
         AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
       }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -235,7 +236,7 @@ TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
                 formats.push_back(r.format);
                 return true;
               }).ok());
-  EXPECT_EQ(formats, (std::vector<int>{1, 1, 1, 3, 3}));
+  EXPECT_EQ(formats, (std::vector<int>{1, 1, 1, kLogFormat, kLogFormat}));
   // A change to a first-format record is still found.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -369,7 +370,7 @@ TEST(SqliteAuditTest, LogsFromFormatTwoGainCallerColumnsAndStillVerify) {
                 return true;
               }).ok());
   EXPECT_EQ(callers, (std::vector<std::string>{"", "", "alice"}));
-  EXPECT_EQ(formats, (std::vector<int>{2, 2, 3}));
+  EXPECT_EQ(formats, (std::vector<int>{2, 2, kLogFormat}));
 }
 
 // A stalled disk must not grow memory without bound: once max_pending
@@ -497,6 +498,119 @@ TEST(SqliteAuditTest, SnapshotToAnUnwritablePlaceFails) {
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("no-such-directory"), std::string::npos) << status;
   ASSERT_TRUE((*sink)->Append(Record(2)).ok());
+}
+
+// The report: with the last page of a 50-record log overwritten, verify and
+// replay said "49 records, intact" (the read loop stopped at SQLite's error
+// and returned OK), and ReadRecord called an I/O error "not found".
+TEST(SqliteAuditTest, ALogThatCannotBeReadToItsEndIsAnErrorNotAShorterLog) {
+  const std::string path = FreshPath("torn_page.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    for (int i = 1; i <= 50; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+  }
+  ASSERT_TRUE(VerifyLog(path).ok());
+  // The records' pages are the last ones written: overwrite the file's last
+  // page with garbage.
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  ASSERT_FALSE(error);
+  ASSERT_GE(size, 8192u);
+  {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fseek(f, static_cast<long>(size - 4096), SEEK_SET), 0);
+    const std::string garbage(4096, '\x5a');
+    ASSERT_EQ(std::fwrite(garbage.data(), 1, garbage.size(), f), garbage.size());
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  if (result.ok()) {
+    // Reading may also stop at a record whose bytes changed; never "intact".
+    EXPECT_FALSE(result->ok && result->records == 50) << "the damage went unseen";
+    EXPECT_FALSE(result->ok) << result->records << " records, intact";
+  } else {
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss) << result.status();
+  }
+  int64_t visited = 0;
+  const absl::Status read = ForEachRecord(path, [&](const AuditRecord&) {
+    ++visited;
+    return true;
+  });
+  EXPECT_FALSE(read.ok() && visited < 50) << "read " << visited << " records and said OK";
+  // A record on the damaged page is an error, not "not found".
+  auto record = ReadRecord(path, "d-50");
+  EXPECT_FALSE(record.ok() && !record->has_value()) << "an unreadable record read as missing";
+}
+
+// The report: a NUL byte in customer_id was hashed in full but read back
+// cut at the NUL, so verify called the record tampered with and show
+// printed a different customer.
+TEST(SqliteAuditTest, TextReadsBackByteForByteNulBytesIncluded) {
+  const std::string path = FreshPath("nul.db");
+  AuditRecord r = Record(1);
+  r.customer_id = std::string("c-1\0hidden", 10);
+  r.request_id = std::string("\0", 1);
+  r.facts_json = std::string("{\"a\": \"x\0y\"}", 12);
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(r).ok());
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+  auto read = ReadRecord(path, "d-1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->customer_id, r.customer_id);
+  EXPECT_EQ((*read)->request_id, r.request_id);
+  EXPECT_EQ((*read)->facts_json, r.facts_json);
+}
+
+// The log's format is covered by each record's hash: a record cannot be
+// passed off as one of an older format (hashed without its caller, read
+// under looser rules) by editing the format table.
+TEST(SqliteAuditTest, EditingTheFormatTableBreaksTheChain) {
+  const std::string path = FreshPath("format_table.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
+  }
+  ASSERT_TRUE(VerifyLog(path)->ok);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE log_format SET format = 3", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->first_broken, 1);
+}
+
+TEST(SqliteAuditTest, ALogKeepsItsIdentity) {
+  const std::string path = FreshPath("identity.db");
+  std::string id;
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    id = (*sink)->identity().log_id;
+    EXPECT_EQ(id.size(), 32u);
+    EXPECT_EQ((*sink)->identity().chain_id, "main");
+  }
+  auto sink = SqliteAuditSink::Open(path, {});
+  ASSERT_TRUE(sink.ok());
+  EXPECT_EQ((*sink)->identity().log_id, id);
+  sink->reset();
+  absl::StatusOr<LogIdentity> read = ReadLogIdentity(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->log_id, id);
+  const std::string other = FreshPath("identity2.db");
+  auto second = SqliteAuditSink::Open(other, {});
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE((*second)->identity().log_id, id);
 }
 
 }  // namespace

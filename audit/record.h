@@ -1,0 +1,102 @@
+#pragma once
+
+// A record of the decision log and how it is hashed. One table of fields
+// (kRecordFields) says what a record holds; the store's schema, its SQL,
+// the binder, the reader and the content hash are all made from it.
+
+#include <cstdint>
+#include <string>
+
+namespace creditd::audit {
+
+// The log's record formats. 1: `hash` is sha256 over the previous hash and
+// every field, and the result JSON includes the scorecards (logs written
+// before format 2). 2: `hash` chains ContentHash (below), and the result is
+// LoggedResult. 3: the record also names its kind and the caller's identity,
+// both covered by ContentHash, and facts were converted strictly (no int
+// given as a decimal, no percent given as an int). 4: ContentHash covers the
+// record's format as well, so the table that says which format applies from
+// which record on cannot be changed without breaking the chain. A log
+// records from which sequence each format applies, so a log begun in an
+// earlier format verifies and replays across the change.
+constexpr int kFirstLogFormat = 1;
+constexpr int kLogFormat = 4;
+// From this format on, replay converts facts strictly.
+constexpr int kStrictFactsFormat = 3;
+// From this format on, ContentHash covers the format itself.
+constexpr int kHashedFormatFormat = 4;
+
+// What a record is: a decision made for a caller, or an administrative act
+// (a policy reload, with who asked for it and its result).
+inline constexpr char kDecisionRecord[] = "decision";
+inline constexpr char kReloadRecord[] = "reload";
+
+// One logged decision. Facts are kept as received (JSON), the result as the
+// decision JSON the caller got. Text fields are stored and read back byte
+// for byte, NUL bytes included.
+struct AuditRecord {
+  int64_t sequence = 0;  // assigned by the log, in commit order
+  std::string decision_id;
+  std::string time;  // RFC 3339, UTC, milliseconds
+  std::string customer_id;
+  std::string request_id;
+  std::string decision;
+  std::string policy_name;
+  std::string policy_version;
+  std::string policy_sha256;
+  std::string facts_json;
+  std::string result_json;
+  // From format 3: kDecisionRecord or kReloadRecord, and who asked (the
+  // caller's identity from its certificate or token, "anonymous" without
+  // one, "signal" or "watch" for a reload the server started itself).
+  std::string kind = kDecisionRecord;
+  std::string caller;
+  std::string previous_hash;  // the hash of the record before, "" for the first
+  std::string hash;           // RecordHash(record)
+  int format = kLogFormat;    // the record format it was written in
+};
+
+// A field of a record's content: its column in the store, where it lives in
+// AuditRecord, the first format that has it, (for fields added after format
+// 1) the SQL default that older records read as, and whether no two records
+// may share its value.
+struct RecordField {
+  const char* column;
+  std::string AuditRecord::*member;
+  int since_format;
+  const char* default_sql;  // nullptr: present since the first format
+  bool unique;
+};
+
+// In hashing order.
+inline constexpr RecordField kRecordFields[] = {
+    {"decision_id", &AuditRecord::decision_id, 1, nullptr, true},
+    {"time", &AuditRecord::time, 1, nullptr, false},
+    {"customer_id", &AuditRecord::customer_id, 1, nullptr, false},
+    {"request_id", &AuditRecord::request_id, 1, nullptr, false},
+    {"decision", &AuditRecord::decision, 1, nullptr, false},
+    {"policy_name", &AuditRecord::policy_name, 1, nullptr, false},
+    {"policy_version", &AuditRecord::policy_version, 1, nullptr, false},
+    {"policy_sha256", &AuditRecord::policy_sha256, 1, nullptr, false},
+    {"facts", &AuditRecord::facts_json, 1, nullptr, false},
+    {"result", &AuditRecord::result_json, 1, nullptr, false},
+    {"kind", &AuditRecord::kind, 3, "'decision'", false},
+    {"caller", &AuditRecord::caller, 3, "''", false},
+};
+
+// sha256 (hex) over the record's fields of its format (kRecordFields), each
+// length-prefixed, and from format 4 the format number: what the record
+// says, apart from its place in the chain. Computed by the caller's thread,
+// so the log's writer only chains.
+std::string ContentHash(const AuditRecord& record);
+
+// The hash that chains a record to its predecessor: sha256 (hex) over the
+// previous record's hash, the record's sequence and its content hash.
+std::string ChainHash(const std::string& previous_hash, int64_t sequence,
+                      const std::string& content_hash);
+
+// What the record's `hash` must equal in its format: ChainHash over its own
+// fields from format 2, the single sha256 over every field in format 1.
+std::string RecordHash(const AuditRecord& record);
+
+}  // namespace creditd::audit

@@ -1,0 +1,659 @@
+#include "audit/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace creditd::audit {
+namespace {
+
+// How long an open waits for a lock another connection holds. A creditd
+// holds its log's lock for as long as it runs, so waiting longer would not
+// help.
+constexpr int kOpenBusyMs = 1000;
+
+constexpr char kChainId[] = "main";
+
+constexpr char kOtherTables[] = R"sql(
+CREATE TABLE IF NOT EXISTS log_format (
+  first_sequence INTEGER PRIMARY KEY,
+  format INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies (
+  sha256 TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_info (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
+
+// The decisions table, from the field table.
+std::string DecisionsTable() {
+  std::string sql = "CREATE TABLE IF NOT EXISTS decisions (\n  sequence INTEGER PRIMARY KEY";
+  for (const RecordField& field : kRecordFields) {
+    absl::StrAppend(&sql, ",\n  ", field.column, " TEXT NOT NULL", field.unique ? " UNIQUE" : "",
+                    field.default_sql != nullptr ? " DEFAULT " : "",
+                    field.default_sql != nullptr ? field.default_sql : "");
+  }
+  absl::StrAppend(&sql, ",\n  previous_hash TEXT NOT NULL,\n  hash TEXT NOT NULL\n);");
+  return sql;
+}
+
+std::string InsertSql() {
+  std::vector<std::string> columns = {"sequence"};
+  for (const RecordField& field : kRecordFields) columns.push_back(field.column);
+  columns.push_back("previous_hash");
+  columns.push_back("hash");
+  std::vector<std::string> marks(columns.size(), "?");
+  return absl::StrCat("INSERT INTO decisions (", absl::StrJoin(columns, ", "), ") VALUES (",
+                      absl::StrJoin(marks, ", "), ")");
+}
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat("audit log: ", what, ": ",
+                                             db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+bool Busy(sqlite3* db) {
+  const int code = sqlite3_errcode(db);
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status =
+        absl::UnavailableError(absl::StrCat("audit log: ", error != nullptr ? error : "failed"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+// A text column byte for byte, NUL bytes included.
+std::string Text(sqlite3_stmt* s, int i) {
+  const void* data = sqlite3_column_blob(s, i);
+  const int size = sqlite3_column_bytes(s, i);
+  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& text) {
+  sqlite3_bind_text64(s, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// A statement, finalized when it goes out of scope.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(s_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() const { return s_; }
+  // The error of the last step (or of preparing), for a step that neither
+  // gave a row nor finished.
+  absl::Status Error(absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+absl::StatusOr<bool> HasColumn(sqlite3* db, const char* column) {
+  Statement s(db, "SELECT name FROM pragma_table_info('decisions')");
+  if (!s.ok()) return s.Error("cannot read the log's columns");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    if (Text(s.get(), 0) == column) return true;
+  }
+  if (rc != SQLITE_DONE) return s.Error("cannot read the log's columns");
+  return false;
+}
+
+// Which record format applies from which sequence on; a log without the
+// table was written entirely in format 1.
+absl::StatusOr<std::vector<std::pair<int64_t, int>>> LogFormats(sqlite3* db) {
+  std::vector<std::pair<int64_t, int>> formats;
+  Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_format'");
+  if (!exists.ok()) return exists.Error("cannot read the log's formats");
+  const int found = sqlite3_step(exists.get());
+  if (found == SQLITE_DONE) return formats;
+  if (found != SQLITE_ROW) return exists.Error("cannot read the log's formats");
+  Statement s(db, "SELECT first_sequence, format FROM log_format ORDER BY first_sequence");
+  if (!s.ok()) return s.Error("cannot read the log's formats");
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    formats.emplace_back(sqlite3_column_int64(s.get(), 0), sqlite3_column_int(s.get(), 1));
+  }
+  if (rc != SQLITE_DONE) return s.Error("cannot read the log's formats");
+  return formats;
+}
+
+int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence) {
+  int format = kFirstLogFormat;
+  for (const auto& [first, f] : formats) {
+    if (first <= sequence) format = f;
+  }
+  return format;
+}
+
+// Adds the columns of fields newer than the log, with the defaults that
+// say what the earlier records mean (decisions, no caller known).
+absl::Status AddMissingColumns(sqlite3* db) {
+  for (const RecordField& field : kRecordFields) {
+    if (field.default_sql == nullptr) continue;
+    absl::StatusOr<bool> has = HasColumn(db, field.column);
+    if (!has.ok()) return has.status();
+    if (*has) continue;
+    const std::string sql = absl::StrCat("ALTER TABLE decisions ADD COLUMN ", field.column,
+                                         " TEXT NOT NULL DEFAULT ", field.default_sql, ";");
+    if (absl::Status status = Exec(db, sql.c_str()); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat("getrandom: ", std::strerror(errno)));
+    }
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(raw);
+}
+
+absl::StatusOr<std::optional<std::string>> InfoValue(sqlite3* db, const char* key) {
+  Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_info'");
+  if (!exists.ok()) return exists.Error("cannot read the log's identity");
+  const int found = sqlite3_step(exists.get());
+  if (found == SQLITE_DONE) return std::optional<std::string>();
+  if (found != SQLITE_ROW) return exists.Error("cannot read the log's identity");
+  Statement s(db, "SELECT value FROM log_info WHERE key = ?");
+  if (!s.ok()) return s.Error("cannot read the log's identity");
+  sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return std::optional<std::string>(Text(s.get(), 0));
+  if (rc != SQLITE_DONE) return s.Error("cannot read the log's identity");
+  return std::optional<std::string>();
+}
+
+// The log's identity, made on first open.
+absl::StatusOr<LogIdentity> EnsureIdentity(sqlite3* db) {
+  absl::StatusOr<std::optional<std::string>> id = InfoValue(db, "log_id");
+  if (!id.ok()) return id.status();
+  LogIdentity identity;
+  identity.chain_id = kChainId;
+  if (id->has_value()) {
+    identity.log_id = **id;
+    return identity;
+  }
+  absl::StatusOr<std::string> made = RandomHex(16);
+  if (!made.ok()) return made.status();
+  identity.log_id = *made;
+  const std::string sql =
+      absl::StrCat("INSERT INTO log_info (key, value) VALUES ('log_id', '", identity.log_id,
+                   "'), ('chain_id', '", identity.chain_id, "');");
+  if (absl::Status status = Exec(db, sql.c_str()); !status.ok()) return status;
+  return identity;
+}
+
+// Opens read-only; NotFound when the file does not exist, FailedPrecondition
+// when a running creditd holds it.
+absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    absl::Status status = absl::NotFoundError(
+        absl::StrCat("cannot open the audit log `", path,
+                     "`: ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, kOpenBusyMs);
+  // Read something now, so a lock held elsewhere is told apart from the
+  // reads that follow failing.
+  char* error = nullptr;
+  if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master;", nullptr, nullptr, &error) !=
+      SQLITE_OK) {
+    absl::Status status =
+        Busy(db) ? absl::FailedPreconditionError(absl::StrCat(
+                       "the audit log `", path,
+                       "` is held by the creditd writing it; read a snapshot instead: send that "
+                       "creditd SIGUSR1 and read `",
+                       path, ".snapshot` when it logs the snapshot written"))
+                 : absl::DataLossError(absl::StrCat("cannot read the audit log `", path,
+                                                    "`: ", error != nullptr ? error : "failed"));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return status;
+  }
+  return db;
+}
+
+// A read-only connection, closed when it goes out of scope.
+class Reader {
+ public:
+  static absl::StatusOr<Reader> Open(const std::string& path) {
+    absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+    if (!db.ok()) return db.status();
+    return Reader(*db);
+  }
+  Reader(Reader&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  ~Reader() { sqlite3_close(db_); }
+  sqlite3* get() const { return db_; }
+
+ private:
+  explicit Reader(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// The columns RecordFrom reads; a log from before a field was added, opened
+// read-only, has no column for it and reads the field's default.
+absl::StatusOr<std::string> SelectRecords(sqlite3* db) {
+  std::vector<std::string> columns = {"sequence"};
+  for (const RecordField& field : kRecordFields) {
+    absl::StatusOr<bool> has = HasColumn(db, field.column);
+    if (!has.ok()) return has.status();
+    columns.push_back(*has || field.default_sql == nullptr ? field.column : field.default_sql);
+  }
+  columns.push_back("previous_hash");
+  columns.push_back("hash");
+  return absl::StrCat("SELECT ", absl::StrJoin(columns, ", "), " FROM decisions");
+}
+
+AuditRecord RecordFrom(sqlite3_stmt* s) {
+  AuditRecord r;
+  r.sequence = sqlite3_column_int64(s, 0);
+  int i = 1;
+  for (const RecordField& field : kRecordFields) r.*field.member = Text(s, i++);
+  r.previous_hash = Text(s, i++);
+  r.hash = Text(s, i);
+  return r;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The store.
+
+struct SqliteStore::SnapshotCopy {
+  SnapshotRequest request;
+  std::string temporary;  // request.path + ".tmp", renamed when complete
+  sqlite3* db = nullptr;
+  sqlite3_backup* backup = nullptr;
+
+  ~SnapshotCopy() {
+    if (backup != nullptr) sqlite3_backup_finish(backup);
+    sqlite3_close(db);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               const StoreOptions& options) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("cannot open `", path, "`"));
+    sqlite3_close(db);
+    return status;
+  }
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(db, options));
+  sqlite3_busy_timeout(db, kOpenBusyMs);
+  // Exclusive before anything is read: the lock is then held from the first
+  // read until close, and the WAL index is kept in memory, never in a shared
+  // file. The WAL is folded into the database every 1,000 pages, by the
+  // writer, after the commit that filled it.
+  const std::string decisions = DecisionsTable();
+  for (const char* sql : {"PRAGMA locking_mode=EXCLUSIVE;", "PRAGMA journal_mode=WAL;",
+                          "PRAGMA wal_autocheckpoint=1000;", decisions.c_str(), kOtherTables}) {
+    if (absl::Status status = Exec(db, sql); !status.ok()) {
+      if (Busy(db)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the audit log `", path,
+                         "` is in use by another process (another creditd writing it?); one "
+                         "creditd writes a log, and holds it until it exits"));
+      }
+      return status;
+    }
+  }
+  if (absl::Status status = AddMissingColumns(db); !status.ok()) return status;
+  if (absl::Status status =
+          Exec(db, options.durability == Durability::kDurable ? "PRAGMA synchronous=FULL;"
+                                                              : "PRAGMA synchronous=NORMAL;");
+      !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<LogIdentity> identity = EnsureIdentity(db);
+  if (!identity.ok()) return identity.status();
+  store->identity_ = *identity;
+  // Records from here on are in the current format; say so once.
+  absl::StatusOr<ChainHead> head = store->ReadHead();
+  if (!head.ok()) return head.status();
+  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(db);
+  if (!formats.ok()) return formats.status();
+  if (formats->empty() || formats->back().second != kLogFormat) {
+    const std::string sql =
+        absl::StrCat("INSERT OR REPLACE INTO log_format (first_sequence, format) VALUES (",
+                     head->sequence + 1, ", ", kLogFormat, ");");
+    if (absl::Status status = Exec(db, sql.c_str()); !status.ok()) return status;
+  }
+  if (absl::Status status = store->Prepare(); !status.ok()) return status;
+  return store;
+}
+
+SqliteStore::SqliteStore(sqlite3* db, const StoreOptions& options) : db_(db), options_(options) {}
+
+SqliteStore::~SqliteStore() {
+  AbandonSnapshots();
+  sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_policy_);
+  sqlite3_close(db_);
+}
+
+absl::Status SqliteStore::Prepare() {
+  if (sqlite3_prepare_v3(db_, InsertSql().c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_,
+                         nullptr) != SQLITE_OK) {
+    return SqlError(db_, "cannot prepare the insert");
+  }
+  if (sqlite3_prepare_v3(db_,
+                         "INSERT OR IGNORE INTO policies (sha256, name, version, source) "
+                         "VALUES (?, ?, ?, ?)",
+                         -1, SQLITE_PREPARE_PERSISTENT, &insert_policy_, nullptr) != SQLITE_OK) {
+    return SqlError(db_, "cannot prepare the policy insert");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChainHead> SqliteStore::ReadHead() {
+  Statement s(db_, "SELECT sequence, hash FROM decisions ORDER BY sequence DESC LIMIT 1");
+  if (!s.ok()) return SqlError(db_, "cannot read the last record");
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return ChainHead{};
+  if (rc != SQLITE_ROW) return SqlError(db_, "cannot read the last record");
+  return ChainHead{sqlite3_column_int64(s.get(), 0), Text(s.get(), 1)};
+}
+
+absl::Status SqliteStore::Begin() {
+  if (!options_.stall_while_file_exists.empty()) {
+    struct stat st;
+    while (stat(options_.stall_while_file_exists.c_str(), &st) == 0) {
+      if (interrupted_) return absl::UnavailableError("audit log: closing");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  std::function<absl::Status()> fault;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fault = fault_;
+  }
+  if (fault) {
+    if (absl::Status status = fault(); !status.ok()) return status;
+  }
+  return Exec(db_, "BEGIN IMMEDIATE;");
+}
+
+absl::Status SqliteStore::InsertPolicy(const PolicySource& policy) {
+  sqlite3_reset(insert_policy_);
+  BindText(insert_policy_, 1, policy.sha256);
+  BindText(insert_policy_, 2, policy.name);
+  BindText(insert_policy_, 3, policy.version);
+  BindText(insert_policy_, 4, policy.source);
+  const int rc = sqlite3_step(insert_policy_);
+  sqlite3_reset(insert_policy_);
+  sqlite3_clear_bindings(insert_policy_);
+  if (rc != SQLITE_DONE) return SqlError(db_, "cannot store a policy");
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Insert(const AuditRecord& r) {
+  sqlite3_reset(insert_);
+  int i = 1;
+  sqlite3_bind_int64(insert_, i++, r.sequence);
+  for (const RecordField& field : kRecordFields) BindText(insert_, i++, r.*field.member);
+  BindText(insert_, i++, r.previous_hash);
+  BindText(insert_, i, r.hash);
+  const int rc = sqlite3_step(insert_);
+  absl::Status status;
+  if (rc != SQLITE_DONE) {
+    // The statement alone is undone; the transaction goes on.
+    const std::string message = sqlite3_errmsg(db_);
+    switch (rc & 0xff) {
+      case SQLITE_CONSTRAINT:
+        status = absl::AlreadyExistsError(message);
+        break;
+      case SQLITE_TOOBIG:
+      case SQLITE_MISMATCH:
+      case SQLITE_RANGE:
+        status = absl::InvalidArgumentError(message);
+        break;
+      default:
+        status = absl::UnavailableError(absl::StrCat("audit log: cannot write: ", message));
+    }
+  }
+  sqlite3_reset(insert_);
+  sqlite3_clear_bindings(insert_);
+  return status;
+}
+
+absl::Status SqliteStore::Commit() { return Exec(db_, "COMMIT;"); }
+
+void SqliteStore::Rollback() {
+  if (!sqlite3_get_autocommit(db_)) (void)Exec(db_, "ROLLBACK;");
+}
+
+void SqliteStore::Interrupt() { interrupted_ = true; }
+
+void SqliteStore::SetFaultForTesting(std::function<absl::Status()> fault) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fault_ = std::move(fault);
+}
+
+void SqliteStore::RequestSnapshot(std::string path, std::function<void(absl::Status)> done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  snapshot_requests_.push_back({std::move(path), std::move(done)});
+}
+
+void SqliteStore::AbandonSnapshots() {
+  if (snapshot_) {
+    std::remove(snapshot_->temporary.c_str());
+    std::function<void(absl::Status)> done = std::move(snapshot_->request.done);
+    snapshot_.reset();
+    done(absl::UnavailableError("audit log: closed before the snapshot was complete"));
+  }
+  std::deque<SnapshotRequest> requests;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    requests.swap(snapshot_requests_);
+  }
+  for (SnapshotRequest& request : requests) {
+    request.done(absl::UnavailableError("audit log: closed before the snapshot began"));
+  }
+}
+
+bool SqliteStore::StepSnapshot() {
+  // Pages per step: 4 MiB, a few milliseconds of copying between commits.
+  constexpr int kPagesPerStep = 1024;
+  auto fail = [this](absl::Status status) {
+    std::unique_ptr<SnapshotCopy> copy = std::move(snapshot_);
+    const std::string temporary = copy->temporary;
+    std::function<void(absl::Status)> done = std::move(copy->request.done);
+    copy.reset();
+    std::remove(temporary.c_str());
+    done(std::move(status));
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !snapshot_requests_.empty();
+  };
+  if (!snapshot_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (snapshot_requests_.empty()) return false;
+      snapshot_ = std::make_unique<SnapshotCopy>();
+      snapshot_->request = std::move(snapshot_requests_.front());
+      snapshot_requests_.pop_front();
+    }
+    snapshot_->temporary = snapshot_->request.path + ".tmp";
+    std::remove(snapshot_->temporary.c_str());
+    if (sqlite3_open_v2(snapshot_->temporary.c_str(), &snapshot_->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+      return fail(SqlError(snapshot_->db, absl::StrCat("cannot create `", snapshot_->temporary,
+                                                       "` for a snapshot")));
+    }
+    if (absl::Status status = Exec(snapshot_->db, "PRAGMA locking_mode=EXCLUSIVE;"); !status.ok()) {
+      return fail(status);
+    }
+    snapshot_->backup = sqlite3_backup_init(snapshot_->db, "main", db_, "main");
+    if (snapshot_->backup == nullptr) {
+      return fail(SqlError(snapshot_->db, "cannot start a snapshot"));
+    }
+  }
+  // Commits on this connection go into the copy as well, so the copy is
+  // the log as it stands when the last step finishes.
+  const int rc = sqlite3_backup_step(snapshot_->backup, kPagesPerStep);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return true;
+  if (rc != SQLITE_DONE) return fail(SqlError(snapshot_->db, "cannot write a snapshot"));
+  sqlite3_backup_finish(snapshot_->backup);
+  snapshot_->backup = nullptr;
+  // The copy is a log of its own: readers open it without any lock.
+  if (absl::Status status = Exec(snapshot_->db, "PRAGMA journal_mode=DELETE;"); !status.ok()) {
+    return fail(status);
+  }
+  if (sqlite3_close(snapshot_->db) != SQLITE_OK) {
+    return fail(absl::UnavailableError("audit log: cannot close a snapshot"));
+  }
+  snapshot_->db = nullptr;
+  if (std::rename(snapshot_->temporary.c_str(), snapshot_->request.path.c_str()) != 0) {
+    return fail(absl::UnavailableError(absl::StrCat(
+        "audit log: cannot rename `", snapshot_->temporary, "`: ", std::strerror(errno))));
+  }
+  std::unique_ptr<SnapshotCopy> copy = std::move(snapshot_);
+  copy->request.done(absl::OkStatus());
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !snapshot_requests_.empty();
+}
+
+// ---------------------------------------------------------------------------
+// Reading.
+
+absl::Status ForEachRecord(const std::string& path,
+                           const std::function<bool(const AuditRecord&)>& visit) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(db->get());
+  if (!formats.ok()) return formats.status();
+  absl::StatusOr<std::string> select = SelectRecords(db->get());
+  if (!select.ok()) return select.status();
+  Statement s(db->get(), absl::StrCat(*select, " ORDER BY sequence"));
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  int64_t last = 0;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    AuditRecord record = RecordFrom(s.get());
+    record.format = FormatOf(*formats, record.sequence);
+    last = record.sequence;
+    if (!visit(record)) return absl::OkStatus();
+  }
+  if (rc != SQLITE_DONE) {
+    return s.Error(absl::StrCat("the audit log `", path, "` cannot be read past record ", last));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
+  VerifyResult result;
+  std::string previous;
+  absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) {
+    ++result.records;
+    if (r.sequence != result.records) {
+      result.problem = absl::StrCat("expected record ", result.records, ", found ", r.sequence,
+                                    " (records missing)");
+    } else if (r.previous_hash != previous) {
+      result.problem = "its previous hash does not match the record before it";
+    } else if (RecordHash(r) != r.hash) {
+      result.problem = "its content does not match its hash (changed after it was written)";
+    }
+    if (!result.problem.empty()) {
+      result.ok = false;
+      result.first_broken = r.sequence;
+      return false;
+    }
+    previous = r.hash;
+    result.head = {r.sequence, r.hash};
+    return true;
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
+                                                      const std::string& decision_id) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<std::string> select = SelectRecords(db->get());
+  if (!select.ok()) return select.status();
+  Statement s(db->get(), absl::StrCat(*select, " WHERE decision_id = ?"));
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  BindText(s.get(), 1, decision_id);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<AuditRecord>();
+  if (rc != SQLITE_ROW) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  AuditRecord record = RecordFrom(s.get());
+  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(db->get());
+  if (!formats.ok()) return formats.status();
+  record.format = FormatOf(*formats, record.sequence);
+  return std::optional<AuditRecord>(std::move(record));
+}
+
+absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  Statement s(db->get(), "SELECT source FROM policies WHERE sha256 = ?");
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  BindText(s.get(), 1, sha256);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return Text(s.get(), 0);
+  if (rc != SQLITE_DONE) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  return absl::NotFoundError(absl::StrCat("no policy source for sha256 ", sha256));
+}
+
+absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<std::optional<std::string>> log_id = InfoValue(db->get(), "log_id");
+  if (!log_id.ok()) return log_id.status();
+  absl::StatusOr<std::optional<std::string>> chain_id = InfoValue(db->get(), "chain_id");
+  if (!chain_id.ok()) return chain_id.status();
+  if (!log_id->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("the audit log `", path, "` has no identity (written before it was kept)"));
+  }
+  if (!chain_id->has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("the audit log `", path, "` has a log id but no chain id"));
+  }
+  return LogIdentity{**log_id, **chain_id};
+}
+
+}  // namespace creditd::audit

@@ -1,0 +1,119 @@
+#pragma once
+
+// The audit log's storage in SQLite, and the functions that read a log.
+// SQLite stays in audit/: nothing else includes sqlite3.h.
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "audit/commit_queue.h"
+#include "audit/record.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace creditd::audit {
+
+struct StoreOptions {
+  Durability durability = Durability::kDurable;  // FULL or NORMAL fsync
+  // For tests of a stalled disk: while a file exists at this path, Begin
+  // waits. Empty (the default): never.
+  std::string stall_while_file_exists;
+};
+
+// What identifies a log: made when the log is created, kept in it.
+struct LogIdentity {
+  std::string log_id;    // 32 hex digits from the OS's random source
+  std::string chain_id;  // the chain this writer appends to ("main")
+};
+
+// SQLite in WAL mode, held exclusively by its one connection for as long as
+// it is open (SQLite's exclusive locking mode): no second writer can open
+// the log, and the WAL index lives in this process's memory rather than in a
+// shared "-shm" file another process could truncate or make unwritable under
+// it (which ends a process with SIGBUS). Other processes read a consistent
+// copy made by Snapshot. The table of record fields (kRecordFields) makes
+// the schema, the migrations of older logs, the insert and the reader.
+class SqliteStore : public RecordStore {
+ public:
+  // Opens (creating if needed) the log at `path`. FailedPrecondition when
+  // another process holds it.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                           const StoreOptions& options);
+  ~SqliteStore() override;
+
+  absl::StatusOr<ChainHead> ReadHead() override;
+  absl::Status Begin() override;
+  absl::Status InsertPolicy(const PolicySource& policy) override;
+  absl::Status Insert(const AuditRecord& record) override;
+  absl::Status Commit() override;
+  void Rollback() override;
+
+  const LogIdentity& identity() const { return identity_; }
+
+  // Asks for a copy of the log at `path` (through `path`.tmp, renamed when
+  // complete); `done` runs on the writer's thread with the result. Any
+  // thread.
+  void RequestSnapshot(std::string path, std::function<void(absl::Status)> done);
+  // The writer's share of snapshot work, between commits: starts a
+  // requested copy, copies a few pages, finishes it. Whether more is left.
+  bool StepSnapshot();
+  // Answers snapshot requests not finished (the log is closing).
+  void AbandonSnapshots();
+  void Interrupt() override;
+
+  // A test hook: while it returns an error, Begin fails with it.
+  void SetFaultForTesting(std::function<absl::Status()> fault);
+
+ private:
+  struct SnapshotRequest {
+    std::string path;
+    std::function<void(absl::Status)> done;
+  };
+  struct SnapshotCopy;
+
+  SqliteStore(sqlite3* db, const StoreOptions& options);
+  absl::Status Prepare();
+
+  sqlite3* db_;
+  StoreOptions options_;
+  LogIdentity identity_;
+  sqlite3_stmt* insert_ = nullptr;         // kept prepared for the log's lifetime
+  sqlite3_stmt* insert_policy_ = nullptr;  // likewise
+  std::atomic<bool> interrupted_{false};
+  std::mutex mutex_;  // guards the two below
+  std::function<absl::Status()> fault_;
+  std::deque<SnapshotRequest> snapshot_requests_;
+  std::unique_ptr<SnapshotCopy> snapshot_;  // the writer's alone
+};
+
+// Reads and checks a log. Each function opens the database read-only; a log
+// a running creditd holds cannot be read (FailedPrecondition, naming the
+// snapshot to read instead). A log that cannot be read to its end is an
+// error (DataLoss), never a shorter log.
+struct VerifyResult {
+  int64_t records = 0;
+  bool ok = true;
+  int64_t first_broken = 0;  // sequence of the first record that does not verify
+  std::string problem;
+  ChainHead head;  // the last record read
+};
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path);
+absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
+                                                      const std::string& decision_id);
+// Calls `visit` for every record in order; stops early when it returns false.
+absl::Status ForEachRecord(const std::string& path,
+                           const std::function<bool(const AuditRecord&)>& visit);
+// The canonical source stored for a policy sha256.
+absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
+// The log's identity; logs created before it was kept have none (NotFound).
+absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path);
+
+}  // namespace creditd::audit
