@@ -51,7 +51,7 @@ absl::Status CommitQueue::Append(AuditRecord record) {
   pending->record = std::move(record);
   std::unique_lock<std::mutex> lock(mutex_);
   if (stopping_) return absl::UnavailableError("audit log: closed");
-  if (queue_.size() >= options_.max_pending) return QueueFull();
+  if (queue_.size() + in_flight_ >= options_.max_pending) return QueueFull();
   queue_.push_back(pending);
   work_.notify_one();
   if (options_.durability == Durability::kAsync) return absl::OkStatus();
@@ -71,7 +71,7 @@ void CommitQueue::AppendAsync(AuditRecord record, std::function<void(absl::Statu
   absl::Status refused;
   if (stopping_) {
     refused = absl::UnavailableError("audit log: closed");
-  } else if (queue_.size() >= options_.max_pending) {
+  } else if (queue_.size() + in_flight_ >= options_.max_pending) {
     refused = QueueFull();
   }
   if (!refused.ok()) {

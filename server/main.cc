@@ -43,7 +43,8 @@ ABSL_FLAG(std::string, audit_db, "creditd-audit.db", "SQLite file of the audit l
 ABSL_FLAG(std::string, audit_durability, "durable",
           "durable: every decision is committed to the audit log (fsync) before it is "
           "answered; async: answered once queued, faster, but a crash can lose the last "
-          "decisions from the log");
+          "decisions from the log, and so can a log that stays unwritable past SIGTERM's "
+          "--drain_seconds (creditd then exits 3, naming how many)");
 ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
           "largest message gRPC accepts, in bytes; a larger one ends its call (a whole stream) "
           "with RESOURCE_EXHAUSTED");

@@ -5,6 +5,7 @@ intact, and failing closed when the audit log cannot be written.
     resilience_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
 """
 import os
+import re
 import resource
 import shutil
 import signal
@@ -289,6 +290,55 @@ class ResilienceTest(unittest.TestCase):
             if server.proc.poll() is None:
                 server.proc.kill()
             self.assertEqual(self.audit("verify", server.audit).returncode, 0)
+            server.cleanup()
+
+    def test_async_mode_tells_a_failing_log_and_names_what_it_could_not_write(self):
+        # The report: on a full disk, async mode answered all 3,000 calls, logged
+        # no error, and a clean SIGTERM exited 0 with 2,991 answered decisions
+        # missing from the log.
+        server = base.Server(os.path.join(SOURCE, "policies"),
+                             ["--audit_durability=async", "--audit_max_queue=200",
+                              "--drain_seconds=2"])
+        try:
+            server.decisions.Evaluate(dunning_request(), timeout=10)
+            time.sleep(0.3)
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+            answered, refused = 0, 0
+            for _ in range(400):
+                try:
+                    server.decisions.Evaluate(dunning_request(), timeout=10)
+                    answered += 1
+                except grpc.RpcError as e:
+                    self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+                    refused += 1
+            # The failure is logged at once, not when someone waits on a commit.
+            deadline = time.time() + 10
+            while time.time() < deadline and \
+                    "audit log cannot be written" not in server.output():
+                time.sleep(0.05)
+            self.assertIn("audit log cannot be written", server.output())
+            # The queue holds its limit, then calls are refused.
+            self.assertGreater(refused, 0)
+            server.proc.send_signal(signal.SIGTERM)
+            started = time.time()
+            code = server.proc.wait(timeout=60)
+            server.copier.join(timeout=10)
+            self.assertLess(time.time() - started, 15)
+            self.assertEqual(code, 3, server.output())
+            m = re.search(r"(\d+) decisions were answered but could not be written",
+                          server.output())
+            self.assertIsNotNone(m, server.output())
+            unwritten = int(m.group(1))
+            self.assertGreater(unwritten, 0)
+            self.assertLessEqual(unwritten, 200)  # the queue's bound
+            # Every answered decision is either in the log or counted.
+            db = sqlite3.connect(server.audit)
+            logged = db.execute("SELECT count(*) FROM decisions WHERE kind = 'decision'")
+            self.assertEqual(logged.fetchone()[0] - 1 + unwritten, answered)
+            db.close()
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
             server.cleanup()
 
     def test_the_log_has_no_shared_memory_file_to_break(self):

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -61,33 +62,45 @@ class Server:
     def __init__(self, policies, extra=(), audit=None):
         self.dir = tempfile.mkdtemp(prefix="creditd-e2e-")
         self.audit = audit or os.path.join(self.dir, "audit.db")
-        self.log = open(os.path.join(self.dir, "creditd.log"), "w+")
+        self.log_path = os.path.join(self.dir, "creditd.log")
         self.stall = os.path.join(self.dir, "stall-log")
+        # The output goes through a pipe, copied to the log file by a thread of
+        # the test's: a file-size limit set on creditd must not silence it.
         self.proc = subprocess.Popen(
             [CREDITD, "--listen=127.0.0.1:0", f"--policies={policies}", f"--audit_db={self.audit}",
-             *extra], stdout=self.log, stderr=subprocess.STDOUT,
+             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=dict(os.environ, CREDITD_TEST_STALL_LOG_WHILE=self.stall))
+        self.copier = threading.Thread(target=self._copy_output, daemon=True)
+        self.copier.start()
         deadline = time.time() + 30
         self.port = None
         while time.time() < deadline and self.port is None:
-            self.log.seek(0)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log.read())
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.output())
             if m:
                 self.port = int(m.group(1))
             elif self.proc.poll() is not None:
+                self.copier.join(timeout=10)
                 break
             else:
                 time.sleep(0.05)
         if self.port is None:
-            self.log.seek(0)
-            raise RuntimeError("creditd did not start:\n" + self.log.read())
+            raise RuntimeError("creditd did not start:\n" + self.output())
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.decisions = rpc.DecisionServiceStub(self.channel)
         self.policies = rpc.PolicyServiceStub(self.channel)
 
+    def _copy_output(self):
+        with open(self.log_path, "ab") as log:
+            for line in iter(self.proc.stdout.readline, b""):
+                log.write(line)
+                log.flush()
+
     def output(self):
-        self.log.seek(0)
-        return self.log.read()
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def health(self):
         """grpc.health.v1 Check, raw: b"\\x08\\x01" is SERVING, b"\\x08\\x02" NOT_SERVING."""
@@ -121,10 +134,13 @@ class Server:
     def stop(self):
         self.channel.close()
         self.proc.terminate()
-        return self.proc.wait(timeout=60)
+        code = self.proc.wait(timeout=60)
+        self.copier.join(timeout=10)
+        return code
 
     def cleanup(self):
-        self.log.close()
+        if self.proc.poll() is not None:
+            self.copier.join(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
