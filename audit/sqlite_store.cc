@@ -581,7 +581,8 @@ absl::Status ForEachRecord(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
+                                       const std::set<int64_t>& keep_hashes_of) {
   VerifyResult result;
   std::string previous;
   absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) {
@@ -601,6 +602,7 @@ absl::StatusOr<VerifyResult> VerifyLog(const std::string& path) {
     }
     previous = r.hash;
     result.head = {r.sequence, r.hash};
+    if (keep_hashes_of.count(r.sequence) > 0) result.hashes[r.sequence] = r.hash;
     return true;
   });
   if (!status.ok()) return status;

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,8 +106,11 @@ struct VerifyResult {
   int64_t first_broken = 0;  // sequence of the first record that does not verify
   std::string problem;
   ChainHead head;  // the last record read
+  // The hash of each record asked for (by sequence) that was read.
+  std::map<int64_t, std::string> hashes;
 };
-absl::StatusOr<VerifyResult> VerifyLog(const std::string& path);
+absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
+                                       const std::set<int64_t>& keep_hashes_of = {});
 absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
                                                       const std::string& decision_id);
 // Calls `visit` for every record in order; stops early when it returns false.

@@ -3,9 +3,12 @@
 // own stored policy source.
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
 #include "cli/creditctl.h"
 #include "cli/policy_loading.h"
@@ -17,20 +20,81 @@ namespace creditd::cli {
 
 namespace {
 
-void Verify(const std::string& db, Context& context) {
-  absl::StatusOr<audit::VerifyResult> result = audit::VerifyLog(db);
+void Verify(const std::string& db, const std::string& checkpoints, const std::string& key_path,
+            Context& context) {
+  if (checkpoints.empty() != key_path.empty()) {
+    context.err << "creditctl: --checkpoints and --key go together: the directory of signed "
+                   "checkpoints and the public key that signed them\n";
+    context.exit_code = kExitUsage;
+    return;
+  }
+  std::optional<audit::CheckpointKey> key;
+  audit::CheckpointDir dir;
+  std::set<int64_t> counts;
+  if (!checkpoints.empty()) {
+    absl::StatusOr<audit::CheckpointKey> loaded = audit::CheckpointKey::FromPublicKeyFile(key_path);
+    if (!loaded.ok()) {
+      context.err << "creditctl: " << loaded.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
+    key = *std::move(loaded);
+    absl::StatusOr<audit::CheckpointDir> read = audit::ReadCheckpointDir(checkpoints, *key);
+    if (!read.ok()) {
+      context.err << "creditctl: " << read.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
+    dir = *std::move(read);
+    for (const audit::CheckpointFile& c : dir.checkpoints) counts.insert(c.checkpoint.records);
+  }
+  absl::StatusOr<audit::VerifyResult> result = audit::VerifyLog(db, counts);
   if (!result.ok()) {
     context.err << "creditctl: " << result.status().message() << "\n";
     context.exit_code = kExitUsage;
     return;
   }
-  if (result->ok) {
-    context.out << db << ": " << result->records << " records, hash chain intact\n";
+  if (!result->ok) {
+    context.out << db << ": record " << result->first_broken << " is broken: " << result->problem
+                << "\n";
+    context.exit_code = kExitFailure;
+    if (key) context.out << db << ": not compared with its checkpoints: the chain is broken\n";
     return;
   }
-  context.out << db << ": record " << result->first_broken << " is broken: " << result->problem
-              << "\n";
-  context.exit_code = kExitFailure;
+  context.out << db << ": " << result->records << " records, hash chain intact\n";
+  if (!key) return;
+  for (const std::string& refused : dir.refused) {
+    context.out << db << ": checkpoint " << refused << "\n";
+    context.exit_code = kExitFailure;
+  }
+  absl::StatusOr<audit::LogIdentity> identity = audit::ReadLogIdentity(db);
+  if (!identity.ok()) {
+    context.out << db << ": cannot be compared with checkpoints: " << identity.status().message()
+                << "\n";
+    context.exit_code = kExitFailure;
+    return;
+  }
+  const audit::CheckpointReport report =
+      audit::CheckLogAgainst(dir.checkpoints, *identity, result->records, result->hashes);
+  for (const audit::CheckpointProblem& problem : report.problems) {
+    context.out << db << ": " << problem.message
+                << " (first record concerned: " << problem.first_record << ")\n";
+    context.exit_code = kExitFailure;
+  }
+  if (!report.problems.empty()) return;
+  if (report.checked == 0) {
+    context.out << db << ": no checkpoint in " << checkpoints
+                << " covers this log: nothing shows whether records were cut off\n";
+    context.exit_code = kExitFailure;
+    return;
+  }
+  context.out << db << ": agrees with " << report.checked << " checkpoints signed by key "
+              << key->id() << "; the newest covers " << report.covered << " of its "
+              << result->records << " records\n";
+  if (report.covered < result->records) {
+    context.out << db << ": records " << report.covered + 1 << " to " << result->records
+                << " are not covered by a checkpoint yet: they could be cut without a trace\n";
+  }
 }
 
 void Show(const std::string& db, const std::string& id, Context& context) {
@@ -116,6 +180,8 @@ void AddAuditCommand(CLI::App& app, Context& context) {
   struct Flags {
     std::string db;
     std::string id;
+    std::string checkpoints;
+    std::string key;
   };
   auto flags = std::make_shared<Flags>();
   auto* audit = app.add_subcommand("audit", "Verify, show and replay the decision log");
@@ -123,12 +189,19 @@ void AddAuditCommand(CLI::App& app, Context& context) {
   audit->footer(
       "Examples:\n"
       "  creditctl audit verify creditd-audit.db\n"
+      "  creditctl audit verify creditd-audit.db --checkpoints checkpoints/ --key checkpoint.pub\n"
       "  creditctl audit show creditd-audit.db 3f2a...-...\n"
       "  creditctl audit replay creditd-audit.db");
   auto* verify =
       audit->add_subcommand("verify", "Check the hash chain; report the first broken record");
   verify->add_option("db", flags->db, "the audit log (SQLite file)")->required();
-  verify->callback([&context, flags] { Verify(flags->db, context); });
+  verify->add_option("--checkpoints", flags->checkpoints,
+                     "a directory of signed checkpoints (creditd --checkpoint_dir): report "
+                     "records cut off, rewritten or forked since they were signed");
+  verify->add_option("--key", flags->key,
+                     "the public key (PEM, Ed25519) that signed the checkpoints");
+  verify->callback(
+      [&context, flags] { Verify(flags->db, flags->checkpoints, flags->key, context); });
   auto* show = audit->add_subcommand("show", "Print one logged decision");
   show->add_option("db", flags->db, "the audit log")->required();
   show->add_option("id", flags->id, "the decision id")->required();

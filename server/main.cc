@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
 #include "engine/evaluator.h"
@@ -45,6 +46,16 @@ ABSL_FLAG(std::string, audit_durability, "durable",
           "answered; async: answered once queued, faster, but a crash can lose the last "
           "decisions from the log, and so can a log that stays unwritable past SIGTERM's "
           "--drain_seconds (creditd then exits 3, naming how many)");
+ABSL_FLAG(std::string, checkpoint_key, "",
+          "Ed25519 private key (PEM, `openssl genpkey -algorithm ed25519`) that signs checkpoints "
+          "of the audit log (log id, chain, record count, newest hash), so that records cut off "
+          "or rewritten show in `creditctl audit verify --checkpoints`. Empty: no checkpoints");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "where signed checkpoints are written, one small file each (default: AUDIT_DB "
+          "followed by .checkpoints); ship them off the host");
+ABSL_FLAG(int32_t, checkpoint_seconds, 60,
+          "with --checkpoint_key, sign a checkpoint this often when the log has grown, and "
+          "always at start and at exit");
 ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
           "largest message gRPC accepts, in bytes; a larger one ends its call (a whole stream) "
           "with RESOURCE_EXHAUSTED");
@@ -275,6 +286,47 @@ int main(int argc, char** argv) {
   }
   spdlog::info("audit log {} ({})", options.audit_db, durability);
 
+  // Signed checkpoints of the log, written outside it.
+  std::unique_ptr<creditd::audit::Checkpointer> checkpointer;
+  if (const std::string key_file = absl::GetFlag(FLAGS_checkpoint_key); !key_file.empty()) {
+    absl::StatusOr<creditd::audit::CheckpointKey> key =
+        creditd::audit::CheckpointKey::FromPrivateKeyFile(key_file);
+    if (!key.ok()) {
+      spdlog::error("{}", std::string(key.status().message()));
+      return 2;
+    }
+    const int32_t seconds = absl::GetFlag(FLAGS_checkpoint_seconds);
+    if (seconds < 1) {
+      spdlog::error("--checkpoint_seconds must be at least 1, not {}", seconds);
+      return 2;
+    }
+    creditd::audit::CheckpointerOptions checkpoint_options;
+    checkpoint_options.dir = absl::GetFlag(FLAGS_checkpoint_dir);
+    if (checkpoint_options.dir.empty()) checkpoint_options.dir = options.audit_db + ".checkpoints";
+    checkpoint_options.interval = absl::Seconds(seconds);
+    checkpoint_options.on_written = [](const std::string& file) {
+      spdlog::debug("checkpoint written: {}", file);
+    };
+    checkpoint_options.on_error = [](const absl::Status& status) {
+      spdlog::error("{}", std::string(status.message()));
+    };
+    const std::string key_id = key->id();
+    creditd::audit::SqliteAuditSink* sink = audit->get();
+    checkpointer = std::make_unique<creditd::audit::Checkpointer>(
+        *std::move(key), sink->identity(), [sink] { return sink->Committed(); },
+        checkpoint_options);
+    if (absl::Status status = checkpointer->Start(); !status.ok()) {
+      spdlog::error("{}", std::string(status.message()));
+      return 2;
+    }
+    spdlog::info("signing checkpoints of log {} with key {} into {} every {} s",
+                 sink->identity().log_id, key_id, checkpoint_options.dir, seconds);
+  } else {
+    spdlog::warn(
+        "no --checkpoint_key: the audit log is not checkpointed, so records cut off or a "
+        "rewritten log would not show");
+  }
+
   creditd::server::ServingState state(options.limits, options.policy_dir);
   state.audit = audit->get();
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
@@ -411,6 +463,13 @@ int main(int argc, char** argv) {
   // Whatever the log still holds is written, waiting for a failing log at
   // most --drain_seconds; answered decisions it could not write are named.
   const absl::Status closed = (*audit)->Close(absl::Seconds(absl::GetFlag(FLAGS_drain_seconds)));
+  // The last checkpoint signs everything written.
+  if (checkpointer != nullptr) {
+    if (absl::Status status = checkpointer->Stop(); !status.ok()) {
+      spdlog::error("{}", std::string(status.message()));
+    }
+    checkpointer.reset();
+  }
   audit->reset();
   if (absl::IsDataLoss(closed)) {
     spdlog::error("creditd stopped: {}", std::string(closed.message()));
