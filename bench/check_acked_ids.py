@@ -7,7 +7,8 @@ no crash.
 
 Prints how many ids were acked, how many the log holds, and every acked id
 missing from it; exits 1 when any is missing, 2 when a file cannot be read.
-Opens the log read-only, so it may run while creditd does.
+Opens the log read-only: a stopped creditd's log, or the snapshot a running one
+writes on SIGUSR1 (it holds its own log exclusively).
 """
 import sqlite3
 import sys
