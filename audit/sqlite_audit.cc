@@ -12,12 +12,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, store_options);
   if (!store.ok()) return store.status();
   auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(std::move(*store)));
-  QueueOptions queue_options;
-  queue_options.durability = options.durability;
-  queue_options.max_batch = options.max_batch;
-  queue_options.max_pending = options.max_pending;
-  queue_options.on_state = options.on_state;
-  queue_options.on_record_failed = options.on_record_failed;
+  QueueOptions queue_options = options;
   queue_options.between_commits = [store = sink->store_.get()] { return store->StepSnapshot(); };
   sink->queue_ = std::make_unique<CommitQueue>(*sink->store_, std::move(queue_options));
   if (absl::Status status = sink->queue_->Start(); !status.ok()) return status;

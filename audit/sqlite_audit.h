@@ -14,19 +14,12 @@
 
 namespace creditd::audit {
 
-struct SqliteOptions {
-  Durability durability = Durability::kDurable;
-  size_t max_batch = 2048;  // records per group commit
-  // Records waiting to be written (either mode) before Append refuses with
-  // Unavailable: a stalled disk must not grow memory without bound.
-  size_t max_pending = 20000;
+// The queue's options (durability, batch, bound, what it tells), and the
+// store's one test hook.
+struct SqliteOptions : QueueOptions {
   // For tests of a stalled disk: while a file exists at this path, the
   // writer waits before each commit. Empty (the default): never.
   std::string stall_while_file_exists;
-  // The log's state, told at once (QueueOptions::on_state), and records lost
-  // to an error of their own (QueueOptions::on_record_failed).
-  std::function<void(const absl::Status&)> on_state;
-  std::function<void(const AuditRecord&, const absl::Status&)> on_record_failed;
 };
 
 // One writer thread commits records in batches (group commit) and keeps the
