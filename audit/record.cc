@@ -1,8 +1,14 @@
 #include "audit/record.h"
 
+#include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "engine/evaluator.h"
 #include "engine/sha256.h"
 
 namespace creditd::audit {
@@ -38,6 +44,42 @@ std::string RecordHash(const AuditRecord& r) {
   }
   absl::StrAppend(&data, r.sequence);
   return engine::Sha256Hex(data);
+}
+
+absl::StatusOr<std::string> LogTimeBound(absl::string_view text) {
+  auto invalid = [text] {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", engine::EchoText(text, 64),
+                     "` is not a time: write RFC 3339 with an offset (2026-11-22T10:00:00Z, "
+                     "2026-11-22T11:00:00+01:00) or a date (2026-11-22)"));
+  };
+  // absl's parser takes more than RFC 3339 (years of any length, spaces
+  // around): the date must be YYYY-MM-DD, and nothing may surround it.
+  const bool date_shaped =
+      text.size() >= 10 && absl::ascii_isdigit(text[0]) && absl::ascii_isdigit(text[1]) &&
+      absl::ascii_isdigit(text[2]) && absl::ascii_isdigit(text[3]) && text[4] == '-' &&
+      absl::ascii_isdigit(text[5]) && absl::ascii_isdigit(text[6]) && text[7] == '-' &&
+      absl::ascii_isdigit(text[8]) && absl::ascii_isdigit(text[9]);
+  if (!date_shaped || std::any_of(text.begin(), text.end(), [](char c) {
+        return absl::ascii_isspace(static_cast<unsigned char>(c));
+      })) {
+    return invalid();
+  }
+  absl::Time time;
+  std::string error;
+  const bool parsed =
+      text.size() == 10
+          ? absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &time, &error)
+          : absl::ParseTime(absl::RFC3339_full, text, absl::UTCTimeZone(), &time, &error);
+  if (!parsed) return invalid();
+  // Rounded up to a whole millisecond (ToUnixMillis rounds down).
+  int64_t ms = absl::ToUnixMillis(time);
+  if (absl::FromUnixMillis(ms) < time) ++ms;
+  const absl::CivilSecond utc = absl::ToCivilSecond(absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  if (utc.year() < 0 || utc.year() > 9999) return invalid();
+  const int64_t milliseconds = ((ms % 1000) + 1000) % 1000;
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.year(), utc.month(), utc.day(),
+                         utc.hour(), utc.minute(), utc.second(), milliseconds);
 }
 
 }  // namespace creditd::audit

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
 namespace creditd::audit {
 
 // The log's record formats. 1: `hash` is sha256 over the previous hash and
@@ -98,5 +101,15 @@ std::string ChainHash(const std::string& previous_hash, int64_t sequence,
 // What the record's `hash` must equal in its format: ChainHash over its own
 // fields from format 2, the single sha256 over every field in format 1.
 std::string RecordHash(const AuditRecord& record);
+
+// A bound for record times, written as the log writes times (RFC 3339 in
+// UTC with milliseconds, "2026-11-22T10:00:00.000Z"), so that comparing the
+// texts compares the times. `text` is RFC 3339 with its offset ("Z",
+// "+02:00") and any fraction of a second, or a date, YYYY-MM-DD, for
+// midnight UTC that day. A time between two milliseconds is rounded up to
+// the later one, which keeps both an inclusive lower bound and an exclusive
+// upper bound exact. InvalidArgument for anything else, or a time whose UTC
+// year is outside 0000-9999.
+absl::StatusOr<std::string> LogTimeBound(absl::string_view text);
 
 }  // namespace creditd::audit

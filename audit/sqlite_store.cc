@@ -658,4 +658,126 @@ absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path) {
   return LogIdentity{**log_id, **chain_id};
 }
 
+// ---------------------------------------------------------------------------
+// Filtered reading.
+
+namespace {
+
+// A filter as SQL: the condition, and the values it binds, in order. The
+// condition is made of the field table's columns and constant SQL only;
+// every value from the filter is bound.
+struct FilterSql {
+  std::string where;  // "" or " WHERE ..."
+  std::vector<std::string> values;
+};
+
+// A field's column or, in a log from before the field was added (read-only,
+// so never migrated), the default its records read as.
+absl::StatusOr<std::string> ColumnOrDefault(sqlite3* db, absl::string_view column) {
+  for (const RecordField& field : kRecordFields) {
+    if (column != field.column) continue;
+    if (field.default_sql == nullptr) return std::string(field.column);
+    absl::StatusOr<bool> has = HasColumn(db, field.column);
+    if (!has.ok()) return has.status();
+    return std::string(*has ? field.column : field.default_sql);
+  }
+  return absl::InternalError(absl::StrCat("no record field `", column, "`"));
+}
+
+absl::StatusOr<FilterSql> ToSql(sqlite3* db, const RecordFilter& filter) {
+  FilterSql sql;
+  std::vector<std::string> conditions;
+  auto add = [&](absl::string_view expression, absl::string_view op, std::string value) {
+    conditions.push_back(absl::StrCat(expression, " ", op, " ?"));
+    sql.values.push_back(std::move(value));
+  };
+  // Times are all written alike (LogTimeBound), so their texts compare as
+  // the times do.
+  struct Bound {
+    const std::optional<std::string>& text;
+    const char* name;
+    const char* op;
+  };
+  for (const Bound& bound :
+       {Bound{filter.since, "since", ">="}, Bound{filter.until, "until", "<"}}) {
+    if (!bound.text.has_value()) continue;
+    absl::StatusOr<std::string> time = LogTimeBound(*bound.text);
+    if (!time.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(bound.name, ": ", time.status().message()));
+    }
+    add("time", bound.op, *std::move(time));
+  }
+  struct Exact {
+    const std::optional<std::string>& value;
+    const char* column;
+  };
+  for (const Exact& exact :
+       {Exact{filter.decision, "decision"}, Exact{filter.customer_id, "customer_id"},
+        Exact{filter.policy_version, "policy_version"}, Exact{filter.kind, "kind"}}) {
+    if (!exact.value.has_value()) continue;
+    absl::StatusOr<std::string> expression = ColumnOrDefault(db, exact.column);
+    if (!expression.ok()) return expression.status();
+    add(*expression, "=", *exact.value);
+  }
+  if (filter.outcome.has_value()) {
+    add("CASE WHEN json_valid(result) AND json_type(result, '$.outcome') = 'text' "
+        "THEN json_extract(result, '$.outcome') END",
+        "=", *filter.outcome);
+  }
+  if (!conditions.empty()) sql.where = absl::StrCat(" WHERE ", absl::StrJoin(conditions, " AND "));
+  return sql;
+}
+
+// Binds the filter's values; they must outlive the statement's steps.
+void BindFilter(sqlite3_stmt* s, const FilterSql& sql) {
+  for (size_t i = 0; i < sql.values.size(); ++i) {
+    BindText(s, static_cast<int>(i) + 1, sql.values[i]);
+  }
+}
+
+}  // namespace
+
+absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& filter,
+                                   const std::function<bool(const AuditRecord&)>& visit) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<FilterSql> sql = ToSql(db->get(), filter);
+  if (!sql.ok()) return sql.status();
+  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(db->get());
+  if (!formats.ok()) return formats.status();
+  absl::StatusOr<std::string> select = SelectRecords(db->get());
+  if (!select.ok()) return select.status();
+  Statement s(db->get(), absl::StrCat(*select, sql->where, " ORDER BY sequence"));
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  BindFilter(s.get(), *sql);
+  int64_t last = 0;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    AuditRecord record = RecordFrom(s.get());
+    record.format = FormatOf(*formats, record.sequence);
+    last = record.sequence;
+    if (!visit(record)) return absl::OkStatus();
+  }
+  if (rc != SQLITE_DONE) {
+    return s.Error(
+        last == 0 ? absl::StrCat("cannot read the audit log `", path, "`")
+                  : absl::StrCat("the audit log `", path, "` cannot be read past record ", last));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const RecordFilter& filter) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<FilterSql> sql = ToSql(db->get(), filter);
+  if (!sql.ok()) return sql.status();
+  Statement s(db->get(), absl::StrCat("SELECT count(*) FROM decisions", sql->where));
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  BindFilter(s.get(), *sql);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) {
+    return s.Error(absl::StrCat("cannot count the records of the audit log `", path, "`"));
+  }
+  return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
 }  // namespace creditd::audit

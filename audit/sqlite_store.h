@@ -121,4 +121,36 @@ absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std:
 // The log's identity; logs created before it was kept have none (NotFound).
 absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path);
 
+// Which records a filtered read yields: a record matches when it matches
+// every field that is set. Values are compared exactly, byte for byte.
+struct RecordFilter {
+  // Bounds on the record's time, each RFC 3339 with an offset or a date
+  // (YYYY-MM-DD, midnight UTC), as LogTimeBound takes them: `since` is
+  // inclusive, `until` exclusive, so `since` 2026-11-01 `until` 2026-12-01
+  // is November, UTC.
+  std::optional<std::string> since;
+  std::optional<std::string> until;
+  std::optional<std::string> decision;  // the decision's name
+  std::optional<std::string> customer_id;
+  // The result's top-level "outcome" string. Filtered in SQL, by SQLite's
+  // json_extract; a record whose result is not JSON, or has no outcome
+  // string (a reload), never matches.
+  std::optional<std::string> outcome;
+  std::optional<std::string> policy_version;
+  std::optional<std::string> kind;  // kDecisionRecord or kReloadRecord
+};
+
+// Calls `visit` for every record that matches `filter`, in sequence order;
+// stops early when it returns false. Opens the log read-only, as the
+// functions above: FailedPrecondition for a log a running creditd holds,
+// InvalidArgument for a time bound LogTimeBound refuses (naming `since` or
+// `until`), DataLoss when the log cannot be read to its end, never fewer
+// records reported as all of them.
+absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& filter,
+                                   const std::function<bool(const AuditRecord&)>& visit);
+
+// How many records match `filter` (what ForEachMatchingRecord would visit),
+// with the same errors; for progress reports.
+absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const RecordFilter& filter);
+
 }  // namespace creditd::audit

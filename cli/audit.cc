@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
+#include "cli/audit_review.h"
 #include "cli/creditctl.h"
 #include "cli/policy_loading.h"
 #include "engine/bundle.h"
@@ -184,7 +185,8 @@ void AddAuditCommand(CLI::App& app, Context& context) {
     std::string key;
   };
   auto flags = std::make_shared<Flags>();
-  auto* audit = app.add_subcommand("audit", "Verify, show and replay the decision log");
+  auto* audit =
+      app.add_subcommand("audit", "Verify, show, replay, list and export the decision log");
   audit->require_subcommand(1);
   audit->footer(
       "Examples:\n"
@@ -210,6 +212,7 @@ void AddAuditCommand(CLI::App& app, Context& context) {
       "replay", "Re-evaluate every logged decision against its own stored policy source");
   replay->add_option("db", flags->db, "the audit log")->required();
   replay->callback([&context, flags] { Replay(flags->db, context); });
+  AddAuditReviewCommands(*audit, context);
 }
 
 }  // namespace creditd::cli
