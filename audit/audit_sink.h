@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/compiled_policy.h"
 #include "engine/decision.h"
 
@@ -77,12 +79,37 @@ std::string ChainHash(const std::string& previous_hash, int64_t sequence,
 // fields in format 2, the single sha256 over every field in format 1.
 std::string RecordHash(const AuditRecord& record);
 
+// A policy version as the log binds it: the registry of record. The first
+// time a version is stored, its name and version are bound to its sha256,
+// forever, across restarts; the text stored under that sha256 is what
+// pinned requests and replay rebuild it from.
+struct StoredPolicy {
+  std::string name;
+  std::string version;
+  std::string sha256;
+  std::string source;  // the canonical source, exactly as stored
+  // The canonical form the source is in (engine::kCanonicalForm when it
+  // was stored; logs from before the form was recorded hold form 1).
+  int canonical_form = 1;
+  // When it was first served (bound): RFC 3339 in UTC, milliseconds.
+  std::string first_served;
+};
+
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
   // Stores a policy's canonical source, once per sha256, so any logged
-  // decision can be re-run against the exact text that produced it.
+  // decision can be re-run against the exact text that produced it, and
+  // binds its name and version to its sha256 in the same commit. Call it
+  // only for a version about to serve: the texts of refused loads are never
+  // stored. A version bound already to this sha256 is OK at once;
+  // FailedPrecondition, with nothing stored, when its name and version are
+  // bound (or waiting to be) to another sha256.
   virtual absl::Status StorePolicy(const engine::CompiledPolicy& policy) = 0;
+  // Every version the log has bound, by name and version, each with the
+  // text stored for it: what a restarted server serves pinned requests
+  // from. Reads what the open log holds; opens nothing.
+  virtual absl::StatusOr<std::vector<StoredPolicy>> StoredVersions() = 0;
   // Appends a record (sequence, previous_hash and hash are filled in by the
   // log). In durable mode returns only once the record is committed;
   // Unavailable when it cannot be written, and nothing is logged then.

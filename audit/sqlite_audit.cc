@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/decision_json.h"
 #include "engine/sha256.h"
 
@@ -209,6 +212,229 @@ absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
   return db;
 }
 
+// ----- the registry of record --------------------------------------------
+//
+// `versions` binds each name and version to one sha256, forever; the text
+// is the `policies` row of that sha256. A row is written in the commit that
+// stores the text of a version about to serve, never for a refused load.
+
+constexpr char kVersionsSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  canonical_form INTEGER NOT NULL,
+  first_served TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+)sql";
+
+bool HasTable(sqlite3* db, const char* table) {
+  sqlite3_stmt* s = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                         &s, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    found = sqlite3_step(s) == SQLITE_ROW;
+  }
+  sqlite3_finalize(s);
+  return found;
+}
+
+// A statement that finalizes itself.
+struct Statement {
+  ~Statement() { sqlite3_finalize(s); }
+  sqlite3_stmt* s = nullptr;
+};
+
+absl::Status Prepare(sqlite3* db, const std::string& sql, Statement& statement) {
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement.s, nullptr) != SQLITE_OK) {
+    return SqlError(db, "cannot read the policy versions");
+  }
+  return absl::OkStatus();
+}
+
+void BindText(sqlite3_stmt* s, int index, const std::string& text) {
+  sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+// The versions the `versions` table binds, each with the text of its
+// sha256; none when there is no such table yet. DataLoss when a bound text
+// is missing.
+absl::StatusOr<std::vector<StoredPolicy>> ReadBindings(sqlite3* db) {
+  std::vector<StoredPolicy> bound;
+  if (!HasTable(db, "versions")) return bound;
+  Statement q;
+  if (absl::Status status = Prepare(db,
+                                    "SELECT v.name, v.version, v.sha256, v.canonical_form, "
+                                    "v.first_served, p.source FROM versions v LEFT JOIN "
+                                    "policies p ON p.sha256 = v.sha256 ORDER BY v.name, v.version",
+                                    q);
+      !status.ok()) {
+    return status;
+  }
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    StoredPolicy p;
+    p.name = Column(q.s, 0);
+    p.version = Column(q.s, 1);
+    p.sha256 = Column(q.s, 2);
+    p.canonical_form = sqlite3_column_int(q.s, 3);
+    p.first_served = Column(q.s, 4);
+    if (sqlite3_column_type(q.s, 5) == SQLITE_NULL) {
+      return absl::DataLossError(absl::StrCat("audit log: version ", p.version, " of `", p.name,
+                                              "` is bound to sha256 ", p.sha256,
+                                              ", whose text the log does not hold"));
+    }
+    p.source = Column(q.s, 5);
+    bound.push_back(std::move(p));
+  }
+  if (rc != SQLITE_DONE) return SqlError(db, "cannot read the policy versions");
+  return bound;
+}
+
+// The bindings a log written before the `versions` table implies. Such a
+// log may hold several texts for one version (an earlier creditd stored the
+// text of every load, refused ones too): the version is bound to the text of
+// its earliest record, the lowest sequence of either a decision made with it
+// or an accepted reload that served it, and was first served at that
+// record's time. A version no record shows served stays unbound: no
+// decision refers to its texts.
+absl::StatusOr<std::vector<StoredPolicy>> EarliestBindings(sqlite3* db) {
+  // Every stored text, by name and version.
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> texts;
+  {
+    Statement q;
+    if (absl::Status status = Prepare(db, "SELECT name, version, sha256, source FROM policies", q);
+        !status.ok()) {
+      return status;
+    }
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+      texts[{Column(q.s, 0), Column(q.s, 1)}][Column(q.s, 2)] = Column(q.s, 3);
+    }
+    if (rc != SQLITE_DONE) return SqlError(db, "cannot read the stored policies");
+  }
+  // Logs from before format 3 hold decisions only.
+  const bool kinds = HasColumn(db, "kind");
+  std::vector<StoredPolicy> bindings;
+  for (const auto& [key, by_sha] : texts) {
+    int64_t earliest = 0;
+    StoredPolicy binding;
+    auto consider = [&](int64_t sequence, const std::string& sha256, const std::string& time) {
+      if (earliest != 0 && earliest <= sequence) return;
+      earliest = sequence;
+      binding.sha256 = sha256;
+      binding.first_served = time;
+    };
+    Statement decisions;
+    if (absl::Status status = Prepare(
+            db,
+            absl::StrCat("SELECT sequence, policy_sha256, time FROM decisions WHERE policy_name = "
+                         "?1 AND policy_version = ?2",
+                         kinds ? " AND kind = 'decision'" : "", " ORDER BY sequence"),
+            decisions);
+        !status.ok()) {
+      return status;
+    }
+    BindText(decisions.s, 1, key.first);
+    BindText(decisions.s, 2, key.second);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(decisions.s)) == SQLITE_ROW) {
+      const std::string sha256 = Column(decisions.s, 1);
+      if (by_sha.count(sha256) == 0) continue;  // a text the log lost: no binding to it
+      consider(sqlite3_column_int64(decisions.s, 0), sha256, Column(decisions.s, 2));
+      break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db, "cannot read the decisions");
+    for (auto it = by_sha.begin(); kinds && it != by_sha.end(); ++it) {
+      const std::string& sha256 = it->first;
+      Statement reloads;
+      if (absl::Status status = Prepare(db,
+                                        "SELECT sequence, time FROM decisions WHERE kind = "
+                                        "'reload' AND instr(result, ?1) > 0 ORDER BY sequence "
+                                        "LIMIT 1",
+                                        reloads);
+          !status.ok()) {
+        return status;
+      }
+      BindText(reloads.s, 1, absl::StrCat("\"sha256\": \"", sha256, "\""));
+      rc = sqlite3_step(reloads.s);
+      if (rc == SQLITE_ROW) {
+        consider(sqlite3_column_int64(reloads.s, 0), sha256, Column(reloads.s, 1));
+      } else if (rc != SQLITE_DONE) {
+        return SqlError(db, "cannot read the reloads");
+      }
+    }
+    if (earliest == 0) continue;
+    binding.name = key.first;
+    binding.version = key.second;
+    binding.source = by_sha.at(binding.sha256);
+    binding.canonical_form = 1;  // the only form before forms were recorded
+    bindings.push_back(std::move(binding));
+  }
+  return bindings;
+}
+
+// Binds `name` and `version` to `sha256`, unless they are bound already:
+// then FailedPrecondition if to another sha256. Inside the caller's
+// transaction.
+absl::Status InsertBinding(sqlite3* db, const std::string& name, const std::string& version,
+                           const std::string& sha256, int canonical_form,
+                           const std::string& first_served) {
+  Statement insert;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR IGNORE INTO versions (name, version, sha256, canonical_form, "
+                         "first_served) VALUES (?, ?, ?, ?, ?)",
+                         -1, &insert.s, nullptr) != SQLITE_OK) {
+    return SqlError(db, "cannot bind a policy version");
+  }
+  BindText(insert.s, 1, name);
+  BindText(insert.s, 2, version);
+  BindText(insert.s, 3, sha256);
+  sqlite3_bind_int(insert.s, 4, canonical_form);
+  BindText(insert.s, 5, first_served);
+  if (sqlite3_step(insert.s) != SQLITE_DONE) return SqlError(db, "cannot bind a policy version");
+  if (sqlite3_changes(db) > 0) return absl::OkStatus();
+  Statement bound;
+  if (sqlite3_prepare_v2(db, "SELECT sha256 FROM versions WHERE name = ? AND version = ?", -1,
+                         &bound.s, nullptr) != SQLITE_OK) {
+    return SqlError(db, "cannot bind a policy version");
+  }
+  BindText(bound.s, 1, name);
+  BindText(bound.s, 2, version);
+  if (sqlite3_step(bound.s) != SQLITE_ROW) return SqlError(db, "cannot bind a policy version");
+  if (Column(bound.s, 0) == sha256) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("audit log: version ", version, " of `", name,
+                                                    "` is bound to sha256 ", Column(bound.s, 0),
+                                                    ", not ", sha256));
+}
+
+// Creates the `versions` table and, in a log from before it, binds what
+// EarliestBindings says, in one transaction: a log is migrated once, whole
+// or not at all. From then on StorePolicy binds every version it stores.
+// Records are untouched: every earlier format verifies and replays as
+// before.
+absl::Status MigrateVersions(sqlite3* db) {
+  if (HasTable(db, "versions")) return absl::OkStatus();
+  if (absl::Status status = Exec(db, "BEGIN IMMEDIATE;"); !status.ok()) return status;
+  absl::Status status = Exec(db, kVersionsSchema);
+  absl::StatusOr<std::vector<StoredPolicy>> bindings =
+      status.ok() ? EarliestBindings(db) : absl::StatusOr<std::vector<StoredPolicy>>(status);
+  status = bindings.status();
+  for (size_t i = 0; status.ok() && i < bindings->size(); ++i) {
+    const StoredPolicy& p = (*bindings)[i];
+    status = InsertBinding(db, p.name, p.version, p.sha256, p.canonical_form, p.first_served);
+  }
+  if (status.ok()) status = Exec(db, "COMMIT;");
+  if (!status.ok()) (void)Exec(db, "ROLLBACK;");
+  return status;
+}
+
+std::string LogTime(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
@@ -233,6 +459,10 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     sqlite3_close(db);
     return status;
   }
+  if (absl::Status status = MigrateVersions(db); !status.ok()) {
+    sqlite3_close(db);
+    return status;
+  }
   if (absl::Status status =
           Exec(db, options.durability == Durability::kDurable ? "PRAGMA synchronous=FULL;"
                                                               : "PRAGMA synchronous=NORMAL;");
@@ -252,6 +482,9 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
     return status;
   }
   auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(db, insert, options));
+  absl::StatusOr<std::vector<StoredPolicy>> bound = ReadBindings(db);
+  if (!bound.ok()) return bound.status();
+  for (StoredPolicy& p : *bound) sink->bound_.emplace(std::make_pair(p.name, p.version), p);
   // Continue the chain from the last record.
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT sequence, hash FROM decisions ORDER BY sequence DESC LIMIT 1",
@@ -361,14 +594,46 @@ absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) 
   marker->policy_only = true;
   std::unique_lock<std::mutex> lock(mutex_);
   const engine::PolicyId& id = policy.id();
+  // A version names one text forever: checked against what is bound and
+  // what waits to be.
+  std::string bound_to;
+  if (auto it = bound_.find({id.name, id.version}); it != bound_.end()) {
+    if (it->second.sha256 == id.sha256) return absl::OkStatus();
+    bound_to = it->second.sha256;
+  }
+  for (const PolicySource& p : policies_) {
+    if (p.name == id.name && p.version == id.version && p.sha256 != id.sha256) bound_to = p.sha256;
+  }
+  if (!bound_to.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log: version ", id.version, " of `", id.name, "` is bound to sha256 ",
+                     bound_to, "; a version names one text forever, not also ", id.sha256));
+  }
   if (std::none_of(policies_.begin(), policies_.end(),
                    [&](const PolicySource& p) { return p.sha256 == id.sha256; })) {
-    policies_.push_back({id.sha256, id.name, id.version, policy.canonical_source()});
+    policies_.push_back({id.sha256, id.name, id.version, policy.canonical_source(),
+                         policy.canonical_form(), LogTime(absl::Now())});
   }
   queue_.push_back(marker);
   work_.notify_one();
   done_.wait(lock, [&] { return marker->done; });
   return marker->status;
+}
+
+absl::StatusOr<std::vector<StoredPolicy>> SqliteAuditSink::StoredVersions() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<StoredPolicy> stored;
+  stored.reserve(bound_.size());
+  for (const auto& [key, policy] : bound_) stored.push_back(policy);
+  return stored;
+}
+
+void SqliteAuditSink::NoteBound(const std::vector<PolicySource>& policies) {
+  for (const PolicySource& p : policies) {
+    bound_.emplace(
+        std::make_pair(p.name, p.version),
+        StoredPolicy{p.name, p.version, p.sha256, p.source, p.canonical_form, p.first_served});
+  }
 }
 
 absl::Status SqliteAuditSink::Append(AuditRecord record) {
@@ -437,7 +702,10 @@ void SqliteAuditSink::Run() {
     absl::Status status = fault ? fault() : absl::OkStatus();
     if (status.ok()) status = Commit(policies, batch);
     lock.lock();
-    if (status.ok()) policies_.erase(policies_.begin(), policies_.begin() + policies.size());
+    if (status.ok()) {
+      NoteBound(policies);
+      policies_.erase(policies_.begin(), policies_.begin() + policies.size());
+    }
     in_flight_ = 0;
     failing_ = !status.ok();
     if (!status.ok() && options_.durability == Durability::kAsync) {
@@ -528,6 +796,9 @@ absl::Status SqliteAuditSink::Commit(const std::vector<PolicySource>& policies,
       status = SqlError(db_, "cannot store a policy");
       break;
     }
+    status = InsertBinding(db_, policy.name, policy.version, policy.sha256, policy.canonical_form,
+                           policy.first_served);
+    if (!status.ok()) break;
   }
   for (const auto& p : batch) {
     if (!status.ok()) break;
@@ -644,6 +915,16 @@ absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std:
   sqlite3_close(*db);
   if (!source) return absl::NotFoundError(absl::StrCat("no policy source for sha256 ", sha256));
   return *source;
+}
+
+absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  // Not migrated yet: read as it will be once opened.
+  absl::StatusOr<std::vector<StoredPolicy>> stored =
+      HasTable(*db, "versions") ? ReadBindings(*db) : EarliestBindings(*db);
+  sqlite3_close(*db);
+  return stored;
 }
 
 }  // namespace creditd::audit

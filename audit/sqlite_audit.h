@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +51,7 @@ class SqliteAuditSink : public AuditSink {
   ~SqliteAuditSink() override;
 
   absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
+  absl::StatusOr<std::vector<StoredPolicy>> StoredVersions() override;
   absl::Status Append(AuditRecord record) override;
   void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) override;
   absl::Status Flush() override;
@@ -67,6 +70,8 @@ class SqliteAuditSink : public AuditSink {
   };
   struct PolicySource {
     std::string sha256, name, version, source;
+    int canonical_form = 1;
+    std::string first_served;  // when StorePolicy was asked: it serves from then
   };
 
   SqliteAuditSink(sqlite3* db, sqlite3_stmt* insert, const SqliteOptions& options);
@@ -98,6 +103,11 @@ class SqliteAuditSink : public AuditSink {
   int64_t last_sequence_ = 0;
   bool failing_ = false;
   std::vector<PolicySource> policies_;  // stored with the next batch that commits
+  // The versions bound, by (name, version): read at Open, added to as
+  // their sources commit.
+  std::map<std::pair<std::string, std::string>, StoredPolicy> bound_;
+  // Notes `policies`, just committed, as bound. With mutex_ held.
+  void NoteBound(const std::vector<PolicySource>& policies);
   std::function<absl::Status()> fault_;
   std::thread writer_;
   // Committed (or failed) groups whose callbacks have yet to run, oldest first.
@@ -134,5 +144,10 @@ absl::Status ForEachRecord(const std::string& path,
                            const std::function<bool(const AuditRecord&)>& visit);
 // The canonical source stored for a policy sha256.
 absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
+// Every version the log at `path` has bound, with its text, as
+// SqliteAuditSink::StoredVersions gives them; a log this creditd has not
+// opened yet reads as it will once opened (see MigrateVersions in
+// sqlite_audit.cc). Opens the database read-only.
+absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path);
 
 }  // namespace creditd::audit
