@@ -190,6 +190,19 @@ DecisionServiceImpl::DecisionServiceImpl(ServingState& state)
 
 DecisionServiceImpl::~DecisionServiceImpl() = default;
 
+absl::Status RestoreVersions(ServingState& state) {
+  if (state.audit == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::vector<audit::StoredPolicy>> stored = state.audit->StoredVersions();
+  if (!stored.ok()) return stored.status();
+  std::vector<engine::StoredVersion> versions;
+  versions.reserve(stored->size());
+  for (audit::StoredPolicy& p : *stored) {
+    versions.push_back({std::move(p.name), std::move(p.version), std::move(p.sha256),
+                        std::move(p.source), p.canonical_form, std::move(p.first_served)});
+  }
+  return state.registry.Restore(versions);
+}
+
 namespace {
 
 std::string Rfc3339(absl::Time time) {
@@ -200,24 +213,28 @@ std::string Rfc3339(absl::Time time) {
 // before they serve: the log holds a policy's text before any decision made
 // with it. While the log cannot be written they stay queued in it and go in
 // with the first record that is. A version the log has bound to other text
-// refuses the load.
-void StoreSources(ServingState& state, engine::BundleLoad& load) {
-  if (state.audit == nullptr) return;
+// refuses the load. Returns whether anything new was bound.
+bool StoreSources(ServingState& state, engine::BundleLoad& load) {
+  bool stored = false;
+  if (state.audit == nullptr) return stored;
   for (const std::shared_ptr<const engine::CompiledPolicy>& policy :
        state.registry.Unbound(*load.bundle)) {
     absl::Status status = state.audit->StorePolicy(*policy);
-    if (absl::IsFailedPrecondition(status)) {
+    if (status.ok()) {
+      stored = true;
+    } else if (absl::IsFailedPrecondition(status)) {
       // The registry holds every binding of the log: only a log changed
       // behind the server's back gets here.
       absl::StrAppend(&load.report, "error: ", status.message(), "\n");
       ++load.errors;
       load.bundle = nullptr;
-      return;
-    } else if (!status.ok()) {
+      return stored;
+    } else {
       spdlog::error("the source of {} {} is not in the audit log yet: {}", policy->name(),
                     policy->id().version, status.ToString());
     }
   }
+  return stored;
 }
 
 }  // namespace
@@ -237,7 +254,7 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     result = *std::move(load);
     // A version served before names its text forever.
     state.registry.Bind(result);
-    if (result.bundle != nullptr) StoreSources(state, result);
+    const bool stored = result.bundle != nullptr && StoreSources(state, result);
     if (result.bundle != nullptr) {
       if (absl::Status status = state.registry.Install(result.bundle); !status.ok()) {
         result.report += std::string(status.message()) + "\n";
@@ -260,6 +277,12 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
                        v.policy->id().sha256, v.effective > now ? "scheduled from " : state_name,
                        v.effective > now ? Rfc3339(v.effective) : "");
         }
+      }
+    }
+    if (stored) {
+      // When each new version was first served, as the log has it.
+      if (absl::Status status = RestoreVersions(state); !status.ok()) {
+        spdlog::error("the versions the audit log binds do not read back: {}", status.ToString());
       }
     }
   }
@@ -614,7 +637,20 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerCo
     v1::PolicyInfo* info = call->response()->add_policies();
     FillId(policy.id(), info->mutable_id());
     info->set_current(version.state == engine::VersionState::kCurrent);
+    switch (version.state) {
+      case engine::VersionState::kScheduled:
+        info->set_state(v1::POLICY_STATE_SCHEDULED);
+        break;
+      case engine::VersionState::kCurrent:
+        info->set_state(v1::POLICY_STATE_CURRENT);
+        break;
+      case engine::VersionState::kSuperseded:
+        info->set_state(v1::POLICY_STATE_SUPERSEDED);
+        break;
+    }
     info->set_effective(policy.checked().effective);
+    info->set_effective_from(Rfc3339(version.effective));
+    info->set_first_served(version.first_served);
     info->set_owner(policy.checked().owner);
     info->set_description(policy.checked().description);
   }

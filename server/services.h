@@ -65,6 +65,12 @@ struct ServingState {
   PolicyWorker worker;
 };
 
+// Restores every version the audit log binds into the registry, so that
+// each stays pinnable after a restart. At start, before the first load;
+// an error (a stored text that does not rebuild) means creditd must not
+// serve.
+absl::Status RestoreVersions(ServingState& state);
+
 // Who asked for a reload, for the log: an identity, or "start", "signal",
 // "watch". Loads the policy directory (effective dates in the registry's
 // zone), holds it against every version served before (Registry::Bind: a
