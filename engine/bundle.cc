@@ -21,8 +21,14 @@ const char kVersionRebound[] = "E0602";
 
 namespace {
 
+// An error with no code or place: a file that cannot be read, a directory
+// that cannot be listed.
 void LoadError(BundleLoad& load, absl::string_view message) {
   absl::StrAppend(&load.report, "error: ", message, "\n");
+  dsl::Diagnostic d;
+  d.message = std::string(message);
+  load.diagnostics.push_back(std::move(d));
+  load.diagnostic_files.emplace_back();
   ++load.errors;
 }
 

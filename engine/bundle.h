@@ -62,8 +62,11 @@ struct Bundle {
 // form in `report`).
 struct BundleLoad {
   std::shared_ptr<const Bundle> bundle;  // null when there were errors
+  // Every problem, in the order of `report`: coded diagnostics, and errors
+  // with no code or place (a file that cannot be read).
   std::vector<dsl::Diagnostic> diagnostics;
-  // The file of each diagnostic (diagnostics[i]), relative to the directory.
+  // The file of each diagnostic (diagnostics[i]), relative to the
+  // directory; empty when it has no place.
   std::vector<std::string> diagnostic_files;
   std::string report;  // the diagnostics as creditctl check prints them
   int errors = 0;

@@ -112,6 +112,10 @@ TEST(CreditctlTest, CheckSaysWhichFileOfADirectoryCannotBeRead) {
   CliRun run = Creditctl({"check", dir});
   EXPECT_EQ(run.code, kExitFailure);
   EXPECT_THAT(run.err, HasSubstr("error: `pipe.credit` is not a regular file: it is a FIFO"));
+  CliRun json = Creditctl({"check", "--format", "json", dir});
+  EXPECT_EQ(json.code, kExitFailure);
+  EXPECT_THAT(json.out,
+              HasSubstr(R"("message": "`pipe.credit` is not a regular file: it is a FIFO")"));
 }
 
 std::string Versioned(const std::string& version, const std::string& effective, int limit) {
