@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "audit/record.h"
 #include "engine/compiled_policy.h"
 #include "engine/decision.h"
@@ -25,8 +27,17 @@ class AuditSink {
  public:
   virtual ~AuditSink() = default;
   // Stores a policy's canonical source, once per sha256, so any logged
-  // decision can be re-run against the exact text that produced it.
+  // decision can be re-run against the exact text that produced it, and
+  // binds its name and version to its sha256 in the same commit. Call it
+  // only for a version about to serve: the texts of refused loads are never
+  // stored. A version bound already to this sha256 is OK at once;
+  // FailedPrecondition, with nothing stored, when its name and version are
+  // bound (or waiting to be) to another sha256.
   virtual absl::Status StorePolicy(const engine::CompiledPolicy& policy) = 0;
+  // Every version the log has bound, by name and version, each with the
+  // text stored for it: what a restarted server serves pinned requests
+  // from. Reads what the open log holds; opens nothing.
+  virtual absl::StatusOr<std::vector<StoredPolicy>> StoredVersions() = 0;
   // Appends a record (sequence, previous_hash and hash are filled in by the
   // log). In durable mode returns only once the record is committed;
   // Unavailable when it cannot be written, and nothing is logged then.

@@ -193,6 +193,11 @@ void CommitQueue::Run() {
                       policies_.begin() + static_cast<std::ptrdiff_t>(policies.size()));
       committed_ = head_;
     }
+    if (status.ok() && !policies.empty() && options_.on_policies_committed) {
+      lock.unlock();
+      options_.on_policies_committed(policies);
+      lock.lock();
+    }
     std::optional<absl::Status> changed;
     if (failing_ != !status.ok()) changed = status;
     failing_ = !status.ok();

@@ -30,6 +30,8 @@ enum class Durability {
 // A policy's canonical source, stored once per sha256.
 struct PolicySource {
   std::string sha256, name, version, source;
+  int canonical_form = 1;
+  std::string first_served;  // when StorePolicy was asked: it serves from then
 };
 
 // Where the chain continues: the last committed record.
@@ -80,6 +82,9 @@ struct QueueOptions {
   // an error that concerns it alone, after its caller heard (durable mode)
   // or when nobody waits for it (async mode).
   std::function<void(const AuditRecord&, const absl::Status&)> on_record_failed;
+  // Called on the writer thread with the policy sources a group just
+  // committed (stored and bound).
+  std::function<void(const std::vector<PolicySource>&)> on_policies_committed;
   // Work the store does between groups (copying a snapshot): called on the
   // writer thread after each group and while nothing waits to be committed,
   // once Wake() says there is some; returns whether more is left.

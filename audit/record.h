@@ -87,6 +87,22 @@ inline constexpr RecordField kRecordFields[] = {
     {"caller", &AuditRecord::caller, 3, "''", false},
 };
 
+// A policy version as the log binds it: the registry of record. The first
+// time a version is stored, its name and version are bound to its sha256,
+// forever, across restarts; the text stored under that sha256 is what
+// pinned requests and replay rebuild it from.
+struct StoredPolicy {
+  std::string name;
+  std::string version;
+  std::string sha256;
+  std::string source;  // the canonical source, exactly as stored
+  // The canonical form the source is in (engine::kCanonicalForm when it
+  // was stored; logs from before the form was recorded hold form 1).
+  int canonical_form = 1;
+  // When it was first served (bound): RFC 3339 in UTC, milliseconds.
+  std::string first_served;
+};
+
 // sha256 (hex) over the record's fields of its format (kRecordFields), each
 // length-prefixed, and from format 4 the format number: what the record
 // says, apart from its place in the chain. Computed by the caller's thread,

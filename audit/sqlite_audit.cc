@@ -2,6 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
 namespace creditd::audit {
 
 absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
@@ -12,7 +16,15 @@ absl::StatusOr<std::unique_ptr<SqliteAuditSink>> SqliteAuditSink::Open(
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, store_options);
   if (!store.ok()) return store.status();
   auto sink = std::unique_ptr<SqliteAuditSink>(new SqliteAuditSink(std::move(*store)));
+  absl::StatusOr<std::vector<StoredPolicy>> bound = sink->store_->ReadBindings();
+  if (!bound.ok()) return bound.status();
+  for (StoredPolicy& p : *bound) {
+    auto key = std::make_pair(p.name, p.version);
+    sink->bound_.emplace(std::move(key), std::move(p));
+  }
   QueueOptions queue_options = options;
+  queue_options.on_policies_committed =
+      [raw = sink.get()](const std::vector<PolicySource>& policies) { raw->NoteBound(policies); };
   queue_options.between_commits = [store = sink->store_.get()] { return store->StepSnapshot(); };
   sink->queue_ = std::make_unique<CommitQueue>(*sink->store_, std::move(queue_options));
   if (absl::Status status = sink->queue_->Start(); !status.ok()) return status;
@@ -26,7 +38,51 @@ SqliteAuditSink::~SqliteAuditSink() {
 
 absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) {
   const engine::PolicyId& id = policy.id();
-  return queue_->StorePolicy({id.sha256, id.name, id.version, policy.canonical_source()});
+  const auto key = std::make_pair(id.name, id.version);
+  {
+    // A version names one text forever: checked against what is bound and
+    // what waits to be.
+    std::lock_guard<std::mutex> lock(bindings_mutex_);
+    std::string bound_to;
+    if (auto it = bound_.find(key); it != bound_.end()) {
+      if (it->second.sha256 == id.sha256) return absl::OkStatus();
+      bound_to = it->second.sha256;
+    } else if (auto waiting = waiting_.find(key);
+               waiting != waiting_.end() && waiting->second != id.sha256) {
+      bound_to = waiting->second;
+    }
+    if (!bound_to.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit log: version ", id.version, " of `", id.name, "` is bound to sha256 ",
+                       bound_to, "; a version names one text forever, not also ", id.sha256));
+    }
+    waiting_[key] = id.sha256;
+  }
+  PolicySource source{id.sha256,
+                      id.name,
+                      id.version,
+                      policy.canonical_source(),
+                      policy.canonical_form(),
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())};
+  return queue_->StorePolicy(std::move(source));
+}
+
+absl::StatusOr<std::vector<StoredPolicy>> SqliteAuditSink::StoredVersions() {
+  std::lock_guard<std::mutex> lock(bindings_mutex_);
+  std::vector<StoredPolicy> stored;
+  stored.reserve(bound_.size());
+  for (const auto& [key, policy] : bound_) stored.push_back(policy);
+  return stored;
+}
+
+void SqliteAuditSink::NoteBound(const std::vector<PolicySource>& policies) {
+  std::lock_guard<std::mutex> lock(bindings_mutex_);
+  for (const PolicySource& p : policies) {
+    auto key = std::make_pair(p.name, p.version);
+    waiting_.erase(key);
+    bound_.emplace(std::move(key), StoredPolicy{p.name, p.version, p.sha256, p.source,
+                                                p.canonical_form, p.first_served});
+  }
 }
 
 absl::Status SqliteAuditSink::Append(AuditRecord record) {

@@ -3,8 +3,12 @@
 // The embedded audit log: a CommitQueue writing to a SqliteStore.
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -39,6 +43,7 @@ class SqliteAuditSink : public AuditSink {
   ~SqliteAuditSink() override;
 
   absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
+  absl::StatusOr<std::vector<StoredPolicy>> StoredVersions() override;
   absl::Status Append(AuditRecord record) override;
   void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) override;
   absl::Status Flush() override;
@@ -63,6 +68,14 @@ class SqliteAuditSink : public AuditSink {
  private:
   explicit SqliteAuditSink(std::unique_ptr<SqliteStore> store) : store_(std::move(store)) {}
 
+  // Notes `policies`, just committed, as bound.
+  void NoteBound(const std::vector<PolicySource>& policies);
+
+  // The versions bound, by (name, version), read at Open and added to as
+  // their sources commit; and those handed to the queue, not yet committed.
+  std::mutex bindings_mutex_;
+  std::map<std::pair<std::string, std::string>, StoredPolicy> bound_;
+  std::map<std::pair<std::string, std::string>, std::string> waiting_;  // to sha256
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<CommitQueue> queue_;  // uses store_; destroyed first
 };

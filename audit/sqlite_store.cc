@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -221,6 +222,187 @@ absl::StatusOr<LogIdentity> EnsureIdentity(sqlite3* db) {
   return identity;
 }
 
+// ----- the registry of record ---------------------------------------------
+//
+// `versions` binds each name and version to one sha256, forever; the text
+// is the `policies` row of that sha256. A row is written in the commit that
+// stores the text of a version about to serve, never for a refused load.
+
+constexpr char kVersionsSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  canonical_form INTEGER NOT NULL,
+  first_served TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+)sql";
+
+absl::StatusOr<bool> HasTable(sqlite3* db, const char* table) {
+  Statement s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!s.ok()) return s.Error("cannot read the log's tables");
+  sqlite3_bind_text(s.get(), 1, table, -1, SQLITE_STATIC);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) return s.Error("cannot read the log's tables");
+  return false;
+}
+
+// The versions the `versions` table binds, each with the text of its
+// sha256. DataLoss when a bound text is missing.
+absl::StatusOr<std::vector<StoredPolicy>> ReadBindings(sqlite3* db) {
+  std::vector<StoredPolicy> bound;
+  Statement q(db,
+              "SELECT v.name, v.version, v.sha256, v.canonical_form, v.first_served, p.source "
+              "FROM versions v LEFT JOIN policies p ON p.sha256 = v.sha256 "
+              "ORDER BY v.name, v.version");
+  if (!q.ok()) return q.Error("audit log: cannot read the policy versions");
+  int rc;
+  while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+    StoredPolicy p;
+    p.name = Text(q.get(), 0);
+    p.version = Text(q.get(), 1);
+    p.sha256 = Text(q.get(), 2);
+    p.canonical_form = sqlite3_column_int(q.get(), 3);
+    p.first_served = Text(q.get(), 4);
+    if (sqlite3_column_type(q.get(), 5) == SQLITE_NULL) {
+      return absl::DataLossError(absl::StrCat("audit log: version ", p.version, " of `", p.name,
+                                              "` is bound to sha256 ", p.sha256,
+                                              ", whose text the log does not hold"));
+    }
+    p.source = Text(q.get(), 5);
+    bound.push_back(std::move(p));
+  }
+  if (rc != SQLITE_DONE) return q.Error("audit log: cannot read the policy versions");
+  return bound;
+}
+
+// The bindings a log written before the `versions` table implies. Such a
+// log may hold several texts for one version (an earlier creditd stored the
+// text of every load, refused ones too): the version is bound to the text of
+// its earliest record, the lowest sequence of either a decision made with it
+// or an accepted reload that served it, and was first served at that
+// record's time. A version no record shows served stays unbound: no
+// decision refers to its texts.
+absl::StatusOr<std::vector<StoredPolicy>> EarliestBindings(sqlite3* db) {
+  // Every stored text, by name and version.
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> texts;
+  {
+    Statement q(db, "SELECT name, version, sha256, source FROM policies");
+    if (!q.ok()) return q.Error("audit log: cannot read the stored policies");
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      texts[{Text(q.get(), 0), Text(q.get(), 1)}][Text(q.get(), 2)] = Text(q.get(), 3);
+    }
+    if (rc != SQLITE_DONE) return q.Error("audit log: cannot read the stored policies");
+  }
+  // Logs from before format 3 hold decisions only.
+  absl::StatusOr<bool> kinds = HasColumn(db, "kind");
+  if (!kinds.ok()) return kinds.status();
+  std::vector<StoredPolicy> bindings;
+  for (const auto& [key, by_sha] : texts) {
+    int64_t earliest = 0;
+    StoredPolicy binding;
+    auto consider = [&](int64_t sequence, const std::string& sha256, const std::string& time) {
+      if (earliest != 0 && earliest <= sequence) return;
+      earliest = sequence;
+      binding.sha256 = sha256;
+      binding.first_served = time;
+    };
+    Statement decisions(
+        db, absl::StrCat("SELECT sequence, policy_sha256, time FROM decisions WHERE policy_name = "
+                         "?1 AND policy_version = ?2",
+                         *kinds ? " AND kind = 'decision'" : "", " ORDER BY sequence"));
+    if (!decisions.ok()) return decisions.Error("audit log: cannot read the decisions");
+    BindText(decisions.get(), 1, key.first);
+    BindText(decisions.get(), 2, key.second);
+    int rc;
+    while ((rc = sqlite3_step(decisions.get())) == SQLITE_ROW) {
+      const std::string sha256 = Text(decisions.get(), 1);
+      if (by_sha.count(sha256) == 0) continue;  // a text the log lost: no binding to it
+      consider(sqlite3_column_int64(decisions.get(), 0), sha256, Text(decisions.get(), 2));
+      break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return decisions.Error("audit log: cannot read the decisions");
+    }
+    for (auto it = by_sha.begin(); *kinds && it != by_sha.end(); ++it) {
+      const std::string& sha256 = it->first;
+      Statement reloads(db,
+                        "SELECT sequence, time FROM decisions WHERE kind = 'reload' AND "
+                        "instr(result, ?1) > 0 ORDER BY sequence LIMIT 1");
+      if (!reloads.ok()) return reloads.Error("audit log: cannot read the reloads");
+      const std::string needle = absl::StrCat("\"sha256\": \"", sha256, "\"");
+      BindText(reloads.get(), 1, needle);
+      rc = sqlite3_step(reloads.get());
+      if (rc == SQLITE_ROW) {
+        consider(sqlite3_column_int64(reloads.get(), 0), sha256, Text(reloads.get(), 1));
+      } else if (rc != SQLITE_DONE) {
+        return reloads.Error("audit log: cannot read the reloads");
+      }
+    }
+    if (earliest == 0) continue;
+    binding.name = key.first;
+    binding.version = key.second;
+    binding.source = by_sha.at(binding.sha256);
+    binding.canonical_form = 1;  // the only form before forms were recorded
+    bindings.push_back(std::move(binding));
+  }
+  return bindings;
+}
+
+// Binds `name` and `version` to `sha256`, unless they are bound already:
+// then FailedPrecondition if to another sha256. Inside the caller's
+// transaction.
+absl::Status InsertBinding(sqlite3* db, const std::string& name, const std::string& version,
+                           const std::string& sha256, int canonical_form,
+                           const std::string& first_served) {
+  Statement insert(db,
+                   "INSERT OR IGNORE INTO versions (name, version, sha256, canonical_form, "
+                   "first_served) VALUES (?, ?, ?, ?, ?)");
+  if (!insert.ok()) return SqlError(db, "cannot bind a policy version");
+  BindText(insert.get(), 1, name);
+  BindText(insert.get(), 2, version);
+  BindText(insert.get(), 3, sha256);
+  sqlite3_bind_int(insert.get(), 4, canonical_form);
+  BindText(insert.get(), 5, first_served);
+  if (sqlite3_step(insert.get()) != SQLITE_DONE)
+    return SqlError(db, "cannot bind a policy version");
+  if (sqlite3_changes(db) > 0) return absl::OkStatus();
+  Statement bound(db, "SELECT sha256 FROM versions WHERE name = ? AND version = ?");
+  if (!bound.ok()) return SqlError(db, "cannot bind a policy version");
+  BindText(bound.get(), 1, name);
+  BindText(bound.get(), 2, version);
+  if (sqlite3_step(bound.get()) != SQLITE_ROW) return SqlError(db, "cannot bind a policy version");
+  if (Text(bound.get(), 0) == sha256) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("audit log: version ", version, " of `", name,
+                                                    "` is bound to sha256 ", Text(bound.get(), 0),
+                                                    ", not ", sha256));
+}
+
+// Creates the `versions` table and, in a log from before it, binds what
+// EarliestBindings says, in one transaction: a log is migrated once, whole
+// or not at all. From then on every stored policy is bound. Records are
+// untouched: every earlier format verifies and replays as before.
+absl::Status MigrateVersions(sqlite3* db) {
+  absl::StatusOr<bool> has = HasTable(db, "versions");
+  if (!has.ok()) return has.status();
+  if (*has) return absl::OkStatus();
+  if (absl::Status status = Exec(db, "BEGIN IMMEDIATE;"); !status.ok()) return status;
+  absl::Status status = Exec(db, kVersionsSchema);
+  absl::StatusOr<std::vector<StoredPolicy>> bindings =
+      status.ok() ? EarliestBindings(db) : absl::StatusOr<std::vector<StoredPolicy>>(status);
+  status = bindings.status();
+  for (size_t i = 0; status.ok() && i < bindings->size(); ++i) {
+    const StoredPolicy& p = (*bindings)[i];
+    status = InsertBinding(db, p.name, p.version, p.sha256, p.canonical_form, p.first_served);
+  }
+  if (status.ok()) status = Exec(db, "COMMIT;");
+  if (!status.ok()) (void)Exec(db, "ROLLBACK;");
+  return status;
+}
+
 // Opens read-only; NotFound when the file does not exist, FailedPrecondition
 // when a running creditd holds it.
 absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
@@ -340,6 +522,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     }
   }
   if (absl::Status status = AddMissingColumns(db); !status.ok()) return status;
+  if (absl::Status status = MigrateVersions(db); !status.ok()) return status;
   if (absl::Status status =
           Exec(db, options.durability == Durability::kDurable ? "PRAGMA synchronous=FULL;"
                                                               : "PRAGMA synchronous=NORMAL;");
@@ -425,7 +608,12 @@ absl::Status SqliteStore::InsertPolicy(const PolicySource& policy) {
   sqlite3_reset(insert_policy_);
   sqlite3_clear_bindings(insert_policy_);
   if (rc != SQLITE_DONE) return SqlError(db_, "cannot store a policy");
-  return absl::OkStatus();
+  return InsertBinding(db_, policy.name, policy.version, policy.sha256, policy.canonical_form,
+                       policy.first_served);
+}
+
+absl::StatusOr<std::vector<StoredPolicy>> SqliteStore::ReadBindings() {
+  return audit::ReadBindings(db_);
 }
 
 absl::Status SqliteStore::Insert(const AuditRecord& r) {
@@ -778,6 +966,15 @@ absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const Reco
     return s.Error(absl::StrCat("cannot count the records of the audit log `", path, "`"));
   }
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  // Not migrated yet: read as it will be once opened.
+  absl::StatusOr<bool> has = HasTable(db->get(), "versions");
+  if (!has.ok()) return has.status();
+  return *has ? ReadBindings(db->get()) : EarliestBindings(db->get());
 }
 
 }  // namespace creditd::audit

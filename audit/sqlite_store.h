@@ -59,6 +59,9 @@ class SqliteStore : public RecordStore {
   void Rollback() override;
 
   const LogIdentity& identity() const { return identity_; }
+  // The versions the log binds, each with its text (the registry of
+  // record). Before the writer starts, or on its thread.
+  absl::StatusOr<std::vector<StoredPolicy>> ReadBindings();
 
   // Asks for a copy of the log at `path` (through `path`.tmp, renamed when
   // complete); `done` runs on the writer's thread with the result. Any
@@ -118,6 +121,11 @@ absl::Status ForEachRecord(const std::string& path,
                            const std::function<bool(const AuditRecord&)>& visit);
 // The canonical source stored for a policy sha256.
 absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
+// Every version the log at `path` has bound, with its text, as
+// SqliteAuditSink::StoredVersions gives them; a log no creditd of this
+// version has opened yet reads as it will once opened (its migration binds
+// each version to the text of its earliest record).
+absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path);
 // The log's identity; logs created before it was kept have none (NotFound).
 absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path);
 

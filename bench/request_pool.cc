@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "engine/decimal.h"
 #include "engine/domain.h"
 #include "engine/value.h"
@@ -166,11 +167,17 @@ absl::StatusOr<Mix> ParseMix(const std::string& text, const engine::Bundle& bund
   Mix mix;
   auto served = [&] {
     std::vector<std::string> names;
-    for (const auto& [name, policy] : bundle.policies) names.push_back(name);
+    for (const auto& [name, decision] : bundle.decisions) names.push_back(name);
     return absl::StrJoin(names, ", ");
   };
+  // Requests go to the version in force now, as an unpinned request does.
+  const absl::Time now = absl::Now();
   if (text == "all") {
-    for (const auto& [name, policy] : bundle.policies) mix.emplace_back(policy, 1);
+    for (const auto& [name, decision] : bundle.decisions) {
+      if (const engine::BundleVersion* v = decision.InForce(now); v != nullptr) {
+        mix.emplace_back(v->policy, 1);
+      }
+    }
   } else {
     for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
       std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, '=');
@@ -182,12 +189,12 @@ absl::StatusOr<Mix> ParseMix(const std::string& text, const engine::Bundle& bund
                                                        "1000, not `",
                                                        kv.second, "`"));
       }
-      auto it = bundle.policies.find(std::string(kv.first));
-      if (it == bundle.policies.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("--mix: no decision `", kv.first,
-                                                       "` in the policies; they have: ", served()));
+      const engine::BundleVersion* v = bundle.InForce(kv.first, now);
+      if (v == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--mix: no decision `", kv.first, "` in force in the policies; they have: ", served()));
       }
-      mix.emplace_back(it->second, weight);
+      mix.emplace_back(v->policy, weight);
     }
   }
   if (mix.empty()) {
@@ -206,7 +213,7 @@ absl::StatusOr<std::vector<v1::EvaluateRequest>> BuildPool(const Mix& mix,
   auto bundle = std::make_shared<engine::Bundle>();
   std::vector<int> weights;
   for (const auto& [policy, weight] : mix) {
-    bundle->policies[policy->name()] = policy;
+    bundle->decisions[policy->name()].versions.push_back({policy, "", absl::InfinitePast()});
     weights.push_back(weight);
   }
   engine::Registry registry;

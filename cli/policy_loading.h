@@ -1,23 +1,51 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 #include "cli/creditctl.h"
 #include "cli/facts_json.h"
+#include "engine/bundle.h"
 #include "engine/compiled_policy.h"
 #include "engine/decision.h"
 #include "engine/facts.h"
 
 namespace creditd::cli {
 
-// Loads, checks and compiles the decision `name` from `path`: a policy file,
-// or a directory searched for the policy of that name. Prints diagnostics to
-// context.err; sets the exit code and returns an error when it cannot.
-absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(const std::string& path,
-                                                                           const std::string& name,
-                                                                           Context& context);
+// Which version of a decision to take from a directory.
+struct VersionChoice {
+  // The day whose version is wanted: the latest effective on or before it,
+  // ties broken by semantic version. Empty: today, in UTC.
+  std::optional<absl::CivilDay> as_of;
+  // An audit log (`--audit`): the versions it binds are candidates too, and
+  // the directory is held against them as creditd holds it at start.
+  std::string audit;
+};
+
+// Loads the policy directory `dir` as creditd loads it (engine::LoadBundle:
+// every file, several versions side by side, any error refuses it), with,
+// given `audit`, every version that log binds restored into `registry` and
+// the directory held against them (engine::Registry::Bind, E0602). The
+// bundle, when it loads, is installed in `registry`. A non-OK status (the
+// exit code set, the reason printed) when the directory or the log cannot
+// be read; diagnostics come back in the load for the caller to print.
+absl::StatusOr<engine::BundleLoad> LoadDirectory(const std::string& dir, const std::string& audit,
+                                                 engine::Registry& registry, Context& context);
+
+// Loads, checks and compiles the decision `name` from `path`: a policy file
+// (taken as it is; `choice` must be empty), or a directory, loaded as
+// LoadDirectory does, from which the version `choice` says is taken.
+// Prints diagnostics to context.err; sets the exit code and returns an
+// error when it cannot.
+absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> LoadDecision(
+    const std::string& path, const std::string& name, Context& context,
+    const VersionChoice& choice = {});
+
+// Parses an `--as-of` day (YYYY-MM-DD); InvalidArgument naming it otherwise.
+absl::StatusOr<absl::CivilDay> ParseAsOf(const std::string& text);
 
 // Reads facts from a JSON object (`path`, or "-" for stdin) into `document`
 // and `facts` (which point into the document), as AddFacts reads them.
@@ -37,11 +65,18 @@ void AddFacts(const FactsJson& document, const rapidjson::Value& object,
 absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
                         FactsJson* document, engine::Facts* facts);
 
+// Adds --as-of and --audit to `command`, into `as_of` and `audit`.
+void AddVersionChoice(CLI::App& command, std::string* as_of, std::string* audit);
+// Reads them into `choice`; on a bad day prints why, sets the exit code and
+// returns false.
+bool ParseVersionChoice(const std::string& as_of, const std::string& audit, Context& context,
+                        VersionChoice* choice);
+
 // Loads the decision, reads the facts and evaluates; on any failure prints
 // what went wrong (every fact problem on its own line) and returns false.
 bool EvaluateForCli(const std::string& path, const std::string& decision,
-                    const std::string& facts_path, bool trace, Context& context,
-                    std::shared_ptr<const engine::CompiledPolicy>* policy,
+                    const std::string& facts_path, bool trace, const VersionChoice& choice,
+                    Context& context, std::shared_ptr<const engine::CompiledPolicy>* policy,
                     engine::Decision* result);
 
 }  // namespace creditd::cli

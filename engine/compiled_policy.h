@@ -203,6 +203,17 @@ struct NamedSlot {
   std::vector<ReadSlot> reads;
 };
 
+// The canonical form a policy's sha256 covers: the formatter's output
+// (dsl/formatter.h) of every file of the policy, in load order, each under a
+// "=== path" line (the path relative to the policy's folder). It is a
+// contract: form 1 is the formatter's output the golden files in
+// tests/golden/canonical/form1 hold, and any change to that output for any
+// policy is a new form, with this number raised and new golden files. The
+// audit log records the form of every text it stores; a version stored in
+// an earlier form keeps the sha256 it was stored under, and is compared
+// with a policy file by formatting its stored text again in today's form.
+inline constexpr int kCanonicalForm = 1;
+
 class CompiledPolicy {
  public:
   const PolicyId& id() const { return id_; }
@@ -220,7 +231,15 @@ class CompiledPolicy {
   // The input with this name, or -1.
   int FindInput(absl::string_view name) const;
   // The canonical source of every file, in load order: what the sha256 covers.
+  // For a version rebuilt from the audit log, the text as stored.
   const std::string& canonical_source() const { return canonical_source_; }
+  // The canonical form canonical_source() is in: kCanonicalForm, or the form
+  // a version rebuilt from the audit log was stored in.
+  int canonical_form() const { return canonical_form_; }
+  // The sha256 of the policy's text in today's canonical form: id().sha256,
+  // except for a version stored in an earlier form, whose id keeps the
+  // sha256 it was stored under.
+  const std::string& form_sha256() const { return form_sha256_; }
   // The most instructions one evaluation can execute (the program only jumps
   // forward), and the frame size: the static bound on the work per decision.
   size_t max_steps() const { return program_.code.size(); }
@@ -231,6 +250,8 @@ class CompiledPolicy {
   PolicyId id_;
   std::unique_ptr<CheckedPolicy> checked_;
   std::string canonical_source_;
+  int canonical_form_ = kCanonicalForm;
+  std::string form_sha256_;
   std::vector<InputSlot> inputs_;
   absl::flat_hash_map<std::string, int> input_index_;
   std::vector<OutputSlot> outputs_;

@@ -58,8 +58,8 @@ Cmp CmpOf(Op op) {
 
 class Compiler {
  public:
-  explicit Compiler(std::unique_ptr<CheckedPolicy> checked)
-      : policy_(std::make_shared<CompiledPolicy>()), p_(*checked) {
+  Compiler(std::unique_ptr<CheckedPolicy> checked, const CompileOptions& options)
+      : policy_(std::make_shared<CompiledPolicy>()), p_(*checked), options_(options) {
     policy_->checked_ = std::move(checked);
     prog_.contexts.push_back(absl::StrCat("policy `", p_.name, "`"));
   }
@@ -148,8 +148,16 @@ class Compiler {
       absl::StrAppend(&canonical, "=== ", path, "\n",
                       dsl::Format(*file, sources().file(file->file)));
     }
-    policy_->id_.sha256 = Sha256Hex(canonical);
-    policy_->canonical_source_ = std::move(canonical);
+    policy_->form_sha256_ = Sha256Hex(canonical);
+    if (options_.stored_sha256.empty()) {
+      policy_->id_.sha256 = policy_->form_sha256_;
+      policy_->canonical_source_ = std::move(canonical);
+    } else {
+      // Stored: the identity it was stored under, never recomputed.
+      policy_->id_.sha256 = options_.stored_sha256;
+      policy_->canonical_source_ = options_.stored_source;
+      policy_->canonical_form_ = options_.stored_form;
+    }
   }
 
   // ----- slots, constants, code -------------------------------------------
@@ -1259,6 +1267,7 @@ class Compiler {
 
   std::shared_ptr<CompiledPolicy> policy_;
   const CheckedPolicy& p_;
+  const CompileOptions& options_;
   program::Program prog_;
   absl::Status error_;
   size_t mask_words_ = 0;  // of every table's lookups so far
@@ -1280,11 +1289,11 @@ int CompiledPolicy::FindInput(absl::string_view input_name) const {
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(
-    std::unique_ptr<CheckedPolicy> checked) {
+    std::unique_ptr<CheckedPolicy> checked, const CompileOptions& options) {
   if (checked == nullptr || checked->program == nullptr || checked->program->files.empty()) {
     return absl::InvalidArgumentError("nothing to compile");
   }
-  Compiler compiler(std::move(checked));
+  Compiler compiler(std::move(checked), options);
   return compiler.Run();
 }
 

@@ -66,6 +66,18 @@ class PosixFile final : public ReadableFile {
     }
   }
 
+  absl::StatusOr<FileStamp> Stamp() override {
+    struct stat info;
+    if (fstat(fd_, &info) != 0) return ErrnoStatus(errno, "stat");
+    FileStamp stamp;
+    stamp.device = static_cast<uint64_t>(info.st_dev);
+    stamp.inode = static_cast<uint64_t>(info.st_ino);
+    stamp.size = static_cast<int64_t>(info.st_size);
+    stamp.modified = absl::TimeFromTimespec(info.st_mtim);
+    stamp.changed = absl::TimeFromTimespec(info.st_ctim);
+    return stamp;
+  }
+
  private:
   int fd_;
 };
@@ -164,6 +176,10 @@ absl::Status Prefixed(const absl::Status& status, absl::string_view prefix) {
 
 }  // namespace
 
+const char kChangedWhileRead[] =
+    "write a policy file under a name starting with `.` (never loaded) and rename it into "
+    "place, so that it is never seen half-written";
+
 FileSystem& FileSystem::Default() {
   static PosixFileSystem* fs = new PosixFileSystem();
   return *fs;
@@ -182,13 +198,25 @@ absl::StatusOr<std::string> ReadRegularFile(FileSystem& fs, const std::string& p
     }
     return Prefixed(file.status(), absl::StrCat("cannot open `", name, "`: "));
   }
+  absl::StatusOr<FileStamp> before = (*file)->Stamp();
+  if (!before.ok()) return Prefixed(before.status(), absl::StrCat("cannot look at `", name, "`: "));
   std::string text;
   char buffer[16384];
   while (text.size() <= max_bytes) {
     const size_t want = std::min(sizeof buffer, max_bytes + 1 - text.size());
     absl::StatusOr<size_t> got = (*file)->Read(buffer, want);
     if (!got.ok()) return Prefixed(got.status(), absl::StrCat("cannot read `", name, "`: "));
-    if (*got == 0) return text;
+    if (*got == 0) {
+      absl::StatusOr<FileStamp> after = (*file)->Stamp();
+      if (!after.ok()) {
+        return Prefixed(after.status(), absl::StrCat("cannot look at `", name, "`: "));
+      }
+      if (*after != *before || after->size != static_cast<int64_t>(text.size())) {
+        return absl::AbortedError(
+            absl::StrCat("`", name, "` changed while it was read; ", kChangedWhileRead));
+      }
+      return text;
+    }
     text.append(buffer, *got);
   }
   return absl::ResourceExhaustedError(

@@ -10,6 +10,7 @@
 // files are.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,22 @@ namespace creditd::engine {
 
 enum class FileType { kRegular, kDirectory, kSymlink, kOther };
 
+// What fstat says about an open file that would change if it were written:
+// which file it is, its size and when its contents and status last changed.
+struct FileStamp {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  int64_t size = 0;
+  absl::Time modified;
+  absl::Time changed;
+
+  bool operator==(const FileStamp& other) const {
+    return device == other.device && inode == other.inode && size == other.size &&
+           modified == other.modified && changed == other.changed;
+  }
+  bool operator!=(const FileStamp& other) const { return !(*this == other); }
+};
+
 // A file open for reading.
 class ReadableFile {
  public:
@@ -29,6 +46,9 @@ class ReadableFile {
   // Reads up to `n` bytes into `buffer`: how many were read, 0 at the end
   // of the file. An error is an error, never a short read.
   virtual absl::StatusOr<size_t> Read(char* buffer, size_t n) = 0;
+  // The file's stamp now. Taken before and after reading, it shows that the
+  // file was written while it was read.
+  virtual absl::StatusOr<FileStamp> Stamp() = 0;
 };
 
 // One entry of a directory.
@@ -72,13 +92,20 @@ class FileSystem {
 
 // Reads the whole of regular file `path` through `fs`, at most `max_bytes`
 // of it: a larger file is ResourceExhausted after reading max_bytes + 1
-// bytes, never whole. Errors name the file `name` (how the caller knows
-// it), never `path`.
+// bytes, never whole. A file whose stamp (size, times, inode) after the
+// read differs from before it, or whose size is not what was read, was
+// written while it was read: Aborted (kChangedWhileRead), nothing returned,
+// so a half-written file is never taken for the whole. Errors name the file
+// `name` (how the caller knows it), never `path`.
 absl::StatusOr<std::string> ReadRegularFile(FileSystem& fs, const std::string& path,
                                             const std::string& name, size_t max_bytes);
 
 // "a" + "b" -> "a/b"; an empty side is left out.
 std::string JoinPath(const std::string& a, const std::string& b);
+
+// The end of the message of a file that changed while it was read: how to
+// write policy files so that a reader never sees half of one.
+extern const char kChangedWhileRead[];
 
 struct WalkOptions {
   // Skip entries whose name starts with "." (editors' files, ".git", and a

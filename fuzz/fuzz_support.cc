@@ -27,7 +27,9 @@ std::shared_ptr<const engine::Bundle> ReferenceBundle() {
 
 std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies() {
   std::vector<std::shared_ptr<const engine::CompiledPolicy>> policies;
-  for (const auto& [name, policy] : ReferenceBundle()->policies) policies.push_back(policy);
+  for (const auto& [name, decision] : ReferenceBundle()->decisions) {
+    for (const engine::BundleVersion& v : decision.versions) policies.push_back(v.policy);
+  }
   return policies;
 }
 

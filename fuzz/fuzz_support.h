@@ -19,7 +19,7 @@ std::string PolicyDirectory();
 // load (the fuzzers cannot run without it).
 std::shared_ptr<const engine::Bundle> ReferenceBundle();
 
-// The bundle's policies, by name.
+// Every version of the bundle's decisions, by name, then in effective order.
 std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies();
 
 // Whether `text` is one JSON value, well-formed UTF-8, and nothing after it.

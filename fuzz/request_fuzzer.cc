@@ -343,8 +343,9 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
   if (!request.policy_version().empty()) {
     policy = ref.registry.Find(request.decision(), request.policy_version());
   } else {
-    auto it = ReferenceBundle()->policies.find(request.decision());
-    if (it != ReferenceBundle()->policies.end()) policy = it->second;
+    const engine::BundleVersion* in_force =
+        ReferenceBundle()->InForce(request.decision(), ref.registry.Now());
+    if (in_force != nullptr) policy = in_force->policy;
   }
   Check((policy == nullptr) == (code == grpc::StatusCode::NOT_FOUND),
         "NOT_FOUND exactly when the decision or version is not served",

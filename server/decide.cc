@@ -317,6 +317,9 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   }
   std::shared_ptr<const engine::CompiledPolicy> policy;
   std::shared_ptr<const engine::Bundle> bundle = registry.Current();
+  // One instant for the whole decision: the version in force then, and the
+  // decision's time.
+  const absl::Time now = registry.Now();
   if (!request.policy_version().empty()) {
     policy = registry.Find(request.decision(), request.policy_version());
     if (policy == nullptr) {
@@ -327,13 +330,27 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
       return result;
     }
   } else if (bundle != nullptr) {
-    auto it = bundle->policies.find(request.decision());
-    if (it != bundle->policies.end()) policy = it->second;
+    auto it = bundle->decisions.find(request.decision());
+    if (it != bundle->decisions.end()) {
+      const engine::BundleVersion* in_force = it->second.InForce(now);
+      if (in_force == nullptr) {
+        // Every version is scheduled: the first takes effect later.
+        const engine::BundleVersion& first = it->second.versions.front();
+        result.status = grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat(
+                "decision `", it->first,
+                "` has no version in force yet: ", first.policy->id().version, " takes effect ",
+                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", first.effective, absl::UTCTimeZone())));
+        return result;
+      }
+      policy = in_force->policy;
+    }
   }
   if (policy == nullptr) {
     std::string known;
     if (bundle != nullptr) {
-      for (const auto& [name, p] : bundle->policies)
+      for (const auto& [name, versions] : bundle->decisions)
         absl::StrAppend(&known, known.empty() ? "" : ", ", name);
     }
     result.status = grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -389,9 +406,9 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
     return result;
   }
   FillDecision(decision, out);
-  const int64_t now = absl::ToUnixMillis(absl::Now());
-  out->set_decision_id(NewDecisionId(now));
-  out->set_time(FormatTime(now));
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  out->set_decision_id(NewDecisionId(now_ms));
+  out->set_time(FormatTime(now_ms));
   out->set_request_id(request.request_id());
   audit::AuditRecord& r = result.record;
   r.decision_id = out->decision_id();

@@ -26,10 +26,12 @@ struct DecideOptions {
   std::string caller;
 };
 
-// Evaluates `request` on the registry's current bundle (or the version it
-// pins) into `out` (decision, id, time, request id), and prepares its audit
-// record. Nothing is logged here. A request over a limit, an id with control
-// characters: INVALID_ARGUMENT; unknown decision or version: NOT_FOUND; bad
+// Evaluates `request` on the version of its decision in force at the
+// registry's clock in the current bundle (or the version it pins, any ever
+// served) into `out` (decision, id, time: that same instant, request id),
+// and prepares its audit record. Nothing is logged here. A request over a
+// limit, an id with control characters: INVALID_ARGUMENT; unknown decision
+// or version, or no version in force yet: NOT_FOUND; bad
 // facts: INVALID_ARGUMENT with `problems` (at most kMaxProblemsShown, each
 // with the caller's values cut short); a failed evaluation: its status.
 // Messages never repeat more than a short prefix of what the caller sent.

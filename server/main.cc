@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -31,6 +32,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/auth.h"
+#include "server/policy_watch.h"
 #include "server/server_options.h"
 #include "server/services.h"
 #include "server/tls_files.h"
@@ -110,8 +112,13 @@ ABSL_FLAG(int64_t, default_deadline_ms, 10000,
           "Evaluate calls that carry no deadline are answered DEADLINE_EXCEEDED after this "
           "many milliseconds without an answer (0: never); a caller's own deadline always wins");
 ABSL_FLAG(int32_t, watch_seconds, 0,
-          "reload when a policy file changes, checking every N seconds (0: off; SIGHUP and "
-          "the Reload call always work)");
+          "reload when a policy file changes, checking every N seconds, once the change has "
+          "stayed the same for N seconds (0: off; SIGHUP and the Reload call always work). "
+          "Write files under a dot-name and rename them into place");
+ABSL_FLAG(std::string, effective_zone, "UTC",
+          "the time zone (IANA name, e.g. Europe/Berlin) whose midnight a policy's effective "
+          "date begins at: a scheduled version serves unpinned requests from that instant, "
+          "with no reload");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(int32_t, max_threads, 0,
           "most threads gRPC's thread-per-call services (the health check) may use (0: gRPC's "
@@ -257,6 +264,15 @@ int main(int argc, char** argv) {
   // not kill the server.
   signal(SIGXFSZ, SIG_IGN);
 
+  const std::string zone_name = absl::GetFlag(FLAGS_effective_zone);
+  creditd::engine::RegistryOptions registry_options;
+  if (!absl::LoadTimeZone(zone_name, &registry_options.zone)) {
+    spdlog::error(
+        "--effective_zone `{}` is not a time zone this system knows (an IANA name "
+        "such as Europe/Berlin, or UTC)",
+        zone_name);
+    return 2;
+  }
   creditd::audit::SqliteOptions audit_options;
   audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable
                                                      : creditd::audit::Durability::kAsync;
@@ -327,10 +343,18 @@ int main(int argc, char** argv) {
         "rewritten log would not show");
   }
 
-  creditd::server::ServingState state(options.limits, options.policy_dir);
+  creditd::server::ServingState state(options.limits, options.policy_dir,
+                                      std::move(registry_options));
   state.audit = audit->get();
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
   state.authorizer.Replace(*access);
+  // Every version ever served stays pinnable, and names its text forever.
+  if (absl::Status status = creditd::server::RestoreVersions(state); !status.ok()) {
+    spdlog::error("the policy versions in the audit log do not rebuild; not starting: {}",
+                  status.ToString());
+    return 1;
+  }
+  spdlog::info("effective dates begin at midnight in {}", zone_name);
   if (creditd::server::ReloadBundle(state, "start").bundle == nullptr) {
     spdlog::error("the policies in {} do not load; not starting", options.policy_dir);
     return 1;
@@ -394,14 +418,13 @@ int main(int argc, char** argv) {
   if (const int every = absl::GetFlag(FLAGS_watch_seconds); every > 0) {
     // `every` by value: it ends with this if statement.
     watcher = std::thread([&, every] {
-      auto seen = Newest(options.policy_dir);
+      // A change is loaded once it has settled for a whole period.
+      creditd::server::SettledChange change(Newest(options.policy_dir));
       while (!stopping) {
         for (int i = 0; i < every * 10 && !stopping; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        const auto now = Newest(options.policy_dir);
-        if (now != seen) {
-          seen = now;
+        if (!stopping && change.Due(Newest(options.policy_dir))) {
           spdlog::info("policy files changed, reloading");
           creditd::server::ReloadBundle(state, "watch");
         }

@@ -180,41 +180,99 @@ DecisionServiceImpl::DecisionServiceImpl(ServingState& state)
 
 DecisionServiceImpl::~DecisionServiceImpl() = default;
 
+absl::Status RestoreVersions(ServingState& state) {
+  if (state.audit == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::vector<audit::StoredPolicy>> stored = state.audit->StoredVersions();
+  if (!stored.ok()) return stored.status();
+  std::vector<engine::StoredVersion> versions;
+  versions.reserve(stored->size());
+  for (audit::StoredPolicy& p : *stored) {
+    versions.push_back({std::move(p.name), std::move(p.version), std::move(p.sha256),
+                        std::move(p.source), p.canonical_form, std::move(p.first_served)});
+  }
+  return state.registry.Restore(versions);
+}
+
+namespace {
+
+std::string Rfc3339(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+}
+
+// Stores the sources of the versions `load` adds (binding them in the log)
+// before they serve: the log holds a policy's text before any decision made
+// with it. While the log cannot be written they stay queued in it and go in
+// with the first record that is. A version the log has bound to other text
+// refuses the load. Returns whether anything new was bound.
+bool StoreSources(ServingState& state, engine::BundleLoad& load) {
+  bool stored = false;
+  if (state.audit == nullptr) return stored;
+  for (const std::shared_ptr<const engine::CompiledPolicy>& policy :
+       state.registry.Unbound(*load.bundle)) {
+    absl::Status status = state.audit->StorePolicy(*policy);
+    if (status.ok()) {
+      stored = true;
+    } else if (absl::IsFailedPrecondition(status)) {
+      // The registry holds every binding of the log: only a log changed
+      // behind the server's back gets here.
+      absl::StrAppend(&load.report, "error: ", status.message(), "\n");
+      ++load.errors;
+      load.bundle = nullptr;
+      return stored;
+    } else {
+      spdlog::error("the source of {} {} is not in the audit log yet: {}", policy->name(),
+                    policy->id().version, status.ToString());
+    }
+  }
+  return stored;
+}
+
+}  // namespace
+
 engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) {
   static std::mutex reload_mutex;
   std::lock_guard<std::mutex> lock(reload_mutex);
   engine::BundleLoad result;
-  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.reader);
+  engine::BundleOptions options;
+  options.zone = state.registry.zone();
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.reader, options);
   if (!load.ok()) {
     result.errors = 1;
     result.report = std::string(load.status().message()) + "\n";
     spdlog::error("policy load rejected: {}", load.status().ToString());
-  } else if (load->bundle == nullptr) {
-    spdlog::error(
-        "policy load rejected, {} errors{}:\n{}", load->errors,
-        state.registry.Current() != nullptr ? "; still serving the previous policies" : "",
-        load->report);
-    result = *std::move(load);
   } else {
     result = *std::move(load);
-    // Sources first: the log holds a policy's text before any decision made
-    // with it. While the log cannot be written they stay queued in it and go
-    // in with the first record that is.
-    for (const auto& [name, policy] : result.bundle->policies) {
-      if (state.audit == nullptr) break;
-      if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
-        spdlog::error("the source of {} {} is not in the audit log yet: {}", name,
-                      policy->id().version, status.ToString());
+    // A version served before names its text forever.
+    state.registry.Bind(result);
+    const bool stored = result.bundle != nullptr && StoreSources(state, result);
+    if (result.bundle != nullptr) {
+      if (absl::Status status = state.registry.Install(result.bundle); !status.ok()) {
+        result.report += std::string(status.message()) + "\n";
+        result.errors = 1;
+        result.bundle = nullptr;
       }
     }
-    if (absl::Status status = state.registry.Install(result.bundle); !status.ok()) {
-      spdlog::error("policy load rejected: {}", status.ToString());
-      result.report += std::string(status.message()) + "\n";
-      result.errors = 1;
-      result.bundle = nullptr;
+    if (result.bundle == nullptr) {
+      spdlog::error(
+          "policy load rejected, {} errors{}:\n{}", result.errors,
+          state.registry.Current() != nullptr ? "; still serving the previous policies" : "",
+          result.report);
     } else {
-      for (const auto& [name, policy] : result.bundle->policies) {
-        spdlog::info("serving {} {} (sha256 {})", name, policy->id().version, policy->id().sha256);
+      const absl::Time now = state.registry.Now();
+      for (const auto& [name, decision] : result.bundle->decisions) {
+        const engine::BundleVersion* in_force = decision.InForce(now);
+        for (const engine::BundleVersion& v : decision.versions) {
+          const char* state_name = &v == in_force ? "in force" : "superseded";
+          spdlog::info("serving {} {} (sha256 {}, {}{})", name, v.policy->id().version,
+                       v.policy->id().sha256, v.effective > now ? "scheduled from " : state_name,
+                       v.effective > now ? Rfc3339(v.effective) : "");
+        }
+      }
+    }
+    if (stored) {
+      // When each new version was first served, as the log has it.
+      if (absl::Status status = RestoreVersions(state); !status.ok()) {
+        spdlog::error("the versions the audit log binds do not read back: {}", status.ToString());
       }
     }
   }
@@ -229,14 +287,16 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     record.facts_json = "{}";
     std::string policies;
     if (result.bundle != nullptr) {
-      for (const auto& [name, policy] : result.bundle->policies) {
-        absl::StrAppend(&policies, policies.empty() ? "" : ", ", "{\"name\": ");
-        engine::AppendJsonQuoted(name, &policies);
-        absl::StrAppend(&policies, ", \"version\": ");
-        engine::AppendJsonQuoted(policy->id().version, &policies);
-        absl::StrAppend(&policies, ", \"sha256\": ");
-        engine::AppendJsonQuoted(policy->id().sha256, &policies);
-        policies += "}";
+      for (const auto& [name, decision] : result.bundle->decisions) {
+        for (const engine::BundleVersion& v : decision.versions) {
+          absl::StrAppend(&policies, policies.empty() ? "" : ", ", "{\"name\": ");
+          engine::AppendJsonQuoted(name, &policies);
+          absl::StrAppend(&policies, ", \"version\": ");
+          engine::AppendJsonQuoted(v.policy->id().version, &policies);
+          absl::StrAppend(&policies, ", \"sha256\": ");
+          engine::AppendJsonQuoted(v.policy->id().sha256, &policies);
+          policies += "}";
+        }
       }
     }
     record.result_json =
@@ -560,19 +620,27 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerCo
       new UnaryCall<v1::ListPoliciesRequest, v1::ListPoliciesResponse>(state_, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kListPolicies, *bytes, kSmallRequestBytes)) return reactor;
-  std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
-  for (const std::shared_ptr<const engine::CompiledPolicy>& policy : state_.registry.History()) {
+  for (const engine::VersionInfo& version : state_.registry.Versions()) {
+    const engine::CompiledPolicy& policy = *version.policy;
     v1::PolicyInfo* info = call->response()->add_policies();
-    FillId(policy->id(), info->mutable_id());
-    bool current = false;
-    if (bundle != nullptr) {
-      auto it = bundle->policies.find(policy->name());
-      current = it != bundle->policies.end() && it->second->id().sha256 == policy->id().sha256;
+    FillId(policy.id(), info->mutable_id());
+    info->set_current(version.state == engine::VersionState::kCurrent);
+    switch (version.state) {
+      case engine::VersionState::kScheduled:
+        info->set_state(v1::POLICY_STATE_SCHEDULED);
+        break;
+      case engine::VersionState::kCurrent:
+        info->set_state(v1::POLICY_STATE_CURRENT);
+        break;
+      case engine::VersionState::kSuperseded:
+        info->set_state(v1::POLICY_STATE_SUPERSEDED);
+        break;
     }
-    info->set_current(current);
-    info->set_effective(policy->checked().effective);
-    info->set_owner(policy->checked().owner);
-    info->set_description(policy->checked().description);
+    info->set_effective(policy.checked().effective);
+    info->set_effective_from(Rfc3339(version.effective));
+    info->set_first_served(version.first_served);
+    info->set_owner(policy.checked().owner);
+    info->set_description(policy.checked().description);
   }
   call->Finish(grpc::Status::OK);
   return reactor;
@@ -589,10 +657,9 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(grpc::CallbackServe
   std::shared_ptr<const engine::CompiledPolicy> policy;
   if (request.version().empty()) {
     std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
-    if (bundle != nullptr) {
-      auto it = bundle->policies.find(request.name());
-      if (it != bundle->policies.end()) policy = it->second;
-    }
+    const engine::BundleVersion* in_force =
+        bundle != nullptr ? bundle->InForce(request.name(), state_.registry.Now()) : nullptr;
+    if (in_force != nullptr) policy = in_force->policy;
   } else {
     policy = state_.registry.Find(request.name(), request.version());
   }
@@ -682,7 +749,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
       diagnostic->set_help(d.help);
     }
     if (load->bundle != nullptr) {
-      FillId(load->bundle->policies.begin()->second->id(), response->mutable_id());
+      FillId(load->bundle->decisions.begin()->second.versions.front().policy->id(),
+             response->mutable_id());
     }
     call->Finish(grpc::Status::OK);
   });
@@ -708,8 +776,10 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext*
     response->set_report(load.report);
     std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
     if (bundle != nullptr) {
-      for (const auto& [name, policy] : bundle->policies) {
-        FillId(policy->id(), response->add_policies());
+      for (const auto& [name, decision] : bundle->decisions) {
+        for (const engine::BundleVersion& v : decision.versions) {
+          FillId(v.policy->id(), response->add_policies());
+        }
       }
     }
     call->Finish(grpc::Status::OK);

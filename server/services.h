@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "audit/audit_sink.h"
@@ -29,8 +30,10 @@ namespace creditd::server {
 // What the services share: the registry of bundles, the audit log, where
 // policies come from, who may call, and the bounds.
 struct ServingState {
-  ServingState(const Limits& bounds, const std::string& directory)
-      : policy_dir(directory),
+  ServingState(const Limits& bounds, const std::string& directory,
+               engine::RegistryOptions registry_options = {})
+      : registry(std::move(registry_options)),
+        policy_dir(directory),
         reader(directory),
         limits(bounds),
         authorizer(std::make_shared<AccessPolicy>()),
@@ -62,10 +65,20 @@ struct ServingState {
   PolicyWorker worker;
 };
 
-// Who asked for a reload, for the log: an identity, or "signal" / "watch".
-// Loads the policy directory and installs it; on any error the current
-// bundle stays. Logs the outcome, and records it (with `caller`) in the audit
-// log. Thread-safe; blocks while it loads and stores sources.
+// Restores every version the audit log binds into the registry, so that
+// each stays pinnable after a restart. At start, before the first load;
+// an error (a stored text that does not rebuild) means creditd must not
+// serve.
+absl::Status RestoreVersions(ServingState& state);
+
+// Who asked for a reload, for the log: an identity, or "start", "signal",
+// "watch". Loads the policy directory (effective dates in the registry's
+// zone), holds it against every version served before (Registry::Bind: a
+// version served with other text is refused, E0602), stores the sources of
+// the versions it adds, binding them in the log, and installs it; on any
+// error the current bundle stays and nothing is stored. Logs the outcome,
+// and records it (with `caller`) in the audit log. Thread-safe; blocks while
+// it loads and stores sources.
 engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller);
 
 // The services take and give raw bytes; see the comment at the top.

@@ -284,12 +284,13 @@ TEST(CommitQueueTest, APolicyIsStoredWithTheNextGroupThatCommits) {
   CommitQueue queue(store, {});
   ASSERT_TRUE(queue.Start().ok());
   store.Set([](FakeStore& s) { s.begin_fault = absl::UnavailableError("disk I/O error"); });
-  EXPECT_FALSE(queue.StorePolicy({"abc", "p", "1.0.0", "text"}).ok());
+  EXPECT_FALSE(
+      queue.StorePolicy({"abc", "p", "1.0.0", "text", 1, "2026-11-30T12:00:00.000Z"}).ok());
   EXPECT_TRUE(store.Policies().empty());
   store.Set([](FakeStore& s) { s.begin_fault = absl::OkStatus(); });
   ASSERT_TRUE(queue.Append(Record(1)).ok());
   EXPECT_EQ(store.Policies(), (std::vector<std::string>{"abc"}));
-  ASSERT_TRUE(queue.StorePolicy({"abc", "p", "1.0.0", "text"}).ok());
+  ASSERT_TRUE(queue.StorePolicy({"abc", "p", "1.0.0", "text", 1, "2026-11-30T12:00:00.000Z"}).ok());
   EXPECT_EQ(store.Policies().size(), 1u);
 }
 

@@ -11,10 +11,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/bundle.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace creditd::audit {
@@ -611,6 +613,198 @@ TEST(SqliteAuditTest, ALogKeepsItsIdentity) {
   auto second = SqliteAuditSink::Open(other, {});
   ASSERT_TRUE(second.ok());
   EXPECT_NE((*second)->identity().log_id, id);
+}
+
+// A tiny policy `name` at `version` whose rule compares with `limit`.
+std::shared_ptr<const engine::CompiledPolicy> Version(const std::string& version, int limit,
+                                                      const std::string& name = "tiny") {
+  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
+      engine::CompileCanonicalSource(absl::StrCat("=== ", name, ".credit\npolicy ", name,
+                                                  "\n  version ", version,
+                                                  "\n  effective 2026-01-01\n\ninput a: int\n"
+                                                  "output x: bool = a > ",
+                                                  limit, "\n"));
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : nullptr;
+}
+
+int64_t Count(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    n = sqlite3_column_int64(s, 0);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+// The registry of record: a name and version is bound to one sha256 the
+// first time its text is stored, forever, across restarts; other text for it
+// is refused and never stored.
+TEST(SqliteAuditTest, StoringAVersionBindsItToItsTextForever) {
+  const std::string path = FreshPath("bind.db");
+  const auto v1 = Version("1.0.0", 1);
+  const auto v1_changed = Version("1.0.0", 2);
+  const auto v2 = Version("2.0.0", 3);
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->StorePolicy(*v1).ok());
+    ASSERT_TRUE((*sink)->StorePolicy(*v1).ok());  // bound already: nothing to do
+    absl::Status refused = (*sink)->StorePolicy(*v1_changed);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(
+        std::string(refused.message()),
+        ::testing::HasSubstr("version 1.0.0 of `tiny` is bound to sha256 " + v1->id().sha256));
+    ASSERT_TRUE((*sink)->StorePolicy(*v2).ok());
+    absl::StatusOr<std::vector<StoredPolicy>> stored = (*sink)->StoredVersions();
+    ASSERT_TRUE(stored.ok());
+    ASSERT_EQ(stored->size(), 2u);
+    EXPECT_EQ((*stored)[0].sha256, v1->id().sha256);
+    EXPECT_EQ((*stored)[0].source, v1->canonical_source());
+    EXPECT_EQ((*stored)[0].canonical_form, engine::kCanonicalForm);
+    EXPECT_EQ((*stored)[0].first_served.size(), 24u) << (*stored)[0].first_served;
+  }
+  // The refused text was never stored.
+  EXPECT_FALSE(ReadPolicySource(path, v1_changed->id().sha256).ok());
+  // After a restart the binding holds: the same versions, the same texts.
+  auto sink = SqliteAuditSink::Open(path, {});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  EXPECT_EQ((*sink)->StorePolicy(*v1_changed).code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::vector<StoredPolicy>> again = (*sink)->StoredVersions();
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[0].sha256, v1->id().sha256);
+  EXPECT_EQ((*again)[1].version, "2.0.0");
+  sink->reset();  // held while open
+  absl::StatusOr<std::vector<StoredPolicy>> read = ReadStoredVersions(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].first_served, (*again)[0].first_served);
+}
+
+// A log from before the registry of record holds two texts for 1.0.0 (an
+// earlier creditd stored every text it loaded, and served the second after a
+// restart) and decisions made with both: 1.0.0 binds to the text of its
+// earliest record. A version only a reload record shows served binds to
+// that; one no record shows served stays unbound. The records verify as
+// before.
+TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
+  const std::string path = FreshPath("migrate.db");
+  const auto first = Version("1.0.0", 1);
+  const auto second = Version("1.0.0", 2);
+  const auto reloaded = Version("2.0.0", 3);
+  const auto never = Version("3.0.0", 4);
+  {
+    // Written by a creditd of record format 3 without bindings.
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    AuditRecord refused_reload;
+    refused_reload.decision_id = "r-0";
+    refused_reload.time = "2026-11-01T09:00:00.000Z";
+    refused_reload.kind = kReloadRecord;
+    refused_reload.caller = "start";
+    refused_reload.facts_json = "{}";
+    refused_reload.result_json = R"({"accepted": false, "errors": 1, "policies": []})";
+    ASSERT_TRUE((*sink)->Append(refused_reload).ok());
+    for (auto [id, policy, time] : {std::make_tuple("d-1", second, "2026-11-02T10:00:00.000Z"),
+                                    std::make_tuple("d-2", first, "2026-11-03T10:00:00.000Z")}) {
+      AuditRecord r = Record(1);
+      r.decision_id = id;
+      r.time = time;
+      r.policy_name = r.decision = "tiny";
+      r.policy_sha256 = policy->id().sha256;
+      ASSERT_TRUE((*sink)->Append(r).ok());
+    }
+    AuditRecord reload;
+    reload.decision_id = "r-1";
+    reload.time = "2026-11-04T09:00:00.000Z";
+    reload.kind = kReloadRecord;
+    reload.caller = "signal";
+    reload.facts_json = "{}";
+    reload.result_json = absl::StrCat(
+        R"({"accepted": true, "errors": 0, "policies": [{"name": "tiny", "version": "2.0.0", )",
+        R"("sha256": ")", reloaded->id().sha256, R"("}]})");
+    ASSERT_TRUE((*sink)->Append(reload).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE versions", nullptr, nullptr, nullptr), SQLITE_OK);
+  for (const auto& policy : {first, second, reloaded, never}) {
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO policies VALUES (?, ?, ?, ?)", -1, &s, nullptr),
+              SQLITE_OK);
+    const std::string fields[] = {policy->id().sha256, policy->id().name, policy->id().version,
+                                  policy->canonical_source()};
+    for (int i = 0; i < 4; ++i)
+      sqlite3_bind_text(s, i + 1, fields[i].c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  // Read before any creditd opens it: as it will be once opened.
+  absl::StatusOr<std::vector<StoredPolicy>> before = ReadStoredVersions(path);
+  ASSERT_TRUE(before.ok()) << before.status();
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    absl::StatusOr<std::vector<StoredPolicy>> stored = (*sink)->StoredVersions();
+    ASSERT_TRUE(stored.ok());
+    ASSERT_EQ(stored->size(), 2u);
+    EXPECT_EQ((*stored)[0].version, "1.0.0");
+    EXPECT_EQ((*stored)[0].sha256, second->id().sha256);
+    EXPECT_EQ((*stored)[0].source, second->canonical_source());
+    EXPECT_EQ((*stored)[0].first_served, "2026-11-02T10:00:00.000Z");
+    EXPECT_EQ((*stored)[0].canonical_form, 1);
+    EXPECT_EQ((*stored)[1].version, "2.0.0");
+    EXPECT_EQ((*stored)[1].sha256, reloaded->id().sha256);
+    EXPECT_EQ((*stored)[1].first_served, "2026-11-04T09:00:00.000Z");
+    ASSERT_EQ(before->size(), 2u);
+    EXPECT_EQ((*before)[0].sha256, (*stored)[0].sha256);
+    EXPECT_EQ((*before)[1].sha256, (*stored)[1].sha256);
+    // The other text of 1.0.0 is refused from now on; 3.0.0 binds when served.
+    EXPECT_EQ((*sink)->StorePolicy(*first).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE((*sink)->StorePolicy(*never).ok());
+  }
+  EXPECT_EQ(Count(path, "SELECT count(*) FROM versions"), 3);
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
+  EXPECT_EQ(result->records, 4);
+}
+
+// Logs of record formats 1 and 2 hold decisions only (no kind column): the
+// migration binds from them, and they keep verifying.
+TEST(SqliteAuditTest, FormatTwoLogBindsFromItsDecisions) {
+  const std::string path = FreshPath("migrate_format2.db");
+  WriteOldLog(path, 2, 2);
+  const auto tiny = Version("1.0.0", 1, "credit_application");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // The records say credit_application 1.0.0, sha256 "abc".
+  const std::string sql = absl::StrCat(
+      "CREATE TABLE policies (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT "
+      "NULL, source TEXT NOT NULL); INSERT INTO policies VALUES ('abc', 'credit_application', "
+      "'1.0.0', 'the text of abc');");
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::vector<StoredPolicy>> read = ReadStoredVersions(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].sha256, "abc");
+  EXPECT_EQ((*read)[0].first_served, "2026-11-22T10:00:00.000Z");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    EXPECT_EQ((*sink)->StorePolicy(*tiny).code(), absl::StatusCode::kFailedPrecondition);
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->ok) << result->problem;
 }
 
 }  // namespace

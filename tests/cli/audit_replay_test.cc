@@ -102,5 +102,61 @@ TEST(AuditReplayTest, EachRecordReplaysUnderTheFactRulesOfItsFormat) {
   EXPECT_THAT(out3.str(), ::testing::Not(HasSubstr("decision old")));
 }
 
+// A log from before the registry of record may hold two texts for one
+// version, with decisions made under each: opened by this creditd it binds
+// the version to the earliest, and every decision still replays on the text
+// it was made with.
+TEST(AuditReplayTest, DecisionsOnTwoTextsOfOneVersionStillReplayOnceTheLogIsMigrated) {
+  const std::string text =
+      "=== tenure.credit\npolicy tenure\n  version 1.0.0\n  effective 2026-01-01\n\n"
+      "input years: int\noutput long: bool = years > ";
+  auto first = engine::CompileCanonicalSource(text + "5\n");
+  auto second = engine::CompileCanonicalSource(text + "7\n");
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string path = FreshPath("replay_two_texts.db");
+  {
+    auto sink = audit::SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->StorePolicy(**first).ok());
+    audit::AuditRecord r =
+        Logged(**first, "on-first", R"({"years": 6})", "6", engine::FactRules::kLenient);
+    r.format = audit::kLogFormat;
+    ASSERT_TRUE((*sink)->Append(r).ok());
+  }
+  // As an earlier creditd left it: no bindings, the second text stored too,
+  // and a decision made with it after a restart.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE versions", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO policies VALUES (?, 'tenure', '1.0.0', ?)", -1, &s,
+                               nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(s, 1, (*second)->id().sha256.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, (*second)->canonical_source().c_str(), -1, SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  {
+    auto sink = audit::SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    audit::AuditRecord r =
+        Logged(**second, "on-second", R"({"years": 6})", "6", engine::FactRules::kLenient);
+    r.format = audit::kLogFormat;
+    ASSERT_TRUE((*sink)->Append(r).ok());
+    absl::StatusOr<std::vector<audit::StoredPolicy>> bound = (*sink)->StoredVersions();
+    ASSERT_TRUE(bound.ok());
+    ASSERT_EQ(bound->size(), 1u);
+    EXPECT_EQ((*bound)[0].sha256, (*first)->id().sha256);
+  }
+  for (const char* verb : {"verify", "replay"}) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunCreditctl({"audit", verb, path}, out, err), kExitOk) << out.str() << err.str();
+    if (std::string(verb) == "replay") {
+      EXPECT_THAT(out.str(), HasSubstr("2 decisions replayed: 2 identical, 0 differ"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace creditd::cli

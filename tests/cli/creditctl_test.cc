@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "audit/sqlite_audit.h"
+#include "engine/bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -105,9 +107,99 @@ TEST(CreditctlTest, CheckSaysWhichFileOfADirectoryCannotBeRead) {
   std::ofstream(dir + "/good.credit")
       << "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput x: money\noutput y: money = x\n";
   ASSERT_EQ(mkfifo((dir + "/pipe.credit").c_str(), 0600), 0);
+  // As creditd loads the directory: files named inside it, the whole
+  // directory refused.
   CliRun run = Creditctl({"check", dir});
-  EXPECT_EQ(run.code, kExitUsage);
-  EXPECT_THAT(run.err, HasSubstr("`" + dir + "/pipe.credit` is not a regular file: it is a FIFO"));
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.err, HasSubstr("error: `pipe.credit` is not a regular file: it is a FIFO"));
+  CliRun json = Creditctl({"check", "--format", "json", dir});
+  EXPECT_EQ(json.code, kExitFailure);
+  EXPECT_THAT(json.out,
+              HasSubstr(R"("message": "`pipe.credit` is not a regular file: it is a FIFO")"));
+}
+
+std::string Versioned(const std::string& version, const std::string& effective, int limit) {
+  return "policy p\n  version " + version + "\n  effective " + effective +
+         "\ninput a: int\noutput big: bool = a > " + std::to_string(limit) + "\n";
+}
+
+std::string FreshDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// check, eval and creditd share one loader: several versions side by side,
+// the one in force picked by date, ties by semantic version.
+TEST(CreditctlTest, EvalTakesTheVersionInForceOnADay) {
+  const std::string dir = FreshDir("creditctl_versions");
+  std::ofstream(dir + "/p.credit") << Versioned("1.0.0", "2026-01-01", 10);
+  std::ofstream(dir + "/p-1.1.0.credit") << Versioned("1.1.0", "2026-07-01", 20);
+  std::ofstream(dir + "/p-1.2.0.credit") << Versioned("1.2.0", "2099-01-01", 30);
+  const std::string facts = WriteTemp("versions_facts.json", R"({"a": 15})");
+  CliRun check = Creditctl({"check", dir});
+  EXPECT_EQ(check.code, kExitOk) << check.err;
+  auto version_on = [&](const std::string& day) {
+    CliRun run = Creditctl({"eval", dir, "-d", "p", "-f", facts, "--compact", "--as-of", day});
+    EXPECT_EQ(run.code, kExitOk) << run.err;
+    return run.out;
+  };
+  EXPECT_THAT(version_on("2026-03-01"), HasSubstr(R"("version":"1.0.0")"));
+  EXPECT_THAT(version_on("2026-03-01"), HasSubstr(R"("big":true)"));
+  EXPECT_THAT(version_on("2026-07-01"), HasSubstr(R"("version":"1.1.0")"));
+  EXPECT_THAT(version_on("2099-01-01"), HasSubstr(R"("version":"1.2.0")"));
+  CliRun early = Creditctl({"eval", dir, "-d", "p", "-f", facts, "--as-of", "2025-12-31"});
+  EXPECT_EQ(early.code, kExitFailure);
+  EXPECT_THAT(early.err, HasSubstr("no version of `p` is in force on 2025-12-31: the first, "
+                                   "1.0.0, is effective 2026-01-01"));
+  CliRun bad = Creditctl({"eval", dir, "-d", "p", "-f", facts, "--as-of", "2026-02-30"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  // One version in two files: check and eval refuse it alike.
+  std::ofstream(dir + "/p-copy.credit") << Versioned("1.1.0", "2026-07-01", 20);
+  CliRun twice = Creditctl({"check", dir});
+  EXPECT_EQ(twice.code, kExitFailure);
+  EXPECT_THAT(twice.err, HasSubstr("error[E0601]: p-copy.credit:2:3: version 1.1.0 of `p` is "
+                                   "also in `p-1.1.0.credit`, with the same text"));
+  CliRun refused = Creditctl({"eval", dir, "-d", "p", "-f", facts});
+  EXPECT_EQ(refused.code, kExitFailure);
+  EXPECT_THAT(refused.err, HasSubstr("error[E0601]"));
+}
+
+// With --audit, the versions a log has served are candidates too, and the
+// directory is held against them as creditd holds it at start.
+TEST(CreditctlTest, AuditLogVersionsAreCandidatesAndBindTheirText) {
+  const std::string dir = FreshDir("creditctl_audit_versions");
+  const std::string log = ::testing::TempDir() + "creditctl_versions.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(log + suffix);
+  std::ofstream(dir + "/p.credit") << Versioned("1.0.0", "2026-01-01", 10);
+  {
+    engine::DiskFileReader reader;
+    absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(dir, reader);
+    ASSERT_TRUE(load.ok() && load->bundle != nullptr);
+    auto sink = audit::SqliteAuditSink::Open(log, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->StorePolicy(*load->bundle->decisions.at("p").versions.at(0).policy).ok());
+  }
+  // 1.0.0 leaves the directory for 1.1.0, effective later.
+  std::filesystem::remove(dir + "/p.credit");
+  std::ofstream(dir + "/p-1.1.0.credit") << Versioned("1.1.0", "2026-07-01", 20);
+  const std::string facts = WriteTemp("audit_versions_facts.json", R"({"a": 15})");
+  CliRun logged = Creditctl(
+      {"eval", dir, "-d", "p", "-f", facts, "--compact", "--as-of", "2026-03-01", "--audit", log});
+  EXPECT_EQ(logged.code, kExitOk) << logged.err;
+  EXPECT_THAT(logged.out, HasSubstr(R"("version":"1.0.0")"));
+  CliRun without = Creditctl({"eval", dir, "-d", "p", "-f", facts, "--as-of", "2026-03-01"});
+  EXPECT_EQ(without.code, kExitFailure);
+  // Other text under 1.0.0 contradicts the log: refused, named.
+  std::ofstream(dir + "/p.credit") << Versioned("1.0.0", "2026-01-01", 11);
+  CliRun check = Creditctl({"check", dir, "--audit", log});
+  EXPECT_EQ(check.code, kExitFailure);
+  EXPECT_THAT(check.err, HasSubstr("error[E0602]: p.credit:2:3: version 1.0.0 of `p` was served "
+                                   "before with other text"));
+  EXPECT_EQ(Creditctl({"check", dir}).code, kExitOk);
+  CliRun file = Creditctl({"eval", dir + "/p.credit", "-f", facts, "--audit", log});
+  EXPECT_EQ(file.code, kExitUsage);
 }
 
 }  // namespace

@@ -60,6 +60,7 @@ def example(name):
 
 class Server:
     def __init__(self, policies, extra=(), audit=None):
+        """`audit`: the log to open (a restart on the same log); default a new one."""
         self.dir = tempfile.mkdtemp(prefix="creditd-e2e-")
         self.audit = audit or os.path.join(self.dir, "audit.db")
         self.log_path = os.path.join(self.dir, "creditd.log")
@@ -319,7 +320,7 @@ class ServerTest(unittest.TestCase):
         text = run.stdout + run.stderr
         for flag in ("--listen", "--policies", "--audit_db", "--audit_durability",
                      "--max_message_bytes", "--max_threads", "--default_deadline_ms",
-                     "--watch_seconds", "--drain_seconds"):
+                     "--watch_seconds", "--drain_seconds", "--effective_zone"):
             self.assertIn(flag, text)
         self.assertIn("async: answered once queued", text)
 

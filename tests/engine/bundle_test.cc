@@ -64,7 +64,7 @@ TEST(BundleTest, LoadsEveryPolicyOfTheReferenceDirectory) {
   ASSERT_TRUE(load.ok()) << load.status();
   ASSERT_NE(load->bundle, nullptr) << load->report;
   std::vector<std::string> names;
-  for (const auto& [name, policy] : load->bundle->policies) names.push_back(name);
+  for (const auto& [name, decision] : load->bundle->decisions) names.push_back(name);
   EXPECT_THAT(names, ::testing::ElementsAre("credit_application", "credit_review", "dunning",
                                             "order_release"));
 }
@@ -73,13 +73,13 @@ TEST(BundleTest, AnyErrorRejectsTheWholeBundle) {
   const std::string dir = MakeDir("bundle_errors");
   Write(dir + "/good.credit", Policy("good", "1.0.0", 1));
   Write(dir + "/bad.credit", "policy bad\ninput a money\n");
-  Write(dir + "/twin.credit", Policy("good", "2.0.0", 1));
+  Write(dir + "/twin.credit", Policy("good", "1.0.0", 2));
   DiskFileReader reader;
   absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load->bundle, nullptr);
   EXPECT_THAT(load->report, HasSubstr("E0001"));
-  EXPECT_THAT(load->report, HasSubstr("decision `good` is also defined"));
+  EXPECT_THAT(load->report, HasSubstr("version 1.0.0 of `good` is also in `good.credit`"));
   EXPECT_FALSE(LoadBundle(dir + "/missing", reader).ok());
 }
 
@@ -93,9 +93,9 @@ TEST(BundleTest, RegistryKeepsVersionsAndRefusesChangedText) {
   Write(dir + "/p.credit", Policy("p", "1.1.0", 2));
   auto second = LoadBundle(dir, reader);
   ASSERT_TRUE(registry.Install(second->bundle).ok());
-  EXPECT_EQ(registry.Current()->policies.at("p")->id().version, "1.1.0");
+  EXPECT_EQ(registry.Current()->InForce("p", registry.Now())->policy->id().version, "1.1.0");
   ASSERT_NE(registry.Find("p", "1.0.0"), nullptr);
-  EXPECT_EQ(registry.History().size(), 2u);
+  EXPECT_EQ(registry.Versions().size(), 2u);
   // Version 1.1.0 with other text is refused; 1.1.0 keeps serving.
   Write(dir + "/p.credit", Policy("p", "1.1.0", 3));
   auto changed = LoadBundle(dir, reader);
@@ -108,7 +108,8 @@ TEST(BundleTest, CanonicalSourceRebuildsTheSamePolicy) {
   DiskFileReader reader;
   auto load = LoadBundle("policies", reader);
   ASSERT_TRUE(load.ok() && load->bundle != nullptr);
-  for (const auto& [name, policy] : load->bundle->policies) {
+  for (const auto& [name, decision] : load->bundle->decisions) {
+    const std::shared_ptr<const CompiledPolicy>& policy = decision.versions.at(0).policy;
     absl::StatusOr<std::shared_ptr<const CompiledPolicy>> rebuilt =
         CompileCanonicalSource(policy->canonical_source());
     ASSERT_TRUE(rebuilt.ok()) << name << ": " << rebuilt.status();
@@ -153,8 +154,11 @@ TEST(BundleTest, CanonicalSourceDoesNotDependOnWhereTheDirectoryIs) {
   ASSERT_TRUE(here.ok() && absolute.ok());
   ASSERT_NE(here->bundle, nullptr) << here->report;
   ASSERT_NE(absolute->bundle, nullptr) << absolute->report;
-  for (const auto& [name, policy] : here->bundle->policies) {
-    EXPECT_EQ(policy->id().sha256, absolute->bundle->policies.at(name)->id().sha256) << name;
+  for (const auto& [name, decision] : here->bundle->decisions) {
+    const std::shared_ptr<const CompiledPolicy>& policy = decision.versions.at(0).policy;
+    EXPECT_EQ(policy->id().sha256,
+              absolute->bundle->decisions.at(name).versions.at(0).policy->id().sha256)
+        << name;
     EXPECT_THAT(policy->canonical_source(), Not(HasSubstr("policies/"))) << name;
   }
 }
@@ -234,7 +238,7 @@ TEST(BundleTest, LinksInsideTheDirectoryLoadAsAConfigMapMountHasThem) {
   absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
   ASSERT_TRUE(load.ok()) << load.status();
   ASSERT_NE(load->bundle, nullptr) << load->report;
-  EXPECT_EQ(load->bundle->policies.size(), 1u);
+  EXPECT_EQ(load->bundle->decisions.size(), 1u);
 }
 
 TEST(BundleTest, ImportsOutsideTheDirectoryAreRefused) {

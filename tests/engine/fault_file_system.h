@@ -26,6 +26,16 @@ class FaultFileSystem : public FileSystem {
   void Endless(const std::string& suffix) { endless_.push_back(suffix); }
   // Reading a file whose path ends with `suffix` fails after `bytes`.
   void FailReadAfter(const std::string& suffix, size_t bytes) { fail_read_[suffix] = bytes; }
+  // A file whose path ends with `suffix` is written while it is read: once
+  // its first bytes have been read, its stamp says it changed (as an editor
+  // writing it in place, or a copy still under way, would leave it).
+  void ChangeWhileRead(const std::string& suffix) { change_.push_back(suffix); }
+
+  // How often the file at `path` was opened for reading.
+  int opens(const std::string& path) const {
+    auto it = opens_.find(path);
+    return it == opens_.end() ? 0 : it->second;
+  }
 
   // Every path the file system was asked about, in order.
   const std::vector<std::string>& calls() const { return calls_; }
@@ -39,6 +49,7 @@ class FaultFileSystem : public FileSystem {
 
   absl::StatusOr<std::unique_ptr<ReadableFile>> OpenRegularFile(const std::string& path) override {
     calls_.push_back(path);
+    ++opens_[path];
     for (const auto& [suffix, what] : kind_) {
       if (absl::EndsWith(path, suffix)) return absl::FailedPreconditionError(what);
     }
@@ -51,6 +62,9 @@ class FaultFileSystem : public FileSystem {
       if (absl::EndsWith(path, suffix)) {
         return std::make_unique<Faulty>(std::move(*file), bytes, bytes_read_);
       }
+    }
+    for (const std::string& suffix : change_) {
+      if (absl::EndsWith(path, suffix)) return std::make_unique<Changing>(std::move(*file));
     }
     return file;
   }
@@ -88,6 +102,9 @@ class FaultFileSystem : public FileSystem {
       }
       return got;
     }
+    absl::StatusOr<FileStamp> Stamp() override {
+      return inner_ == nullptr ? FileStamp() : inner_->Stamp();
+    }
 
    private:
     std::unique_ptr<ReadableFile> inner_;
@@ -96,12 +113,34 @@ class FaultFileSystem : public FileSystem {
     std::shared_ptr<size_t> counter_;
   };
 
+  // The inner file, with a later modification time once anything was read.
+  class Changing : public ReadableFile {
+   public:
+    explicit Changing(std::unique_ptr<ReadableFile> inner) : inner_(std::move(inner)) {}
+    absl::StatusOr<size_t> Read(char* buffer, size_t n) override {
+      absl::StatusOr<size_t> got = inner_->Read(buffer, n);
+      if (got.ok() && *got > 0) read_ = true;
+      return got;
+    }
+    absl::StatusOr<FileStamp> Stamp() override {
+      absl::StatusOr<FileStamp> stamp = inner_->Stamp();
+      if (stamp.ok() && read_) stamp->modified += absl::Milliseconds(1);
+      return stamp;
+    }
+
+   private:
+    std::unique_ptr<ReadableFile> inner_;
+    bool read_ = false;
+  };
+
   FileSystem& real_ = FileSystem::Default();
   std::map<std::string, absl::Status> list_;
   std::map<std::string, std::string> kind_;
   std::vector<std::string> endless_;
   std::map<std::string, size_t> fail_read_;
+  std::vector<std::string> change_;
   std::vector<std::string> calls_;
+  std::map<std::string, int> opens_;
   std::shared_ptr<size_t> bytes_read_ = std::make_shared<size_t>(0);
 };
 

@@ -159,6 +159,41 @@ TEST(PolicyDirReaderTest, ReadErrorIsAnErrorNotAShortFile) {
   EXPECT_THAT(text.status().message(), Not(HasSubstr(dir)));
 }
 
+// A file written while it is read (in place, by an editor or a copy still
+// under way) is refused, never taken for the whole.
+TEST(PolicyDirReaderTest, FileThatChangesWhileReadIsRefused) {
+  const std::string dir = MakeDir("changing");
+  Write(dir + "/p.credit", "policy p\n");
+  FaultFileSystem faults;
+  faults.ChangeWhileRead("/p.credit");
+  PolicyDirReader reader(dir, faults);
+  absl::StatusOr<std::string> text = reader.Read("p.credit");
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(text.status().message(),
+            absl::StrCat("`p.credit` changed while it was read; ", kChangedWhileRead));
+  // Read as a whole from a real file whose size is what was read: fine.
+  PolicyDirReader plain(dir);
+  EXPECT_EQ(*plain.Read("p.credit"), "policy p\n");
+}
+
+// A file that grows while it is read, on the real file system: an appended
+// byte after the read shows in its stamp.
+TEST(PolicyDirReaderTest, StampShowsAFileWrittenInPlace) {
+  const std::string dir = MakeDir("stamp");
+  Write(dir + "/p.credit", "policy p\n");
+  absl::StatusOr<std::unique_ptr<ReadableFile>> file =
+      FileSystem::Default().OpenRegularFile(dir + "/p.credit");
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<FileStamp> before = (*file)->Stamp();
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->size, 9);
+  std::ofstream(dir + "/p.credit", std::ios::app) << "# more\n";
+  absl::StatusOr<FileStamp> after = (*file)->Stamp();
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(*after, *before);
+  EXPECT_EQ(after->size, 16);
+}
+
 TEST(PolicyDirReaderTest, MessagesNeverNameTheDirectory) {
   const std::string dir = MakeDir("quiet");
   PolicyDirReader reader(dir);

@@ -3,6 +3,11 @@
 // printed diagnostics must equal NAME.expected exactly. Files without an
 // .expected are libraries the cases import.
 //
+// A case may be a directory NAME/ instead, loaded as creditd loads its policy
+// directory (engine::LoadBundle); when it holds a NAME/.served/ directory,
+// that is loaded and installed first, as the versions served before, and
+// the case is held against them (engine::Registry::Bind).
+//
 // A case may set options in its first lines:
 //   # test: max_bytes=200 max_depth=8 max_nesting=8 max_files=2 max_boxes=10 max_work=500
 //   #       max_lookup_words=1000
@@ -18,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "dsl/diagnostic.h"
+#include "engine/bundle.h"
 #include "engine/checker.h"
 #include "gtest/gtest.h"
 
@@ -60,7 +66,27 @@ Options OptionsFor(const std::string& text) {
   return options;
 }
 
+// A directory case: the report of its load, held against `.served/`.
+std::string BundleCase(const fs::path& dir) {
+  engine::DiskFileReader reader;
+  engine::Registry registry;
+  if (fs::is_directory(dir / ".served")) {
+    absl::StatusOr<engine::BundleLoad> served =
+        engine::LoadBundle((dir / ".served").string(), reader);
+    if (!served.ok()) return std::string(served.status().message());
+    if (served->bundle == nullptr) return "the served versions do not load:\n" + served->report;
+    if (absl::Status status = registry.Install(served->bundle); !status.ok()) {
+      return std::string(status.message());
+    }
+  }
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(dir.string(), reader);
+  if (!load.ok()) return std::string(load.status().message());
+  registry.Bind(*load);
+  return load->report;
+}
+
 std::string CheckCase(const std::string& name) {
+  if (fs::is_directory(fs::path(kDir) / name)) return BundleCase(fs::path(kDir) / name);
   // Paths relative to the golden directory, as the server reads its own.
   engine::PolicyDirReader reader(kDir);
   const std::string path = name + ".credit";
