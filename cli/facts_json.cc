@@ -83,6 +83,14 @@ class NumberHandler {
 
 absl::Status FactsJson::Parse(absl::string_view json) {
   decimal_numbers_.clear();
+  // The reader takes a NUL byte for the end of the text, and would read
+  // what precedes it as the whole document. JSON text holds none (a string
+  // writes one as \u0000).
+  if (const size_t nul = json.find('\0'); nul != absl::string_view::npos) {
+    document_.SetNull();
+    return absl::InvalidArgumentError(absl::StrCat("a NUL byte is not JSON (at byte ", nul,
+                                                   "); write it as \\u0000 in a string"));
+  }
   rapidjson::MemoryStream stream(json.data(), json.size());
   rapidjson::Reader reader;
   NumberHandler handler(document_, decimal_numbers_);

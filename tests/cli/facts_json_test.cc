@@ -84,6 +84,22 @@ output x: int = n
   return out;
 }
 
+// The reader took a NUL byte for the end of the text: `{"x": "5"}` followed
+// by a NUL and anything at all was read as the whole document.
+TEST(FactsJsonTest, ANulByteIsRefusedNotTakenForTheEnd) {
+  FactsJson json;
+  const std::string text("{\"x\": \"5\"}\0{\"x\": garbage", 26);
+  absl::Status status = json.Parse(text);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("a NUL byte is not JSON (at byte 10)"), std::string::npos)
+      << status;
+  // Escaped in a string, it is a character like any other.
+  ASSERT_TRUE(json.Parse(R"({"x": "a\u0000b"})").ok());
+  EXPECT_EQ(std::string(json.root()["x"].GetString(), json.root()["x"].GetStringLength()),
+            std::string("a\0b", 3));
+}
+
 TEST(FactsJsonTest, FactsTakeTheirKindFromTheJson) {
   EXPECT_EQ(Kinds(R"({"n": 6, "m": 800000.50, "g": "A", "since": "2026-01-01", "flag": true})"),
             "n=int:6 m=decimal:800000.50 g=symbol:A since=date:2026-01-01 flag=bool");
