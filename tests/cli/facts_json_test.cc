@@ -88,7 +88,7 @@ output x: int = n
 // by a NUL and anything at all was read as the whole document.
 TEST(FactsJsonTest, ANulByteIsRefusedNotTakenForTheEnd) {
   FactsJson json;
-  const std::string text("{\"x\": \"5\"}\0{\"x\": garbage", 26);
+  const std::string text = std::string("{\"x\": \"5\"}") + '\0' + "{\"x\": garbage";
   absl::Status status = json.Parse(text);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
