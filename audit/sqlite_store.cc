@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/sha256.h"
 
 namespace creditd::audit {
 namespace {
@@ -769,10 +770,76 @@ absl::Status ForEachRecord(const std::string& path,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Checks the tables the chain does not cover against the chain: see
+// VerifyResult::registry_problems.
+absl::Status CheckRegistry(
+    const std::string& path,
+    const std::map<std::pair<std::string, std::string>, std::set<std::string>>& named,
+    std::vector<std::string>* problems, std::vector<std::string>* notes) {
+  absl::StatusOr<Reader> db = Reader::Open(path);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<bool> has_policies = HasTable(db->get(), "policies");
+  if (!has_policies.ok()) return has_policies.status();
+  if (*has_policies) {
+    Statement s(db->get(), "SELECT sha256, name, version, source FROM policies ORDER BY sha256");
+    if (!s.ok()) return s.Error(absl::StrCat("cannot read the policies of `", path, "`"));
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      const std::string sha256 = Text(s.get(), 0);
+      if (engine::Sha256Hex(Text(s.get(), 3)) != sha256) {
+        problems->push_back(absl::StrCat("the stored text of ", Text(s.get(), 1), " ",
+                                         Text(s.get(), 2), " does not hash to its sha256 ", sha256,
+                                         " (changed after it was stored)"));
+      }
+    }
+    if (rc != SQLITE_DONE) {
+      return s.Error(absl::StrCat("cannot read the policies of `", path, "`"));
+    }
+  }
+  absl::StatusOr<bool> has_versions = HasTable(db->get(), "versions");
+  if (!has_versions.ok()) return has_versions.status();
+  if (!*has_versions) return absl::OkStatus();  // a log no creditd has migrated yet
+  Statement s(db->get(),
+              "SELECT v.name, v.version, v.sha256, p.sha256 IS NOT NULL FROM versions v "
+              "LEFT JOIN policies p ON p.sha256 = v.sha256 ORDER BY v.name, v.version");
+  if (!s.ok()) return s.Error(absl::StrCat("cannot read the versions of `", path, "`"));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    const std::string name = Text(s.get(), 0);
+    const std::string version = Text(s.get(), 1);
+    const std::string sha256 = Text(s.get(), 2);
+    if (sqlite3_column_int(s.get(), 3) == 0) {
+      problems->push_back(absl::StrCat(name, " ", version, " is bound to sha256 ", sha256,
+                                       ", whose text the log does not hold"));
+    }
+    const auto it = named.find({name, version});
+    if (it == named.end()) continue;
+    // A log from before bindings may show a version served with several
+    // texts; it binds the earliest, which is among them. A binding no
+    // chained decision names was changed.
+    if (it->second.count(sha256) == 0) {
+      problems->push_back(absl::StrCat(name, " ", version, " is bound to sha256 ", sha256,
+                                       ", but the chain's decisions were made with ",
+                                       *it->second.begin(), " (the binding was changed)"));
+    } else if (it->second.size() > 1) {
+      notes->push_back(absl::StrCat(name, " ", version, " was served with ", it->second.size(),
+                                    " texts before versions were bound; bound to ", sha256));
+    }
+  }
+  if (rc != SQLITE_DONE) return s.Error(absl::StrCat("cannot read the versions of `", path, "`"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
                                        const std::set<int64_t>& keep_hashes_of) {
   VerifyResult result;
   std::string previous;
+  // The sha256s the chained decisions name for each name and version.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> named;
   absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) {
     ++result.records;
     if (r.sequence != result.records) {
@@ -791,9 +858,16 @@ absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
     previous = r.hash;
     result.head = {r.sequence, r.hash};
     if (keep_hashes_of.count(r.sequence) > 0) result.hashes[r.sequence] = r.hash;
+    if (r.kind == kDecisionRecord && !r.policy_name.empty()) {
+      named[{r.policy_name, r.policy_version}].insert(r.policy_sha256);
+    }
     return true;
   });
   if (!status.ok()) return status;
+  if (!result.ok) return result;
+  absl::Status registry =
+      CheckRegistry(path, named, &result.registry_problems, &result.registry_notes);
+  if (!registry.ok()) return registry;
   return result;
 }
 

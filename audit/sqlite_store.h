@@ -111,6 +111,15 @@ struct VerifyResult {
   ChainHead head;  // the last record read
   // The hash of each record asked for (by sequence) that was read.
   std::map<int64_t, std::string> hashes;
+  // The stored policies and the versions bound to them, which the chain
+  // does not cover, checked against it (when the chain verifies): each
+  // stored text hashes to the sha256 it is stored under, each binding has
+  // its text, and a version the chained decisions name is bound to the
+  // sha256 they name. One line per problem, naming the version.
+  std::vector<std::string> registry_problems;
+  // Facts about the registry worth a reviewer's eye that prove nothing
+  // wrong (a version served with several texts before bindings existed).
+  std::vector<std::string> registry_notes;
 };
 absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
                                        const std::set<int64_t>& keep_hashes_of = {});

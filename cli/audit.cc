@@ -63,6 +63,13 @@ void Verify(const std::string& db, const std::string& checkpoints, const std::st
     return;
   }
   context.out << db << ": " << result->records << " records, hash chain intact\n";
+  for (const std::string& note : result->registry_notes) {
+    context.out << db << ": note: " << note << "\n";
+  }
+  for (const std::string& problem : result->registry_problems) {
+    context.out << db << ": " << problem << "\n";
+    context.exit_code = kExitFailure;
+  }
   if (!key) return;
   for (const std::string& refused : dir.refused) {
     context.out << db << ": checkpoint " << refused << "\n";

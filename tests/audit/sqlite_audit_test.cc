@@ -775,6 +775,13 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok) << result->problem;
   EXPECT_EQ(result->records, 4);
+  // Served with two texts before bindings: worth a note, not a failure.
+  EXPECT_TRUE(result->registry_problems.empty());
+  ASSERT_EQ(result->registry_notes.size(), 1u);
+  EXPECT_THAT(result->registry_notes[0],
+              ::testing::HasSubstr("tiny 1.0.0 was served with 2 texts before versions were "
+                                   "bound; bound to " +
+                                   second->id().sha256));
 }
 
 // Logs of record formats 1 and 2 hold decisions only (no kind column): the
@@ -805,6 +812,51 @@ TEST(SqliteAuditTest, FormatTwoLogBindsFromItsDecisions) {
   absl::StatusOr<VerifyResult> result = VerifyLog(path);
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok) << result->problem;
+}
+
+// The stored texts and the bindings are outside the chain: verify checks
+// them against it, so a text edited in place or a version rebound to another
+// text does not pass as intact.
+TEST(SqliteAuditTest, VerifyChecksTheStoredTextsAndBindingsAgainstTheChain) {
+  const std::string path = FreshPath("registry_verify.db");
+  const auto v1 = Version("1.0.0", 1);
+  const auto other = Version("1.0.0", 2);
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->StorePolicy(*v1).ok());
+    AuditRecord r = Record(1);
+    r.policy_name = r.decision = "tiny";
+    r.policy_sha256 = v1->id().sha256;
+    ASSERT_TRUE((*sink)->Append(r).ok());
+  }
+  absl::StatusOr<VerifyResult> clean = VerifyLog(path);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_TRUE(clean->ok);
+  EXPECT_TRUE(clean->registry_problems.empty()) << clean->registry_problems[0];
+
+  auto exec = [&](const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+  };
+  exec("UPDATE policies SET source = replace(source, 'a > 1', 'a > 9')");
+  absl::StatusOr<VerifyResult> edited = VerifyLog(path);
+  ASSERT_TRUE(edited.ok());
+  EXPECT_TRUE(edited->ok);  // the chain itself is whole
+  ASSERT_EQ(edited->registry_problems.size(), 1u);
+  EXPECT_THAT(edited->registry_problems[0],
+              ::testing::HasSubstr("the stored text of tiny 1.0.0 does not hash to its sha256"));
+
+  exec(absl::StrCat("UPDATE policies SET source = replace(source, 'a > 9', 'a > 1');",
+                    "INSERT INTO policies VALUES ('", other->id().sha256, "', 'tiny', '1.0.0', '",
+                    other->canonical_source(), "');", "UPDATE versions SET sha256 = '",
+                    other->id().sha256, "'"));
+  absl::StatusOr<VerifyResult> rebound = VerifyLog(path);
+  ASSERT_TRUE(rebound.ok());
+  ASSERT_EQ(rebound->registry_problems.size(), 1u);
+  EXPECT_THAT(rebound->registry_problems[0], ::testing::HasSubstr("(the binding was changed)"));
 }
 
 }  // namespace
