@@ -273,6 +273,13 @@ absl::StatusOr<std::vector<StoredPolicy>> ReadBindings(sqlite3* db) {
                                               ", whose text the log does not hold"));
     }
     p.source = Text(q.get(), 5);
+    // The stored sha256 is taken as stored, never recomputed from a new
+    // form; so the text must be the one it was stored under.
+    if (engine::Sha256Hex(p.source) != p.sha256) {
+      return absl::DataLossError(absl::StrCat("audit log: the stored text of version ", p.version,
+                                              " of `", p.name, "` does not hash to its sha256 ",
+                                              p.sha256, " (changed after it was stored)"));
+    }
     bound.push_back(std::move(p));
   }
   if (rc != SQLITE_DONE) return q.Error("audit log: cannot read the policy versions");

@@ -39,7 +39,9 @@ class FakeStore : public RecordStore {
   }
   absl::Status Begin() override {
     std::unique_lock<std::mutex> lock(mutex_);
+    held_in_begin = hold;
     released_.wait(lock, [&] { return !hold; });
+    held_in_begin = false;
     ++begins;
     if (!begin_fault.ok()) return begin_fault;
     transaction.clear();
@@ -115,6 +117,7 @@ class FakeStore : public RecordStore {
   int begins = 0;
   int head_reads = 0;
   bool hold = false;
+  bool held_in_begin = false;  // the writer waits in Begin
 
  private:
   void Persist() {
@@ -151,8 +154,9 @@ std::vector<absl::Status> OneGroup(CommitQueue& queue, FakeStore& store, int fir
   queue.AppendAsync(Record(first - 1), [&](absl::Status s) { plug.set_value(s); });
   while (true) {
     bool waiting = false;
-    store.Set([&](FakeStore& s) { waiting = s.hold; });
+    store.Set([&](FakeStore& s) { waiting = s.held_in_begin; });
     if (waiting) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::vector<std::promise<absl::Status>> answers(static_cast<size_t>(n));
   std::vector<std::future<absl::Status>> results;

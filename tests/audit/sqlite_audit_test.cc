@@ -1,6 +1,7 @@
 #include "audit/sqlite_audit.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/bundle.h"
+#include "engine/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -23,10 +25,14 @@ namespace creditd::audit {
 namespace {
 
 std::string FreshPath(const std::string& name) {
-  const std::string path = ::testing::TempDir() + name;
+  // Per process: test binaries of other checkouts may run at the same time.
+  const std::string path = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   return path;
 }
+
+// The text Record's policy_sha256 is the hash of.
+constexpr char kStoredText[] = "the text of credit_application 1.0.0";
 
 AuditRecord Record(int i) {
   AuditRecord r;
@@ -35,7 +41,7 @@ AuditRecord Record(int i) {
   r.decision = "credit_application";
   r.policy_name = "credit_application";
   r.policy_version = "1.0.0";
-  r.policy_sha256 = "abc";
+  r.policy_sha256 = engine::Sha256Hex(kStoredText);
   r.facts_json = absl::StrCat("{\"i\": ", i, "}");
   r.result_json = "{}";
   return r;
@@ -792,17 +798,17 @@ TEST(SqliteAuditTest, FormatTwoLogBindsFromItsDecisions) {
   const auto tiny = Version("1.0.0", 1, "credit_application");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  // The records say credit_application 1.0.0, sha256 "abc".
+  // The records say credit_application 1.0.0, the sha256 of kStoredText.
   const std::string sql = absl::StrCat(
       "CREATE TABLE policies (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT "
-      "NULL, source TEXT NOT NULL); INSERT INTO policies VALUES ('abc', 'credit_application', "
-      "'1.0.0', 'the text of abc');");
+      "NULL, source TEXT NOT NULL); INSERT INTO policies VALUES ('",
+      engine::Sha256Hex(kStoredText), "', 'credit_application', '1.0.0', '", kStoredText, "');");
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::vector<StoredPolicy>> read = ReadStoredVersions(path);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 1u);
-  EXPECT_EQ((*read)[0].sha256, "abc");
+  EXPECT_EQ((*read)[0].sha256, engine::Sha256Hex(kStoredText));
   EXPECT_EQ((*read)[0].first_served, "2026-11-22T10:00:00.000Z");
   {
     auto sink = SqliteAuditSink::Open(path, {});
@@ -848,6 +854,12 @@ TEST(SqliteAuditTest, VerifyChecksTheStoredTextsAndBindingsAgainstTheChain) {
   ASSERT_EQ(edited->registry_problems.size(), 1u);
   EXPECT_THAT(edited->registry_problems[0],
               ::testing::HasSubstr("the stored text of tiny 1.0.0 does not hash to its sha256"));
+  // Nor does the log open to serve it.
+  auto refused = SqliteAuditSink::Open(path, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("the stored text of version 1.0.0 of `tiny` does not hash"));
 
   exec(absl::StrCat("UPDATE policies SET source = replace(source, 'a > 9', 'a > 1');",
                     "INSERT INTO policies VALUES ('", other->id().sha256, "', 'tiny', '1.0.0', '",

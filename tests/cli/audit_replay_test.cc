@@ -1,6 +1,7 @@
 // creditctl audit replay re-evaluates each logged decision under the fact
 // rules of its record format.
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
@@ -20,7 +21,8 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string FreshPath(const std::string& name) {
-  const std::string path = ::testing::TempDir() + name;
+  // Per process: test binaries of other checkouts may run at the same time.
+  const std::string path = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   return path;
 }

@@ -46,7 +46,8 @@ CliRun Creditctl(const std::vector<std::string>& args) {
 }
 
 std::string FreshPath(const std::string& name) {
-  const std::string path = ::testing::TempDir() + name;
+  // Per process: test binaries of other checkouts may run at the same time.
+  const std::string path = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
   for (const char* suffix : {"", "-wal", "-shm", ".tmp"}) std::filesystem::remove(path + suffix);
   return path;
 }
