@@ -755,26 +755,7 @@ bool SqliteStore::StepSnapshot() {
 
 absl::Status ForEachRecord(const std::string& path,
                            const std::function<bool(const AuditRecord&)>& visit) {
-  absl::StatusOr<Reader> db = Reader::Open(path);
-  if (!db.ok()) return db.status();
-  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(db->get());
-  if (!formats.ok()) return formats.status();
-  absl::StatusOr<std::string> select = SelectRecords(db->get());
-  if (!select.ok()) return select.status();
-  Statement s(db->get(), absl::StrCat(*select, " ORDER BY sequence"));
-  if (!s.ok()) return s.Error(absl::StrCat("cannot read the audit log `", path, "`"));
-  int64_t last = 0;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    AuditRecord record = RecordFrom(s.get());
-    record.format = FormatOf(*formats, record.sequence);
-    last = record.sequence;
-    if (!visit(record)) return absl::OkStatus();
-  }
-  if (rc != SQLITE_DONE) {
-    return s.Error(absl::StrCat("the audit log `", path, "` cannot be read past record ", last));
-  }
-  return absl::OkStatus();
+  return ForEachMatchingRecord(path, RecordFilter{}, visit);
 }
 
 namespace {

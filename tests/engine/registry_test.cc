@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fault_file_system.h"
+#include "tests/engine/test_files.h"
 
 namespace creditd::engine {
 namespace {
@@ -21,26 +22,11 @@ namespace {
 using ::testing::ElementsAre;
 using testing::FaultFileSystem;
 using ::testing::HasSubstr;
+using testing::MakeDir;
 using ::testing::Not;
+using testing::Write;
 
 namespace fs = std::filesystem;
-
-std::string MakeDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + name;
-  std::error_code error;
-  fs::remove_all(dir, error);
-  fs::create_directories(dir, error);
-  EXPECT_FALSE(error) << error.message();
-  return dir;
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::error_code error;
-  fs::create_directories(fs::path(path).parent_path(), error);
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::string Policy(const std::string& version, const std::string& effective, int limit = 1,
                    const std::string& name = "p") {

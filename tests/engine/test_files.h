@@ -1,0 +1,36 @@
+#pragma once
+
+// Directories and files the engine tests make under the test's temporary
+// directory.
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace creditd::engine::testing {
+
+// A fresh, empty directory `name`, apart for each test process (test
+// binaries of other checkouts may run at the same time).
+inline std::string MakeDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  std::filesystem::create_directories(dir, error);
+  EXPECT_FALSE(error) << error.message();
+  return dir;
+}
+
+// Writes `text` to `path`, making its directories.
+inline void Write(const std::string& path, const std::string& text) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+}  // namespace creditd::engine::testing
