@@ -27,7 +27,8 @@ namespace {
 std::string FreshPath(const std::string& name) {
   // Per process: test binaries of other checkouts may run at the same time.
   const std::string path = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  std::error_code absent;  // a file not there is what we want
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, absent);
   return path;
 }
 
@@ -339,7 +340,8 @@ TEST(SqliteAuditTest, CallerAndKindAreLoggedAndCoveredByTheHash) {
   for (const char* sql : {"UPDATE decisions SET caller = 'someone-else' WHERE sequence = 1",
                           "UPDATE decisions SET kind = 'decision' WHERE sequence = 2"}) {
     const std::string copy = FreshPath("caller-tampered.db");
-    std::filesystem::copy_file(path, copy);
+    std::error_code error;
+    ASSERT_TRUE(std::filesystem::copy_file(path, copy, error)) << error.message();
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(copy.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
@@ -429,12 +431,13 @@ TEST(SqliteAuditTest, QueueIsBoundedWhileTheWriterStalls) {
 TEST(SqliteAuditTest, OneSinkHoldsTheLogAndOthersReadItsSnapshot) {
   const std::string path = FreshPath("held.db");
   const std::string snapshot = path + ".snapshot";
-  std::filesystem::remove(snapshot);
+  std::error_code error;
+  std::filesystem::remove(snapshot, error);
   auto sink = SqliteAuditSink::Open(path, {});
   ASSERT_TRUE(sink.ok()) << sink.status();
   for (int i = 0; i < 20; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
   // No WAL index in a shared file another process could break.
-  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm", error));
 
   // A second writer is refused, not left to fail every commit.
   auto second = SqliteAuditSink::Open(path, {});
@@ -462,7 +465,7 @@ TEST(SqliteAuditTest, OneSinkHoldsTheLogAndOthersReadItsSnapshot) {
   stop = true;
   appender.join();
   ASSERT_TRUE(status.ok()) << status;
-  EXPECT_FALSE(std::filesystem::exists(snapshot + ".tmp"));
+  EXPECT_FALSE(std::filesystem::exists(snapshot + ".tmp", error));
   absl::StatusOr<VerifyResult> copy = VerifyLog(snapshot);
   ASSERT_TRUE(copy.ok()) << copy.status();
   EXPECT_TRUE(copy->ok) << copy->problem;

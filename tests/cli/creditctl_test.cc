@@ -102,8 +102,10 @@ TEST(CreditctlTest, CheckRefusesADeepExpressionWithADiagnostic) {
 TEST(CreditctlTest, CheckSaysWhichFileOfADirectoryCannotBeRead) {
   // A FIFO among the policies: refused at once, never waited on.
   const std::string dir = ::testing::TempDir() + "creditctl_fifo";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  std::filesystem::create_directories(dir, error);
+  ASSERT_FALSE(error) << error.message();
   std::ofstream(dir + "/good.credit")
       << "policy p\n  version 1.0.0\n  effective 2026-01-01\ninput x: money\noutput y: money = x\n";
   ASSERT_EQ(mkfifo((dir + "/pipe.credit").c_str(), 0600), 0);
@@ -125,8 +127,10 @@ std::string Versioned(const std::string& version, const std::string& effective, 
 
 std::string FreshDir(const std::string& name) {
   const std::string dir = ::testing::TempDir() + name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  std::filesystem::create_directories(dir, error);
+  EXPECT_FALSE(error) << dir << ": " << error.message();
   return dir;
 }
 
@@ -171,7 +175,8 @@ TEST(CreditctlTest, EvalTakesTheVersionInForceOnADay) {
 TEST(CreditctlTest, AuditLogVersionsAreCandidatesAndBindTheirText) {
   const std::string dir = FreshDir("creditctl_audit_versions");
   const std::string log = ::testing::TempDir() + "creditctl_versions.db";
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(log + suffix);
+  std::error_code absent;  // a file not there is what we want
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(log + suffix, absent);
   std::ofstream(dir + "/p.credit") << Versioned("1.0.0", "2026-01-01", 10);
   {
     engine::DiskFileReader reader;
@@ -182,7 +187,8 @@ TEST(CreditctlTest, AuditLogVersionsAreCandidatesAndBindTheirText) {
     ASSERT_TRUE((*sink)->StorePolicy(*load->bundle->decisions.at("p").versions.at(0).policy).ok());
   }
   // 1.0.0 leaves the directory for 1.1.0, effective later.
-  std::filesystem::remove(dir + "/p.credit");
+  std::error_code error;
+  ASSERT_TRUE(std::filesystem::remove(dir + "/p.credit", error)) << error.message();
   std::ofstream(dir + "/p-1.1.0.credit") << Versioned("1.1.0", "2026-07-01", 20);
   const std::string facts = WriteTemp("audit_versions_facts.json", R"({"a": 15})");
   CliRun logged = Creditctl(

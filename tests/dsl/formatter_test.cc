@@ -101,9 +101,12 @@ TEST(FormatterTest, KeepsParenthesesPrecedenceNeeds) {
 TEST(FormatterTest, RoundTripsEveryPolicyInTheRepository) {
   std::vector<fs::path> files;
   for (const char* dir : {"policies", "tests/golden/diagnostics", "fuzz/corpus"}) {
-    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-      if (entry.path().extension() == ".credit") files.push_back(entry.path());
+    std::error_code error;
+    for (fs::recursive_directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error)) {
+      if (it->path().extension() == ".credit") files.push_back(it->path());
     }
+    ASSERT_FALSE(error) << dir << ": " << error.message();
   }
   ASSERT_GT(files.size(), 10u);
   int checked = 0;

@@ -136,7 +136,10 @@ TEST(BundleTest, NamesFilesRelativeToTheDirectoryNeverWhereItIs) {
 TEST(BundleTest, CanonicalSourceDoesNotDependOnWhereTheDirectoryIs) {
   DiskFileReader reader;
   absl::StatusOr<BundleLoad> here = LoadBundle("policies", reader);
-  absl::StatusOr<BundleLoad> absolute = LoadBundle(fs::absolute("policies").string(), reader);
+  std::error_code error;
+  const fs::path full = fs::absolute("policies", error);
+  ASSERT_FALSE(error) << error.message();
+  absl::StatusOr<BundleLoad> absolute = LoadBundle(full.string(), reader);
   ASSERT_TRUE(here.ok() && absolute.ok());
   ASSERT_NE(here->bundle, nullptr) << here->report;
   ASSERT_NE(absolute->bundle, nullptr) << absolute->report;

@@ -245,7 +245,9 @@ TEST(RegistryTest, RenamedFileOfAServedVersionIsRefusedSayingWhatItWasCalled) {
   BundleLoad first = Load(dir);
   ASSERT_NE(first.bundle, nullptr);
   ASSERT_TRUE(registry.Install(first.bundle).ok());
-  fs::rename(dir + "/p.credit", dir + "/p-1.0.0.credit");
+  std::error_code error;
+  fs::rename(dir + "/p.credit", dir + "/p-1.0.0.credit", error);
+  ASSERT_FALSE(error) << error.message();
   Write(dir + "/p.credit", Policy("1.1.0", "2026-02-01", 2));
   BundleLoad renamed = Load(dir);
   registry.Bind(renamed);
@@ -322,7 +324,9 @@ TEST(RegistryTest, EachFileIsReadOnceAPerLoad) {
   DiskFileReader reader(files);
   absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader);
   ASSERT_TRUE(load.ok() && load->bundle != nullptr) << load->report;
-  const std::string root = fs::canonical(dir).string();
+  std::error_code error;
+  const std::string root = fs::canonical(dir, error).string();
+  ASSERT_FALSE(error) << dir << ": " << error.message();
   for (const char* file : {"/a.credit", "/b.credit", "/shared/common.credit"}) {
     EXPECT_EQ(files.opens(root + file), 1) << file;
   }

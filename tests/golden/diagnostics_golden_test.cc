@@ -70,7 +70,8 @@ Options OptionsFor(const std::string& text) {
 std::string BundleCase(const fs::path& dir) {
   engine::DiskFileReader reader;
   engine::Registry registry;
-  if (fs::is_directory(dir / ".served")) {
+  std::error_code error;
+  if (fs::is_directory(dir / ".served", error)) {
     absl::StatusOr<engine::BundleLoad> served =
         engine::LoadBundle((dir / ".served").string(), reader);
     if (!served.ok()) return std::string(served.status().message());
@@ -86,7 +87,8 @@ std::string BundleCase(const fs::path& dir) {
 }
 
 std::string CheckCase(const std::string& name) {
-  if (fs::is_directory(fs::path(kDir) / name)) return BundleCase(fs::path(kDir) / name);
+  std::error_code error;
+  if (fs::is_directory(fs::path(kDir) / name, error)) return BundleCase(fs::path(kDir) / name);
   // Paths relative to the golden directory, as the server reads its own.
   engine::PolicyDirReader reader(kDir);
   const std::string path = name + ".credit";
@@ -106,9 +108,11 @@ std::string CheckCase(const std::string& name) {
 
 std::vector<std::string> Cases() {
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(kDir)) {
-    if (entry.path().extension() == ".expected") names.push_back(entry.path().stem().string());
+  std::error_code error;
+  for (fs::directory_iterator it(kDir, error), end; !error && it != end; it.increment(error)) {
+    if (it->path().extension() == ".expected") names.push_back(it->path().stem().string());
   }
+  EXPECT_FALSE(error) << kDir << ": " << error.message();
   std::sort(names.begin(), names.end());
   return names;
 }
