@@ -3,12 +3,12 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 
 namespace creditd::audit {
 
 std::string ContentHash(const AuditRecord& r) {
-  engine::Sha256 hash;
+  crypto::Sha256 hash;
   auto add = [&hash](absl::string_view field) {
     char length[24];
     const int n = std::snprintf(length, sizeof length, "%zu:", field.size());
@@ -25,7 +25,7 @@ std::string ContentHash(const AuditRecord& r) {
 
 std::string ChainHash(const std::string& previous_hash, int64_t sequence,
                       const std::string& content_hash) {
-  return engine::Sha256Hex(absl::StrCat(previous_hash, ";", sequence, ";", content_hash));
+  return crypto::Sha256Hex(absl::StrCat(previous_hash, ";", sequence, ";", content_hash));
 }
 
 std::string RecordHash(const AuditRecord& r) {
@@ -37,7 +37,7 @@ std::string RecordHash(const AuditRecord& r) {
     absl::StrAppend(&data, field->size(), ":", *field, ";");
   }
   absl::StrAppend(&data, r.sequence);
-  return engine::Sha256Hex(data);
+  return crypto::Sha256Hex(data);
 }
 
 }  // namespace creditd::audit
