@@ -50,12 +50,14 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
         });
 
   engine::Decision decision;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
+  std::vector<engine::FactProblem> problems;
+  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
   if (absl::IsInvalidArgument(status)) {
-    Check(!engine::FactProblems(status).empty(), "INVALID_ARGUMENT lists its problems",
+    Check(!problems.empty(), "INVALID_ARGUMENT lists its problems",
           [&] { return status.ToString(); });
     return;
   }
+  Check(problems.empty(), "problems come only with INVALID_ARGUMENT");
   if (absl::IsFailedPrecondition(status)) {
     Check(!status.message().empty(), "a failed evaluation says why");
     return;

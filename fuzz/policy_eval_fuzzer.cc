@@ -110,7 +110,8 @@ std::string EvaluateOnce(const engine::CompiledPolicy& policy,
   const engine::Facts facts = ToEngineFacts(policy, generated);
   const Verdict verdict = Judge(policy, generated);
   engine::Decision decision;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
+  std::vector<engine::FactProblem> problems;
+  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
   auto detail = [&] { return absl::StrCat(status.ToString(), Show(generated)); };
   if (Verbose()) {
     std::fprintf(stderr, "%s verdict %d: %.200s\n", policy.name().c_str(),
@@ -122,9 +123,10 @@ std::string EvaluateOnce(const engine::CompiledPolicy& policy,
     Check(absl::IsInvalidArgument(status), "invalid facts are refused", detail);
   }
   if (absl::IsInvalidArgument(status)) {
-    Check(!engine::FactProblems(status).empty(), "INVALID_ARGUMENT lists its problems", detail);
+    Check(!problems.empty(), "INVALID_ARGUMENT lists its problems", detail);
     return "";
   }
+  Check(problems.empty(), "problems come only with INVALID_ARGUMENT");
   if (absl::IsFailedPrecondition(status)) {
     Check(!status.message().empty(), "a failed evaluation says why");
     return "";

@@ -373,9 +373,10 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   // Each fact keeps its meaning or is refused (record format 3 and later).
   options.facts = engine::FactRules::kStrict;
   thread_local engine::Decision decision;
-  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
+  thread_local std::vector<engine::FactProblem> problems;
+  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision, &problems);
   if (!status.ok()) {
-    for (const engine::FactProblem& p : engine::FactProblems(status)) {
+    for (const engine::FactProblem& p : problems) {
       v1::FactProblem* problem = result.problems.add_problems();
       problem->set_fact(p.fact);
       problem->set_problem(p.problem);
