@@ -15,6 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/decision.h"
+#include "api/facts.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 
@@ -113,89 +115,6 @@ std::string FactsJson(const v1::EvaluateRequest& request) {
   }
   out.push_back('}');
   return out;
-}
-
-void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
-  switch (value.kind) {
-    case engine::TypeKind::kBool:
-      out->set_bool_value(value.b);
-      break;
-    case engine::TypeKind::kInt:
-      out->set_int_value(value.i);
-      break;
-    case engine::TypeKind::kDate:
-      out->set_date_value(engine::FormatDate(value.i));
-      break;
-    case engine::TypeKind::kEnum:
-      out->set_enum_value(engine::FormatValue(value, type));
-      break;
-    case engine::TypeKind::kEnumSet: {
-      // An empty set is still a set: the oneof is set before any symbol.
-      v1::SymbolSet* set = out->mutable_set_value();
-      for (std::string& s : engine::SetSymbols(value, type)) set->add_symbols(std::move(s));
-      break;
-    }
-    default: {
-      // Decimals: the JSON form without its quotes (money keeps two places).
-      std::string text = engine::JsonValue(value, type);
-      out->set_decimal_value(text.substr(1, text.size() - 2));
-    }
-  }
-}
-
-void FillDecision(const engine::Decision& d, v1::Decision* out) {
-  out->set_decision(std::string(d.decision));
-  const engine::PolicyId& id = d.policy_id();
-  out->mutable_policy()->set_name(id.name);
-  out->mutable_policy()->set_version(id.version);
-  out->mutable_policy()->set_sha256(id.sha256);
-  if (d.has_outcome) out->set_outcome(std::string(d.outcome));
-  for (const engine::OutputValue& o : d.outputs) {
-    if (!o.has_value) continue;
-    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
-  }
-  for (const engine::Reason& r : d.reasons) {
-    v1::Reason* reason = out->add_reasons();
-    reason->set_code(std::string(r.code));
-    reason->set_message(std::string(r.message));
-    reason->set_rule(std::string(r.rule));
-    reason->set_location(absl::StrCat(r.file, ":", r.line));
-  }
-  for (const engine::ScorecardResult& s : d.scorecards) {
-    v1::Scorecard* card = out->add_scorecards();
-    card->set_name(std::string(s.name));
-    card->set_total(s.total.ToCanonicalString());
-    for (const engine::GroupResult& g : s.groups) {
-      v1::ScoreGroup* group = card->add_groups();
-      group->set_name(std::string(g.name));
-      group->set_weight(g.weight.ToCanonicalString());
-      group->set_points(g.points.ToCanonicalString());
-    }
-    for (const engine::FactorResult& f : s.factors) {
-      v1::ScoreFactor* factor = card->add_factors();
-      factor->set_group(std::string(f.group));
-      factor->set_factor(std::string(f.subject));
-      factor->set_bin(f.bin + 1);
-      factor->set_points(f.points.ToCanonicalString());
-      factor->set_max_points(f.max_points.ToCanonicalString());
-      factor->set_weighted_points_lost(f.weighted_lost.ToCanonicalString());
-      factor->set_reason(std::string(f.reason));
-    }
-    for (int k : s.top_reasons) {
-      card->add_top_reasons(std::string(s.factors[static_cast<size_t>(k)].reason));
-    }
-  }
-  static constexpr const char* kSteps[] = {"let",       "band", "table", "factor",
-                                           "scorecard", "rule", "output"};
-  for (const engine::TraceStep& t : d.trace) {
-    v1::TraceStep* step = out->add_trace();
-    step->set_step(kSteps[static_cast<int>(t.kind)]);
-    step->set_name(t.name);
-    step->set_value(t.value);
-    step->set_detail(t.detail);
-    step->set_location(t.location);
-    for (const auto& [name, value] : t.reads) (*step->mutable_reads())[name] = value;
-  }
 }
 
 grpc::StatusCode GrpcCode(absl::StatusCode code) {
@@ -344,30 +263,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   // Kept per thread: a warm evaluation reuses their buffers.
   thread_local engine::Facts facts;
   facts.Clear();
-  for (const auto& [name, value] : request.facts()) {
-    switch (value.value_case()) {
-      case v1::FactValue::kBoolValue:
-        facts.Add(name, engine::FactValue::Bool(value.bool_value()));
-        break;
-      case v1::FactValue::kIntValue:
-        facts.Add(name, engine::FactValue::Int(value.int_value()));
-        break;
-      case v1::FactValue::kDecimalValue:
-        facts.Add(name, engine::FactValue::Decimal(value.decimal_value()));
-        break;
-      case v1::FactValue::kEnumValue:
-        facts.Add(name, engine::FactValue::Symbol(value.enum_value()));
-        break;
-      case v1::FactValue::kDateValue:
-        facts.Add(name, engine::FactValue::Date(value.date_value()));
-        break;
-      default:
-        // An empty value: reported as missing by leaving it out, unless it
-        // is not an input at all.
-        if (policy->FindInput(name) < 0) facts.Add(name, engine::FactValue::Symbol(""));
-        break;
-    }
-  }
+  api::AddRequestFacts(request, *policy, &facts);
   engine::EvalOptions options;
   options.trace = request.explain();
   // Each fact keeps its meaning or is refused (record format 3 and later).
@@ -389,7 +285,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
     }
     return result;
   }
-  FillDecision(decision, out);
+  api::FillDecision(decision, out);
   const int64_t now = absl::ToUnixMillis(absl::Now());
   out->set_decision_id(NewDecisionId(now));
   out->set_time(FormatTime(now));

@@ -1,8 +1,8 @@
 #pragma once
 
-// One request to one decision: the mapping between the API's messages and the
-// engine's facts and decisions, and the audit record of what was answered.
-// The only place the generated proto types meet the engine.
+// One request to one decision: bounds, the policy asked for, evaluation, and
+// the audit record of what was answered. The API's messages meet the
+// engine's types through api/, which creditctl's replay shares.
 
 #include "audit/audit_sink.h"
 #include "credit/v1/creditd.pb.h"
