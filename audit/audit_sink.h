@@ -9,7 +9,6 @@
 
 #include "absl/status/status.h"
 #include "audit/record.h"
-#include "engine/compiled_policy.h"
 #include "engine/decision.h"
 
 namespace creditd::audit {
@@ -26,7 +25,7 @@ class AuditSink {
   virtual ~AuditSink() = default;
   // Stores a policy's canonical source, once per sha256, so any logged
   // decision can be re-run against the exact text that produced it.
-  virtual absl::Status StorePolicy(const engine::CompiledPolicy& policy) = 0;
+  virtual absl::Status StorePolicy(PolicySource policy) = 0;
   // Appends a record (sequence, previous_hash and hash are filled in by the
   // log). In durable mode returns only once the record is committed;
   // Unavailable when it cannot be written, and nothing is logged then.

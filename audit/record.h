@@ -56,6 +56,13 @@ struct AuditRecord {
   int format = kLogFormat;    // the record format it was written in
 };
 
+// A policy's canonical source (the policy and its imports, each file under
+// a "=== path" line), stored once per sha256 so that any logged decision can
+// be re-run against the exact text that made it.
+struct PolicySource {
+  std::string sha256, name, version, source;
+};
+
 // A field of a record's content: its column in the store, where it lives in
 // AuditRecord, the first format that has it, (for fields added after format
 // 1) the SQL default that older records read as, and whether no two records

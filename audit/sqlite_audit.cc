@@ -24,9 +24,8 @@ SqliteAuditSink::~SqliteAuditSink() {
   store_->AbandonSnapshots();
 }
 
-absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) {
-  const engine::PolicyId& id = policy.id();
-  return queue_->StorePolicy({id.sha256, id.name, id.version, policy.canonical_source()});
+absl::Status SqliteAuditSink::StorePolicy(PolicySource policy) {
+  return queue_->StorePolicy(std::move(policy));
 }
 
 absl::Status SqliteAuditSink::Append(AuditRecord record) {

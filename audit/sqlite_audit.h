@@ -38,7 +38,7 @@ class SqliteAuditSink : public AuditSink {
   // Writes out what is queued, unless the log is failing.
   ~SqliteAuditSink() override;
 
-  absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
+  absl::Status StorePolicy(PolicySource policy) override;
   absl::Status Append(AuditRecord record) override;
   void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) override;
   absl::Status Flush() override;

@@ -202,7 +202,10 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     // in with the first record that is.
     for (const auto& [name, policy] : result.bundle->policies) {
       if (state.audit == nullptr) break;
-      if (absl::Status status = state.audit->StorePolicy(*policy); !status.ok()) {
+      const engine::PolicyId& id = policy->id();
+      if (absl::Status status = state.audit->StorePolicy(
+              {id.sha256, id.name, id.version, policy->canonical_source()});
+          !status.ok()) {
         spdlog::error("the source of {} {} is not in the audit log yet: {}", name,
                       policy->id().version, status.ToString());
       }

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/bundle.h"
 #include "gtest/gtest.h"
 
 namespace creditd::audit {
@@ -39,10 +38,11 @@ AuditRecord Record(int i) {
   return r;
 }
 
-absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> TinyPolicy() {
-  return engine::CompileCanonicalSource(
-      "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
-      "input a: int\noutput x: bool = a > 1\n");
+// A policy's source as the server hands it over (the log does not read it).
+PolicySource TinyPolicy() {
+  return {std::string(64, 'a'), "tiny", "1.0.0",
+          "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
+          "input a: int\noutput x: bool = a > 1\n"};
 }
 
 TEST(SqliteAuditTest, ChainsRecordsAndVerifies) {
@@ -121,22 +121,21 @@ TEST(SqliteAuditTest, FailsClosedAndRecovers) {
 
 TEST(SqliteAuditTest, PolicySourceWaitsForTheLogToBeWritable) {
   const std::string path = FreshPath("policy_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
-  ASSERT_TRUE(policy.ok()) << policy.status();
+  const PolicySource policy = TinyPolicy();
   {
     auto sink = SqliteAuditSink::Open(path, {});
     ASSERT_TRUE(sink.ok());
     std::atomic<bool> broken{true};
     (*sink)->SetFaultForTesting(
         [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
-    EXPECT_EQ((*sink)->StorePolicy(**policy).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ((*sink)->StorePolicy(policy).code(), absl::StatusCode::kUnavailable);
     broken = false;
     // The first record that commits brings the queued source with it.
     ASSERT_TRUE((*sink)->Append(Record(1)).ok());
   }
-  absl::StatusOr<std::string> source = ReadPolicySource(path, (*policy)->id().sha256);
+  absl::StatusOr<std::string> source = ReadPolicySource(path, policy.sha256);
   ASSERT_TRUE(source.ok()) << source.status();
-  EXPECT_EQ(*source, (*policy)->canonical_source());
+  EXPECT_EQ(*source, policy.source);
 }
 
 TEST(SqliteAuditTest, AsyncCallbacksRunOncePerRecordInCommitOrder) {
@@ -255,8 +254,7 @@ TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
 // and everything is written once the log recovers.
 TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
   const std::string path = FreshPath("async_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
-  ASSERT_TRUE(policy.ok()) << policy.status();
+  const PolicySource policy = TinyPolicy();
   SqliteOptions options;
   options.durability = Durability::kAsync;
   {
@@ -267,7 +265,7 @@ TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
         [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
     constexpr int kRecords = 5000;
     for (int i = 0; i < kRecords; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
-    auto stored = std::async(std::launch::async, [&] { return (*sink)->StorePolicy(**policy); });
+    auto stored = std::async(std::launch::async, [&] { return (*sink)->StorePolicy(policy); });
     ASSERT_EQ(stored.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     EXPECT_EQ(stored.get().code(), absl::StatusCode::kUnavailable);
     broken = false;
@@ -282,7 +280,7 @@ TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok) << result->problem;
   EXPECT_EQ(result->records, 5000);
-  EXPECT_TRUE(ReadPolicySource(path, (*policy)->id().sha256).ok());
+  EXPECT_TRUE(ReadPolicySource(path, policy.sha256).ok());
 }
 
 TEST(SqliteAuditTest, HashesChainContentAndPlace) {

@@ -25,6 +25,10 @@ std::string FreshPath(const std::string& name) {
   return path;
 }
 
+audit::PolicySource SourceOf(const engine::CompiledPolicy& policy) {
+  return {policy.id().sha256, policy.id().name, policy.id().version, policy.canonical_source()};
+}
+
 // A record as the server wrote it: the facts as received, the answer of a
 // decision made under `rules`.
 audit::AuditRecord Logged(const engine::CompiledPolicy& policy, const std::string& id,
@@ -59,7 +63,7 @@ TEST(AuditReplayTest, EachRecordReplaysUnderTheFactRulesOfItsFormat) {
   {
     auto sink = audit::SqliteAuditSink::Open(path, {});
     ASSERT_TRUE(sink.ok()) << sink.status();
-    ASSERT_TRUE((*sink)->StorePolicy(**policy).ok());
+    ASSERT_TRUE((*sink)->StorePolicy(SourceOf(**policy)).ok());
     // Before the strict rules, decimal_value "6.00" for an int input was 6.
     ASSERT_TRUE((*sink)
                     ->Append(Logged(**policy, "old", R"({"years": "6.00"})", "6.00",
