@@ -287,7 +287,8 @@ bool OverBounds(const v1::EvaluateRequest& request, const server::Limits& limits
       request.policy_version().size() > limits.max_name_bytes ||
       request.request_id().size() > limits.max_id_bytes ||
       request.customer_id().size() > limits.max_id_bytes || HasControl(request.request_id()) ||
-      HasControl(request.customer_id()) || request.facts_size() > limits.max_facts) {
+      HasControl(request.customer_id()) || !IsUtf8(request.request_id()) ||
+      !IsUtf8(request.customer_id()) || request.facts_size() > limits.max_facts) {
     return true;
   }
   for (const auto& [name, value] : request.facts()) {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "api/decision.h"
 #include "api/facts.h"
+#include "dsl/utf8.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 
@@ -158,6 +159,11 @@ Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
     if (HasControl(*value)) {
       return refuse(absl::StrCat(field, " `", engine::EchoText(*value),
                                  "` holds a control character (such as NUL or a line break)"));
+    }
+    // As over the wire, where proto3 strings are UTF-8: the request id is
+    // echoed in the answer, which the log keeps and reads back as a message.
+    if (dsl::FindInvalidUtf8(*value) != absl::string_view::npos) {
+      return refuse(absl::StrCat(field, " `", engine::EchoText(*value), "` is not UTF-8"));
     }
   }
   if (request.facts_size() > limits.max_facts) {

@@ -1,0 +1,62 @@
+// The ids server::Decide refuses.
+#include "server/decide.h"
+
+#include <string>
+
+#include "engine/bundle.h"
+#include "gtest/gtest.h"
+
+namespace creditd::server {
+namespace {
+
+namespace v1 = credit::v1;
+
+const engine::Registry& Policies() {
+  static const engine::Registry* registry = [] {
+    auto* r = new engine::Registry;
+    engine::DiskFileReader reader;
+    absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle("policies", reader);
+    EXPECT_TRUE(load.ok() && load->bundle != nullptr);
+    if (load.ok() && load->bundle != nullptr) {
+      EXPECT_TRUE(r->Install(load->bundle).ok());
+    }
+    return r;
+  }();
+  return *registry;
+}
+
+v1::EvaluateRequest Dunning() {
+  v1::EvaluateRequest request;
+  request.set_decision("dunning");
+  request.set_request_id("r-1");
+  auto& f = *request.mutable_facts();
+  f["segment"].set_enum_value("existing");
+  f["overdue_amount"].set_decimal_value("186420.50");
+  f["has_reasonable_explanation"].set_bool_value(false);
+  f["dunning_block"].set_bool_value(false);
+  f["days_past_due"].set_int_value(47);
+  return request;
+}
+
+TEST(DecideTest, IdsThatAreNotUtf8AreRefused) {
+  for (const char* field : {"request_id", "customer_id"}) {
+    v1::EvaluateRequest request = Dunning();
+    const std::string id = "r-\xc3\x28";  // a lead byte without its continuation
+    if (std::string(field) == "request_id") {
+      request.set_request_id(id);
+    } else {
+      request.set_customer_id(id);
+    }
+    v1::Decision answer;
+    Decided decided = Decide(Policies(), request, &answer);
+    EXPECT_EQ(decided.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(decided.status.error_message(), std::string(field) + " `r-\\xc3(` is not UTF-8");
+  }
+  v1::EvaluateRequest request = Dunning();
+  request.set_request_id("r-\xc3\xa9");
+  v1::Decision answer;
+  EXPECT_TRUE(Decide(Policies(), request, &answer).status.ok());
+}
+
+}  // namespace
+}  // namespace creditd::server
