@@ -7,6 +7,14 @@
 
 namespace creditd::audit {
 
+bool ResultIsAnswerBytes(const AuditRecord& record) {
+  return record.kind == kDecisionRecord && record.format >= kAnswerAsSentFormat;
+}
+
+bool IsBinaryField(const RecordField& field, const AuditRecord& record) {
+  return field.member == &AuditRecord::result_json && ResultIsAnswerBytes(record);
+}
+
 std::string ContentHash(const AuditRecord& r) {
   crypto::Sha256 hash;
   auto add = [&hash](absl::string_view field) {

@@ -85,7 +85,7 @@ absl::Status Exec(sqlite3* db, const char* sql) {
   return absl::OkStatus();
 }
 
-// A text column byte for byte, NUL bytes included.
+// A column byte for byte, text or BLOB, NUL bytes included.
 std::string Text(sqlite3_stmt* s, int i) {
   const void* data = sqlite3_column_blob(s, i);
   const int size = sqlite3_column_bytes(s, i);
@@ -94,6 +94,12 @@ std::string Text(sqlite3_stmt* s, int i) {
 
 void BindText(sqlite3_stmt* s, int i, const std::string& text) {
   sqlite3_bind_text64(s, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// Bytes that are not text: a BLOB, so that readers hand them over as bytes
+// rather than decode them as UTF-8.
+void BindBytes(sqlite3_stmt* s, int i, const std::string& bytes) {
+  sqlite3_bind_blob64(s, i, bytes.data(), bytes.size(), SQLITE_STATIC);
 }
 
 // A statement, finalized when it goes out of scope.
@@ -432,7 +438,9 @@ absl::Status SqliteStore::Insert(const AuditRecord& r) {
   sqlite3_reset(insert_);
   int i = 1;
   sqlite3_bind_int64(insert_, i++, r.sequence);
-  for (const RecordField& field : kRecordFields) BindText(insert_, i++, r.*field.member);
+  for (const RecordField& field : kRecordFields) {
+    (IsBinaryField(field, r) ? BindBytes : BindText)(insert_, i++, r.*field.member);
+  }
   BindText(insert_, i++, r.previous_hash);
   BindText(insert_, i, r.hash);
   const int rc = sqlite3_step(insert_);

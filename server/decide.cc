@@ -10,7 +10,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -18,8 +17,8 @@
 #include "api/decision.h"
 #include "api/facts.h"
 #include "dsl/utf8.h"
-#include "engine/decision_json.h"
 #include "engine/evaluator.h"
+#include "engine/facts_codec.h"
 
 namespace creditd::server {
 
@@ -78,45 +77,6 @@ std::string FormatTime(int64_t unix_ms) {
 }
 
 namespace {
-
-// The facts as received, as a JSON object with sorted keys (for the log).
-std::string FactsJson(const v1::EvaluateRequest& request) {
-  using Entry = google::protobuf::Map<std::string, v1::FactValue>::value_type;
-  absl::InlinedVector<const Entry*, 32> entries;
-  for (const Entry& entry : request.facts()) entries.push_back(&entry);
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry* a, const Entry* b) { return a->first < b->first; });
-  std::string out;
-  out.reserve(32 * entries.size() + 2);
-  out.push_back('{');
-  for (const Entry* entry : entries) {
-    if (out.size() > 1) out += ", ";
-    engine::AppendJsonQuoted(entry->first, &out);
-    out += ": ";
-    const v1::FactValue& v = entry->second;
-    switch (v.value_case()) {
-      case v1::FactValue::kBoolValue:
-        out += v.bool_value() ? "true" : "false";
-        break;
-      case v1::FactValue::kIntValue:
-        absl::StrAppend(&out, v.int_value());
-        break;
-      case v1::FactValue::kDecimalValue:
-        engine::AppendJsonQuoted(v.decimal_value(), &out);
-        break;
-      case v1::FactValue::kEnumValue:
-        engine::AppendJsonQuoted(v.enum_value(), &out);
-        break;
-      case v1::FactValue::kDateValue:
-        engine::AppendJsonQuoted(v.date_value(), &out);
-        break;
-      default:
-        out += "null";
-    }
-  }
-  out.push_back('}');
-  return out;
-}
 
 grpc::StatusCode GrpcCode(absl::StatusCode code) {
   return static_cast<grpc::StatusCode>(static_cast<int>(code));
@@ -305,8 +265,10 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   r.policy_name = policy->id().name;
   r.policy_version = policy->id().version;
   r.policy_sha256 = policy->id().sha256;
-  r.facts_json = FactsJson(request);
-  r.result_json = audit::LoggedResult(decision);
+  // Exactly the facts evaluated, and the answer as the caller receives it
+  // (record format 5).
+  r.facts_json = engine::ToCanonicalJson(facts);
+  r.result_json = api::DeterministicBytes(*out);
   r.caller = decide_options.caller;
   return result;
 }

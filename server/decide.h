@@ -28,11 +28,12 @@ struct DecideOptions {
 
 // Evaluates `request` on the registry's current bundle (or the version it
 // pins) into `out` (decision, id, time, request id), and prepares its audit
-// record. Nothing is logged here. A request over a limit, an id with control
-// characters or that is not UTF-8: INVALID_ARGUMENT; unknown decision or
-// version: NOT_FOUND; bad facts: INVALID_ARGUMENT with `problems` (at most
-// kMaxProblemsShown, each with the caller's values cut short); a failed
-// evaluation: its status.
+// record: the canonical text of the facts evaluated and `out`'s
+// deterministic bytes (record format 5). Nothing is logged here. A request
+// over a limit, an id with control characters or that is not UTF-8:
+// INVALID_ARGUMENT; unknown decision or version: NOT_FOUND; bad facts:
+// INVALID_ARGUMENT with `problems` (at most kMaxProblemsShown, each with the
+// caller's values cut short); a failed evaluation: its status.
 // Messages never repeat more than a short prefix of what the caller sent.
 // Thread-safe; reuses per-thread buffers.
 Decided Decide(const engine::Registry& registry, const credit::v1::EvaluateRequest& request,

@@ -566,6 +566,70 @@ TEST(SqliteAuditTest, TextReadsBackByteForByteNulBytesIncluded) {
   EXPECT_EQ((*read)->facts_json, r.facts_json);
 }
 
+// From format 5 a decision's result is the answer's protobuf bytes: every
+// byte value, NUL included, reads back and is hashed exactly; it is kept as
+// a BLOB, a reload's JSON result as text.
+TEST(SqliteAuditTest, AnswerBytesReadBackByteForByteAndAreHashedExactly) {
+  const std::string path = FreshPath("answer_bytes.db");
+  std::string bytes;
+  for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<char>(b));
+  bytes += std::string("\0\0\xff", 3);
+  AuditRecord r = Record(1);
+  r.result_json = bytes;
+  ASSERT_TRUE(ResultIsAnswerBytes(r));
+  AuditRecord reload = Record(2);
+  reload.kind = kReloadRecord;
+  reload.result_json = "{\"accepted\": true}";
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(r).ok());
+    ASSERT_TRUE((*sink)->Append(reload).ok());
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+  auto read = ReadRecord(path, "d-1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->result_json, bytes);
+
+  // Every byte counts: one changed, or a trailing NUL dropped, is another
+  // hash.
+  AuditRecord changed = r;
+  changed.result_json.back() = '\xfe';
+  EXPECT_NE(ContentHash(changed), ContentHash(r));
+  changed.result_json = bytes.substr(0, bytes.size() - 2) + std::string(1, '\xff');
+  EXPECT_NE(ContentHash(changed), ContentHash(r));
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::vector<std::string> types;
+  ASSERT_EQ(sqlite3_exec(
+                db, "SELECT typeof(result) FROM decisions ORDER BY sequence",
+                [](void* out, int, char** values, char**) {
+                  static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+                  return 0;
+                },
+                &types, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(types, (std::vector<std::string>{"blob", "text"}));
+  // A byte changed in the file breaks the chain at that record.
+  std::string forged = bytes;
+  forged[0] = '\x01';
+  sqlite3_stmt* update = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE decisions SET result = ? WHERE sequence = 1", -1,
+                               &update, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob64(update, 1, forged.data(), forged.size(), SQLITE_STATIC);
+  EXPECT_EQ(sqlite3_step(update), SQLITE_DONE);
+  sqlite3_finalize(update);
+  sqlite3_close(db);
+  result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->first_broken, 1);
+}
+
 // The log's format is covered by each record's hash: a record cannot be
 // passed off as one of an older format (hashed without its caller, read
 // under looser rules) by editing the format table.

@@ -1,8 +1,9 @@
-// The ids server::Decide refuses.
+// What server::Decide logs for a decision, and the ids it refuses.
 #include "server/decide.h"
 
 #include <string>
 
+#include "api/decision.h"
 #include "engine/bundle.h"
 #include "gtest/gtest.h"
 
@@ -36,6 +37,27 @@ v1::EvaluateRequest Dunning() {
   f["dunning_block"].set_bool_value(false);
   f["days_past_due"].set_int_value(47);
   return request;
+}
+
+TEST(DecideTest, LogsTheCanonicalFactsEvaluatedAndTheAnswerAsSent) {
+  v1::EvaluateRequest request = Dunning();
+  request.set_explain(true);
+  v1::Decision answer;
+  Decided decided = Decide(Policies(), request, &answer);
+  ASSERT_TRUE(decided.status.ok()) << decided.status.error_message();
+  const audit::AuditRecord& r = decided.record;
+  EXPECT_EQ(r.format, audit::kLogFormat);
+  EXPECT_EQ(r.facts_json,
+            R"({"days_past_due":{"int":"47"},"dunning_block":{"bool":"false"},)"
+            R"("has_reasonable_explanation":{"bool":"false"},)"
+            R"("overdue_amount":{"decimal":"186420.50"},"segment":{"symbol":"existing"}})");
+  EXPECT_EQ(r.result_json, api::DeterministicBytes(answer));
+  v1::Decision logged;
+  ASSERT_TRUE(api::ParseDecision(r.result_json, &logged).ok());
+  EXPECT_TRUE(api::SameDecision(logged, answer));
+  EXPECT_EQ(logged.decision_id(), r.decision_id);
+  EXPECT_EQ(logged.request_id(), "r-1");
+  EXPECT_GT(logged.trace_size(), 0);
 }
 
 TEST(DecideTest, IdsThatAreNotUtf8AreRefused) {
