@@ -9,16 +9,8 @@
 
 #include "absl/status/status.h"
 #include "audit/record.h"
-#include "engine/decision.h"
 
 namespace creditd::audit {
-
-// The decision as the log keeps it, in record format `format`: outcome,
-// outputs and reasons as compact JSON (engine::DecisionToJson without the
-// trace, and from format 2 without scorecards, which replay reproduces
-// exactly). The server logs this and `creditctl audit replay` compares
-// against it.
-std::string LoggedResult(const engine::Decision& decision, int format = kLogFormat);
 
 class AuditSink {
  public:
