@@ -1,6 +1,6 @@
 #include "audit/record.h"
 
-#include <cstdio>
+#include <charconv>
 
 #include "absl/strings/str_cat.h"
 #include "crypto/sha256.h"
@@ -18,9 +18,11 @@ bool IsBinaryField(const RecordField& field, const AuditRecord& record) {
 std::string ContentHash(const AuditRecord& r) {
   crypto::Sha256 hash;
   auto add = [&hash](absl::string_view field) {
+    // "LENGTH:" without snprintf's cost, on the request path of every record.
     char length[24];
-    const int n = std::snprintf(length, sizeof length, "%zu:", field.size());
-    hash.Update(absl::string_view(length, static_cast<size_t>(n)));
+    char* end = std::to_chars(length, length + sizeof length - 1, field.size()).ptr;
+    *end++ = ':';
+    hash.Update(absl::string_view(length, static_cast<size_t>(end - length)));
     hash.Update(field);
     hash.Update(";");
   };
