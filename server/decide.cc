@@ -19,6 +19,8 @@
 #include "dsl/utf8.h"
 #include "engine/evaluator.h"
 #include "engine/facts_codec.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace creditd::server {
 
@@ -51,6 +53,19 @@ uint64_t RandomBits() {
 }
 
 }  // namespace
+
+grpc::ByteBuffer AnswerWithDecision(const std::string& prefix, int field,
+                                    const std::string& decision) {
+  using google::protobuf::internal::WireFormatLite;
+  uint8_t head[16];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(decision.size()), end);
+  grpc::Slice slices[] = {grpc::Slice(prefix), grpc::Slice(head, static_cast<size_t>(end - head)),
+                          grpc::Slice(decision)};
+  return grpc::ByteBuffer(slices, 3);
+}
 
 // A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
 // random bits. Ids sort by time, so the log's index on them grows at one end.

@@ -7,6 +7,7 @@
 #include "audit/audit_sink.h"
 #include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
 #include "server/limits.h"
 
@@ -38,6 +39,13 @@ struct DecideOptions {
 // Thread-safe; reuses per-thread buffers.
 Decided Decide(const engine::Registry& registry, const credit::v1::EvaluateRequest& request,
                credit::v1::Decision* out, const DecideOptions& options = {});
+
+// The bytes of an answer that holds a decision: `prefix` (the response's
+// fields before the decision's, serialized), then field `field` holding
+// `decision`, the decision's bytes as logged (Decided::record.result_json).
+// The caller receives exactly the bytes the log keeps, serialized once.
+grpc::ByteBuffer AnswerWithDecision(const std::string& prefix, int field,
+                                    const std::string& decision);
 
 // A new decision (or log record) id: a UUIDv7 (RFC 9562) for `unix_ms`, its
 // 74 random bits from the operating system's CSPRNG.

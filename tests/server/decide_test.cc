@@ -2,6 +2,7 @@
 #include "server/decide.h"
 
 #include <string>
+#include <vector>
 
 #include "api/decision.h"
 #include "engine/bundle.h"
@@ -58,6 +59,44 @@ TEST(DecideTest, LogsTheCanonicalFactsEvaluatedAndTheAnswerAsSent) {
   EXPECT_EQ(logged.decision_id(), r.decision_id);
   EXPECT_EQ(logged.request_id(), "r-1");
   EXPECT_GT(logged.trace_size(), 0);
+}
+
+std::string Bytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  EXPECT_TRUE(buffer.Dump(&slices).ok());
+  std::string out;
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+// The caller receives the decision's logged bytes, serialized once.
+TEST(DecideTest, TheAnswerCarriesTheLoggedBytes) {
+  v1::Decision answer;
+  Decided decided = Decide(Policies(), Dunning(), &answer);
+  ASSERT_TRUE(decided.status.ok()) << decided.status.error_message();
+  const std::string& logged = decided.record.result_json;
+
+  const std::string unary = Bytes(AnswerWithDecision("", 1, logged));
+  EXPECT_NE(unary.find(logged), std::string::npos);
+  v1::EvaluateResponse response;
+  ASSERT_TRUE(response.ParseFromString(unary));
+  EXPECT_TRUE(api::SameDecision(response.decision(), answer));
+
+  v1::StreamResponse head;
+  head.set_request_id("r-1");
+  const std::string stream = Bytes(AnswerWithDecision(head.SerializeAsString(), 2, logged));
+  v1::StreamResponse item;
+  ASSERT_TRUE(item.ParseFromString(stream));
+  EXPECT_EQ(item.request_id(), "r-1");
+  ASSERT_TRUE(item.has_decision());
+  EXPECT_TRUE(api::SameDecision(item.decision(), answer));
+  // As long as the message serialized whole: nothing more, nothing less.
+  v1::StreamResponse whole;
+  whole.set_request_id("r-1");
+  *whole.mutable_decision() = answer;
+  EXPECT_EQ(stream.size(), whole.ByteSizeLong());
 }
 
 TEST(DecideTest, IdsThatAreNotUtf8AreRefused) {
