@@ -11,17 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "audit/record.h"
-#include "engine/compiled_policy.h"
-#include "engine/decision.h"
 
 namespace creditd::audit {
-
-// The decision as the log keeps it, in record format `format`: outcome,
-// outputs and reasons as compact JSON (engine::DecisionToJson without the
-// trace, and from format 2 without scorecards, which replay reproduces
-// exactly). The server logs this and `creditctl audit replay` compares
-// against it.
-std::string LoggedResult(const engine::Decision& decision, int format = kLogFormat);
 
 class AuditSink {
  public:
@@ -33,7 +24,7 @@ class AuditSink {
   // stored. A version bound already to this sha256 is OK at once;
   // FailedPrecondition, with nothing stored, when its name and version are
   // bound (or waiting to be) to another sha256.
-  virtual absl::Status StorePolicy(const engine::CompiledPolicy& policy) = 0;
+  virtual absl::Status StorePolicy(PolicySource policy) = 0;
   // Every version the log has bound, by name and version, each with the
   // text stored for it: what a restarted server serves pinned requests
   // from. Reads what the open log holds; opens nothing.

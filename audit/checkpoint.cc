@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 
 namespace creditd::audit {
 namespace {
@@ -173,7 +173,7 @@ absl::StatusOr<CheckpointKey> CheckpointKey::FromKey(::evp_pkey_st* pkey, bool c
   if (EVP_PKEY_get_raw_public_key(pkey, raw, &size) != 1 || size != sizeof raw) {
     return OpenSslError("cannot read the checkpoint key's public half");
   }
-  const std::string hash = engine::Sha256Hex(absl::StrCat(
+  const std::string hash = crypto::Sha256Hex(absl::StrCat(
       "creditd checkpoint key\n", absl::string_view(reinterpret_cast<char*>(raw), size)));
   key.id_ = hash.substr(0, 2 * kKeyIdBytes);
   return key;

@@ -27,13 +27,6 @@ enum class Durability {
   kAsync,    // Append returns once queued; a crash can lose the last records
 };
 
-// A policy's canonical source, stored once per sha256.
-struct PolicySource {
-  std::string sha256, name, version, source;
-  int canonical_form = 1;
-  std::string first_served;  // when StorePolicy was asked: it serves from then
-};
-
 // Where the chain continues: the last committed record.
 struct ChainHead {
   int64_t sequence = 0;

@@ -15,28 +15,38 @@ namespace creditd::audit {
 // The log's record formats. 1: `hash` is sha256 over the previous hash and
 // every field, and the result JSON includes the scorecards (logs written
 // before format 2). 2: `hash` chains ContentHash (below), and the result is
-// LoggedResult. 3: the record also names its kind and the caller's identity,
-// both covered by ContentHash, and facts were converted strictly (no int
-// given as a decimal, no percent given as an int). 4: ContentHash covers the
-// record's format as well, so the table that says which format applies from
-// which record on cannot be changed without breaking the chain. A log
-// records from which sequence each format applies, so a log begun in an
-// earlier format verifies and replays across the change.
+// JSON without scorecards. 3: the record also names its kind and the
+// caller's identity, both covered by ContentHash, and facts were converted
+// strictly (no int given as a decimal, no percent given as an int). 4:
+// ContentHash covers the record's format as well, so the table that says
+// which format applies from which record on cannot be changed without
+// breaking the chain. 5: a decision's facts are the engine's canonical text
+// of the facts it evaluated (engine/facts_codec.h), and its result is the
+// credit.v1.Decision the caller received, in protobuf's deterministic
+// serialization (binary; kept as a BLOB), and the record names the
+// decision's outcome in a field of its own (what reviewers filter on). A log records from which sequence
+// each format applies, so a log begun in an earlier format verifies and
+// replays across the change.
 constexpr int kFirstLogFormat = 1;
-constexpr int kLogFormat = 4;
+constexpr int kLogFormat = 5;
 // From this format on, replay converts facts strictly.
 constexpr int kStrictFactsFormat = 3;
 // From this format on, ContentHash covers the format itself.
 constexpr int kHashedFormatFormat = 4;
+// From this format on, a decision holds canonical facts and the answer as
+// sent.
+constexpr int kAnswerAsSentFormat = 5;
 
 // What a record is: a decision made for a caller, or an administrative act
 // (a policy reload, with who asked for it and its result).
 inline constexpr char kDecisionRecord[] = "decision";
 inline constexpr char kReloadRecord[] = "reload";
 
-// One logged decision. Facts are kept as received (JSON), the result as the
-// decision JSON the caller got. Text fields are stored and read back byte
-// for byte, NUL bytes included.
+// One logged decision (or reload). Up to format 4 the facts are JSON as
+// received and the result JSON (see the formats above); from format 5 the
+// facts are their canonical text and a decision's result the protobuf bytes
+// of the answer. Every field is stored and read back byte for byte, NUL
+// bytes included.
 struct AuditRecord {
   int64_t sequence = 0;  // assigned by the log, in commit order
   std::string decision_id;
@@ -47,16 +57,27 @@ struct AuditRecord {
   std::string policy_name;
   std::string policy_version;
   std::string policy_sha256;
-  std::string facts_json;
-  std::string result_json;
+  std::string facts_json;   // JSON in every format
+  std::string result_json;  // JSON, or from format 5 a decision's protobuf bytes
   // From format 3: kDecisionRecord or kReloadRecord, and who asked (the
   // caller's identity from its certificate or token, "anonymous" without
   // one, "signal" or "watch" for a reload the server started itself).
   std::string kind = kDecisionRecord;
   std::string caller;
+  // From format 5: a decision's outcome, as in its result ("" for a reload).
+  std::string outcome;
   std::string previous_hash;  // the hash of the record before, "" for the first
   std::string hash;           // RecordHash(record)
   int format = kLogFormat;    // the record format it was written in
+};
+
+// A policy's canonical source (the policy and its imports, each file under
+// a "=== path" line), stored once per sha256 so that any logged decision can
+// be re-run against the exact text that made it.
+struct PolicySource {
+  std::string sha256, name, version, source;
+  int canonical_form = 1;    // the canonical form `source` is in
+  std::string first_served;  // set by the log: when it was asked to store it
 };
 
 // A field of a record's content: its column in the store, where it lives in
@@ -85,6 +106,7 @@ inline constexpr RecordField kRecordFields[] = {
     {"result", &AuditRecord::result_json, 1, nullptr, false},
     {"kind", &AuditRecord::kind, 3, "'decision'", false},
     {"caller", &AuditRecord::caller, 3, "''", false},
+    {"outcome", &AuditRecord::outcome, 5, "''", false},
 };
 
 // A policy version as the log binds it: the registry of record. The first
@@ -102,6 +124,15 @@ struct StoredPolicy {
   // When it was first served (bound): RFC 3339 in UTC, milliseconds.
   std::string first_served;
 };
+
+// Whether the record's result is the protobuf bytes of the answer (a
+// decision from format 5) rather than JSON.
+bool ResultIsAnswerBytes(const AuditRecord& record);
+
+// Whether the store keeps `field` of `record` as bytes (a BLOB) rather than
+// text: the result when ResultIsAnswerBytes. Readers get the same bytes back
+// either way, and the hashes cover exactly those bytes.
+bool IsBinaryField(const RecordField& field, const AuditRecord& record);
 
 // sha256 (hex) over the record's fields of its format (kRecordFields), each
 // length-prefixed, and from format 4 the format number: what the record

@@ -36,35 +36,31 @@ SqliteAuditSink::~SqliteAuditSink() {
   store_->AbandonSnapshots();
 }
 
-absl::Status SqliteAuditSink::StorePolicy(const engine::CompiledPolicy& policy) {
-  const engine::PolicyId& id = policy.id();
-  const auto key = std::make_pair(id.name, id.version);
+absl::Status SqliteAuditSink::StorePolicy(PolicySource policy) {
+  const auto key = std::make_pair(policy.name, policy.version);
   {
     // A version names one text forever: checked against what is bound and
     // what waits to be.
     std::lock_guard<std::mutex> lock(bindings_mutex_);
     std::string bound_to;
     if (auto it = bound_.find(key); it != bound_.end()) {
-      if (it->second.sha256 == id.sha256) return absl::OkStatus();
+      if (it->second.sha256 == policy.sha256) return absl::OkStatus();
       bound_to = it->second.sha256;
     } else if (auto waiting = waiting_.find(key);
-               waiting != waiting_.end() && waiting->second != id.sha256) {
+               waiting != waiting_.end() && waiting->second != policy.sha256) {
       bound_to = waiting->second;
     }
     if (!bound_to.empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("audit log: version ", id.version, " of `", id.name, "` is bound to sha256 ",
-                       bound_to, "; a version names one text forever, not also ", id.sha256));
+          absl::StrCat("audit log: version ", policy.version, " of `", policy.name,
+                       "` is bound to sha256 ", bound_to,
+                       "; a version names one text forever, not also ", policy.sha256));
     }
-    waiting_[key] = id.sha256;
+    waiting_[key] = policy.sha256;
   }
-  PolicySource source{id.sha256,
-                      id.name,
-                      id.version,
-                      policy.canonical_source(),
-                      policy.canonical_form(),
-                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())};
-  return queue_->StorePolicy(std::move(source));
+  policy.first_served =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  return queue_->StorePolicy(std::move(policy));
 }
 
 absl::StatusOr<std::vector<StoredPolicy>> SqliteAuditSink::StoredVersions() {

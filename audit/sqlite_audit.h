@@ -42,7 +42,7 @@ class SqliteAuditSink : public AuditSink {
   // Writes out what is queued, unless the log is failing.
   ~SqliteAuditSink() override;
 
-  absl::Status StorePolicy(const engine::CompiledPolicy& policy) override;
+  absl::Status StorePolicy(PolicySource policy) override;
   absl::StatusOr<std::vector<StoredPolicy>> StoredVersions() override;
   absl::Status Append(AuditRecord record) override;
   void AppendAsync(AuditRecord record, std::function<void(absl::Status)> done) override;

@@ -15,7 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 
 namespace creditd::audit {
 namespace {
@@ -87,7 +87,7 @@ absl::Status Exec(sqlite3* db, const char* sql) {
   return absl::OkStatus();
 }
 
-// A text column byte for byte, NUL bytes included.
+// A column byte for byte, text or BLOB, NUL bytes included.
 std::string Text(sqlite3_stmt* s, int i) {
   const void* data = sqlite3_column_blob(s, i);
   const int size = sqlite3_column_bytes(s, i);
@@ -96,6 +96,12 @@ std::string Text(sqlite3_stmt* s, int i) {
 
 void BindText(sqlite3_stmt* s, int i, const std::string& text) {
   sqlite3_bind_text64(s, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// Bytes that are not text: a BLOB, so that readers hand them over as bytes
+// rather than decode them as UTF-8.
+void BindBytes(sqlite3_stmt* s, int i, const std::string& bytes) {
+  sqlite3_bind_blob64(s, i, bytes.data(), bytes.size(), SQLITE_STATIC);
 }
 
 // A statement, finalized when it goes out of scope.
@@ -275,7 +281,7 @@ absl::StatusOr<std::vector<StoredPolicy>> ReadBindings(sqlite3* db) {
     p.source = Text(q.get(), 5);
     // The stored sha256 is taken as stored, never recomputed from a new
     // form; so the text must be the one it was stored under.
-    if (engine::Sha256Hex(p.source) != p.sha256) {
+    if (crypto::Sha256Hex(p.source) != p.sha256) {
       return absl::DataLossError(absl::StrCat("audit log: the stored text of version ", p.version,
                                               " of `", p.name, "` does not hash to its sha256 ",
                                               p.sha256, " (changed after it was stored)"));
@@ -628,7 +634,9 @@ absl::Status SqliteStore::Insert(const AuditRecord& r) {
   sqlite3_reset(insert_);
   int i = 1;
   sqlite3_bind_int64(insert_, i++, r.sequence);
-  for (const RecordField& field : kRecordFields) BindText(insert_, i++, r.*field.member);
+  for (const RecordField& field : kRecordFields) {
+    (IsBinaryField(field, r) ? BindBytes : BindText)(insert_, i++, r.*field.member);
+  }
   BindText(insert_, i++, r.previous_hash);
   BindText(insert_, i, r.hash);
   const int rc = sqlite3_step(insert_);
@@ -776,7 +784,7 @@ absl::Status CheckRegistry(
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
       const std::string sha256 = Text(s.get(), 0);
-      if (engine::Sha256Hex(Text(s.get(), 3)) != sha256) {
+      if (crypto::Sha256Hex(Text(s.get(), 3)) != sha256) {
         problems->push_back(absl::StrCat("the stored text of ", Text(s.get(), 1), " ",
                                          Text(s.get(), 2), " does not hash to its sha256 ", sha256,
                                          " (changed after it was stored)"));
@@ -970,8 +978,14 @@ absl::StatusOr<FilterSql> ToSql(sqlite3* db, const RecordFilter& filter) {
     add(*expression, "=", *exact.value);
   }
   if (filter.outcome.has_value()) {
-    add("CASE WHEN json_valid(result) AND json_type(result, '$.outcome') = 'text' "
-        "THEN json_extract(result, '$.outcome') END",
+    // From format 5 the record's outcome field; before, the JSON result's.
+    // A result kept as bytes is never handed to the JSON functions.
+    absl::StatusOr<std::string> outcome = ColumnOrDefault(db, "outcome");
+    if (!outcome.ok()) return outcome.status();
+    add(absl::StrCat("CASE WHEN ", *outcome, " <> '' THEN ", *outcome,
+                     " WHEN typeof(result) = 'text' AND json_valid(result) AND "
+                     "json_type(result, '$.outcome') = 'text' "
+                     "THEN json_extract(result, '$.outcome') END"),
         "=", *filter.outcome);
   }
   if (!conditions.empty()) sql.where = absl::StrCat(" WHERE ", absl::StrJoin(conditions, " AND "));

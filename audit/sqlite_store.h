@@ -149,9 +149,10 @@ struct RecordFilter {
   std::optional<std::string> until;
   std::optional<std::string> decision;  // the decision's name
   std::optional<std::string> customer_id;
-  // The result's top-level "outcome" string. Filtered in SQL, by SQLite's
-  // json_extract; a record whose result is not JSON, or has no outcome
-  // string (a reload), never matches.
+  // The decision's outcome: from format 5 the record's outcome field,
+  // before it the result's top-level "outcome" string (by SQLite's
+  // json_extract). A record without one (a reload, a result that is not
+  // JSON) never matches.
   std::optional<std::string> outcome;
   std::optional<std::string> policy_version;
   std::optional<std::string> kind;  // kDecisionRecord or kReloadRecord

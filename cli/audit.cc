@@ -6,16 +6,17 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
 #include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
+#include "cli/audit_render.h"
 #include "cli/audit_review.h"
 #include "cli/creditctl.h"
-#include "cli/policy_loading.h"
+#include "cli/replay.h"
 #include "engine/bundle.h"
-#include "engine/decision_json.h"
-#include "engine/evaluator.h"
 
 namespace creditd::cli {
 
@@ -118,13 +119,19 @@ void Show(const std::string& db, const std::string& id, Context& context) {
     return;
   }
   const audit::AuditRecord& r = **record;
+  absl::StatusOr<std::string> result = RenderResult(r);
+  if (!result.ok()) {
+    context.err << "creditctl: decision " << id << ": " << result.status().message() << "\n";
+    context.exit_code = kExitFailure;
+    return;
+  }
   context.out << "decision_id:  " << r.decision_id << "\nsequence:     " << r.sequence
               << "\nkind:         " << r.kind << "\ncaller:       " << r.caller
               << "\ntime:         " << r.time << "\ncustomer_id:  " << r.customer_id
               << "\nrequest_id:   " << r.request_id << "\ndecision:     " << r.decision
               << "\npolicy:       " << r.policy_name << " " << r.policy_version << " (sha256 "
-              << r.policy_sha256 << ")\nfacts:        " << r.facts_json
-              << "\nresult:       " << r.result_json << "\nhash:         " << r.hash << "\n";
+              << r.policy_sha256 << ")\nfacts:        " << RenderFacts(r)
+              << "\nresult:       " << *result << "\nhash:         " << r.hash << "\n";
 }
 
 void Replay(const std::string& db, Context& context) {
@@ -154,24 +161,25 @@ void Replay(const std::string& db, Context& context) {
       }
       policy = *compiled;
     }
-    FactsJson document;
-    engine::Facts facts;
-    engine::Decision decision;
-    absl::Status parsed = ParseFacts(r.facts_json, *policy, &document, &facts);
-    // A decision replays under the fact rules it was made with.
-    engine::EvalOptions options;
-    options.facts = r.format >= audit::kStrictFactsFormat ? engine::FactRules::kStrict
-                                                          : engine::FactRules::kLenient;
-    absl::Status evaluated =
-        parsed.ok() ? engine::EvaluateInto(*policy, facts, options, &decision) : parsed;
-    if (!evaluated.ok()) {
-      context.out << "decision " << r.decision_id << " does not replay: " << evaluated.message()
-                  << "\n";
+    absl::StatusOr<Replayed> outcome = ReplayRecord(r, *policy);
+    if (!outcome.ok()) {
+      context.out << "decision " << r.decision_id
+                  << " does not replay: " << outcome.status().message() << "\n";
       ++failed;
       return true;
     }
-    if (audit::LoggedResult(decision, r.format) != r.result_json) {
+    if (!outcome->same) {
       context.out << "decision " << r.decision_id << " differs on replay\n";
+      // What differs, a screenful at most.
+      constexpr size_t kLinesShown = 20;
+      const std::vector<absl::string_view> lines =
+          absl::StrSplit(outcome->difference, '\n', absl::SkipEmpty());
+      for (size_t k = 0; k < lines.size() && k < kLinesShown; ++k) {
+        context.out << "  " << lines[k] << "\n";
+      }
+      if (lines.size() > kLinesShown) {
+        context.out << "  and " << lines.size() - kLinesShown << " more differences\n";
+      }
       ++differ;
     }
     return true;

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "audit/sqlite_store.h"
+#include "cli/audit_render.h"
 #include "rapidjson/document.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
@@ -164,9 +165,13 @@ class CompactJson {
   bool after_key_ = false;
 };
 
-// The result's top-level "outcome" string, as the --outcome filter reads it
-// (audit::RecordFilter); empty when there is none (a reload).
-std::string Outcome(const std::string& result_json) {
+// The decision's outcome, as the --outcome filter reads it
+// (audit::RecordFilter): the record's outcome field from format 5, before it
+// the result's top-level "outcome" string; empty when there is none (a
+// reload).
+std::string Outcome(const audit::AuditRecord& record) {
+  if (record.format >= audit::kAnswerAsSentFormat) return record.outcome;
+  const std::string& result_json = record.result_json;
   if (result_json.find('\0') != std::string::npos) return "";
   rapidjson::Document document;
   document.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(
@@ -185,6 +190,17 @@ bool IsJsonField(const audit::RecordField& field) {
          field.member == &audit::AuditRecord::result_json;
 }
 
+// A field as exported: as stored, except a result kept as the answer's
+// bytes (format 5), which is exported as JSON (RenderResult); bytes that are
+// not a decision are exported as they are, for `audit verify` to report.
+std::string Exported(const audit::RecordField& field, const audit::AuditRecord& r) {
+  if (audit::IsBinaryField(field, r)) {
+    absl::StatusOr<std::string> json = RenderResult(r);
+    if (json.ok()) return *std::move(json);
+  }
+  return r.*field.member;
+}
+
 // The fields an export writes, in this order: the sequence, the log's
 // record fields in its own order (kRecordFields), the chain, the format.
 std::string CsvHeader() {
@@ -199,7 +215,7 @@ void AppendCsvRecord(const audit::AuditRecord& r, std::string* out) {
   AppendCsvField(absl::StrCat(r.sequence), out);
   for (const audit::RecordField& field : audit::kRecordFields) {
     out->push_back(',');
-    AppendCsvField(r.*field.member, out);
+    AppendCsvField(Exported(field, r), out);
   }
   out->push_back(',');
   AppendCsvField(r.previous_hash, out);
@@ -213,7 +229,7 @@ void AppendJsonlRecord(const audit::AuditRecord& r, std::string* out) {
   for (const audit::RecordField& field : audit::kRecordFields) {
     absl::StrAppend(out, ",\"", field.column, "\":");
     if (IsJsonField(field)) {
-      AppendJsonValue(r.*field.member, out);
+      AppendJsonValue(Exported(field, r), out);
     } else {
       AppendJsonString(r.*field.member, out);
     }
@@ -237,7 +253,7 @@ const ListRow& ListHeader() {
 ListRow ToListRow(const audit::AuditRecord& r) {
   auto shown = [](absl::string_view text) { return text.empty() ? "-" : ShownText(text); };
   return {absl::StrCat(r.sequence), shown(r.time),           shown(r.decision_id),
-          shown(r.decision),        shown(r.policy_version), shown(Outcome(r.result_json)),
+          shown(r.decision),        shown(r.policy_version), shown(Outcome(r)),
           shown(r.customer_id),     shown(r.caller)};
 }
 

@@ -29,9 +29,9 @@ bool EvaluateForCli(const std::string& path, const std::string& decision,
   }
   engine::EvalOptions options;
   options.trace = trace;
-  absl::Status status = engine::EvaluateInto(**policy, facts, options, result);
+  std::vector<engine::FactProblem> problems;
+  absl::Status status = engine::EvaluateInto(**policy, facts, options, result, &problems);
   if (!status.ok()) {
-    const std::vector<engine::FactProblem> problems = engine::FactProblems(status);
     if (problems.empty()) {
       context.err << "creditctl: " << status.message() << "\n";
     } else {

@@ -211,14 +211,15 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
     const rapidjson::Value& expect = c["expect"];
 
     std::vector<std::string> diffs;
-    absl::Status status = engine::EvaluateInto(policy, facts, eval, &decision);
+    std::vector<engine::FactProblem> problems;
+    absl::Status status = engine::EvaluateInto(policy, facts, eval, &decision, &problems);
     if (expect.HasMember("fact_problems")) {
       // The case expects the facts to be refused, naming these facts.
       std::vector<std::string> want;
       for (const rapidjson::Value& v : expect["fact_problems"].GetArray())
         want.push_back(ScalarText(v));
       std::vector<std::string> got;
-      for (const engine::FactProblem& p : engine::FactProblems(status)) got.push_back(p.fact);
+      for (const engine::FactProblem& p : problems) got.push_back(p.fact);
       std::sort(want.begin(), want.end());
       if (status.ok()) {
         diffs.push_back(absl::StrCat("facts: expected problems with [", absl::StrJoin(want, ", "),

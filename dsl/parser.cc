@@ -15,6 +15,7 @@
 #include "CreditPolicyParser.h"
 #include "absl/strings/str_cat.h"
 #include "antlr4-runtime.h"
+#include "dsl/utf8.h"
 
 namespace creditd::dsl {
 namespace {
@@ -123,41 +124,6 @@ class DiagnosticListener : public antlr4::BaseErrorListener {
   int file_;
   DiagnosticSink& sink_;
 };
-
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
-size_t FindInvalidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t extra = 0;
-    uint32_t min = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      min = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + extra >= text.size()) return i;
-    uint32_t code = c & (0x3F >> extra);
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      code = (code << 6) | (cc & 0x3F);
-    }
-    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
-    i += extra + 1;
-  }
-  return absl::string_view::npos;
-}
 
 SourceSpan SpanAtOffset(const SourceFile& source, int file, size_t offset) {
   int line = 1;

@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 #include "engine/versions.h"
 
 namespace creditd::engine {
@@ -387,7 +387,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileCanonicalSource(
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileStoredSource(const std::string& source,
                                                                           const std::string& sha256,
                                                                           int canonical_form) {
-  if (Sha256Hex(source) != sha256) {
+  if (crypto::Sha256Hex(source) != sha256) {
     return absl::DataLossError(
         absl::StrCat("the stored text does not hash to its sha256 ", sha256, ": it was changed"));
   }

@@ -13,9 +13,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/sha256.h"
 #include "dsl/formatter.h"
 #include "engine/row_tests.h"
-#include "engine/sha256.h"
 
 namespace creditd::engine {
 
@@ -148,7 +148,7 @@ class Compiler {
       absl::StrAppend(&canonical, "=== ", path, "\n",
                       dsl::Format(*file, sources().file(file->file)));
     }
-    policy_->form_sha256_ = Sha256Hex(canonical);
+    policy_->form_sha256_ = crypto::Sha256Hex(canonical);
     if (options_.stored_sha256.empty()) {
       policy_->id_.sha256 = policy_->form_sha256_;
       policy_->canonical_source_ = std::move(canonical);

@@ -6,8 +6,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/cord.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -34,8 +32,6 @@ const OutputValue* Decision::Output(absl::string_view name) const {
 }
 
 namespace {
-
-constexpr char kProblemsPayload[] = "type.creditd.dev/creditd.FactProblems";
 
 // Per-thread evaluation memory, grown to the largest policy seen and reused.
 struct Scratch {
@@ -281,20 +277,18 @@ Value ValueOf(const Slot& slot, const Type& type) {
   return Value();
 }
 
-absl::Status FactsError(std::vector<FactProblem> problems) {
+// The status that lists `problems`, which are sorted by fact and, when `out`
+// is not null, handed over there.
+absl::Status FactsError(std::vector<FactProblem> problems, std::vector<FactProblem>* out) {
   std::sort(problems.begin(), problems.end(),
             [](const FactProblem& a, const FactProblem& b) { return a.fact < b.fact; });
   std::vector<std::string> parts;
-  std::string payload;
-  for (const FactProblem& p : problems) {
+  for (const FactProblem& p : problems)
     parts.push_back(absl::StrCat("`", p.fact, "`: ", p.problem));
-    // Length-prefixed: a caller's value may hold tabs and line breaks.
-    absl::StrAppend(&payload, p.fact.size(), ":", p.fact, p.problem.size(), ":", p.problem);
-  }
   absl::Status status = absl::InvalidArgumentError(
       absl::StrCat(problems.size() == 1 ? "1 problem" : absl::StrCat(problems.size(), " problems"),
                    " with the facts: ", absl::StrJoin(parts, "; ")));
-  status.SetPayload(kProblemsPayload, absl::Cord(payload));
+  if (out != nullptr) *out = std::move(problems);
   return status;
 }
 
@@ -626,7 +620,9 @@ void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, D
 }  // namespace
 
 absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
-                          const EvalOptions& options, Decision* decision) {
+                          const EvalOptions& options, Decision* decision,
+                          std::vector<FactProblem>* fact_problems) {
+  if (fact_problems != nullptr) fact_problems->clear();
   const program::Program& prog = policy.code();
   Scratch& scratch = ThreadScratch();
   const size_t frame_size = prog.slot_count + prog.constants.size();
@@ -675,7 +671,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     }
     problems.push_back({input.name, absl::StrCat("missing (", InputTypeName(input), ")")});
   }
-  if (!problems.empty()) return FactsError(std::move(problems));
+  if (!problems.empty()) return FactsError(std::move(problems), fact_problems);
 
   // 2. Run the program.
   if (absl::Status status = Run(prog, f, scratch.masks.data()); !status.ok()) return status;
@@ -768,9 +764,10 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
 }
 
 absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& facts,
-                                  const EvalOptions& options) {
+                                  const EvalOptions& options, std::vector<FactProblem>* problems) {
   Decision decision;
-  if (absl::Status status = EvaluateInto(policy, facts, options, &decision); !status.ok()) {
+  if (absl::Status status = EvaluateInto(policy, facts, options, &decision, problems);
+      !status.ok()) {
     return status;
   }
   return decision;
@@ -823,31 +820,6 @@ std::string EchoText(absl::string_view text, size_t max) {
   }
   if (i < text.size()) out += "\u2026";
   return out;
-}
-
-std::vector<FactProblem> FactProblems(const absl::Status& status) {
-  std::vector<FactProblem> problems;
-  auto payload = status.GetPayload(kProblemsPayload);
-  if (!payload) return problems;
-  const std::string text(*payload);
-  absl::string_view rest(text);
-  // Reads one "LENGTH:TEXT" field off `rest`.
-  auto next = [&rest](std::string* out) {
-    const size_t colon = rest.find(':');
-    size_t length = 0;
-    if (colon == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, colon), &length) ||
-        length > rest.size() - colon - 1) {
-      return false;
-    }
-    *out = std::string(rest.substr(colon + 1, length));
-    rest.remove_prefix(colon + 1 + length);
-    return true;
-  };
-  FactProblem problem;
-  while (!rest.empty() && next(&problem.fact) && next(&problem.problem)) {
-    problems.push_back(problem);
-  }
-  return problems;
 }
 
 }  // namespace creditd::engine

@@ -37,34 +37,34 @@ struct EvalOptions {
   FactRules facts = FactRules::kStrict;
 };
 
-// Evaluates `policy` against `facts`.
-//
-// The facts are validated first against the declared inputs and every
-// problem is reported at once (missing, unknown, duplicate, wrong type,
-// malformed, out of range): InvalidArgument whose message lists them and
-// whose payload FactProblems() reads back. Nothing is evaluated on bad facts.
-// An arithmetic failure during evaluation (overflow, division by zero, a
-// value no row matches) is FailedPrecondition naming the rule or value.
-//
-// Pure and thread-safe: any number of threads may evaluate one policy at
-// once. The same facts always give the same decision.
-absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& facts,
-                                  const EvalOptions& options = {});
-
-// The same, filling `decision` in place: reusing one Decision keeps its
-// buffers, so a warm evaluation without trace allocates nothing.
-absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
-                          const EvalOptions& options, Decision* decision);
-
 // One problem with the facts of a request.
 struct FactProblem {
   std::string fact;     // the input's name, or an unknown name as sent (EchoText)
   std::string problem;  // e.g. "missing", "`12a` is not a decimal"
 };
 
-// The problems carried by an InvalidArgument status from Evaluate; empty for
-// any other status.
-std::vector<FactProblem> FactProblems(const absl::Status& status);
+// Evaluates `policy` against `facts`.
+//
+// The facts are validated first against the declared inputs and every
+// problem is reported at once (missing, unknown, duplicate, wrong type,
+// malformed, out of range): InvalidArgument whose message lists them, and,
+// when `problems` is not null, the same problems as data, sorted by fact.
+// Nothing is evaluated on bad facts. `problems` is left empty for any other
+// outcome. An arithmetic failure during evaluation (overflow, division by
+// zero, a value no row matches) is FailedPrecondition naming the rule or
+// value.
+//
+// Pure and thread-safe: any number of threads may evaluate one policy at
+// once. The same facts always give the same decision.
+absl::StatusOr<Decision> Evaluate(const CompiledPolicy& policy, const Facts& facts,
+                                  const EvalOptions& options = {},
+                                  std::vector<FactProblem>* problems = nullptr);
+
+// The same, filling `decision` in place: reusing one Decision keeps its
+// buffers, so a warm evaluation without trace allocates nothing.
+absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
+                          const EvalOptions& options, Decision* decision,
+                          std::vector<FactProblem>* problems = nullptr);
 
 // A caller's text as a problem (or any message) shows it: at most `max` bytes
 // of it, cut at a UTF-8 character boundary and followed by "…" when longer,

@@ -26,10 +26,29 @@ struct FactValue {
   static FactValue Date(absl::string_view t) { return {Kind::kDate, false, 0, t}; }
 };
 
+// The same kind and the same value of that kind (texts byte for byte).
+inline bool operator==(const FactValue& a, const FactValue& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case FactValue::Kind::kBool:
+      return a.b == b.b;
+    case FactValue::Kind::kInt:
+      return a.i == b.i;
+    default:
+      return a.text == b.text;
+  }
+}
+inline bool operator!=(const FactValue& a, const FactValue& b) { return !(a == b); }
+
 struct Fact {
   absl::string_view name;
   FactValue value;
 };
+
+inline bool operator==(const Fact& a, const Fact& b) {
+  return a.name == b.name && a.value == b.value;
+}
+inline bool operator!=(const Fact& a, const Fact& b) { return !(a == b); }
 
 // The facts of one request: a list of named values. Cheap to reuse: Clear()
 // keeps the capacity.

@@ -1,7 +1,7 @@
 // libFuzzer target: the JSON facts reader of creditctl (cli::ParseFacts,
-// what `creditctl eval`, `explain` and `audit replay` read facts with),
-// against each reference policy, then evaluation when the facts read. These
-// must hold:
+// what `creditctl eval`, `explain` and `audit replay` of records written
+// before format 5 read facts with), against each reference policy, then
+// evaluation when the facts read. These must hold:
 //
 // - ParseFacts never crashes; it refuses with INVALID_ARGUMENT and a
 //   message, or hands over one fact per member that is not null, each
@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "audit/audit_sink.h"
 #include "cli/policy_loading.h"
+#include "cli/replay.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "fuzz/fuzz_support.h"
@@ -50,12 +50,14 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
         });
 
   engine::Decision decision;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
+  std::vector<engine::FactProblem> problems;
+  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
   if (absl::IsInvalidArgument(status)) {
-    Check(!engine::FactProblems(status).empty(), "INVALID_ARGUMENT lists its problems",
+    Check(!problems.empty(), "INVALID_ARGUMENT lists its problems",
           [&] { return status.ToString(); });
     return;
   }
+  Check(problems.empty(), "problems come only with INVALID_ARGUMENT");
   if (absl::IsFailedPrecondition(status)) {
     Check(!status.message().empty(), "a failed evaluation says why");
     return;
@@ -64,7 +66,9 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
         [&] { return status.ToString(); });
   const std::string printed = engine::DecisionToJson(decision);
   Check(IsStrictJson(printed), "a decision prints as strict JSON", [&] { return printed; });
-  const std::string logged = audit::LoggedResult(decision);
+  // As records of formats 2 to 4 logged it, which replay of such records
+  // compares.
+  const std::string logged = cli::LegacyLoggedResult(decision, 4);
   Check(IsStrictJson(logged), "a logged result is strict JSON", [&] { return logged; });
 
   engine::EvalOptions traced;
@@ -72,8 +76,8 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
   Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });
-  Check(audit::LoggedResult(again) == logged, "evaluating again, traced, logs the same",
-        [&] { return absl::StrCat(logged, "\n", audit::LoggedResult(again)); });
+  Check(cli::LegacyLoggedResult(again, 4) == logged, "evaluating again, traced, logs the same",
+        [&] { return absl::StrCat(logged, "\n", cli::LegacyLoggedResult(again, 4)); });
   Check(IsStrictJson(engine::DecisionToJson(again)), "a traced decision prints as strict JSON");
 }
 

@@ -9,6 +9,8 @@ asking for a trace on a pinned version, and a few one-byte inputs that pick
 each decision on the fuzzer's structured path. facts_json_fuzzer: the
 examples and JSON at the edges of what the reader takes. policy_eval_fuzzer:
 each reference policy followed by a NUL byte and bytes that choose facts.
+facts_codec_fuzzer: canonical facts texts (docs/audit.md) with every kind and
+every escape.
 The output is deterministic, so rerunning it changes nothing.
 """
 import json
@@ -110,6 +112,18 @@ def main():
         write("policy_eval_fuzzer", f"{decision}-inside.credit", text + b"\0" + bytes([2] * 64))
     demo = (CORPUS / "parse_fuzzer" / "demo.credit").read_bytes()
     write("policy_eval_fuzzer", "demo.credit", demo + b"\0" + bytes([2] * 64))
+
+    canonical = {
+        "documented.json": '{"amount":{"decimal":"1250000.00"},"blocked":{"bool":"false"},'
+                           '"days":{"int":"47"},"due":{"date":"2026-11-22"},'
+                           '"segment":{"symbol":"new"}}',
+        "empty.json": "{}",
+        "escapes.json": '{"a\\u0000b":{"symbol":"say \\"hi\\" C:\\\\ \\u000a \\u007f caf\u00e9 '
+                        '\\udcff"},"a\\u0000b":{"symbol":"x"}}',
+        "ints.json": '{"n":{"int":"-9223372036854775808"},"n":{"int":"9223372036854775807"}}',
+    }
+    for name, text in canonical.items():
+        write("facts_codec_fuzzer", name, text.encode())
 
 
 if __name__ == "__main__":

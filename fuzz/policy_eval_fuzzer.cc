@@ -13,26 +13,35 @@
 // - validation agrees with the documented contract (facts that must pass
 //   are not refused, facts that must fail are);
 // - an OK decision has every output and an outcome on its scale, prints as
-//   strict JSON, and evaluating again with a trace logs the same result;
+//   strict JSON, and evaluating again with a trace answers the same;
+// - the facts' canonical text (what the audit log stores) decodes to the
+//   same facts, whatever bytes they hold and in whatever order they came,
+//   and those decide the same;
 // - the policy's canonical source (what the audit log stores) compiles to
 //   the same sha256 and decides the same, as replay needs.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "audit/audit_sink.h"
+#include "api/decision.h"
+#include "credit/v1/creditd.pb.h"
 #include "dsl/diagnostic.h"
 #include "engine/bundle.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
+#include "engine/facts_codec.h"
 #include "engine/file_system.h"
 #include "engine/program.h"
 #include "fuzz/fact_generator.h"
@@ -103,14 +112,55 @@ void CheckDecision(const engine::CompiledPolicy& policy, const engine::Decision&
   Check(IsStrictJson(printed), "a decision prints as strict JSON", [&] { return printed; });
 }
 
-// Evaluates one set of facts and checks the answer; returns the logged
-// result of an OK decision, or "" otherwise.
-std::string EvaluateOnce(const engine::CompiledPolicy& policy,
-                         const std::vector<GeneratedFact>& generated) {
+// The answer creditd answers and logs for `d` (api::FillDecision), without
+// the trace, which only a traced evaluation has.
+credit::v1::Decision Answer(const engine::Decision& d) {
+  credit::v1::Decision out;
+  api::FillDecision(d, &out);
+  out.clear_trace();
+  return out;
+}
+
+// An order of facts that is not the codec's, to compare them as multisets.
+std::vector<engine::Fact> Sorted(const engine::Facts& facts) {
+  std::vector<engine::Fact> out = facts.all();
+  std::sort(out.begin(), out.end(), [](const engine::Fact& a, const engine::Fact& b) {
+    return std::make_tuple(a.name, a.value.kind, a.value.b, a.value.i, a.value.text) <
+           std::make_tuple(b.name, b.value.kind, b.value.b, b.value.i, b.value.text);
+  });
+  return out;
+}
+
+// The facts' canonical text (what the log stores) decodes to the same facts,
+// whatever bytes their names and texts hold, and does not depend on their
+// order.
+void CheckCanonicalText(const engine::Facts& facts) {
+  const std::string text = engine::ToCanonicalJson(facts);
+  absl::StatusOr<engine::CanonicalFacts> decoded = engine::FactsFromCanonicalJson(text);
+  Check(decoded.ok(), "canonical facts decode",
+        [&] { return absl::StrCat(decoded.status().message(), "\n", text); });
+  Check(Sorted(decoded->facts()) == Sorted(facts), "canonical facts decode to the same facts",
+        [&] { return text; });
+  Check(engine::ToCanonicalJson(decoded->facts()) == text, "decoded facts encode alike",
+        [&] { return text; });
+  engine::Facts reversed;
+  for (auto it = facts.all().rbegin(); it != facts.all().rend(); ++it) {
+    reversed.Add(it->name, it->value);
+  }
+  Check(engine::ToCanonicalJson(reversed) == text, "facts in another order encode alike",
+        [&] { return text; });
+}
+
+// Evaluates one set of facts and checks the answer; returns the answer of an
+// OK decision.
+std::optional<credit::v1::Decision> EvaluateOnce(const engine::CompiledPolicy& policy,
+                                                 const std::vector<GeneratedFact>& generated) {
   const engine::Facts facts = ToEngineFacts(policy, generated);
+  CheckCanonicalText(facts);
   const Verdict verdict = Judge(policy, generated);
   engine::Decision decision;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision);
+  std::vector<engine::FactProblem> problems;
+  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
   auto detail = [&] { return absl::StrCat(status.ToString(), Show(generated)); };
   if (Verbose()) {
     std::fprintf(stderr, "%s verdict %d: %.200s\n", policy.name().c_str(),
@@ -122,26 +172,46 @@ std::string EvaluateOnce(const engine::CompiledPolicy& policy,
     Check(absl::IsInvalidArgument(status), "invalid facts are refused", detail);
   }
   if (absl::IsInvalidArgument(status)) {
-    Check(!engine::FactProblems(status).empty(), "INVALID_ARGUMENT lists its problems", detail);
-    return "";
+    Check(!problems.empty(), "INVALID_ARGUMENT lists its problems", detail);
+    return std::nullopt;
   }
+  Check(problems.empty(), "problems come only with INVALID_ARGUMENT");
   if (absl::IsFailedPrecondition(status)) {
     Check(!status.message().empty(), "a failed evaluation says why");
-    return "";
+    return std::nullopt;
   }
   Check(status.ok(), "evaluation answers only the documented codes", detail);
   CheckDecision(policy, decision);
-  const std::string logged = audit::LoggedResult(decision);
+  const credit::v1::Decision answer = Answer(decision);
+  std::string difference;
 
   engine::EvalOptions traced;
   traced.trace = true;
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
   Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });
-  Check(audit::LoggedResult(again) == logged, "evaluating again, traced, logs the same",
-        [&] { return absl::StrCat(logged, "\n", audit::LoggedResult(again)); });
+  Check(api::SameDecision(answer, Answer(again), &difference),
+        "evaluating again, traced, answers the same", [&] { return difference; });
   Check(IsStrictJson(engine::DecisionToJson(again)), "a traced decision prints as strict JSON");
-  return logged;
+  // The log keeps the answer, trace included, as bytes and reads it back.
+  credit::v1::Decision full;
+  api::FillDecision(again, &full);
+  credit::v1::Decision back;
+  Check(api::ParseDecision(api::DeterministicBytes(full), &back).ok(),
+        "the answer's logged bytes parse");
+  Check(api::SameDecision(back, full, &difference), "the answer's logged bytes read back the same",
+        [&] { return difference; });
+
+  // Replay reads the facts back from their canonical text.
+  absl::StatusOr<engine::CanonicalFacts> logged =
+      engine::FactsFromCanonicalJson(engine::ToCanonicalJson(facts));
+  Check(logged.ok(), "canonical facts decode");
+  engine::Decision replayed;
+  const absl::Status third = engine::EvaluateInto(policy, logged->facts(), {}, &replayed);
+  Check(third.ok(), "the logged facts evaluate", [&] { return third.ToString(); });
+  Check(api::SameDecision(answer, Answer(replayed), &difference),
+        "the logged facts answer the same", [&] { return difference; });
+  return answer;
 }
 
 int TestOneInput(const uint8_t* data, size_t size) {
@@ -180,8 +250,8 @@ int TestOneInput(const uint8_t* data, size_t size) {
 
   for (int round = 0; round < 3; ++round) {
     const std::vector<GeneratedFact> facts = GenerateFacts(policy, choices);
-    const std::string logged = EvaluateOnce(policy, facts);
-    if (!logged.empty()) {
+    const std::optional<credit::v1::Decision> logged = EvaluateOnce(policy, facts);
+    if (logged) {
       // Replay: the rebuilt policy decides the same. Reasons name the rule's
       // file and line, which move when the text was not in canonical form;
       // only the strict run compares them.
@@ -190,27 +260,15 @@ int TestOneInput(const uint8_t* data, size_t size) {
           engine::EvaluateInto(**rebuilt, ToEngineFacts(**rebuilt, facts), {}, &replayed);
       Check(status.ok(), "a decision replays on the canonical source",
             [&] { return status.ToString(); });
-      std::string want = logged, got = audit::LoggedResult(replayed);
+      credit::v1::Decision want = *logged;
+      credit::v1::Decision got = Answer(replayed);
       if (!Strict("replay_locations")) {
-        // Drop "location" values; everything else must match.
-        auto strip = [](std::string s) {
-          size_t at = 0;
-          while ((at = s.find("\"location\":\"", at)) != std::string::npos) {
-            const size_t start = at + 12;
-            const size_t end = s.find('"', start);
-            if (end == std::string::npos) break;
-            s.erase(start, end - start);
-            at = start;
-          }
-          return s;
-        };
-        want = strip(want);
-        got = strip(got);
+        for (credit::v1::Reason& r : *want.mutable_reasons()) r.clear_location();
+        for (credit::v1::Reason& r : *got.mutable_reasons()) r.clear_location();
       }
-      Check(want == got, "a decision replays to the same result", [&] {
-        return std::string(
-            absl::StrCat("served:   ", logged, "\nreplayed: ", audit::LoggedResult(replayed)));
-      });
+      std::string difference;
+      Check(api::SameDecision(want, got, &difference), "a decision replays to the same result",
+            [&] { return difference; });
     }
     if (choices.remaining_bytes() == 0) break;
   }

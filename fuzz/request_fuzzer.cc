@@ -12,9 +12,10 @@
 //   judged here independently (fact_generator.h): facts that must pass are
 //   not refused, facts that must fail are refused with every problem listed;
 // - an OK answer has a UUIDv7 decision id, the policy that decided, decimals
-//   as exact decimal text, and an audit record that matches the answer,
-//   whose facts_json is strict JSON holding the request's facts, and which
-//   replays (as `creditctl audit replay` does) to the same result;
+//   as exact decimal text, and an audit record that matches the answer: its
+//   facts the canonical text of exactly the facts sent, its result the
+//   answer's deterministic bytes, and it replays (through
+//   `creditctl audit replay`'s own code) to the same answer;
 // - deciding again, with or without a trace, gives the same result.
 #include <cstddef>
 #include <cstdint>
@@ -26,17 +27,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "audit/audit_sink.h"
-#include "cli/policy_loading.h"
+#include "api/decision.h"
+#include "audit/record.h"
+#include "cli/replay.h"
 #include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
 #include "engine/decimal.h"
 #include "engine/evaluator.h"
+#include "engine/facts_codec.h"
 #include "fuzz/fact_generator.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzzer/FuzzedDataProvider.h"
 #include "google/protobuf/stubs/logging.h"
-#include "rapidjson/document.h"
 #include "server/decide.h"
 
 namespace creditd::fuzz {
@@ -187,46 +189,62 @@ v1::EvaluateRequest BuildRequest(FuzzedDataProvider& data) {
   return request;
 }
 
-// The facts_json of an OK answer holds exactly the request's facts.
-void CheckFactsJson(const v1::EvaluateRequest& request, const std::string& json) {
-  Check(IsStrictJson(json), "facts_json is strict JSON", [&] { return json; });
-  rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
-  Check(doc.IsObject(), "facts_json is an object", [&] { return json; });
-  Check(doc.MemberCount() == static_cast<size_t>(request.facts_size()),
-        "facts_json has one member per fact", [&] { return json; });
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-    const std::string name(it->name.GetString(), it->name.GetStringLength());
-    auto fact = request.facts().find(name);
-    Check(fact != request.facts().end(), "facts_json names only facts sent", [&] { return name; });
-    const rapidjson::Value& v = it->value;
-    const v1::FactValue& sent = fact->second;
-    auto text = [&](const std::string& want) {
-      return v.IsString() && std::string(v.GetString(), v.GetStringLength()) == want;
-    };
-    bool same = false;
-    switch (sent.value_case()) {
+// The logged facts of an OK answer are the canonical text of exactly the
+// request's facts: each fact sent with a value, as sent, and nothing else
+// (a fact without a value names an input, which reads it as missing).
+void CheckLoggedFacts(const v1::EvaluateRequest& request, const std::string& json) {
+  Check(IsStrictJson(json), "the logged facts are strict JSON", [&] { return json; });
+  absl::StatusOr<engine::CanonicalFacts> logged = engine::FactsFromCanonicalJson(json);
+  Check(logged.ok(), "the logged facts decode",
+        [&] { return absl::StrCat(logged.status().message(), "\n", json); });
+  Check(engine::ToCanonicalJson(logged->facts()) == json, "the logged facts encode back alike",
+        [&] { return json; });
+  size_t with_value = 0;
+  for (const auto& [name, value] : request.facts()) {
+    with_value += value.value_case() != v1::FactValue::VALUE_NOT_SET;
+  }
+  Check(logged->facts().all().size() == with_value, "one logged fact per fact sent with a value",
+        [&] { return json; });
+  for (const engine::Fact& fact : logged->facts().all()) {
+    auto sent = request.facts().find(std::string(fact.name));
+    Check(sent != request.facts().end(), "the logged facts name only facts sent",
+          [&] { return std::string(fact.name); });
+    const v1::FactValue& v = sent->second;
+    engine::FactValue want;
+    switch (v.value_case()) {
       case v1::FactValue::kBoolValue:
-        same = v.IsBool() && v.GetBool() == sent.bool_value();
+        want = engine::FactValue::Bool(v.bool_value());
         break;
       case v1::FactValue::kIntValue:
-        same = v.IsInt64() && v.GetInt64() == sent.int_value();
+        want = engine::FactValue::Int(v.int_value());
         break;
       case v1::FactValue::kDecimalValue:
-        same = text(sent.decimal_value());
+        want = engine::FactValue::Decimal(v.decimal_value());
         break;
       case v1::FactValue::kEnumValue:
-        same = text(sent.enum_value());
+        want = engine::FactValue::Symbol(v.enum_value());
         break;
       case v1::FactValue::kDateValue:
-        same = text(sent.date_value());
+        want = engine::FactValue::Date(v.date_value());
         break;
       default:
-        same = v.IsNull();
+        Check(false, "a fact without a value is not logged",
+              [&] { return std::string(fact.name); });
     }
-    Check(same, "facts_json keeps each fact's value as sent",
-          [&] { return absl::StrCat(name, " in ", json); });
+    Check(fact.value == want, "the logged facts keep each value as sent",
+          [&] { return absl::StrCat(fact.name, " in ", json); });
   }
+}
+
+// A logged answer without what differs from call to call (id, time) and the
+// trace, which explain adds: what deciding the same facts again must give.
+v1::Decision Comparable(const std::string& bytes) {
+  v1::Decision d;
+  Check(api::ParseDecision(bytes, &d).ok(), "a logged result is a credit.v1.Decision");
+  d.clear_decision_id();
+  d.clear_time();
+  d.clear_trace();
+  return d;
 }
 
 void CheckDecisionValues(const v1::Decision& d) {
@@ -248,21 +266,11 @@ void CheckReplay(const audit::AuditRecord& record) {
   auto it = Ref().replay.find(record.policy_sha256);
   Check(it != Ref().replay.end(), "the record names a served policy's sha256",
         [&] { return record.policy_sha256; });
-  cli::FactsJson document;
-  engine::Facts facts;
-  engine::Decision decision;
-  absl::Status parsed = cli::ParseFacts(record.facts_json, *it->second, &document, &facts);
-  Check(parsed.ok(), "a logged facts_json reads back",
-        [&] { return std::string(std::string(parsed.message())); });
-  absl::Status evaluated = engine::EvaluateInto(*it->second, facts, {}, &decision);
-  Check(evaluated.ok(), "a logged decision replays", [&] {
-    return std::string(absl::StrCat(evaluated.message(), "\nfacts: ", record.facts_json));
-  });
-  Check(audit::LoggedResult(decision, record.format) == record.result_json,
-        "a logged decision replays to the same result", [&] {
-          return std::string(absl::StrCat("logged:   ", record.result_json, "\nreplayed: ",
-                                          audit::LoggedResult(decision, record.format)));
-        });
+  absl::StatusOr<cli::Replayed> replayed = cli::ReplayRecord(record, *it->second);
+  Check(replayed.ok(), "a logged decision replays",
+        [&] { return absl::StrCat(replayed.status().message(), "\nfacts: ", record.facts_json); });
+  Check(replayed->same, "a logged decision replays to the same answer",
+        [&] { return replayed->difference; });
 }
 
 std::string Describe(const server::Decided& d) {
@@ -287,7 +295,8 @@ bool OverBounds(const v1::EvaluateRequest& request, const server::Limits& limits
       request.policy_version().size() > limits.max_name_bytes ||
       request.request_id().size() > limits.max_id_bytes ||
       request.customer_id().size() > limits.max_id_bytes || HasControl(request.request_id()) ||
-      HasControl(request.customer_id()) || request.facts_size() > limits.max_facts) {
+      HasControl(request.customer_id()) || !IsUtf8(request.request_id()) ||
+      !IsUtf8(request.customer_id()) || request.facts_size() > limits.max_facts) {
     return true;
   }
   for (const auto& [name, value] : request.facts()) {
@@ -413,8 +422,16 @@ server::Decided CheckDecide(const v1::EvaluateRequest& request, bool from_wire, 
             r.decision == request.decision() && r.policy_name == policy->id().name &&
             r.policy_version == policy->id().version && r.policy_sha256 == policy->id().sha256,
         "the record matches the answer");
-  CheckFactsJson(request, r.facts_json);
-  Check(IsStrictJson(r.result_json), "result_json is strict JSON", [&] { return r.result_json; });
+  CheckLoggedFacts(request, r.facts_json);
+  // The logged result is the answer as the caller receives it.
+  Check(r.format == audit::kLogFormat && audit::ResultIsAnswerBytes(r),
+        "a decision is logged in the current format");
+  v1::Decision logged;
+  Check(api::ParseDecision(r.result_json, &logged).ok(), "the logged result parses");
+  std::string difference;
+  Check(api::SameDecision(logged, *out, &difference), "the logged result is the answer",
+        [&] { return difference; });
+  Check(api::DeterministicBytes(logged) == r.result_json, "the logged result is deterministic");
   CheckReplay(r);
   if (from_wire) {
     // The answer goes back over the wire and reads back the same.
@@ -437,11 +454,10 @@ void CheckDeterministic(const v1::EvaluateRequest& request, const server::Decide
         "deciding again gives the same code",
         [&] { return absl::StrCat(Describe(first), "\n", Describe(second)); });
   if (first.status.ok()) {
-    Check(second.record.result_json == first.record.result_json,
-          "deciding again gives the same result", [&] {
-            return std::string(
-                absl::StrCat(first.record.result_json, "\n", second.record.result_json));
-          });
+    std::string difference;
+    Check(api::SameDecision(Comparable(first.record.result_json),
+                            Comparable(second.record.result_json), &difference),
+          "deciding again gives the same result", [&] { return difference; });
     Check(second.record.facts_json == first.record.facts_json, "the same facts log the same");
   } else {
     Check(second.status.error_message() == first.status.error_message(),
@@ -474,7 +490,8 @@ int TestOneInput(const uint8_t* data, size_t size) {
     v1::Decision out2;
     const server::Decided d = CheckDecide(arrived, true, &out2);
     Check(d.status.error_code() == direct.status.error_code() &&
-              (!d.status.ok() || d.record.result_json == direct.record.result_json),
+              (!d.status.ok() || api::SameDecision(Comparable(d.record.result_json),
+                                                   Comparable(direct.record.result_json))),
           "a request decides the same after crossing the wire",
           [&] { return absl::StrCat(Describe(direct), "\n", Describe(d)); });
   }

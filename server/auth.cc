@@ -10,8 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "crypto/sha256.h"
 #include "engine/evaluator.h"
-#include "engine/sha256.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 #include "spdlog/spdlog.h"
@@ -176,7 +176,7 @@ bool AccessPolicy::Allows(const std::string& identity, Role role) const {
 }
 
 const std::string* AccessPolicy::IdentityForToken(absl::string_view token) const {
-  auto it = tokens_.find(engine::Sha256Hex(token));
+  auto it = tokens_.find(crypto::Sha256Hex(token));
   return it == tokens_.end() ? nullptr : &it->second;
 }
 

@@ -10,13 +10,17 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "engine/decision_json.h"
+#include "api/decision.h"
+#include "api/facts.h"
+#include "dsl/utf8.h"
 #include "engine/evaluator.h"
+#include "engine/facts_codec.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace creditd::server {
 
@@ -50,6 +54,19 @@ uint64_t RandomBits() {
 
 }  // namespace
 
+grpc::ByteBuffer AnswerWithDecision(const std::string& prefix, int field,
+                                    const std::string& decision) {
+  using google::protobuf::internal::WireFormatLite;
+  uint8_t head[16];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(decision.size()), end);
+  grpc::Slice slices[] = {grpc::Slice(prefix), grpc::Slice(head, static_cast<size_t>(end - head)),
+                          grpc::Slice(decision)};
+  return grpc::ByteBuffer(slices, 3);
+}
+
 // A UUIDv7 (RFC 9562): the decision time in Unix milliseconds, then 74
 // random bits. Ids sort by time, so the log's index on them grows at one end.
 std::string NewDecisionId(int64_t unix_ms) {
@@ -75,128 +92,6 @@ std::string FormatTime(int64_t unix_ms) {
 }
 
 namespace {
-
-// The facts as received, as a JSON object with sorted keys (for the log).
-std::string FactsJson(const v1::EvaluateRequest& request) {
-  using Entry = google::protobuf::Map<std::string, v1::FactValue>::value_type;
-  absl::InlinedVector<const Entry*, 32> entries;
-  for (const Entry& entry : request.facts()) entries.push_back(&entry);
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry* a, const Entry* b) { return a->first < b->first; });
-  std::string out;
-  out.reserve(32 * entries.size() + 2);
-  out.push_back('{');
-  for (const Entry* entry : entries) {
-    if (out.size() > 1) out += ", ";
-    engine::AppendJsonQuoted(entry->first, &out);
-    out += ": ";
-    const v1::FactValue& v = entry->second;
-    switch (v.value_case()) {
-      case v1::FactValue::kBoolValue:
-        out += v.bool_value() ? "true" : "false";
-        break;
-      case v1::FactValue::kIntValue:
-        absl::StrAppend(&out, v.int_value());
-        break;
-      case v1::FactValue::kDecimalValue:
-        engine::AppendJsonQuoted(v.decimal_value(), &out);
-        break;
-      case v1::FactValue::kEnumValue:
-        engine::AppendJsonQuoted(v.enum_value(), &out);
-        break;
-      case v1::FactValue::kDateValue:
-        engine::AppendJsonQuoted(v.date_value(), &out);
-        break;
-      default:
-        out += "null";
-    }
-  }
-  out.push_back('}');
-  return out;
-}
-
-void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
-  switch (value.kind) {
-    case engine::TypeKind::kBool:
-      out->set_bool_value(value.b);
-      break;
-    case engine::TypeKind::kInt:
-      out->set_int_value(value.i);
-      break;
-    case engine::TypeKind::kDate:
-      out->set_date_value(engine::FormatDate(value.i));
-      break;
-    case engine::TypeKind::kEnum:
-      out->set_enum_value(engine::FormatValue(value, type));
-      break;
-    case engine::TypeKind::kEnumSet: {
-      // An empty set is still a set: the oneof is set before any symbol.
-      v1::SymbolSet* set = out->mutable_set_value();
-      for (std::string& s : engine::SetSymbols(value, type)) set->add_symbols(std::move(s));
-      break;
-    }
-    default: {
-      // Decimals: the JSON form without its quotes (money keeps two places).
-      std::string text = engine::JsonValue(value, type);
-      out->set_decimal_value(text.substr(1, text.size() - 2));
-    }
-  }
-}
-
-void FillDecision(const engine::Decision& d, v1::Decision* out) {
-  out->set_decision(std::string(d.decision));
-  const engine::PolicyId& id = d.policy_id();
-  out->mutable_policy()->set_name(id.name);
-  out->mutable_policy()->set_version(id.version);
-  out->mutable_policy()->set_sha256(id.sha256);
-  if (d.has_outcome) out->set_outcome(std::string(d.outcome));
-  for (const engine::OutputValue& o : d.outputs) {
-    if (!o.has_value) continue;
-    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
-  }
-  for (const engine::Reason& r : d.reasons) {
-    v1::Reason* reason = out->add_reasons();
-    reason->set_code(std::string(r.code));
-    reason->set_message(std::string(r.message));
-    reason->set_rule(std::string(r.rule));
-    reason->set_location(absl::StrCat(r.file, ":", r.line));
-  }
-  for (const engine::ScorecardResult& s : d.scorecards) {
-    v1::Scorecard* card = out->add_scorecards();
-    card->set_name(std::string(s.name));
-    card->set_total(s.total.ToCanonicalString());
-    for (const engine::GroupResult& g : s.groups) {
-      v1::ScoreGroup* group = card->add_groups();
-      group->set_name(std::string(g.name));
-      group->set_weight(g.weight.ToCanonicalString());
-      group->set_points(g.points.ToCanonicalString());
-    }
-    for (const engine::FactorResult& f : s.factors) {
-      v1::ScoreFactor* factor = card->add_factors();
-      factor->set_group(std::string(f.group));
-      factor->set_factor(std::string(f.subject));
-      factor->set_bin(f.bin + 1);
-      factor->set_points(f.points.ToCanonicalString());
-      factor->set_max_points(f.max_points.ToCanonicalString());
-      factor->set_weighted_points_lost(f.weighted_lost.ToCanonicalString());
-      factor->set_reason(std::string(f.reason));
-    }
-    for (int k : s.top_reasons) {
-      card->add_top_reasons(std::string(s.factors[static_cast<size_t>(k)].reason));
-    }
-  }
-  static constexpr const char* kSteps[] = {"let",       "band", "table", "factor",
-                                           "scorecard", "rule", "output"};
-  for (const engine::TraceStep& t : d.trace) {
-    v1::TraceStep* step = out->add_trace();
-    step->set_step(kSteps[static_cast<int>(t.kind)]);
-    step->set_name(t.name);
-    step->set_value(t.value);
-    step->set_detail(t.detail);
-    step->set_location(t.location);
-    for (const auto& [name, value] : t.reads) (*step->mutable_reads())[name] = value;
-  }
-}
 
 grpc::StatusCode GrpcCode(absl::StatusCode code) {
   return static_cast<grpc::StatusCode>(static_cast<int>(code));
@@ -239,6 +134,11 @@ Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
     if (HasControl(*value)) {
       return refuse(absl::StrCat(field, " `", engine::EchoText(*value),
                                  "` holds a control character (such as NUL or a line break)"));
+    }
+    // As over the wire, where proto3 strings are UTF-8: the request id is
+    // echoed in the answer, which the log keeps and reads back as a message.
+    if (dsl::FindInvalidUtf8(*value) != absl::string_view::npos) {
+      return refuse(absl::StrCat(field, " `", engine::EchoText(*value), "` is not UTF-8"));
     }
   }
   if (request.facts_size() > limits.max_facts) {
@@ -308,6 +208,16 @@ void FinishProblems(Decided& result) {
 
 }  // namespace
 
+audit::PolicySource SourceToStore(const engine::CompiledPolicy& policy) {
+  audit::PolicySource source;
+  source.sha256 = policy.id().sha256;
+  source.name = policy.id().name;
+  source.version = policy.id().version;
+  source.source = policy.canonical_source();
+  source.canonical_form = policy.canonical_form();
+  return source;
+}
+
 Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& request,
                v1::Decision* out, const DecideOptions& decide_options) {
   Decided result = CheckBounds(request, decide_options.limits);
@@ -361,38 +271,16 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   // Kept per thread: a warm evaluation reuses their buffers.
   thread_local engine::Facts facts;
   facts.Clear();
-  for (const auto& [name, value] : request.facts()) {
-    switch (value.value_case()) {
-      case v1::FactValue::kBoolValue:
-        facts.Add(name, engine::FactValue::Bool(value.bool_value()));
-        break;
-      case v1::FactValue::kIntValue:
-        facts.Add(name, engine::FactValue::Int(value.int_value()));
-        break;
-      case v1::FactValue::kDecimalValue:
-        facts.Add(name, engine::FactValue::Decimal(value.decimal_value()));
-        break;
-      case v1::FactValue::kEnumValue:
-        facts.Add(name, engine::FactValue::Symbol(value.enum_value()));
-        break;
-      case v1::FactValue::kDateValue:
-        facts.Add(name, engine::FactValue::Date(value.date_value()));
-        break;
-      default:
-        // An empty value: reported as missing by leaving it out, unless it
-        // is not an input at all.
-        if (policy->FindInput(name) < 0) facts.Add(name, engine::FactValue::Symbol(""));
-        break;
-    }
-  }
+  api::AddRequestFacts(request, *policy, &facts);
   engine::EvalOptions options;
   options.trace = request.explain();
   // Each fact keeps its meaning or is refused (record format 3 and later).
   options.facts = engine::FactRules::kStrict;
   thread_local engine::Decision decision;
-  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision);
+  thread_local std::vector<engine::FactProblem> problems;
+  absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision, &problems);
   if (!status.ok()) {
-    for (const engine::FactProblem& p : engine::FactProblems(status)) {
+    for (const engine::FactProblem& p : problems) {
       v1::FactProblem* problem = result.problems.add_problems();
       problem->set_fact(p.fact);
       problem->set_problem(p.problem);
@@ -405,7 +293,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
     }
     return result;
   }
-  FillDecision(decision, out);
+  api::FillDecision(decision, out);
   const int64_t now_ms = absl::ToUnixMillis(now);
   out->set_decision_id(NewDecisionId(now_ms));
   out->set_time(FormatTime(now_ms));
@@ -419,8 +307,11 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   r.policy_name = policy->id().name;
   r.policy_version = policy->id().version;
   r.policy_sha256 = policy->id().sha256;
-  r.facts_json = FactsJson(request);
-  r.result_json = audit::LoggedResult(decision);
+  // Exactly the facts evaluated, and the answer as the caller receives it
+  // (record format 5).
+  r.facts_json = engine::ToCanonicalJson(facts);
+  r.result_json = api::DeterministicBytes(*out);
+  r.outcome = out->outcome();
   r.caller = decide_options.caller;
   return result;
 }

@@ -1,12 +1,13 @@
 #pragma once
 
-// One request to one decision: the mapping between the API's messages and the
-// engine's facts and decisions, and the audit record of what was answered.
-// The only place the generated proto types meet the engine.
+// One request to one decision: bounds, the policy asked for, evaluation, and
+// the audit record of what was answered. The API's messages meet the
+// engine's types through api/, which creditctl's replay shares.
 
 #include "audit/audit_sink.h"
 #include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
 #include "server/limits.h"
 
@@ -29,15 +30,28 @@ struct DecideOptions {
 // Evaluates `request` on the version of its decision in force at the
 // registry's clock in the current bundle (or the version it pins, any ever
 // served) into `out` (decision, id, time: that same instant, request id),
-// and prepares its audit record. Nothing is logged here. A request over a
-// limit, an id with control characters: INVALID_ARGUMENT; unknown decision
-// or version, or no version in force yet: NOT_FOUND; bad
-// facts: INVALID_ARGUMENT with `problems` (at most kMaxProblemsShown, each
-// with the caller's values cut short); a failed evaluation: its status.
+// and prepares its audit record: the canonical text of the facts evaluated
+// and `out`'s deterministic bytes (record format 5). Nothing is logged here.
+// A request over a limit, an id with control characters or that is not
+// UTF-8: INVALID_ARGUMENT; unknown decision or version, or no version in
+// force yet: NOT_FOUND; bad facts: INVALID_ARGUMENT with `problems` (at most
+// kMaxProblemsShown, each with the caller's values cut short); a failed
+// evaluation: its status.
 // Messages never repeat more than a short prefix of what the caller sent.
 // Thread-safe; reuses per-thread buffers.
 Decided Decide(const engine::Registry& registry, const credit::v1::EvaluateRequest& request,
                credit::v1::Decision* out, const DecideOptions& options = {});
+
+// The bytes of an answer that holds a decision: `prefix` (the response's
+// fields before the decision's, serialized), then field `field` holding
+// `decision`, the decision's bytes as logged (Decided::record.result_json).
+// The caller receives exactly the bytes the log keeps, serialized once.
+grpc::ByteBuffer AnswerWithDecision(const std::string& prefix, int field,
+                                    const std::string& decision);
+
+// What the log stores of `policy` before it serves: its canonical source
+// under its identity (the log sets when it was first served).
+audit::PolicySource SourceToStore(const engine::CompiledPolicy& policy);
 
 // A new decision (or log record) id: a UUIDv7 (RFC 9562) for `unix_ms`, its
 // 74 random bits from the operating system's CSPRNG.

@@ -118,14 +118,23 @@ class UnaryCall {
     return true;
   }
 
-  // Answers with `status` (and the response when OK), then deletes the call.
+  // Answers with `status` (and, when OK, the bytes SetAnswer gave or else
+  // the response), then deletes the call.
   void Finish(const grpc::Status& status) {
     grpc::Status answer = status;
-    if (answer.ok() && !SerializeMessage(*response_, out_)) {
+    if (answer.ok() && has_answer_) {
+      out_->Swap(&answer_);
+    } else if (answer.ok() && !SerializeMessage(*response_, out_)) {
       answer = grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized");
     }
     reactor_->Finish(answer);
     delete this;
+  }
+
+  // The response already serialized: an OK answer sends these bytes.
+  void SetAnswer(grpc::ByteBuffer bytes) {
+    answer_.Swap(&bytes);
+    has_answer_ = true;
   }
 
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
@@ -150,6 +159,8 @@ class UnaryCall {
   grpc::ByteBuffer* const out_;
   std::string identity_;
   bool counted_ = false;
+  grpc::ByteBuffer answer_;
+  bool has_answer_ = false;
   alignas(16) char block_[kInline];  // before the arena that uses it
   google::protobuf::Arena arena_;
   Request* const request_;
@@ -209,7 +220,7 @@ bool StoreSources(ServingState& state, engine::BundleLoad& load) {
   if (state.audit == nullptr) return stored;
   for (const std::shared_ptr<const engine::CompiledPolicy>& policy :
        state.registry.Unbound(*load.bundle)) {
-    absl::Status status = state.audit->StorePolicy(*policy);
+    absl::Status status = state.audit->StorePolicy(SourceToStore(*policy));
     if (status.ok()) {
       stored = true;
     } else if (absl::IsFailedPrecondition(status)) {
@@ -331,6 +342,8 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
     call->Finish(decided.status);
     return reactor;
   }
+  // EvaluateResponse{decision = 1}: the decision's bytes as logged.
+  call->SetAnswer(AnswerWithDecision("", 1, decided.record.result_json));
   // Answered once: by the log's commit, or by the default deadline when the
   // caller set none and the log stalls (the decision may still be logged
   // then; it is never given out unlogged).
@@ -456,8 +469,10 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     google::protobuf::Arena arena;
     v1::EvaluateRequest* request;
     v1::StreamResponse* response;
-    grpc::ByteBuffer out;  // the serialized answer, once ready
-    size_t bytes = 0;      // counted against the window: request, then answer too
+    grpc::ByteBuffer out;     // the serialized answer, once ready
+    grpc::ByteBuffer answer;  // a decision's answer, serialized before it is logged
+    bool has_answer = false;  // and still the answer to send
+    size_t bytes = 0;         // counted against the window: request, then answer too
     bool ready = false;
   };
 
@@ -528,9 +543,16 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
       Ready(item);
       return;
     }
+    // StreamResponse{request_id = 1, decision = 2}: the request id as set,
+    // then the decision's bytes as logged.
+    v1::StreamResponse head;
+    head.set_request_id(response.request_id());
+    item->answer = AnswerWithDecision(head.SerializeAsString(), 2, decided.record.result_json);
+    item->has_answer = true;
     state_.audit->AppendAsync(std::move(decided.record), [self = shared_from_this(),
                                                           item](absl::Status status) {
       if (!status.ok()) {
+        item->has_answer = false;
         AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
       }
       self->Ready(item);
@@ -539,7 +561,9 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 
   // Serializes the item's answer and writes what is next in order.
   void Ready(const std::shared_ptr<Item>& item) {
-    if (!SerializeMessage(*item->response, &item->out)) {
+    if (item->has_answer) {
+      item->out.Swap(&item->answer);
+    } else if (!SerializeMessage(*item->response, &item->out)) {
       v1::StreamResponse error;
       error.set_request_id(item->request->request_id());
       AnswerWithError(

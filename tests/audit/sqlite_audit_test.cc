@@ -16,8 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/bundle.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -32,6 +31,9 @@ std::string FreshPath(const std::string& name) {
   return path;
 }
 
+// The canonical form the tests' policy sources say they are in.
+constexpr int kForm = 2;
+
 // The text Record's policy_sha256 is the hash of.
 constexpr char kStoredText[] = "the text of credit_application 1.0.0";
 
@@ -42,16 +44,22 @@ AuditRecord Record(int i) {
   r.decision = "credit_application";
   r.policy_name = "credit_application";
   r.policy_version = "1.0.0";
-  r.policy_sha256 = engine::Sha256Hex(kStoredText);
+  r.policy_sha256 = crypto::Sha256Hex(kStoredText);
   r.facts_json = absl::StrCat("{\"i\": ", i, "}");
   r.result_json = "{}";
   return r;
 }
 
-absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> TinyPolicy() {
-  return engine::CompileCanonicalSource(
+// A policy's source as the server hands it over (the log does not read it).
+PolicySource TinyPolicy() {
+  PolicySource policy;
+  policy.name = "tiny";
+  policy.version = "1.0.0";
+  policy.source =
       "=== tiny.credit\npolicy tiny\n  version 1.0.0\n  effective 2026-01-01\n\n"
-      "input a: int\noutput x: bool = a > 1\n");
+      "input a: int\noutput x: bool = a > 1\n";
+  policy.sha256 = crypto::Sha256Hex(policy.source);
+  return policy;
 }
 
 TEST(SqliteAuditTest, ChainsRecordsAndVerifies) {
@@ -130,22 +138,21 @@ TEST(SqliteAuditTest, FailsClosedAndRecovers) {
 
 TEST(SqliteAuditTest, PolicySourceWaitsForTheLogToBeWritable) {
   const std::string path = FreshPath("policy_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
-  ASSERT_TRUE(policy.ok()) << policy.status();
+  const PolicySource policy = TinyPolicy();
   {
     auto sink = SqliteAuditSink::Open(path, {});
     ASSERT_TRUE(sink.ok());
     std::atomic<bool> broken{true};
     (*sink)->SetFaultForTesting(
         [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
-    EXPECT_EQ((*sink)->StorePolicy(**policy).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ((*sink)->StorePolicy(policy).code(), absl::StatusCode::kUnavailable);
     broken = false;
     // The first record that commits brings the queued source with it.
     ASSERT_TRUE((*sink)->Append(Record(1)).ok());
   }
-  absl::StatusOr<std::string> source = ReadPolicySource(path, (*policy)->id().sha256);
+  absl::StatusOr<std::string> source = ReadPolicySource(path, policy.sha256);
   ASSERT_TRUE(source.ok()) << source.status();
-  EXPECT_EQ(*source, (*policy)->canonical_source());
+  EXPECT_EQ(*source, policy.source);
 }
 
 TEST(SqliteAuditTest, AsyncCallbacksRunOncePerRecordInCommitOrder) {
@@ -264,8 +271,7 @@ TEST(SqliteAuditTest, LogsFromTheFirstFormatStillVerify) {
 // and everything is written once the log recovers.
 TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
   const std::string path = FreshPath("async_fault.db");
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy = TinyPolicy();
-  ASSERT_TRUE(policy.ok()) << policy.status();
+  const PolicySource policy = TinyPolicy();
   SqliteOptions options;
   options.durability = Durability::kAsync;
   {
@@ -276,7 +282,7 @@ TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
         [&] { return broken ? absl::UnavailableError("disk full") : absl::OkStatus(); });
     constexpr int kRecords = 5000;
     for (int i = 0; i < kRecords; ++i) ASSERT_TRUE((*sink)->Append(Record(i)).ok());
-    auto stored = std::async(std::launch::async, [&] { return (*sink)->StorePolicy(**policy); });
+    auto stored = std::async(std::launch::async, [&] { return (*sink)->StorePolicy(policy); });
     ASSERT_EQ(stored.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     EXPECT_EQ(stored.get().code(), absl::StatusCode::kUnavailable);
     broken = false;
@@ -291,7 +297,7 @@ TEST(SqliteAuditTest, AsyncModeKeepsRecordsAndAnswersStorePolicyWhileFailing) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->ok) << result->problem;
   EXPECT_EQ(result->records, 5000);
-  EXPECT_TRUE(ReadPolicySource(path, (*policy)->id().sha256).ok());
+  EXPECT_TRUE(ReadPolicySource(path, policy.sha256).ok());
 }
 
 TEST(SqliteAuditTest, HashesChainContentAndPlace) {
@@ -579,6 +585,70 @@ TEST(SqliteAuditTest, TextReadsBackByteForByteNulBytesIncluded) {
   EXPECT_EQ((*read)->facts_json, r.facts_json);
 }
 
+// From format 5 a decision's result is the answer's protobuf bytes: every
+// byte value, NUL included, reads back and is hashed exactly; it is kept as
+// a BLOB, a reload's JSON result as text.
+TEST(SqliteAuditTest, AnswerBytesReadBackByteForByteAndAreHashedExactly) {
+  const std::string path = FreshPath("answer_bytes.db");
+  std::string bytes;
+  for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<char>(b));
+  bytes += std::string("\0\0\xff", 3);
+  AuditRecord r = Record(1);
+  r.result_json = bytes;
+  ASSERT_TRUE(ResultIsAnswerBytes(r));
+  AuditRecord reload = Record(2);
+  reload.kind = kReloadRecord;
+  reload.result_json = "{\"accepted\": true}";
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Append(r).ok());
+    ASSERT_TRUE((*sink)->Append(reload).ok());
+  }
+  absl::StatusOr<VerifyResult> result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+  auto read = ReadRecord(path, "d-1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->result_json, bytes);
+
+  // Every byte counts: one changed, or a trailing NUL dropped, is another
+  // hash.
+  AuditRecord changed = r;
+  changed.result_json.back() = '\xfe';
+  EXPECT_NE(ContentHash(changed), ContentHash(r));
+  changed.result_json = bytes.substr(0, bytes.size() - 2) + std::string(1, '\xff');
+  EXPECT_NE(ContentHash(changed), ContentHash(r));
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::vector<std::string> types;
+  ASSERT_EQ(sqlite3_exec(
+                db, "SELECT typeof(result) FROM decisions ORDER BY sequence",
+                [](void* out, int, char** values, char**) {
+                  static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+                  return 0;
+                },
+                &types, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(types, (std::vector<std::string>{"blob", "text"}));
+  // A byte changed in the file breaks the chain at that record.
+  std::string forged = bytes;
+  forged[0] = '\x01';
+  sqlite3_stmt* update = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE decisions SET result = ? WHERE sequence = 1", -1,
+                               &update, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob64(update, 1, forged.data(), forged.size(), SQLITE_STATIC);
+  EXPECT_EQ(sqlite3_step(update), SQLITE_DONE);
+  sqlite3_finalize(update);
+  sqlite3_close(db);
+  result = VerifyLog(path);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->first_broken, 1);
+}
+
 // The log's format is covered by each record's hash: a record cannot be
 // passed off as one of an older format (hashed without its caller, read
 // under looser rules) by editing the format table.
@@ -624,17 +694,19 @@ TEST(SqliteAuditTest, ALogKeepsItsIdentity) {
   EXPECT_NE((*second)->identity().log_id, id);
 }
 
-// A tiny policy `name` at `version` whose rule compares with `limit`.
-std::shared_ptr<const engine::CompiledPolicy> Version(const std::string& version, int limit,
-                                                      const std::string& name = "tiny") {
-  absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
-      engine::CompileCanonicalSource(absl::StrCat("=== ", name, ".credit\npolicy ", name,
-                                                  "\n  version ", version,
-                                                  "\n  effective 2026-01-01\n\ninput a: int\n"
-                                                  "output x: bool = a > ",
-                                                  limit, "\n"));
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  return policy.ok() ? *policy : nullptr;
+// The source of a tiny policy `name` at `version` whose rule compares with
+// `limit`, as the server hands it over: the log reads only its fields.
+std::shared_ptr<const PolicySource> Version(const std::string& version, int limit,
+                                            const std::string& name = "tiny") {
+  auto policy = std::make_shared<PolicySource>();
+  policy->name = name;
+  policy->version = version;
+  policy->source = absl::StrCat("=== ", name, ".credit\npolicy ", name, "\n  version ", version,
+                                "\n  effective 2026-01-01\n\ninput a: int\noutput x: bool = a > ",
+                                limit, "\n");
+  policy->sha256 = crypto::Sha256Hex(policy->source);
+  policy->canonical_form = kForm;
+  return policy;
 }
 
 int64_t Count(const std::string& path, const std::string& sql) {
@@ -668,18 +740,18 @@ TEST(SqliteAuditTest, StoringAVersionBindsItToItsTextForever) {
     EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(
         std::string(refused.message()),
-        ::testing::HasSubstr("version 1.0.0 of `tiny` is bound to sha256 " + v1->id().sha256));
+        ::testing::HasSubstr("version 1.0.0 of `tiny` is bound to sha256 " + v1->sha256));
     ASSERT_TRUE((*sink)->StorePolicy(*v2).ok());
     absl::StatusOr<std::vector<StoredPolicy>> stored = (*sink)->StoredVersions();
     ASSERT_TRUE(stored.ok());
     ASSERT_EQ(stored->size(), 2u);
-    EXPECT_EQ((*stored)[0].sha256, v1->id().sha256);
-    EXPECT_EQ((*stored)[0].source, v1->canonical_source());
-    EXPECT_EQ((*stored)[0].canonical_form, engine::kCanonicalForm);
+    EXPECT_EQ((*stored)[0].sha256, v1->sha256);
+    EXPECT_EQ((*stored)[0].source, v1->source);
+    EXPECT_EQ((*stored)[0].canonical_form, kForm);
     EXPECT_EQ((*stored)[0].first_served.size(), 24u) << (*stored)[0].first_served;
   }
   // The refused text was never stored.
-  EXPECT_FALSE(ReadPolicySource(path, v1_changed->id().sha256).ok());
+  EXPECT_FALSE(ReadPolicySource(path, v1_changed->sha256).ok());
   // After a restart the binding holds: the same versions, the same texts.
   auto sink = SqliteAuditSink::Open(path, {});
   ASSERT_TRUE(sink.ok()) << sink.status();
@@ -687,7 +759,7 @@ TEST(SqliteAuditTest, StoringAVersionBindsItToItsTextForever) {
   absl::StatusOr<std::vector<StoredPolicy>> again = (*sink)->StoredVersions();
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->size(), 2u);
-  EXPECT_EQ((*again)[0].sha256, v1->id().sha256);
+  EXPECT_EQ((*again)[0].sha256, v1->sha256);
   EXPECT_EQ((*again)[1].version, "2.0.0");
   sink->reset();  // held while open
   absl::StatusOr<std::vector<StoredPolicy>> read = ReadStoredVersions(path);
@@ -726,7 +798,7 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
       r.decision_id = id;
       r.time = time;
       r.policy_name = r.decision = "tiny";
-      r.policy_sha256 = policy->id().sha256;
+      r.policy_sha256 = policy->sha256;
       ASSERT_TRUE((*sink)->Append(r).ok());
     }
     AuditRecord reload;
@@ -737,7 +809,7 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
     reload.facts_json = "{}";
     reload.result_json = absl::StrCat(
         R"({"accepted": true, "errors": 0, "policies": [{"name": "tiny", "version": "2.0.0", )",
-        R"("sha256": ")", reloaded->id().sha256, R"("}]})");
+        R"("sha256": ")", reloaded->sha256, R"("}]})");
     ASSERT_TRUE((*sink)->Append(reload).ok());
   }
   sqlite3* db = nullptr;
@@ -747,8 +819,8 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
     sqlite3_stmt* s = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO policies VALUES (?, ?, ?, ?)", -1, &s, nullptr),
               SQLITE_OK);
-    const std::string fields[] = {policy->id().sha256, policy->id().name, policy->id().version,
-                                  policy->canonical_source()};
+    const std::string fields[] = {policy->sha256, policy->name, policy->version,
+                                  policy->source};
     for (int i = 0; i < 4; ++i)
       sqlite3_bind_text(s, i + 1, fields[i].c_str(), -1, SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
@@ -765,12 +837,12 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
     ASSERT_TRUE(stored.ok());
     ASSERT_EQ(stored->size(), 2u);
     EXPECT_EQ((*stored)[0].version, "1.0.0");
-    EXPECT_EQ((*stored)[0].sha256, second->id().sha256);
-    EXPECT_EQ((*stored)[0].source, second->canonical_source());
+    EXPECT_EQ((*stored)[0].sha256, second->sha256);
+    EXPECT_EQ((*stored)[0].source, second->source);
     EXPECT_EQ((*stored)[0].first_served, "2026-11-02T10:00:00.000Z");
     EXPECT_EQ((*stored)[0].canonical_form, 1);
     EXPECT_EQ((*stored)[1].version, "2.0.0");
-    EXPECT_EQ((*stored)[1].sha256, reloaded->id().sha256);
+    EXPECT_EQ((*stored)[1].sha256, reloaded->sha256);
     EXPECT_EQ((*stored)[1].first_served, "2026-11-04T09:00:00.000Z");
     ASSERT_EQ(before->size(), 2u);
     EXPECT_EQ((*before)[0].sha256, (*stored)[0].sha256);
@@ -790,7 +862,7 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
   EXPECT_THAT(result->registry_notes[0],
               ::testing::HasSubstr("tiny 1.0.0 was served with 2 texts before versions were "
                                    "bound; bound to " +
-                                   second->id().sha256));
+                                   second->sha256));
 }
 
 // Logs of record formats 1 and 2 hold decisions only (no kind column): the
@@ -805,13 +877,13 @@ TEST(SqliteAuditTest, FormatTwoLogBindsFromItsDecisions) {
   const std::string sql = absl::StrCat(
       "CREATE TABLE policies (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT "
       "NULL, source TEXT NOT NULL); INSERT INTO policies VALUES ('",
-      engine::Sha256Hex(kStoredText), "', 'credit_application', '1.0.0', '", kStoredText, "');");
+      crypto::Sha256Hex(kStoredText), "', 'credit_application', '1.0.0', '", kStoredText, "');");
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   absl::StatusOr<std::vector<StoredPolicy>> read = ReadStoredVersions(path);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 1u);
-  EXPECT_EQ((*read)[0].sha256, engine::Sha256Hex(kStoredText));
+  EXPECT_EQ((*read)[0].sha256, crypto::Sha256Hex(kStoredText));
   EXPECT_EQ((*read)[0].first_served, "2026-11-22T10:00:00.000Z");
   {
     auto sink = SqliteAuditSink::Open(path, {});
@@ -836,7 +908,7 @@ TEST(SqliteAuditTest, VerifyChecksTheStoredTextsAndBindingsAgainstTheChain) {
     ASSERT_TRUE((*sink)->StorePolicy(*v1).ok());
     AuditRecord r = Record(1);
     r.policy_name = r.decision = "tiny";
-    r.policy_sha256 = v1->id().sha256;
+    r.policy_sha256 = v1->sha256;
     ASSERT_TRUE((*sink)->Append(r).ok());
   }
   absl::StatusOr<VerifyResult> clean = VerifyLog(path);
@@ -865,9 +937,9 @@ TEST(SqliteAuditTest, VerifyChecksTheStoredTextsAndBindingsAgainstTheChain) {
               ::testing::HasSubstr("the stored text of version 1.0.0 of `tiny` does not hash"));
 
   exec(absl::StrCat("UPDATE policies SET source = replace(source, 'a > 9', 'a > 1');",
-                    "INSERT INTO policies VALUES ('", other->id().sha256, "', 'tiny', '1.0.0', '",
-                    other->canonical_source(), "');", "UPDATE versions SET sha256 = '",
-                    other->id().sha256, "'"));
+                    "INSERT INTO policies VALUES ('", other->sha256, "', 'tiny', '1.0.0', '",
+                    other->source, "');", "UPDATE versions SET sha256 = '",
+                    other->sha256, "'"));
   absl::StatusOr<VerifyResult> rebound = VerifyLog(path);
   ASSERT_TRUE(rebound.ok());
   ASSERT_EQ(rebound->registry_problems.size(), 1u);

@@ -21,7 +21,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/decision.h"
 #include "audit/sqlite_audit.h"
+#include "cli/audit_render.h"
 #include "cli/creditctl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -71,7 +73,7 @@ std::string Slurp(const std::string& path) {
 audit::AuditRecord Decision(const std::string& id, const std::string& time,
                             const std::string& customer, const std::string& request,
                             const std::string& decision, const std::string& version,
-                            const std::string& facts, const std::string& result,
+                            const std::string& facts, const std::string& outcome,
                             const std::string& caller) {
   audit::AuditRecord r;
   r.decision_id = id;
@@ -82,7 +84,12 @@ audit::AuditRecord Decision(const std::string& id, const std::string& time,
   r.policy_version = version;
   r.policy_sha256 = "sha-" + version;
   r.facts_json = facts;
-  r.result_json = result;
+  // The answer as the server logs it (format 5): its deterministic bytes.
+  credit::v1::Decision answer;
+  answer.set_decision(decision);
+  answer.set_outcome(outcome);
+  r.result_json = api::DeterministicBytes(answer);
+  r.outcome = outcome;
   r.caller = caller;
   return r;
 }
@@ -90,16 +97,14 @@ audit::AuditRecord Decision(const std::string& id, const std::string& time,
 // Six records: decisions of two names, three versions and three outcomes
 // over two months, a reload, and two records of hostile text (separators,
 // quotes, line breaks, NUL bytes, terminal escapes, formulas, bytes that
-// are not UTF-8, facts and results that are not JSON).
+// are not UTF-8, facts that are not JSON, a result that is not a decision).
 std::vector<audit::AuditRecord> ReviewRecords() {
   std::vector<audit::AuditRecord> records;
   records.push_back(
       Decision("d1", "2026-11-01T09:00:00.000Z", "C-1", "q1", "credit_application", "1.0.0",
-               R"({"income": "5000.00", "years": 6})",
-               R"({"decision":"credit_application","outcome":"approve","outputs":{},"reasons":[]})",
-               "alice"));
+               R"({"income": "5000.00", "years": 6})", "approve", "alice"));
   records.push_back(Decision("d2", "2026-11-15T12:30:00.000Z", "C-2", "\rq2", "order_release",
-                             "2.0.0", R"({"amount": "12.50"})", R"({"outcome":"hold"})", "bob"));
+                             "2.0.0", R"({"amount": "12.50"})", "hold", "bob"));
   audit::AuditRecord reload;
   reload.kind = audit::kReloadRecord;
   reload.decision_id = "d3";
@@ -109,15 +114,16 @@ std::vector<audit::AuditRecord> ReviewRecords() {
   reload.caller = "signal";
   records.push_back(reload);
   records.push_back(Decision("d4", "2026-11-30T23:59:59.999Z", "C-1", "\tq4", "credit_application",
-                             "1.1.0", R"({"income": "10.00"})", R"({"outcome":"decline"})",
-                             "alice"));
+                             "1.1.0", R"({"income": "10.00"})", "decline", "alice"));
   records.push_back(
       Decision("d5", "2026-12-01T00:00:00.000Z", "=cmd|' /C calc'!A0", "a,b\"c\r\nd",
                "credit_application", "1.0.0", "{\"name\": \"x\\u0000y\", \"raw\": \"\xff\"}",
-               R"({"outcome": "approve"})", "eve\n6  forged\x1b[2J\xc2\x9b\x33\x31m"));
+               "approve", "eve\n6  forged\x1b[2J\xc2\x9b\x33\x31m"));
   records.push_back(Decision("d6", "2026-12-02T08:00:00.000Z", std::string("C\0-6", 4), "-2+3",
                              "credit_application", "1.0.0", "not json, \"quoted\"\n",
-                             "{\"outcome\": \"approve\"", "@SUM(A1)\xc3("));
+                             "", "@SUM(A1)\xc3("));
+  // Damaged: a result that is not a decision.
+  records.back().result_json = "{\"outcome\": \"approve\"";
   return records;
 }
 
@@ -208,7 +214,7 @@ TEST(AuditListTest, EachFilterAlone) {
   EXPECT_EQ(ListedSequences(log, {"--customer", "=cmd|' /C calc'!A0"}), "5");
   EXPECT_EQ(ListedSequences(log, {"--customer", std::string("C\0-6", 4)}), "6");
   EXPECT_EQ(ListedSequences(log, {"--customer", "C"}), "");
-  // The outcome is the result's: a result that is not JSON has none.
+  // The record's outcome: a reload and the damaged record have none.
   EXPECT_EQ(ListedSequences(log, {"--outcome", "approve"}), "1 5");
   EXPECT_EQ(ListedSequences(log, {"--outcome", "decline"}), "4");
   EXPECT_EQ(ListedSequences(log, {"--version", "1.0.0"}), "1 5 6");
@@ -295,7 +301,7 @@ TEST(ShownTextTest, EscapesWhatATerminalWouldActOn) {
 std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r) {
   auto tail = [](const audit::AuditRecord& record) {
     return absl::StrCat(",\"previous_hash\":\"", record.previous_hash, "\",\"hash\":\"",
-                        record.hash, "\",\"format\":4}");
+                        record.hash, "\",\"format\":5}");
   };
   return {
       absl::StrCat(
@@ -303,35 +309,40 @@ std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r)
           R"("request_id":"q1","decision":"credit_application","policy_name":"credit_application",)",
           R"("policy_version":"1.0.0","policy_sha256":"sha-1.0.0",)",
           R"("facts":{"income":"5000.00","years":6},)",
-          R"("result":{"decision":"credit_application","outcome":"approve","outputs":{},"reasons":[]},)",
-          R"("kind":"decision","caller":"alice")", tail(r[0])),
+          R"("result":{"decision":"credit_application","outcome":"approve"},)",
+          R"("kind":"decision","caller":"alice","outcome":"approve")", tail(r[0])),
       absl::StrCat(
           R"({"sequence":2,"decision_id":"d2","time":"2026-11-15T12:30:00.000Z","customer_id":"C-2",)",
           R"("request_id":"\rq2","decision":"order_release","policy_name":"order_release",)",
           R"("policy_version":"2.0.0","policy_sha256":"sha-2.0.0","facts":{"amount":"12.50"},)",
-          R"("result":{"outcome":"hold"},"kind":"decision","caller":"bob")", tail(r[1])),
+          R"("result":{"decision":"order_release","outcome":"hold"},"kind":"decision",)",
+          R"("caller":"bob","outcome":"hold")", tail(r[1])),
       absl::StrCat(
           R"({"sequence":3,"decision_id":"d3","time":"2026-11-20T00:00:00.000Z","customer_id":"",)",
           R"("request_id":"","decision":"","policy_name":"","policy_version":"",)",
           R"("policy_sha256":"","facts":{},"result":{"accepted":true,"errors":0,"policies":[]},)",
-          R"("kind":"reload","caller":"signal")", tail(r[2])),
+          R"("kind":"reload","caller":"signal","outcome":"")", tail(r[2])),
       absl::StrCat(
           R"({"sequence":4,"decision_id":"d4","time":"2026-11-30T23:59:59.999Z","customer_id":"C-1",)",
           R"("request_id":"\tq4","decision":"credit_application","policy_name":"credit_application",)",
           R"("policy_version":"1.1.0","policy_sha256":"sha-1.1.0","facts":{"income":"10.00"},)",
-          R"("result":{"outcome":"decline"},"kind":"decision","caller":"alice")", tail(r[3])),
+          R"("result":{"decision":"credit_application","outcome":"decline"},"kind":"decision",)",
+          R"("caller":"alice","outcome":"decline")", tail(r[3])),
       absl::StrCat(R"({"sequence":5,"decision_id":"d5","time":"2026-12-01T00:00:00.000Z",)",
                    R"("customer_id":"=cmd|' /C calc'!A0","request_id":"a,b\"c\r\nd",)",
                    R"("decision":"credit_application","policy_name":"credit_application",)",
                    R"("policy_version":"1.0.0","policy_sha256":"sha-1.0.0",)",
-                   R"("facts":{"name":"x\u0000y","raw":"\ufffd"},"result":{"outcome":"approve"},)",
-                   R"("kind":"decision","caller":"eve\n6  forged\u001b[2J\u009b31m")", tail(r[4])),
+                   R"("facts":{"name":"x\u0000y","raw":"\ufffd"},)",
+                   R"("result":{"decision":"credit_application","outcome":"approve"},)",
+                   R"("kind":"decision","caller":"eve\n6  forged\u001b[2J\u009b31m",)",
+                   R"("outcome":"approve")", tail(r[4])),
       absl::StrCat(
           R"({"sequence":6,"decision_id":"d6","time":"2026-12-02T08:00:00.000Z",)",
           R"("customer_id":"C\u0000-6","request_id":"-2+3","decision":"credit_application",)",
           R"("policy_name":"credit_application","policy_version":"1.0.0",)",
           R"("policy_sha256":"sha-1.0.0","facts":"not json, \"quoted\"\n",)",
-          R"("result":"{\"outcome\": \"approve\"","kind":"decision","caller":"@SUM(A1)\ufffd(")",
+          R"("result":"{\"outcome\": \"approve\"","kind":"decision","caller":"@SUM(A1)\ufffd(",)",
+          R"("outcome":"")",
           tail(r[5])),
   };
 }
@@ -375,11 +386,14 @@ TEST(AuditExportTest, JsonlParsesBackToTheRecords) {
     line.Parse<kStrict>(lines[i].data(), lines[i].size());
     ASSERT_FALSE(line.HasParseError()) << lines[i];
     ASSERT_TRUE(line.IsObject());
-    EXPECT_EQ(line.MemberCount(), 16u);
+    EXPECT_EQ(line.MemberCount(), 17u);
     EXPECT_EQ(Str(line["sequence"]), absl::StrCat(r.sequence));
     EXPECT_EQ(Str(line["format"]), absl::StrCat(r.format));
     for (const audit::RecordField& field : audit::kRecordFields) {
-      const std::string& value = r.*field.member;
+      // A decision's answer is exported as JSON (RenderResult).
+      absl::StatusOr<std::string> rendered = RenderResult(r);
+      const std::string& value =
+          audit::IsBinaryField(field, r) && rendered.ok() ? *rendered : r.*field.member;
       if (value.find_first_of("\xff\xc3") != std::string::npos) continue;  // checked exactly
       const rapidjson::Value& got = line[field.column];
       if (field.member == &audit::AuditRecord::facts_json ||
@@ -427,36 +441,36 @@ TEST(AuditExportTest, JsonValuesAreCompactedOrKeptAsStrings) {
 
 std::string ExpectedCsv(const std::vector<audit::AuditRecord>& r) {
   auto chain = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",", record.previous_hash, ",", record.hash, ",4\r\n");
+    return absl::StrCat(",", record.previous_hash, ",", record.hash, ",5\r\n");
   };
   return absl::StrCat(
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,policy_version,"
-      "policy_sha256,facts,result,kind,caller,previous_hash,hash,format\r\n",
+      "policy_sha256,facts,result,kind,caller,outcome,previous_hash,hash,format\r\n",
       "1,d1,2026-11-01T09:00:00.000Z,C-1,q1,credit_application,credit_application,1.0.0,"
       "sha-1.0.0,\"{\"\"income\"\": \"\"5000.00\"\", \"\"years\"\": 6}\",\"{\"\"decision\"\":"
-      "\"\"credit_application\"\",\"\"outcome\"\":\"\"approve\"\",\"\"outputs\"\":{},"
-      "\"\"reasons\"\":[]}\",decision,alice",
+      "\"\"credit_application\"\",\"\"outcome\"\":\"\"approve\"\"}\",decision,alice,approve",
       chain(r[0]),
       "2,d2,2026-11-15T12:30:00.000Z,C-2,\"'\rq2\",order_release,order_release,2.0.0,"
-      "sha-2.0.0,\"{\"\"amount\"\": \"\"12.50\"\"}\",\"{\"\"outcome\"\":\"\"hold\"\"}\","
-      "decision,bob",
+      "sha-2.0.0,\"{\"\"amount\"\": \"\"12.50\"\"}\",\"{\"\"decision\"\":\"\"order_release\"\","
+      "\"\"outcome\"\":\"\"hold\"\"}\",decision,bob,hold",
       chain(r[1]),
       "3,d3,2026-11-20T00:00:00.000Z,,,,,,,{},\"{\"\"accepted\"\": true, \"\"errors\"\": 0, "
-      "\"\"policies\"\": []}\",reload,signal",
+      "\"\"policies\"\": []}\",reload,signal,",
       chain(r[2]),
       "4,d4,2026-11-30T23:59:59.999Z,C-1,'\tq4,credit_application,credit_application,1.1.0,"
-      "sha-1.1.0,\"{\"\"income\"\": \"\"10.00\"\"}\",\"{\"\"outcome\"\":\"\"decline\"\"}\","
-      "decision,alice",
+      "sha-1.1.0,\"{\"\"income\"\": \"\"10.00\"\"}\",\"{\"\"decision\"\":"
+      "\"\"credit_application\"\",\"\"outcome\"\":\"\"decline\"\"}\",decision,alice,decline",
       chain(r[3]),
       "5,d5,2026-12-01T00:00:00.000Z,'=cmd|' /C calc'!A0,\"a,b\"\"c\r\nd\",credit_application,"
       "credit_application,1.0.0,sha-1.0.0,\"{\"\"name\"\": \"\"x\\u0000y\"\", \"\"raw\"\": "
-      "\"\"\xef\xbf\xbd\"\"}\",\"{\"\"outcome\"\": \"\"approve\"\"}\",decision,"
+      "\"\"\xef\xbf\xbd\"\"}\",\"{\"\"decision\"\":\"\"credit_application\"\","
+      "\"\"outcome\"\":\"\"approve\"\"}\",decision,"
       "\"eve\n6  forged\x1b[2J\xc2\x9b"
-      "31m\"",
+      "31m\",approve",
       chain(r[4]), "6,d6,2026-12-02T08:00:00.000Z,C", std::string(1, '\0'),
       "-6,'-2+3,credit_application,",
       "credit_application,1.0.0,sha-1.0.0,\"not json, \"\"quoted\"\"\n\",\"{\"\"outcome\"\": "
-      "\"\"approve\"\"\",decision,'@SUM(A1)\xef\xbf\xbd(",
+      "\"\"approve\"\"\",decision,'@SUM(A1)\xef\xbf\xbd(,",
       chain(r[5]));
 }
 
@@ -515,9 +529,14 @@ TEST(AuditExportTest, CsvReadsBackToTheRecordsWithFormulasDefused) {
     const audit::AuditRecord& r = records[i];
     SCOPED_TRACE(r.decision_id);
     const std::vector<std::string>& row = rows[i + 1];
-    ASSERT_EQ(row.size(), 16u);
+    ASSERT_EQ(row.size(), 17u);
     std::vector<std::string> want = {absl::StrCat(r.sequence)};
-    for (const audit::RecordField& field : audit::kRecordFields) want.push_back(r.*field.member);
+    for (const audit::RecordField& field : audit::kRecordFields) {
+      // A decision's answer is exported as JSON (RenderResult).
+      absl::StatusOr<std::string> rendered = RenderResult(r);
+      want.push_back(audit::IsBinaryField(field, r) && rendered.ok() ? *rendered
+                                                                     : r.*field.member);
+    }
     want.insert(want.end(), {r.previous_hash, r.hash, absl::StrCat(r.format)});
     for (size_t k = 0; k < want.size(); ++k) {
       std::string value = want[k];
@@ -552,7 +571,8 @@ TEST(AuditExportTest, FiltersAndLimitApplyToExports) {
   ASSERT_EQ(none.code, kExitOk) << none.err;
   EXPECT_EQ(none.out,
             "sequence,decision_id,time,customer_id,request_id,decision,policy_name,"
-            "policy_version,policy_sha256,facts,result,kind,caller,previous_hash,hash,format\r\n");
+            "policy_version,policy_sha256,facts,result,kind,caller,outcome,previous_hash,hash,"
+            "format\r\n");
   CliRun bad = Creditctl({"audit", "export", log, "--format", "xml"});
   EXPECT_EQ(bad.code, kExitUsage);
   EXPECT_THAT(bad.err, HasSubstr("--format"));
@@ -605,7 +625,7 @@ TEST(AuditExportTest, AFailedWriteLeavesTheFileAsItWas) {
     records.push_back(Decision(absl::StrCat("d", i), "2026-11-01T09:00:00.000Z", "C-1", "q",
                                "credit_application", "1.0.0",
                                absl::StrCat(R"({"pad": ")", std::string(1000, 'x'), R"("})"),
-                               R"({"outcome":"approve"})", "alice"));
+                               "approve", "alice"));
   }
   WriteLog(log, records);
   const std::string file = FreshPath("export_full.jsonl");

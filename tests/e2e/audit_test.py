@@ -54,7 +54,7 @@ def field_hash(value):
 
 
 def record_hash(previous, sequence, row, fmt):
-    """The chain as docs/audit.md writes it, for records of format 4."""
+    """The chain as docs/audit.md writes it, for records of format 4 and later."""
     content = b"".join(field_hash(row[f]) for f in FIELDS) + field_hash(f"format {fmt}")
     content_hash = hashlib.sha256(content).hexdigest()
     return hashlib.sha256(f"{previous};{sequence};{content_hash}".encode()).hexdigest()
@@ -203,8 +203,11 @@ class AuditEvidenceTest(unittest.TestCase):
     def test_a_rewrite_with_the_chain_recomputed_is_named(self):
         log = self.copy_of_log("rewritten.db")
         db = sqlite3.connect(log)
-        db.execute("UPDATE decisions SET result = replace(result, 'yellow', 'green') "
-                   "WHERE sequence = 4")
+        # A decision's result is the answer's protobuf bytes (a BLOB): changed
+        # as bytes, kept as bytes.
+        db.execute("UPDATE decisions SET result = CAST(replace(result, 'yellow', 'green') AS BLOB)"
+                   " WHERE sequence = 4 AND instr(result, 'yellow') > 0")
+        self.assertEqual(db.total_changes, 1)
         db.commit()
         db.close()
         rechain(log, 4)

@@ -49,10 +49,11 @@ TEST(DatesTest, AFactOutsideTheRangeIsRefused) {
   }
   Facts facts;
   facts.Add("d", FactValue::Date("0000-06-30"));
-  absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+  std::vector<FactProblem> problems;
+  absl::StatusOr<Decision> d = Evaluate(*policy, facts, {}, &problems);
   ASSERT_FALSE(d.ok());
-  EXPECT_EQ(FactProblems(d.status()).at(0).problem,
-            "`0000-06-30` is outside the dates 0001-01-01 to 9999-12-31");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].problem, "`0000-06-30` is outside the dates 0001-01-01 to 9999-12-31");
   // Decisions logged before the range was enforced took year 0000.
   EvalOptions lenient;
   lenient.facts = FactRules::kLenient;

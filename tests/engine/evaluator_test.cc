@@ -370,11 +370,12 @@ output x: money = limit
       .Add("years", FactValue::Int(201))
       .Add("since", FactValue::Date("2026-02-30"))
       .Add("colour", FactValue::Symbol("red"));
-  absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+  std::vector<FactProblem> problems;
+  absl::StatusOr<Decision> d = Evaluate(*policy, facts, {}, &problems);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
   std::vector<std::string> names;
-  for (const FactProblem& p : FactProblems(d.status())) names.push_back(p.fact);
+  for (const FactProblem& p : problems) names.push_back(p.fact);
   EXPECT_THAT(names, ElementsAre("colour", "flag", "grade", "limit", "since", "years"));
   EXPECT_THAT(std::string(d.status().message()), HasSubstr("6 problems"));
   EXPECT_THAT(std::string(d.status().message()), HasSubstr("`12a` is not"));

@@ -25,9 +25,9 @@ std::string Try(const CompiledPolicy& policy, const std::string& name, FactValue
   facts.Add(name, fact);
   EvalOptions options;
   options.facts = rules;
-  absl::StatusOr<Decision> d = Evaluate(policy, facts, options);
+  std::vector<FactProblem> problems;
+  absl::StatusOr<Decision> d = Evaluate(policy, facts, options, &problems);
   if (d.ok()) return "accepted: " + Out(*d, "x");
-  std::vector<FactProblem> problems = FactProblems(d.status());
   if (problems.size() != 1) return std::string(d.status().message());
   return problems[0].fact + ": " + problems[0].problem;
 }
@@ -163,10 +163,11 @@ output x: money = yen + dinar
   auto with = [&](const std::string& yen, const std::string& dinar) {
     Facts facts;
     facts.Add("yen", FactValue::Decimal(yen)).Add("dinar", FactValue::Decimal(dinar));
-    absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+    std::vector<FactProblem> problems;
+    absl::StatusOr<Decision> d = Evaluate(*policy, facts, {}, &problems);
     if (d.ok()) return "accepted: " + Out(*d, "x");
     std::string out;
-    for (const FactProblem& p : FactProblems(d.status())) out += p.fact + ": " + p.problem + "; ";
+    for (const FactProblem& p : problems) out += p.fact + ": " + p.problem + "; ";
     return out;
   };
   EXPECT_EQ(with("1500", "1.234"), "accepted: 1501.234");
@@ -207,16 +208,53 @@ TEST(FactsTest, ProblemsEchoOnlyAShortPrefixOfTheCallersText) {
   const std::string name(80 * 1024, 'n');
   Facts facts;
   facts.Add("m", FactValue::Decimal(huge)).Add(name, FactValue::Int(1));
-  absl::StatusOr<Decision> d = Evaluate(*policy, facts);
+  std::vector<FactProblem> problems;
+  absl::StatusOr<Decision> d = Evaluate(*policy, facts, {}, &problems);
   ASSERT_FALSE(d.ok());
   EXPECT_LT(d.status().message().size(), 300u) << d.status().message();
-  std::vector<FactProblem> problems = FactProblems(d.status());
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0].fact, "m");
   EXPECT_EQ(problems[0].problem,
             "`" + std::string(32, '7') + "\u2026` is not an amount such as \"1250000.00\"");
   EXPECT_EQ(problems[1].fact, std::string(32, 'n') + "\u2026");
   EXPECT_EQ(problems[1].problem, "not an input of `t`");
+}
+
+// Problems come as data beside the status, which still lists them in its
+// message; the vector is emptied by every evaluation that has none.
+TEST(FactsTest, ProblemsComeAsDataBesideTheStatus) {
+  auto policy = CompileText(Header() + "input n: decimal in [0, 10]\ninput d: decimal\n" +
+                            "output x: decimal = n / d\n");
+  ASSERT_NE(policy, nullptr);
+  Facts facts;
+  facts.Add("n", FactValue::Int(11)).Add("colour", FactValue::Symbol("red"));
+  std::vector<FactProblem> problems;
+  Decision decision;
+  absl::Status status = EvaluateInto(*policy, facts, {}, &decision, &problems);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(problems.size(), 3u);
+  std::string listed;
+  for (const FactProblem& p : problems) {
+    listed += (listed.empty() ? "" : "; ") + ("`" + p.fact + "`: " + p.problem);
+  }
+  EXPECT_EQ(status.message(), "3 problems with the facts: " + listed);
+  EXPECT_EQ(problems[0].fact, "colour");
+  EXPECT_EQ(problems[1].fact, "d");
+  EXPECT_EQ(problems[1].problem, "missing (decimal)");
+  EXPECT_EQ(problems[2].fact, "n");
+
+  // A failed evaluation is not a problem with the facts.
+  facts.Clear();
+  facts.Add("n", FactValue::Int(1)).Add("d", FactValue::Decimal("0"));
+  status = EvaluateInto(*policy, facts, {}, &decision, &problems);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(problems.empty());
+  problems.push_back({"stale", "left from before"});
+  facts.Clear();
+  facts.Add("n", FactValue::Int(6)).Add("d", FactValue::Decimal("3"));
+  ASSERT_TRUE(EvaluateInto(*policy, facts, {}, &decision, &problems).ok());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(Out(decision, "x"), "2");
 }
 
 TEST(FactsTest, EchoesEscapeControlCharactersAndKeepWholeCharacters) {
@@ -231,8 +269,9 @@ TEST(FactsTest, EchoesEscapeControlCharactersAndKeepWholeCharacters) {
   ASSERT_NE(policy, nullptr);
   Facts facts;
   facts.Add("m\tx\ny", FactValue::Int(1)).Add("m", FactValue::Decimal("1\n2"));
-  absl::StatusOr<Decision> d = Evaluate(*policy, facts);
-  std::vector<FactProblem> problems = FactProblems(d.status());
+  std::vector<FactProblem> problems;
+  absl::StatusOr<Decision> d = Evaluate(*policy, facts, {}, &problems);
+  EXPECT_FALSE(d.ok());
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0].fact, "m");
   EXPECT_EQ(problems[0].problem, "`1\\x0a2` is not an amount such as \"1250000.00\"");

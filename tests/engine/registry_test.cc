@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/bundle.h"
 #include "engine/compiler.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fault_file_system.h"
@@ -185,7 +185,7 @@ TEST(RegistryTest, StoredSha256IsTakenAsStoredNeverRecomputed) {
   const std::string text =
       "=== p.credit\npolicy p\n  version 1.0.0\n  effective 2026-01-01\n\n\n"
       "input   a: int\noutput x: bool = a  >  1\n";
-  const std::string sha256 = Sha256Hex(text);
+  const std::string sha256 = crypto::Sha256Hex(text);
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> policy =
       CompileStoredSource(text, sha256, kCanonicalForm - 1);
   ASSERT_TRUE(policy.ok()) << policy.status();
@@ -297,13 +297,13 @@ TEST(RegistryTest, VersionStoredInAnEarlierCanonicalFormIsComparedByFormattingIt
   Write(dir + "/p.credit", Policy("1.0.0", "2026-01-01"));
   for (int form : {kCanonicalForm - 1, kCanonicalForm}) {
     Registry registry;
-    ASSERT_TRUE(registry.Restore({{"p", "1.0.0", Sha256Hex(text), text, form, ""}}).ok());
+    ASSERT_TRUE(registry.Restore({{"p", "1.0.0", crypto::Sha256Hex(text), text, form, ""}}).ok());
     BundleLoad load = Load(dir);
     registry.Bind(load);
     if (form < kCanonicalForm) {
       // The same policy in today's form: it serves under its stored sha256.
       ASSERT_NE(load.bundle, nullptr) << load.report;
-      EXPECT_EQ(load.bundle->decisions.at("p").versions.at(0).policy->id().sha256, Sha256Hex(text));
+      EXPECT_EQ(load.bundle->decisions.at("p").versions.at(0).policy->id().sha256, crypto::Sha256Hex(text));
     } else {
       // In today's form the text differs: another text.
       EXPECT_EQ(load.bundle, nullptr);

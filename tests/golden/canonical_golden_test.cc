@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/bundle.h"
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 #include "gtest/gtest.h"
 
 namespace creditd {
@@ -62,7 +62,7 @@ TEST(CanonicalFormGolden, ReferencePoliciesKeepTheirTextAndSha256) {
           << name << ": the canonical form changed; see the top of this file";
       EXPECT_EQ(policy.id().sha256 + "\n", Slurp(sha256)) << name;
       // The golden sha256 is the golden text's: what the log stores verifies.
-      EXPECT_EQ(engine::Sha256Hex(Slurp(text)) + "\n", Slurp(sha256)) << name;
+      EXPECT_EQ(crypto::Sha256Hex(Slurp(text)) + "\n", Slurp(sha256)) << name;
     }
   }
   EXPECT_EQ(policies, 4);

@@ -6,8 +6,8 @@
 
 #include "absl/strings/ascii.h"
 #include "credit/v1/creditd.pb.h"
+#include "crypto/sha256.h"
 #include "engine/evaluator.h"
-#include "engine/sha256.h"
 #include "gtest/gtest.h"
 
 namespace creditd::server {
@@ -78,8 +78,8 @@ TEST(AuthTest, RefusesMalformedFilesNamingTheLine) {
 
 TEST(AuthTest, TokensAreLookedUpByTheirHash) {
   const std::string tokens =
-      WriteFile("tokens", engine::Sha256Hex("s3cret") + "  orders service\n" +
-                              absl::AsciiStrToUpper(engine::Sha256Hex("other")) + " other\n");
+      WriteFile("tokens", crypto::Sha256Hex("s3cret") + "  orders service\n" +
+                              absl::AsciiStrToUpper(crypto::Sha256Hex("other")) + " other\n");
   auto policy = AccessPolicy::Load("", tokens);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_FALSE((*policy)->enforced());
@@ -87,7 +87,7 @@ TEST(AuthTest, TokensAreLookedUpByTheirHash) {
   EXPECT_EQ(*(*policy)->IdentityForToken("s3cret"), "orders service");
   ASSERT_NE((*policy)->IdentityForToken("other"), nullptr);  // hex in either case
   EXPECT_EQ((*policy)->IdentityForToken("s3cret "), nullptr);
-  EXPECT_EQ((*policy)->IdentityForToken(engine::Sha256Hex("s3cret")), nullptr);
+  EXPECT_EQ((*policy)->IdentityForToken(crypto::Sha256Hex("s3cret")), nullptr);
 }
 
 TEST(AuthTest, CallsPerCallerAreBounded) {

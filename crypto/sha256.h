@@ -4,7 +4,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace creditd::engine {
+namespace creditd::crypto {
 
 // The SHA-256 digest of `data` (FIPS 180-4), as 64 lowercase hex digits.
 std::string Sha256Hex(absl::string_view data);
@@ -21,4 +21,4 @@ class Sha256 {
   alignas(8) unsigned char state_[112];  // OpenSSL's SHA256_CTX, kept opaque here
 };
 
-}  // namespace creditd::engine
+}  // namespace creditd::crypto

@@ -1,8 +1,8 @@
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 
 #include <openssl/sha.h>
 
-namespace creditd::engine {
+namespace creditd::crypto {
 namespace {
 
 static_assert(sizeof(SHA256_CTX) <= 112, "Sha256::state_ is too small for SHA256_CTX");
@@ -34,7 +34,7 @@ std::string Hex(const unsigned char* digest) {
 
 Sha256::Sha256() { Init(state_); }
 
-void Sha256::Update(absl::string_view data) { engine::Update(state_, data); }
+void Sha256::Update(absl::string_view data) { crypto::Update(state_, data); }
 
 std::string Sha256::HexDigest() {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -48,4 +48,4 @@ std::string Sha256Hex(absl::string_view data) {
   return hash.HexDigest();
 }
 
-}  // namespace creditd::engine
+}  // namespace creditd::crypto

@@ -1,10 +1,10 @@
-#include "engine/sha256.h"
+#include "crypto/sha256.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace creditd::engine {
+namespace creditd::crypto {
 namespace {
 
 // Known answers from FIPS 180-4's examples and the empty message.
@@ -28,4 +28,4 @@ TEST(Sha256Test, PiecesHashLikeTheWhole) {
 }
 
 }  // namespace
-}  // namespace creditd::engine
+}  // namespace creditd::crypto

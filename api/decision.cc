@@ -1,0 +1,157 @@
+#include "api/decision.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/decision_json.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
+
+namespace creditd::api {
+
+namespace v1 = credit::v1;
+
+void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
+  switch (value.kind) {
+    case engine::TypeKind::kBool:
+      out->set_bool_value(value.b);
+      break;
+    case engine::TypeKind::kInt:
+      out->set_int_value(value.i);
+      break;
+    case engine::TypeKind::kDate:
+      out->set_date_value(engine::FormatDate(value.i));
+      break;
+    case engine::TypeKind::kEnum:
+      out->set_enum_value(engine::FormatValue(value, type));
+      break;
+    case engine::TypeKind::kEnumSet: {
+      // An empty set is still a set: the oneof is set before any symbol.
+      v1::SymbolSet* set = out->mutable_set_value();
+      for (std::string& s : engine::SetSymbols(value, type)) set->add_symbols(std::move(s));
+      break;
+    }
+    default: {
+      // Decimals: the JSON form without its quotes (money keeps two places).
+      std::string text = engine::JsonValue(value, type);
+      out->set_decimal_value(text.substr(1, text.size() - 2));
+    }
+  }
+}
+
+void FillDecision(const engine::Decision& d, v1::Decision* out) {
+  out->set_decision(std::string(d.decision));
+  const engine::PolicyId& id = d.policy_id();
+  out->mutable_policy()->set_name(id.name);
+  out->mutable_policy()->set_version(id.version);
+  out->mutable_policy()->set_sha256(id.sha256);
+  if (d.has_outcome) out->set_outcome(std::string(d.outcome));
+  for (const engine::OutputValue& o : d.outputs) {
+    if (!o.has_value) continue;
+    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
+  }
+  for (const engine::Reason& r : d.reasons) {
+    v1::Reason* reason = out->add_reasons();
+    reason->set_code(std::string(r.code));
+    reason->set_message(std::string(r.message));
+    reason->set_rule(std::string(r.rule));
+    reason->set_location(absl::StrCat(r.file, ":", r.line));
+  }
+  for (const engine::ScorecardResult& s : d.scorecards) {
+    v1::Scorecard* card = out->add_scorecards();
+    card->set_name(std::string(s.name));
+    card->set_total(s.total.ToCanonicalString());
+    for (const engine::GroupResult& g : s.groups) {
+      v1::ScoreGroup* group = card->add_groups();
+      group->set_name(std::string(g.name));
+      group->set_weight(g.weight.ToCanonicalString());
+      group->set_points(g.points.ToCanonicalString());
+    }
+    for (const engine::FactorResult& f : s.factors) {
+      v1::ScoreFactor* factor = card->add_factors();
+      factor->set_group(std::string(f.group));
+      factor->set_factor(std::string(f.subject));
+      factor->set_bin(f.bin + 1);
+      factor->set_points(f.points.ToCanonicalString());
+      factor->set_max_points(f.max_points.ToCanonicalString());
+      factor->set_weighted_points_lost(f.weighted_lost.ToCanonicalString());
+      factor->set_reason(std::string(f.reason));
+    }
+    for (int k : s.top_reasons) {
+      card->add_top_reasons(std::string(s.factors[static_cast<size_t>(k)].reason));
+    }
+  }
+  static constexpr const char* kSteps[] = {"let",       "band", "table", "factor",
+                                           "scorecard", "rule", "output"};
+  for (const engine::TraceStep& t : d.trace) {
+    v1::TraceStep* step = out->add_trace();
+    step->set_step(kSteps[static_cast<int>(t.kind)]);
+    step->set_name(t.name);
+    step->set_value(t.value);
+    step->set_detail(t.detail);
+    step->set_location(t.location);
+    for (const auto& [name, value] : t.reads) (*step->mutable_reads())[name] = value;
+  }
+}
+
+std::string DeterministicBytes(const v1::Decision& decision) {
+  std::string bytes(decision.ByteSizeLong(), '\0');
+  google::protobuf::io::ArrayOutputStream array(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  coded.SetSerializationDeterministic(true);
+  decision.SerializeWithCachedSizes(&coded);
+  return bytes;
+}
+
+absl::Status ParseDecision(absl::string_view bytes, v1::Decision* out) {
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.Decision"));
+  }
+  return absl::OkStatus();
+}
+
+bool SameDecision(const v1::Decision& a, const v1::Decision& b, std::string* difference) {
+  std::string report;
+  bool same = false;
+  {
+    // Proto maps compare by key. The report is complete once the
+    // differencer, which owns its writer, is gone.
+    google::protobuf::util::MessageDifferencer differencer;
+    if (difference != nullptr) differencer.ReportDifferencesToString(&report);
+    same = differencer.Compare(a, b);
+  }
+  if (difference != nullptr) *difference = std::move(report);
+  return same;
+}
+
+absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes) {
+  v1::Decision decision;
+  if (absl::Status status = ParseDecision(bytes, &decision); !status.ok()) return status;
+  // From the bytes rather than the parsed message: map entries print in the
+  // order they were logged (sorted), not in the parsed map's.
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto printed = google::protobuf::util::BinaryToJsonString(
+      resolver, "type.googleapis.com/" + v1::Decision::descriptor()->full_name(),
+      std::string(bytes), &json, options);
+  if (!printed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the decision does not print as JSON: ", std::string(printed.message())));
+  }
+  return json;
+}
+
+}  // namespace creditd::api

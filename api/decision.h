@@ -1,0 +1,52 @@
+#pragma once
+
+// The API's answer, credit.v1.Decision, made from what the engine decided,
+// and its bytes in the decision log. creditd answers with it and logs it;
+// creditctl replays a logged decision through the same code and compares.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "credit/v1/creditd.pb.h"
+#include "engine/decision.h"
+#include "engine/types.h"
+#include "engine/value.h"
+
+namespace creditd::api {
+
+// `value`, of `type`, as the API's Value: decimals as exact text (money with
+// at least two places, percents as fractions), dates ISO, enum symbols, sets
+// as sorted symbols (an empty set is still a set).
+void FillValue(const engine::Value& value, const engine::Type& type, credit::v1::Value* out);
+
+// What the engine decided, into `out`: decision, policy, outcome, outputs
+// with a value, reasons, scorecards and the trace (when evaluated with
+// one). The caller adds decision_id, time and request_id.
+void FillDecision(const engine::Decision& decision, credit::v1::Decision* out);
+
+// `decision` in protobuf's deterministic serialization (map entries sorted
+// by key), as the decision log stores it from record format 5. The same
+// message gives the same bytes under one protobuf version; another version
+// may order bytes differently, so logged decisions are compared as messages
+// (SameDecision), never as bytes.
+std::string DeterministicBytes(const credit::v1::Decision& decision);
+
+// Reads logged bytes into `out`; InvalidArgument when they are not a
+// credit.v1.Decision.
+absl::Status ParseDecision(absl::string_view bytes, credit::v1::Decision* out);
+
+// Whether `a` and `b` hold the same fields and values (maps compared by key,
+// repeated fields in order). When they differ and `difference` is not null,
+// it says what differs, one line per field.
+bool SameDecision(const credit::v1::Decision& a, const credit::v1::Decision& b,
+                  std::string* difference = nullptr);
+
+// Logged decision bytes as one line of JSON for people (protobuf's JSON
+// printer, field names as in the .proto, fields and map entries in the
+// order of the bytes): for display only; the log keeps and hashes the bytes.
+// InvalidArgument when they are not a decision.
+absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes);
+
+}  // namespace creditd::api

@@ -1,0 +1,81 @@
+#include "cli/replay.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/decision.h"
+#include "cli/policy_loading.h"
+#include "credit/v1/creditd.pb.h"
+#include "engine/decision_json.h"
+#include "engine/evaluator.h"
+#include "engine/facts_codec.h"
+
+namespace creditd::cli {
+
+absl::StatusOr<Replayed> ReplayRecord(const audit::AuditRecord& record,
+                                      const engine::CompiledPolicy& policy) {
+  if (record.format < audit::kAnswerAsSentFormat) return ReplayLegacyRecord(record, policy);
+  absl::StatusOr<engine::CanonicalFacts> facts = engine::FactsFromCanonicalJson(record.facts_json);
+  if (!facts.ok()) return facts.status();
+  credit::v1::Decision logged;
+  if (absl::Status status = api::ParseDecision(record.result_json, &logged); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("its result: ", status.message()));
+  }
+  engine::EvalOptions options;
+  options.facts = engine::FactRules::kStrict;
+  // Asked with explain: the answer held the trace, which replays too.
+  options.trace = logged.trace_size() > 0;
+  engine::Decision decision;
+  if (absl::Status status = engine::EvaluateInto(policy, facts->facts(), options, &decision);
+      !status.ok()) {
+    return status;
+  }
+  credit::v1::Decision replayed;
+  api::FillDecision(decision, &replayed);
+  replayed.set_decision_id(record.decision_id);
+  replayed.set_time(record.time);
+  replayed.set_request_id(record.request_id);
+  Replayed result;
+  result.same = api::SameDecision(logged, replayed, &result.difference);
+  // The record's own outcome field says what the answer said.
+  if (record.outcome != logged.outcome()) {
+    result.same = false;
+    absl::StrAppend(&result.difference, result.difference.empty() ? "" : "\n",
+                    "the record's outcome `", record.outcome, "` is not the answer's `",
+                    logged.outcome(), "`");
+  }
+  return result;
+}
+
+absl::StatusOr<Replayed> ReplayLegacyRecord(const audit::AuditRecord& record,
+                                            const engine::CompiledPolicy& policy) {
+  FactsJson document;
+  engine::Facts facts;
+  if (absl::Status status = ParseFacts(record.facts_json, policy, &document, &facts);
+      !status.ok()) {
+    return status;
+  }
+  // A decision replays under the fact rules it was made with.
+  engine::EvalOptions options;
+  options.facts = record.format >= audit::kStrictFactsFormat ? engine::FactRules::kStrict
+                                                             : engine::FactRules::kLenient;
+  engine::Decision decision;
+  if (absl::Status status = engine::EvaluateInto(policy, facts, options, &decision); !status.ok()) {
+    return status;
+  }
+  Replayed result;
+  const std::string replayed = LegacyLoggedResult(decision, record.format);
+  result.same = replayed == record.result_json;
+  if (!result.same) {
+    result.difference = absl::StrCat("logged:   ", record.result_json, "\nreplayed: ", replayed);
+  }
+  return result;
+}
+
+std::string LegacyLoggedResult(const engine::Decision& decision, int format) {
+  engine::JsonOptions json;
+  json.pretty = false;
+  json.scorecards = format < 2;
+  json.trace = false;
+  return engine::DecisionToJson(decision, json);
+}
+
+}  // namespace creditd::cli

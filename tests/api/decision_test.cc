@@ -1,0 +1,164 @@
+// The API's answer made from an engine decision, its logged bytes, and the
+// comparison replay makes.
+#include "api/decision.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/facts.h"
+#include "bench/sample_request.h"
+#include "engine/bundle.h"
+#include "engine/evaluator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine/policy_fixture.h"
+
+namespace creditd::api {
+namespace {
+
+namespace v1 = credit::v1;
+using ::testing::HasSubstr;
+
+std::shared_ptr<const engine::CompiledPolicy> CreditApplication() {
+  static const std::shared_ptr<const engine::CompiledPolicy> policy = [] {
+    engine::DiskFileReader reader;
+    absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle("policies", reader);
+    EXPECT_TRUE(load.ok() && load->bundle != nullptr);
+    if (!load.ok() || load->bundle == nullptr)
+      return std::shared_ptr<const engine::CompiledPolicy>();
+    return load->bundle->decisions.at("credit_application").versions.back().policy;
+  }();
+  return policy;
+}
+
+// The answer for the benchmarks' request, as creditd fills it.
+v1::Decision Answer(bool trace) {
+  const v1::EvaluateRequest request = bench::CreditApplicationRequest();
+  engine::Facts facts;
+  AddRequestFacts(request, *CreditApplication(), &facts);
+  engine::EvalOptions options;
+  options.trace = trace;
+  absl::StatusOr<engine::Decision> decision =
+      engine::Evaluate(*CreditApplication(), facts, options);
+  EXPECT_TRUE(decision.ok()) << decision.status();
+  v1::Decision out;
+  if (decision.ok()) FillDecision(*decision, &out);
+  out.set_decision_id("0190d5c2-0000-7000-8000-000000000000");
+  out.set_time("2026-11-22T10:00:00.000Z");
+  return out;
+}
+
+TEST(DecisionTest, FillsWhatTheEngineDecided) {
+  ASSERT_NE(CreditApplication(), nullptr);
+  const v1::Decision d = Answer(false);
+  EXPECT_EQ(d.decision(), "credit_application");
+  EXPECT_EQ(d.policy().sha256(), CreditApplication()->id().sha256);
+  EXPECT_EQ(d.outcome(), "approve");
+  EXPECT_EQ(d.outputs().at("credit_limit").decimal_value(), "800000.00");
+  EXPECT_EQ(d.outputs().at("payment_terms_days").value_case(), v1::Value::kIntValue);
+  // An empty set is a set.
+  EXPECT_EQ(d.outputs().at("requirements").value_case(), v1::Value::kSetValue);
+  EXPECT_EQ(d.outputs().at("requirements").set_value().symbols_size(), 0);
+  ASSERT_GT(d.scorecards_size(), 0);
+  EXPECT_GT(d.scorecards(0).factors_size(), 0);
+  EXPECT_EQ(d.trace_size(), 0);
+  EXPECT_GT(Answer(true).trace_size(), 0);
+}
+
+TEST(DecisionTest, LoggedBytesAreTheSameWhateverTheMapsOrder) {
+  ASSERT_NE(CreditApplication(), nullptr);
+  const v1::Decision d = Answer(true);
+  // The same outputs and trace reads, inserted in the reverse order.
+  v1::Decision reversed = d;
+  reversed.clear_outputs();
+  std::vector<std::string> names;
+  for (const auto& [name, value] : d.outputs()) names.push_back(name);
+  std::sort(names.rbegin(), names.rend());
+  for (const std::string& name : names) (*reversed.mutable_outputs())[name] = d.outputs().at(name);
+  const std::string bytes = DeterministicBytes(d);
+  EXPECT_EQ(DeterministicBytes(reversed), bytes);
+  EXPECT_EQ(DeterministicBytes(Answer(true)), bytes);
+  v1::Decision back;
+  ASSERT_TRUE(ParseDecision(bytes, &back).ok());
+  EXPECT_TRUE(SameDecision(back, d));
+  EXPECT_TRUE(SameDecision(reversed, d));
+}
+
+TEST(DecisionTest, SameDecisionSaysWhatDiffers) {
+  ASSERT_NE(CreditApplication(), nullptr);
+  const v1::Decision d = Answer(false);
+  v1::Decision changed = d;
+  (*changed.mutable_outputs())["credit_limit"].set_decimal_value("900000.00");
+  std::string difference;
+  EXPECT_FALSE(SameDecision(changed, d, &difference));
+  EXPECT_THAT(difference, HasSubstr("credit_limit"));
+  EXPECT_THAT(difference, HasSubstr("900000.00"));
+  changed = d;
+  changed.add_reasons()->set_code("EXTRA");
+  EXPECT_FALSE(SameDecision(changed, d, &difference));
+  EXPECT_THAT(difference, HasSubstr("EXTRA"));
+}
+
+TEST(DecisionTest, RefusesBytesThatAreNoDecision) {
+  v1::Decision out;
+  const absl::Status status = ParseDecision(std::string("\xff\xff\xff", 3), &out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "the 3 bytes are not a credit.v1.Decision");
+  EXPECT_FALSE(DecisionBytesToJson(std::string("\x0a\x05"
+                                               "ab",
+                                               4))
+                   .ok());
+}
+
+TEST(DecisionTest, LoggedBytesPrintAsJsonForPeople) {
+  ASSERT_NE(CreditApplication(), nullptr);
+  const v1::Decision d = Answer(false);
+  absl::StatusOr<std::string> json = DecisionBytesToJson(DeterministicBytes(d));
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr(R"("decision_id":"0190d5c2-0000-7000-8000-000000000000")"));
+  EXPECT_THAT(*json, HasSubstr(R"("credit_limit":{"decimal_value":"800000.00"})"));
+  EXPECT_THAT(*json, HasSubstr(R"("outcome":"approve")"));
+  EXPECT_EQ(json->find('\n'), std::string::npos);
+  // In the logged order: map entries sorted by key, whatever order the
+  // message held them in.
+  const size_t approval = json->find(R"("approval_level":)");
+  const size_t limit = json->find(R"("credit_limit":)");
+  const size_t warning = json->find(R"("warning":)");
+  ASSERT_NE(warning, std::string::npos);
+  EXPECT_LT(approval, limit);
+  EXPECT_LT(limit, warning);
+  EXPECT_EQ(*DecisionBytesToJson(DeterministicBytes(d)), *json);
+}
+
+TEST(FactsTest, EachKindGoesAsItsOneofSays) {
+  auto policy = engine::testing::CompileText(engine::testing::Header() +
+                                             "input a: int\ninput b: bool = false\n"
+                                             "output x: int = a\n");
+  ASSERT_NE(policy, nullptr);
+  v1::EvaluateRequest request;
+  auto& f = *request.mutable_facts();
+  f["a"].set_int_value(7);
+  f["d"].set_decimal_value("1.5");
+  f["e"].set_enum_value("new");
+  f["t"].set_date_value("2026-11-22");
+  f["b"];        // no value, an input: left out (missing, or its default)
+  f["unknown"];  // no value, not an input: refused by validation
+  f["flag"].set_bool_value(true);
+  engine::Facts facts;
+  AddRequestFacts(request, *policy, &facts);
+  std::map<std::string, engine::FactValue> got;
+  for (const engine::Fact& fact : facts.all()) got.emplace(std::string(fact.name), fact.value);
+  EXPECT_EQ(got.size(), 6u);
+  EXPECT_EQ(got.at("a"), engine::FactValue::Int(7));
+  EXPECT_EQ(got.at("d"), engine::FactValue::Decimal("1.5"));
+  EXPECT_EQ(got.at("e"), engine::FactValue::Symbol("new"));
+  EXPECT_EQ(got.at("t"), engine::FactValue::Date("2026-11-22"));
+  EXPECT_EQ(got.at("flag"), engine::FactValue::Bool(true));
+  EXPECT_EQ(got.at("unknown"), engine::FactValue::Symbol(""));
+  EXPECT_EQ(got.count("b"), 0u);
+}
+
+}  // namespace
+}  // namespace creditd::api
