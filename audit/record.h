@@ -24,9 +24,9 @@ namespace creditd::audit {
 // of the facts it evaluated (engine/facts_codec.h), and its result is the
 // credit.v1.Decision the caller received, in protobuf's deterministic
 // serialization (binary; kept as a BLOB), and the record names the
-// decision's outcome in a field of its own (what reviewers filter on). A log records from which sequence
-// each format applies, so a log begun in an earlier format verifies and
-// replays across the change.
+// decision's outcome in a field of its own (what reviewers filter on). A log records from which
+// sequence each format applies, so a log begun in an earlier format verifies and replays across the
+// change.
 constexpr int kFirstLogFormat = 1;
 constexpr int kLogFormat = 5;
 // From this format on, replay converts facts strictly.

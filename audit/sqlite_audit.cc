@@ -51,15 +51,13 @@ absl::Status SqliteAuditSink::StorePolicy(PolicySource policy) {
       bound_to = waiting->second;
     }
     if (!bound_to.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("audit log: version ", policy.version, " of `", policy.name,
-                       "` is bound to sha256 ", bound_to,
-                       "; a version names one text forever, not also ", policy.sha256));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit log: version ", policy.version, " of `", policy.name, "` is bound to sha256 ",
+          bound_to, "; a version names one text forever, not also ", policy.sha256));
     }
     waiting_[key] = policy.sha256;
   }
-  policy.first_served =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  policy.first_served = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   return queue_->StorePolicy(std::move(policy));
 }
 

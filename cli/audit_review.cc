@@ -252,9 +252,8 @@ const ListRow& ListHeader() {
 
 ListRow ToListRow(const audit::AuditRecord& r) {
   auto shown = [](absl::string_view text) { return text.empty() ? "-" : ShownText(text); };
-  return {absl::StrCat(r.sequence), shown(r.time),           shown(r.decision_id),
-          shown(r.decision),        shown(r.policy_version), shown(Outcome(r)),
-          shown(r.customer_id),     shown(r.caller)};
+  return {absl::StrCat(r.sequence), shown(r.time),     shown(r.decision_id), shown(r.decision),
+          shown(r.policy_version),  shown(Outcome(r)), shown(r.customer_id), shown(r.caller)};
 }
 
 // Characters, for padding: ShownText writes well-formed UTF-8.

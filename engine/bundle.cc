@@ -9,9 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "crypto/sha256.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
-#include "crypto/sha256.h"
 #include "engine/versions.h"
 
 namespace creditd::engine {

@@ -69,11 +69,31 @@ TEST(RecordFilterTest, MatchesEveryFieldSetAndBindsItsValues) {
       r.time = absl::StrCat("2026-11-0", i, "T00:00:00.000Z");
       r.customer_id = i % 2 == 0 ? "even" : "odd";
       r.decision = "credit_application";
+      // Format 4: the outcome is read from the result's JSON.
+      r.format = kHashedFormatFormat;
       r.result_json = i == 4 ? "{\"outcome\": {\"nested\": 1}}" : "{\"outcome\": \"approve\"}";
       ASSERT_TRUE((*sink)->Append(r).ok());
     }
   }
-  EXPECT_EQ(Matching(path, {}), (std::vector<int64_t>{1, 2, 3, 4}));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE log_format SET format = 4", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    // Format 5: the record's outcome field; its result is bytes.
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    AuditRecord r;
+    r.decision_id = "d5";
+    r.time = "2026-11-05T00:00:00.000Z";
+    r.customer_id = "odd";
+    r.decision = "credit_application";
+    r.result_json = std::string("\x12\x07approve\0", 10);
+    r.outcome = "approve";
+    ASSERT_TRUE((*sink)->Append(r).ok());
+  }
+  EXPECT_EQ(Matching(path, {}), (std::vector<int64_t>{1, 2, 3, 4, 5}));
   RecordFilter even;
   even.customer_id = "even";
   EXPECT_EQ(Matching(path, even), (std::vector<int64_t>{2, 4}));
@@ -83,10 +103,10 @@ TEST(RecordFilterTest, MatchesEveryFieldSetAndBindsItsValues) {
   RecordFilter injected;
   injected.customer_id = "x' OR '1'='1";
   EXPECT_TRUE(Matching(path, injected).empty());
-  // Only an outcome that is a string matches.
+  // Only an outcome that is a string matches, in either format.
   RecordFilter outcome;
   outcome.outcome = "approve";
-  EXPECT_EQ(Matching(path, outcome), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(Matching(path, outcome), (std::vector<int64_t>{1, 2, 3, 5}));
   outcome.outcome = "{\"nested\":1}";
   EXPECT_TRUE(Matching(path, outcome).empty());
   RecordFilter bad;

@@ -701,9 +701,9 @@ std::shared_ptr<const PolicySource> Version(const std::string& version, int limi
   auto policy = std::make_shared<PolicySource>();
   policy->name = name;
   policy->version = version;
-  policy->source = absl::StrCat("=== ", name, ".credit\npolicy ", name, "\n  version ", version,
-                                "\n  effective 2026-01-01\n\ninput a: int\noutput x: bool = a > ",
-                                limit, "\n");
+  policy->source =
+      absl::StrCat("=== ", name, ".credit\npolicy ", name, "\n  version ", version,
+                   "\n  effective 2026-01-01\n\ninput a: int\noutput x: bool = a > ", limit, "\n");
   policy->sha256 = crypto::Sha256Hex(policy->source);
   policy->canonical_form = kForm;
   return policy;
@@ -738,9 +738,8 @@ TEST(SqliteAuditTest, StoringAVersionBindsItToItsTextForever) {
     ASSERT_TRUE((*sink)->StorePolicy(*v1).ok());  // bound already: nothing to do
     absl::Status refused = (*sink)->StorePolicy(*v1_changed);
     EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
-    EXPECT_THAT(
-        std::string(refused.message()),
-        ::testing::HasSubstr("version 1.0.0 of `tiny` is bound to sha256 " + v1->sha256));
+    EXPECT_THAT(std::string(refused.message()),
+                ::testing::HasSubstr("version 1.0.0 of `tiny` is bound to sha256 " + v1->sha256));
     ASSERT_TRUE((*sink)->StorePolicy(*v2).ok());
     absl::StatusOr<std::vector<StoredPolicy>> stored = (*sink)->StoredVersions();
     ASSERT_TRUE(stored.ok());
@@ -819,8 +818,7 @@ TEST(SqliteAuditTest, OlderLogBindsEachVersionToTheTextOfItsEarliestRecord) {
     sqlite3_stmt* s = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO policies VALUES (?, ?, ?, ?)", -1, &s, nullptr),
               SQLITE_OK);
-    const std::string fields[] = {policy->sha256, policy->name, policy->version,
-                                  policy->source};
+    const std::string fields[] = {policy->sha256, policy->name, policy->version, policy->source};
     for (int i = 0; i < 4; ++i)
       sqlite3_bind_text(s, i + 1, fields[i].c_str(), -1, SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
@@ -938,8 +936,7 @@ TEST(SqliteAuditTest, VerifyChecksTheStoredTextsAndBindingsAgainstTheChain) {
 
   exec(absl::StrCat("UPDATE policies SET source = replace(source, 'a > 9', 'a > 1');",
                     "INSERT INTO policies VALUES ('", other->sha256, "', 'tiny', '1.0.0', '",
-                    other->source, "');", "UPDATE versions SET sha256 = '",
-                    other->sha256, "'"));
+                    other->source, "');", "UPDATE versions SET sha256 = '", other->sha256, "'"));
   absl::StatusOr<VerifyResult> rebound = VerifyLog(path);
   ASSERT_TRUE(rebound.ok());
   ASSERT_EQ(rebound->registry_problems.size(), 1u);

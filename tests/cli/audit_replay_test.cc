@@ -189,7 +189,6 @@ CliRun Creditctl(const std::vector<std::string>& args) {
   return {code, out.str(), err.str()};
 }
 
-
 // Sets the `column` of record `sequence` to `bytes` (as a BLOB), as someone
 // with write access to the file could.
 void Overwrite(const std::string& path, int64_t sequence, const char* column,

@@ -100,9 +100,8 @@ audit::AuditRecord Decision(const std::string& id, const std::string& time,
 // are not UTF-8, facts that are not JSON, a result that is not a decision).
 std::vector<audit::AuditRecord> ReviewRecords() {
   std::vector<audit::AuditRecord> records;
-  records.push_back(
-      Decision("d1", "2026-11-01T09:00:00.000Z", "C-1", "q1", "credit_application", "1.0.0",
-               R"({"income": "5000.00", "years": 6})", "approve", "alice"));
+  records.push_back(Decision("d1", "2026-11-01T09:00:00.000Z", "C-1", "q1", "credit_application",
+                             "1.0.0", R"({"income": "5000.00", "years": 6})", "approve", "alice"));
   records.push_back(Decision("d2", "2026-11-15T12:30:00.000Z", "C-2", "\rq2", "order_release",
                              "2.0.0", R"({"amount": "12.50"})", "hold", "bob"));
   audit::AuditRecord reload;
@@ -115,13 +114,13 @@ std::vector<audit::AuditRecord> ReviewRecords() {
   records.push_back(reload);
   records.push_back(Decision("d4", "2026-11-30T23:59:59.999Z", "C-1", "\tq4", "credit_application",
                              "1.1.0", R"({"income": "10.00"})", "decline", "alice"));
-  records.push_back(
-      Decision("d5", "2026-12-01T00:00:00.000Z", "=cmd|' /C calc'!A0", "a,b\"c\r\nd",
-               "credit_application", "1.0.0", "{\"name\": \"x\\u0000y\", \"raw\": \"\xff\"}",
-               "approve", "eve\n6  forged\x1b[2J\xc2\x9b\x33\x31m"));
+  records.push_back(Decision("d5", "2026-12-01T00:00:00.000Z", "=cmd|' /C calc'!A0", "a,b\"c\r\nd",
+                             "credit_application", "1.0.0",
+                             "{\"name\": \"x\\u0000y\", \"raw\": \"\xff\"}", "approve",
+                             "eve\n6  forged\x1b[2J\xc2\x9b\x33\x31m"));
   records.push_back(Decision("d6", "2026-12-02T08:00:00.000Z", std::string("C\0-6", 4), "-2+3",
-                             "credit_application", "1.0.0", "not json, \"quoted\"\n",
-                             "", "@SUM(A1)\xc3("));
+                             "credit_application", "1.0.0", "not json, \"quoted\"\n", "",
+                             "@SUM(A1)\xc3("));
   // Damaged: a result that is not a decision.
   records.back().result_json = "{\"outcome\": \"approve\"";
   return records;
@@ -342,8 +341,7 @@ std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r)
           R"("policy_name":"credit_application","policy_version":"1.0.0",)",
           R"("policy_sha256":"sha-1.0.0","facts":"not json, \"quoted\"\n",)",
           R"("result":"{\"outcome\": \"approve\"","kind":"decision","caller":"@SUM(A1)\ufffd(",)",
-          R"("outcome":"")",
-          tail(r[5])),
+          R"("outcome":"")", tail(r[5])),
   };
 }
 
@@ -534,8 +532,7 @@ TEST(AuditExportTest, CsvReadsBackToTheRecordsWithFormulasDefused) {
     for (const audit::RecordField& field : audit::kRecordFields) {
       // A decision's answer is exported as JSON (RenderResult).
       absl::StatusOr<std::string> rendered = RenderResult(r);
-      want.push_back(audit::IsBinaryField(field, r) && rendered.ok() ? *rendered
-                                                                     : r.*field.member);
+      want.push_back(audit::IsBinaryField(field, r) && rendered.ok() ? *rendered : r.*field.member);
     }
     want.insert(want.end(), {r.previous_hash, r.hash, absl::StrCat(r.format)});
     for (size_t k = 0; k < want.size(); ++k) {
@@ -622,10 +619,9 @@ TEST(AuditExportTest, AFailedWriteLeavesTheFileAsItWas) {
   const std::string log = FreshPath("export_full.db");
   std::vector<audit::AuditRecord> records;
   for (int i = 0; i < 200; ++i) {
-    records.push_back(Decision(absl::StrCat("d", i), "2026-11-01T09:00:00.000Z", "C-1", "q",
-                               "credit_application", "1.0.0",
-                               absl::StrCat(R"({"pad": ")", std::string(1000, 'x'), R"("})"),
-                               "approve", "alice"));
+    records.push_back(Decision(
+        absl::StrCat("d", i), "2026-11-01T09:00:00.000Z", "C-1", "q", "credit_application", "1.0.0",
+        absl::StrCat(R"({"pad": ")", std::string(1000, 'x'), R"("})"), "approve", "alice"));
   }
   WriteLog(log, records);
   const std::string file = FreshPath("export_full.jsonl");

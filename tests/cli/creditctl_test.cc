@@ -10,9 +10,9 @@
 
 #include "audit/sqlite_audit.h"
 #include "engine/bundle.h"
-#include "server/decide.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/decide.h"
 
 namespace creditd::cli {
 namespace {
@@ -185,8 +185,10 @@ TEST(CreditctlTest, AuditLogVersionsAreCandidatesAndBindTheirText) {
     ASSERT_TRUE(load.ok() && load->bundle != nullptr);
     auto sink = audit::SqliteAuditSink::Open(log, {});
     ASSERT_TRUE(sink.ok()) << sink.status();
-    ASSERT_TRUE((*sink)->StorePolicy(
-        server::SourceToStore(*load->bundle->decisions.at("p").versions.at(0).policy)).ok());
+    ASSERT_TRUE((*sink)
+                    ->StorePolicy(server::SourceToStore(
+                        *load->bundle->decisions.at("p").versions.at(0).policy))
+                    .ok());
   }
   // 1.0.0 leaves the directory for 1.1.0, effective later.
   std::error_code error;

@@ -29,6 +29,7 @@ POLICIES = os.path.join(SOURCE, "policies")
 
 FIELDS = ["decision_id", "time", "customer_id", "request_id", "decision", "policy_name",
           "policy_version", "policy_sha256", "facts", "result", "kind", "caller"]
+FIELDS_SINCE_FORMAT_5 = FIELDS + ["outcome"]
 
 
 def doc_block(marker):
@@ -55,7 +56,8 @@ def field_hash(value):
 
 def record_hash(previous, sequence, row, fmt):
     """The chain as docs/audit.md writes it, for records of format 4 and later."""
-    content = b"".join(field_hash(row[f]) for f in FIELDS) + field_hash(f"format {fmt}")
+    fields = FIELDS_SINCE_FORMAT_5 if fmt >= 5 else FIELDS
+    content = b"".join(field_hash(row[f]) for f in fields) + field_hash(f"format {fmt}")
     content_hash = hashlib.sha256(content).hexdigest()
     return hashlib.sha256(f"{previous};{sequence};{content_hash}".encode()).hexdigest()
 
@@ -224,7 +226,7 @@ class AuditEvidenceTest(unittest.TestCase):
         db = sqlite3.connect(appended)
         db.execute("INSERT INTO decisions SELECT sequence + 1, decision_id || 'x', time, "
                    "customer_id, request_id, decision, policy_name, policy_version, policy_sha256,"
-                   " facts, result, kind, caller, previous_hash, hash FROM decisions "
+                   " facts, result, kind, caller, outcome, previous_hash, hash FROM decisions "
                    "WHERE sequence = ?", (self.records,))
         db.commit()
         db.close()

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/sha256.h"
 #include "engine/bundle.h"
 #include "engine/compiler.h"
-#include "crypto/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fault_file_system.h"
@@ -303,7 +303,8 @@ TEST(RegistryTest, VersionStoredInAnEarlierCanonicalFormIsComparedByFormattingIt
     if (form < kCanonicalForm) {
       // The same policy in today's form: it serves under its stored sha256.
       ASSERT_NE(load.bundle, nullptr) << load.report;
-      EXPECT_EQ(load.bundle->decisions.at("p").versions.at(0).policy->id().sha256, crypto::Sha256Hex(text));
+      EXPECT_EQ(load.bundle->decisions.at("p").versions.at(0).policy->id().sha256,
+                crypto::Sha256Hex(text));
     } else {
       // In today's form the text differs: another text.
       EXPECT_EQ(load.bundle, nullptr);

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "engine/bundle.h"
 #include "crypto/sha256.h"
+#include "engine/bundle.h"
 #include "gtest/gtest.h"
 
 namespace creditd {
