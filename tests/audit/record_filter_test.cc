@@ -30,7 +30,9 @@ std::vector<int64_t> Matching(const std::string& path, const RecordFilter& filte
   EXPECT_TRUE(status.ok()) << status;
   absl::StatusOr<int64_t> count = CountMatchingRecords(path, filter);
   EXPECT_TRUE(count.ok()) << count.status();
-  if (count.ok()) EXPECT_EQ(*count, static_cast<int64_t>(sequences.size()));
+  if (count.ok()) {
+    EXPECT_EQ(*count, static_cast<int64_t>(sequences.size()));
+  }
   return sequences;
 }
 
