@@ -16,6 +16,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
@@ -179,6 +180,11 @@ void ReloadAccess(creditd::server::Authorizer& authorizer, const std::string& ro
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built without NDEBUG, which leaves absl::Mutex's
+  // deadlock detection on: a lock-order graph updated on the locks of every
+  // call (gRPC's own mutexes are absl::Mutex). A serving process does not pay
+  // for a debugging aid; the tests' sanitizer builds keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "creditd serves credit decisions over gRPC (credit.v1.DecisionService and\n"
       "PolicyService, grpc.health.v1, server reflection) and logs every decision.\n"

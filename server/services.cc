@@ -761,6 +761,9 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
                                 engine::EchoText(load.status().message(), 1024)));
       return;
     }
+    // Held against every version served, as a reload would be: other text
+    // under a version served before is refused (E0602).
+    state_.registry.Bind(*load);
     response->set_valid(load->errors == 0);
     response->set_report(load->report);
     for (const dsl::Diagnostic& d : load->diagnostics) {

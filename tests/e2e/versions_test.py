@@ -159,6 +159,19 @@ class VersionsTest(unittest.TestCase):
             self.assertEqual(after.policy.sha256, before.policy.sha256)
             self.assertEqual(after.outcome, "approve")
             self.assertEqual(stored_texts(server.snapshot()), texts)
+            # ValidatePolicy gives a candidate the verdict a reload would:
+            # other text under a version served is refused, the served text
+            # is valid under the identity it serves with.
+            candidate = "credit_application-1.1.0.credit"
+            verdict = server.policies.ValidatePolicy(pb.ValidatePolicyRequest(
+                source=application_1_1(original, "950_000"), path=candidate), timeout=30)
+            self.assertFalse(verdict.valid, verdict.report)
+            self.assertIn("E0602", [d.code for d in verdict.diagnostics])
+            self.assertIn("error[E0602]: credit_application-1.1.0.credit:2:3:", verdict.report)
+            same = server.policies.ValidatePolicy(
+                pb.ValidatePolicyRequest(source=served_text, path=candidate), timeout=30)
+            self.assertTrue(same.valid, same.report)
+            self.assertEqual(same.id.sha256, before.policy.sha256)
 
             # A shared library changed: every policy importing it needs a new
             # version, and the report names each one.
