@@ -114,6 +114,18 @@ class Compiler {
     if (error_.ok()) error_ = absl::InternalError(std::move(message));
   }
 
+  // `d`, which the checker proved whole and within int64 (an ordinal, a
+  // bound of an int, a constant held as an integer); a compile error
+  // naming `what` when it is not, never a number made up.
+  int64_t WholeNumber(const Decimal& d, absl::string_view what) {
+    absl::StatusOr<int64_t> whole = d.ToInt64();
+    if (!whole.ok()) {
+      Fail(absl::StrCat(what, " is not a whole number within 64 bits: ", d.ToString()));
+      return 0;
+    }
+    return *whole;
+  }
+
   // The policy is too large to compile: not a defect of the checker.
   void TooLarge(std::string message) {
     if (error_.ok()) error_ = absl::ResourceExhaustedError(std::move(message));
@@ -212,7 +224,7 @@ class Compiler {
       case TypeKind::kDecimal:
       case TypeKind::kMoney:
       case TypeKind::kPercent:
-        return ConstI(v.d.ToInt64().value_or(0));
+        return ConstI(WholeNumber(v.d, "a decimal constant held as an integer"));
       default:
         return ConstI(v.i);
     }
@@ -311,7 +323,13 @@ class Compiler {
   uint32_t PaddedConstant(const ExprInfo& info, Rep rep, const Type& other) {
     const int canonical = CanonicalScale(other.kind);
     const Decimal d = info.constant->AsDecimal();
-    if (d.scale() <= canonical) return ConstD(d.Round(canonical).value_or(d));
+    if (d.scale() <= canonical) {
+      // Padding is a fast path only: Decimal::Compare is exact at any
+      // scales. A constant with too many digits to pad (beyond any value of
+      // the type) is compared as it is.
+      absl::StatusOr<Decimal> padded = d.Round(canonical);
+      return ConstD(padded.ok() ? *padded : d);
+    }
     return ConstValue(*info.constant, rep);
   }
 
@@ -709,11 +727,18 @@ class Compiler {
       // A segment per symbol (ordinal); ranges are closed and integral.
       lookup.direct = true;
       segments = type.kind == TypeKind::kBool ? 2 : type.enum_type->symbols.size();
-      first = [](const Domain::Bound& b) {
-        return static_cast<size_t>(std::max<int64_t>(0, b.value.ToInt64().value_or(0)));
+      // The checker's domains of an enum or a bool hold its ordinals only.
+      auto ordinal = [this, &segments](const Domain::Bound& b) -> size_t {
+        const int64_t k = WholeNumber(b.value, "an ordinal");
+        if (k < 0 || static_cast<uint64_t>(k) >= segments) {
+          Fail(absl::StrCat("ordinal ", k, " is outside its type's ", segments, " values"));
+          return 0;
+        }
+        return static_cast<size_t>(k);
       };
-      last = [&](const Domain::Bound& b) {
-        return static_cast<size_t>(b.value.ToInt64().value_or(0));
+      first = [ordinal](const Domain::Bound& b) -> size_t { return b.infinite ? 0 : ordinal(b); };
+      last = [ordinal, &segments](const Domain::Bound& b) -> size_t {
+        return b.infinite ? segments - 1 : ordinal(b);
       };
     } else {
       for (const Domain& d : rows) {
@@ -783,11 +808,17 @@ class Compiler {
       if (lookup.decimal) {
         const int canonical = CanonicalScale(type.kind);
         for (Decimal& b : bounds) {
-          if (canonical > b.scale()) b = b.Round(canonical).value_or(b);
+          // A fast path only, as in PaddedConstant: a bound too long to pad
+          // stays as it is, and compares exactly.
+          if (canonical > b.scale()) {
+            if (absl::StatusOr<Decimal> padded = b.Round(canonical); padded.ok()) b = *padded;
+          }
         }
         lookup.bounds_d = bounds;
       } else {
-        for (const Decimal& b : bounds) lookup.bounds_i.push_back(b.ToInt64().value_or(0));
+        for (const Decimal& b : bounds) {
+          lookup.bounds_i.push_back(WholeNumber(b, "a bound of an int"));
+        }
       }
     }
     prog_.lookups.push_back(std::move(lookup));

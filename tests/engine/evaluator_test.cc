@@ -63,6 +63,31 @@ output third: decimal = 1 / 3
   EXPECT_EQ(Out(d, "third"), "0.333333333333333333");
 }
 
+// Money is compared at its two places; a constant with too many digits to
+// pad to them is compared as it is, and exactly, in a condition and in a
+// band's bounds alike.
+TEST(EvaluatorTest, ConstantsTooLongToPadCompareExactly) {
+  auto policy = CompileText(Header() + R"(
+input amount: money
+output below: bool = amount < 99999999999999999999999999999999999.5
+output above: bool = amount > 99999999999999999999999999999999999.5
+enum Size { any_size, beyond }
+band size: Size on amount
+  | < 99999999999999999999999999999999999.5  => any_size
+  | >= 99999999999999999999999999999999999.5 => beyond
+output banded: Size = size
+)");
+  ASSERT_NE(policy, nullptr);
+  for (const char* amount : {"0.00", "-5.00", "1000000000000000000000000000000000.00"}) {
+    Facts facts;
+    facts.Add("amount", FactValue::Decimal(amount));
+    Decision d = Eval(*policy, facts);
+    EXPECT_EQ(Out(d, "below"), "true") << amount;
+    EXPECT_EQ(Out(d, "above"), "false") << amount;
+    EXPECT_EQ(Out(d, "banded"), "any_size") << amount;
+  }
+}
+
 TEST(EvaluatorTest, RoundingModesAndFunctions) {
   auto policy = CompileText(Header() + R"(
 input x: decimal
