@@ -27,15 +27,6 @@
 namespace creditd::fuzz {
 namespace {
 
-std::vector<engine::Fact> Sorted(const engine::Facts& facts) {
-  std::vector<engine::Fact> out = facts.all();
-  std::sort(out.begin(), out.end(), [](const engine::Fact& a, const engine::Fact& b) {
-    return std::make_tuple(a.name, a.value.kind, a.value.b, a.value.i, a.value.text) <
-           std::make_tuple(b.name, b.value.kind, b.value.b, b.value.i, b.value.text);
-  });
-  return out;
-}
-
 void CheckDecode(const std::string& text) {
   absl::StatusOr<engine::CanonicalFacts> decoded = engine::FactsFromCanonicalJson(text);
   if (!decoded.ok()) {

@@ -1,7 +1,9 @@
 #include "fuzz/fuzz_support.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 #include "absl/strings/str_split.h"
 #include "rapidjson/document.h"
@@ -31,6 +33,15 @@ std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies() {
     for (const engine::BundleVersion& v : decision.versions) policies.push_back(v.policy);
   }
   return policies;
+}
+
+std::vector<engine::Fact> Sorted(const engine::Facts& facts) {
+  std::vector<engine::Fact> out = facts.all();
+  std::sort(out.begin(), out.end(), [](const engine::Fact& a, const engine::Fact& b) {
+    return std::make_tuple(a.name, a.value.kind, a.value.b, a.value.i, a.value.text) <
+           std::make_tuple(b.name, b.value.kind, b.value.b, b.value.i, b.value.text);
+  });
+  return out;
 }
 
 bool IsStrictJson(const std::string& text) {

@@ -9,6 +9,7 @@
 
 #include "engine/bundle.h"
 #include "engine/compiled_policy.h"
+#include "engine/facts.h"
 
 namespace creditd::fuzz {
 
@@ -21,6 +22,10 @@ std::shared_ptr<const engine::Bundle> ReferenceBundle();
 
 // Every version of the bundle's decisions, by name, then in effective order.
 std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies();
+
+// `facts` in an order of their own (by name and value), not the codec's:
+// two sets of facts compare as multisets by their Sorted.
+std::vector<engine::Fact> Sorted(const engine::Facts& facts);
 
 // Whether `text` is one JSON value, well-formed UTF-8, and nothing after it.
 bool IsStrictJson(const std::string& text);

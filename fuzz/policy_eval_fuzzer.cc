@@ -121,16 +121,6 @@ credit::v1::Decision Answer(const engine::Decision& d) {
   return out;
 }
 
-// An order of facts that is not the codec's, to compare them as multisets.
-std::vector<engine::Fact> Sorted(const engine::Facts& facts) {
-  std::vector<engine::Fact> out = facts.all();
-  std::sort(out.begin(), out.end(), [](const engine::Fact& a, const engine::Fact& b) {
-    return std::make_tuple(a.name, a.value.kind, a.value.b, a.value.i, a.value.text) <
-           std::make_tuple(b.name, b.value.kind, b.value.b, b.value.i, b.value.text);
-  });
-  return out;
-}
-
 // The facts' canonical text (what the log stores) decodes to the same facts,
 // whatever bytes their names and texts hold, and does not depend on their
 // order.

@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/decide.h"
+#include "tests/cli/cli_run.h"
 
 namespace creditd::cli {
 namespace {
@@ -175,18 +176,6 @@ TEST(AuditReplayTest, DecisionsOnTwoTextsOfOneVersionStillReplayOnceTheLogIsMigr
       EXPECT_THAT(out.str(), HasSubstr("2 decisions replayed: 2 identical, 0 differ"));
     }
   }
-}
-
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun Creditctl(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = RunCreditctl(args, out, err);
-  return {code, out.str(), err.str()};
 }
 
 // Sets the `column` of record `sequence` to `bytes` (as a BLOB), as someone

@@ -28,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "tests/cli/cli_run.h"
 
 namespace creditd::cli {
 namespace {
@@ -40,18 +41,6 @@ bool Exists(const std::string& path) {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun Creditctl(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = RunCreditctl(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 std::string FreshPath(const std::string& name) {
   // Per process: test binaries of other checkouts may run at the same time.

@@ -13,23 +13,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/decide.h"
+#include "tests/cli/cli_run.h"
 
 namespace creditd::cli {
 namespace {
 
 using ::testing::HasSubstr;
-
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun Creditctl(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = RunCreditctl(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
   std::string path = ::testing::TempDir() + name;
