@@ -15,6 +15,7 @@
 #include "cli/audit_render.h"
 #include "cli/audit_review.h"
 #include "cli/creditctl.h"
+#include "cli/ordered_batches.h"
 #include "cli/replay.h"
 #include "engine/bundle.h"
 
@@ -137,6 +138,44 @@ void Show(const std::string& db, const std::string& id, Context& context) {
 void Replay(const std::string& db, Context& context) {
   std::map<std::string, std::shared_ptr<const engine::CompiledPolicy>> policies;
   int64_t replayed = 0, differ = 0, failed = 0;
+  // Decisions are re-run a batch at a time on every core (a compiled policy
+  // evaluates on many threads at once), and reported in log order.
+  struct Item {
+    audit::AuditRecord record;
+    std::shared_ptr<const engine::CompiledPolicy> policy;
+    absl::StatusOr<Replayed> outcome = Replayed{};
+  };
+  OrderedBatches<Item> replaying(
+      [](Item& item) { item.outcome = ReplayRecord(item.record, *item.policy); },
+      [&](const Item& item) {
+        const audit::AuditRecord& r = item.record;
+        if (!item.outcome.ok()) {
+          context.out << "decision " << r.decision_id
+                      << " does not replay: " << item.outcome.status().message() << "\n";
+          ++failed;
+          return;
+        }
+        if (item.outcome->same) return;
+        context.out << "decision " << r.decision_id << " differs on replay\n";
+        // What differs, a screenful at most.
+        constexpr size_t kLinesShown = 20;
+        const std::vector<absl::string_view> lines =
+            absl::StrSplit(item.outcome->difference, '\n', absl::SkipEmpty());
+        for (size_t k = 0; k < lines.size() && k < kLinesShown; ++k) {
+          context.out << "  " << lines[k] << "\n";
+        }
+        if (lines.size() > kLinesShown) {
+          context.out << "  and " << lines.size() - kLinesShown << " more differences\n";
+        }
+        ++differ;
+      });
+  constexpr size_t kBatch = 256;
+  std::vector<Item> batch;
+  auto report = [&] {
+    replaying.Submit(std::move(batch));
+    batch.clear();
+    batch.reserve(kBatch);
+  };
   absl::Status status = audit::ForEachRecord(db, [&](const audit::AuditRecord& r) {
     if (r.kind != audit::kDecisionRecord) return true;  // a reload: nothing to re-run
     ++replayed;
@@ -152,6 +191,9 @@ void Replay(const std::string& db, Context& context) {
               ? engine::CompileStoredSource(*source, r.policy_sha256, engine::kCanonicalForm)
               : absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>>(source.status());
       if (!compiled.ok()) {
+        // In log order: what was read before is reported first.
+        report();
+        replaying.Drain();
         context.out << "cannot rebuild " << r.policy_name << " " << r.policy_version
                     << " for decision " << r.decision_id << ": " << compiled.status().message()
                     << "\n";
@@ -161,29 +203,12 @@ void Replay(const std::string& db, Context& context) {
       }
       policy = *compiled;
     }
-    absl::StatusOr<Replayed> outcome = ReplayRecord(r, *policy);
-    if (!outcome.ok()) {
-      context.out << "decision " << r.decision_id
-                  << " does not replay: " << outcome.status().message() << "\n";
-      ++failed;
-      return true;
-    }
-    if (!outcome->same) {
-      context.out << "decision " << r.decision_id << " differs on replay\n";
-      // What differs, a screenful at most.
-      constexpr size_t kLinesShown = 20;
-      const std::vector<absl::string_view> lines =
-          absl::StrSplit(outcome->difference, '\n', absl::SkipEmpty());
-      for (size_t k = 0; k < lines.size() && k < kLinesShown; ++k) {
-        context.out << "  " << lines[k] << "\n";
-      }
-      if (lines.size() > kLinesShown) {
-        context.out << "  and " << lines.size() - kLinesShown << " more differences\n";
-      }
-      ++differ;
-    }
+    batch.push_back({r, policy});
+    if (batch.size() == kBatch) report();
     return true;
   });
+  report();
+  replaying.Finish();
   if (!status.ok()) {
     context.err << "creditctl: " << status.message() << "\n";
     context.exit_code = kExitUsage;
