@@ -1176,6 +1176,7 @@ class Compiler {
       if (out.decl->value != nullptr) {
         Emit(OpCode::kMove, slot.slot, Expr(*out.decl->value, rep));
         Emit(OpCode::kMove, slot.has_value_slot, ConstI(1));
+        InputsRead(*out.decl->value, &slot.reads);
       } else {
         // Enums start at their lowest symbol, sets empty; others are unset.
         const bool natural =
@@ -1187,6 +1188,7 @@ class Compiler {
       for (size_t r = 0; r < p_.rules.size(); ++r) {
         for (const ast::Effect& effect : p_.rules[r].decl->effects) {
           if (effect.target.name != out.name) continue;
+          if (effect.value != nullptr) InputsRead(*effect.value, &slot.reads);
           Targeting t{&p_.rules[r], &policy_->rules_[r], &effect};
           switch (effect.kind) {
             case ast::EffectKind::kSet:

@@ -123,6 +123,25 @@ TEST(AuthoringTest, FmtChecksADirectoryAndShowsHowAFileDiffers) {
   EXPECT_EQ(again.out, "");
 }
 
+// An input read only by an output's expression, or by a rule's effect, is
+// read: explain shows its value.
+TEST(AuthoringTest, ExplainShowsInputsThatOnlyOutputsRead) {
+  const std::string dir = FreshDir("explain_reads");
+  Write(dir + "/o.credit",
+        "policy o\n  version 1.0.0\n  effective 2026-01-01\n\n"
+        "input exposure: money\ninput limit: money\ninput bonus: money\ninput unused: int\n\n"
+        "output headroom: money = limit - exposure\noutput extra: money = 0\n\n"
+        "rule more\n  when exposure > 0\n  then set extra = bonus\n");
+  Write(dir + "/o.json",
+        R"({"exposure": "10.00", "limit": "50.00", "bonus": "7.00", "unused": 1})");
+  CliRun run = Creditctl({"explain", dir + "/o.credit", "-f", dir + "/o.json"});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("  exposure  10"));
+  EXPECT_THAT(run.out, HasSubstr("  limit     50"));
+  EXPECT_THAT(run.out, HasSubstr("  bonus     7"));
+  EXPECT_THAT(run.out, HasSubstr("  unused    (not read)\n"));
+}
+
 TEST(UnifiedDiffTest, HunksWithContextAsDiffPrintsThem) {
   EXPECT_EQ(UnifiedDiff("a\nb\n", "a\nb\n", "x", "y"), "");
   EXPECT_EQ(UnifiedDiff("a\nb\nc\n", "a\nB\nc\n", "x", "y"),
