@@ -73,6 +73,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddEvalCommand(app, context);
   AddTestCommand(app, context);
   AddExplainCommand(app, context);
+  AddSchemaCommand(app, context);
   AddAuditCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.

@@ -45,6 +45,7 @@ void AddFmtCommand(CLI::App& app, Context& context);
 void AddEvalCommand(CLI::App& app, Context& context);
 void AddTestCommand(CLI::App& app, Context& context);
 void AddExplainCommand(CLI::App& app, Context& context);
+void AddSchemaCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

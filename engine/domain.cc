@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -285,17 +286,25 @@ std::optional<Value> Domain::Example() const {
   } else {
     v = Decimal::FromInt(0);
   }
+  return ValueAt(v);
+}
+
+std::optional<Value> Domain::ValueAt(const Decimal& point) const {
   switch (type_.kind) {
     case TypeKind::kBool:
-      return Value::Bool(!v.is_zero());
+      return Value::Bool(!point.is_zero());
     case TypeKind::kInt:
-      return Value::Int(v.ToInt64().value_or(0));
     case TypeKind::kDate:
-      return Value::Date(v.ToInt64().value_or(0));
-    case TypeKind::kEnum:
-      return Value::Enum(static_cast<int>(v.ToInt64().value_or(0)));
+    case TypeKind::kEnum: {
+      absl::StatusOr<int64_t> whole = point.ToInt64();
+      if (!whole.ok()) return std::nullopt;
+      if (type_.kind == TypeKind::kInt) return Value::Int(*whole);
+      if (type_.kind == TypeKind::kDate) return Value::Date(*whole);
+      if (*whole < 0 || *whole > std::numeric_limits<int>::max()) return std::nullopt;
+      return Value::Enum(static_cast<int>(*whole));
+    }
     default:
-      return Value::Dec(type_.kind, v);
+      return Value::Dec(type_.kind, point);
   }
 }
 

@@ -58,6 +58,10 @@ class Domain {
   // A value in the domain a person would pick as an example (a bound, a
   // midpoint, a whole number); nullopt when empty.
   std::optional<Value> Example() const;
+  // The value of this domain's type at `point` (a bound of one of its
+  // ranges: an int, a day number, an ordinal, or a decimal); nullopt when
+  // the type cannot hold it.
+  std::optional<Value> ValueAt(const Decimal& point) const;
   // The domain in policy syntax: "[0, 200]", ">= 0", "{A, B}".
   std::string ToString() const;
 

@@ -32,6 +32,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"/credit.v1.DecisionService/EvaluateStream", Role::kEvaluate},
     {"/credit.v1.PolicyService/ListPolicies", Role::kReview},
     {"/credit.v1.PolicyService/GetPolicySource", Role::kReview},
+    {"/credit.v1.PolicyService/DescribeDecision", Role::kEvaluate},
     {"/credit.v1.PolicyService/ValidatePolicy", Role::kReview},
     {"/credit.v1.PolicyService/Reload", Role::kAdmin},
 };

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "api/describe.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -25,6 +26,7 @@ constexpr char kEvaluate[] = "/credit.v1.DecisionService/Evaluate";
 constexpr char kEvaluateStream[] = "/credit.v1.DecisionService/EvaluateStream";
 constexpr char kListPolicies[] = "/credit.v1.PolicyService/ListPolicies";
 constexpr char kGetPolicySource[] = "/credit.v1.PolicyService/GetPolicySource";
+constexpr char kDescribeDecision[] = "/credit.v1.PolicyService/DescribeDecision";
 constexpr char kValidatePolicy[] = "/credit.v1.PolicyService/ValidatePolicy";
 constexpr char kReload[] = "/credit.v1.PolicyService/Reload";
 
@@ -696,6 +698,37 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(grpc::CallbackServe
   }
   FillId(policy->id(), call->response()->mutable_id());
   call->response()->set_source(policy->canonical_source());
+  call->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyServiceImpl::DescribeDecision(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* bytes,
+                                                              grpc::ByteBuffer* out) {
+  auto* call = new UnaryCall<v1::DescribeDecisionRequest, v1::DescribeDecisionResponse>(
+      state_, context, out);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (!call->Begin(kDescribeDecision, *bytes, kSmallRequestBytes)) return reactor;
+  const v1::DescribeDecisionRequest& request = call->request();
+  // The version an unpinned Evaluate would get now, or the one pinned.
+  std::shared_ptr<const engine::CompiledPolicy> policy;
+  if (request.policy_version().empty()) {
+    std::shared_ptr<const engine::Bundle> bundle = state_.registry.Current();
+    const engine::BundleVersion* in_force =
+        bundle != nullptr ? bundle->InForce(request.decision(), state_.registry.Now()) : nullptr;
+    if (in_force != nullptr) policy = in_force->policy;
+  } else {
+    policy = state_.registry.Find(request.decision(), request.policy_version());
+  }
+  if (policy == nullptr) {
+    call->Finish(
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("no decision `", engine::EchoText(request.decision()), "`",
+                                  request.policy_version().empty() ? " in force" : " version ",
+                                  engine::EchoText(request.policy_version()))));
+    return reactor;
+  }
+  api::DescribeDecision(*policy, call->response());
   call->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -87,9 +87,10 @@ using RawDecisionService = credit::v1::DecisionService::WithRawCallbackMethod_Ev
         credit::v1::DecisionService::Service>>;
 using RawPolicyService = credit::v1::PolicyService::WithRawCallbackMethod_ListPolicies<
     credit::v1::PolicyService::WithRawCallbackMethod_GetPolicySource<
-        credit::v1::PolicyService::WithRawCallbackMethod_ValidatePolicy<
-            credit::v1::PolicyService::WithRawCallbackMethod_Reload<
-                credit::v1::PolicyService::Service>>>>;
+        credit::v1::PolicyService::WithRawCallbackMethod_DescribeDecision<
+            credit::v1::PolicyService::WithRawCallbackMethod_ValidatePolicy<
+                credit::v1::PolicyService::WithRawCallbackMethod_Reload<
+                    credit::v1::PolicyService::Service>>>>>;
 
 class DecisionServiceImpl final : public RawDecisionService {
  public:
@@ -117,6 +118,9 @@ class PolicyServiceImpl final : public RawPolicyService {
   grpc::ServerUnaryReactor* GetPolicySource(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DescribeDecision(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;

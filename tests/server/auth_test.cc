@@ -36,6 +36,8 @@ TEST(AuthTest, EveryApiMethodHasARole) {
   EXPECT_FALSE(RoleFor("/credit.v1.PolicyService/Added").has_value());
   EXPECT_EQ(*RoleFor("/credit.v1.PolicyService/Reload"), Role::kAdmin);
   EXPECT_EQ(*RoleFor("/credit.v1.DecisionService/EvaluateStream"), Role::kEvaluate);
+  // A client team learns the contract with the role it calls with.
+  EXPECT_EQ(*RoleFor("/credit.v1.PolicyService/DescribeDecision"), Role::kEvaluate);
 }
 
 TEST(AuthTest, ReadsRolesWithIdentitiesThatHoldSpaces) {
