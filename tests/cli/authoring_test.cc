@@ -12,26 +12,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cli/cli_run.h"
+#include "tests/engine/test_files.h"
 
 namespace creditd::cli {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string FreshDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
-  std::error_code error;
-  std::filesystem::remove_all(dir, error);
-  std::filesystem::create_directories(dir, error);
-  EXPECT_FALSE(error) << error.message();
-  return dir;
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
+using engine::testing::MakeDir;
+using engine::testing::Write;
 
 std::string Read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,7 +37,7 @@ constexpr char kTests[] = R"({"cases": [
 ]})";
 
 TEST(AuthoringTest, ATestFileIsForThePolicyOfItsWholeName) {
-  const std::string dir = FreshDir("versioned_tests");
+  const std::string dir = MakeDir("versioned_tests");
   Write(dir + "/credit_check-1.0.0.credit", kPolicy);
   Write(dir + "/credit_check-1.0.0.tests.json", kTests);
   CliRun run = Creditctl({"test", dir});
@@ -57,7 +46,7 @@ TEST(AuthoringTest, ATestFileIsForThePolicyOfItsWholeName) {
 }
 
 TEST(AuthoringTest, ATestFileWithoutItsPolicyIsAUsageError) {
-  const std::string dir = FreshDir("orphan_tests");
+  const std::string dir = MakeDir("orphan_tests");
   Write(dir + "/credit_check-1.0.0.tests.json", kTests);
   CliRun run = Creditctl({"test", dir});
   EXPECT_EQ(run.code, kExitUsage);
@@ -70,7 +59,7 @@ TEST(AuthoringTest, ATestFileWithoutItsPolicyIsAUsageError) {
 }
 
 TEST(AuthoringTest, ACleanCheckSaysSo) {
-  const std::string dir = FreshDir("clean_check");
+  const std::string dir = MakeDir("clean_check");
   Write(dir + "/credit_check.credit", kPolicy);
   CliRun file = Creditctl({"check", dir + "/credit_check.credit"});
   EXPECT_EQ(file.code, kExitOk) << file.err;
@@ -81,7 +70,7 @@ TEST(AuthoringTest, ACleanCheckSaysSo) {
 }
 
 TEST(AuthoringTest, FmtChecksADirectoryAndShowsHowAFileDiffers) {
-  const std::string dir = FreshDir("fmt_dir");
+  const std::string dir = MakeDir("fmt_dir");
   const std::string untidy =
       "policy credit_check\n  version 1.0.0\n  effective 2026-01-01\n\n"
       "input exposure:money\noutput high: bool = exposure>1000\n";
@@ -126,7 +115,7 @@ TEST(AuthoringTest, FmtChecksADirectoryAndShowsHowAFileDiffers) {
 // An input read only by an output's expression, or by a rule's effect, is
 // read: explain shows its value.
 TEST(AuthoringTest, ExplainShowsInputsThatOnlyOutputsRead) {
-  const std::string dir = FreshDir("explain_reads");
+  const std::string dir = MakeDir("explain_reads");
   Write(dir + "/o.credit",
         "policy o\n  version 1.0.0\n  effective 2026-01-01\n\n"
         "input exposure: money\ninput limit: money\ninput bonus: money\ninput unused: int\n\n"
