@@ -762,7 +762,7 @@ bool SqliteStore::StepSnapshot() {
 // Reading.
 
 absl::Status ForEachRecord(const std::string& path,
-                           const std::function<bool(const AuditRecord&)>& visit) {
+                           const std::function<bool(AuditRecord&)>& visit) {
   return ForEachMatchingRecord(path, RecordFilter{}, visit);
 }
 
@@ -1002,7 +1002,7 @@ void BindFilter(sqlite3_stmt* s, const FilterSql& sql) {
 }  // namespace
 
 absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& filter,
-                                   const std::function<bool(const AuditRecord&)>& visit) {
+                                   const std::function<bool(AuditRecord&)>& visit) {
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   absl::StatusOr<FilterSql> sql = ToSql(db->get(), filter);

@@ -126,8 +126,9 @@ absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
 absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
                                                       const std::string& decision_id);
 // Calls `visit` for every record in order; stops early when it returns false.
+// Each record is the visitor's: it may move from it.
 absl::Status ForEachRecord(const std::string& path,
-                           const std::function<bool(const AuditRecord&)>& visit);
+                           const std::function<bool(AuditRecord&)>& visit);
 // The canonical source stored for a policy sha256.
 absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
 // Every version the log at `path` has bound, with its text, as
@@ -165,7 +166,7 @@ struct RecordFilter {
 // `until`), DataLoss when the log cannot be read to its end, never fewer
 // records reported as all of them.
 absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& filter,
-                                   const std::function<bool(const AuditRecord&)>& visit);
+                                   const std::function<bool(AuditRecord&)>& visit);
 
 // How many records match `filter` (what ForEachMatchingRecord would visit),
 // with the same errors; for progress reports.

@@ -176,7 +176,7 @@ void Replay(const std::string& db, Context& context) {
     batch.clear();
     batch.reserve(kBatch);
   };
-  absl::Status status = audit::ForEachRecord(db, [&](const audit::AuditRecord& r) {
+  absl::Status status = audit::ForEachRecord(db, [&](audit::AuditRecord& r) {
     if (r.kind != audit::kDecisionRecord) return true;  // a reload: nothing to re-run
     ++replayed;
     auto& policy = policies[r.policy_sha256];
@@ -203,7 +203,7 @@ void Replay(const std::string& db, Context& context) {
       }
       policy = *compiled;
     }
-    batch.push_back({r, policy});
+    batch.push_back({std::move(r), policy});
     if (batch.size() == kBatch) report();
     return true;
   });
