@@ -127,8 +127,7 @@ absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
                                                       const std::string& decision_id);
 // Calls `visit` for every record in order; stops early when it returns false.
 // Each record is the visitor's: it may move from it.
-absl::Status ForEachRecord(const std::string& path,
-                           const std::function<bool(AuditRecord&)>& visit);
+absl::Status ForEachRecord(const std::string& path, const std::function<bool(AuditRecord&)>& visit);
 // The canonical source stored for a policy sha256.
 absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256);
 // Every version the log at `path` has bound, with its text, as

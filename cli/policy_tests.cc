@@ -69,13 +69,20 @@ bool OutputMatches(const engine::OutputValue& actual, const rapidjson::Value& ex
     case engine::TypeKind::kPercent:
     case engine::TypeKind::kInt: {
       std::string text = ScalarText(expected);
-      engine::Decimal want;
       const bool percent = !text.empty() && text.back() == '%';
-      if (percent) text.pop_back();
+      if (percent) {
+        text.pop_back();
+        // Shown as the case writes it: "66.67%" against "66.66%", not a
+        // fraction against percent points.
+        if (type.kind == engine::TypeKind::kPercent) {
+          *shown = absl::StrCat("\"", engine::FormatValue(actual.value, type), "\"");
+        }
+      }
       absl::StatusOr<engine::Decimal> parsed = engine::Decimal::Parse(text);
       if (!parsed.ok()) return false;
-      want = percent ? parsed->Div(engine::Decimal::FromInt(100)).value_or(*parsed) : *parsed;
-      return want == actual.value.AsDecimal();
+      absl::StatusOr<engine::Decimal> want =
+          percent ? parsed->Div(engine::Decimal::FromInt(100)) : parsed;
+      return want.ok() && *want == actual.value.AsDecimal();
     }
     default:
       return ScalarText(expected) == engine::FormatValue(actual.value, type);

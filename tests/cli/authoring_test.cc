@@ -131,6 +131,25 @@ TEST(AuthoringTest, ExplainShowsInputsThatOnlyOutputsRead) {
   EXPECT_THAT(run.out, HasSubstr("  unused    (not read)\n"));
 }
 
+// A failing percent is shown as the case writes it: percent points against
+// percent points, a fraction against a fraction.
+TEST(AuthoringTest, APercentThatDiffersIsShownAsTheCaseWroteIt) {
+  const std::string dir = MakeDir("percent_shown");
+  Write(dir + "/pc.credit",
+        "policy pc\n  version 1.0.0\n  effective 2026-01-01\n\n"
+        "input rate: percent\noutput used: percent = rate * 2\n");
+  Write(dir + "/pc.tests.json", R"({"cases": [
+    {"name": "points", "facts": {"rate": "0.3333"}, "expect": {"outputs": {"used": "66.65%"}}},
+    {"name": "fraction", "facts": {"rate": "0.3333"}, "expect": {"outputs": {"used": "0.6665"}}},
+    {"name": "right", "facts": {"rate": "0.3333"}, "expect": {"outputs": {"used": "66.66%"}}}
+  ]})");
+  CliRun run = Creditctl({"test", dir});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.out, HasSubstr("outputs.used: expected \"66.65%\", got \"66.66%\""));
+  EXPECT_THAT(run.out, HasSubstr("outputs.used: expected \"0.6665\", got \"0.6666\""));
+  EXPECT_THAT(run.out, HasSubstr("3 cases: 1 passed, 2 failed"));
+}
+
 TEST(UnifiedDiffTest, HunksWithContextAsDiffPrintsThem) {
   EXPECT_EQ(UnifiedDiff("a\nb\n", "a\nb\n", "x", "y"), "");
   EXPECT_EQ(UnifiedDiff("a\nb\nc\n", "a\nB\nc\n", "x", "y"),
