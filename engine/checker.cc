@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "engine/arithmetic.h"
+#include "engine/ast_walk.h"
 
 namespace creditd::engine {
 
@@ -649,58 +650,21 @@ class Checker {
 
   // The names a definition's expressions mention (and its factors score).
   std::vector<const std::string*> NamesUsed(const Symbol& s) const {
-    std::vector<const ast::Expr*> roots;
     std::vector<const std::string*> names;
-    auto test = [&](const ast::Test& t) {
-      roots.push_back(t.value.get());
-      if (t.interval != nullptr) {
-        roots.push_back(t.interval->low.get());
-        roots.push_back(t.interval->high.get());
-      }
-      for (const ast::ExprPtr& e : t.set) roots.push_back(e.get());
+    auto name = [&](const ast::Expr& e) {
+      if (e.kind == ast::ExprKind::kName) names.push_back(&e.text);
     };
     const size_t i = static_cast<size_t>(s.index);
     if (s.kind == Symbol::Kind::kLet) {
-      roots.push_back(lets_[i].decl->value.get());
+      walk::DeclNodes(*lets_[i].decl, name);
     } else if (s.kind == Symbol::Kind::kBand) {
-      roots.push_back(bands_[i].decl->subject.get());
-      for (const ast::Row& row : bands_[i].decl->rows) {
-        test(row.test);
-        roots.push_back(row.value.get());
-      }
+      walk::DeclNodes(*bands_[i].decl, name);
     } else if (s.kind == Symbol::Kind::kTable) {
-      for (const ast::ExprPtr& e : tables_[i].decl->inputs) roots.push_back(e.get());
-      for (const ast::TableRow& row : tables_[i].decl->rows) {
-        for (const ast::Test& t : row.tests) test(t);
-        for (const ast::ExprPtr& e : row.values) roots.push_back(e.get());
-      }
+      walk::DeclNodes(*tables_[i].decl, name);
     } else {
-      for (const ast::ScoreGroup& group : scorecards_[i].decl->groups) {
-        roots.push_back(group.weight.get());
-        for (const ast::Factor& factor : group.factors) {
-          names.push_back(&factor.subject.name);
-          roots.push_back(factor.reason_threshold.get());
-          for (const ast::Row& row : factor.rows) {
-            test(row.test);
-            roots.push_back(row.value.get());
-          }
-        }
-      }
-    }
-    // Every node of every root, with a stack of our own.
-    std::vector<const ast::Expr*> stack;
-    for (const ast::Expr* root : roots) {
-      if (root != nullptr) stack.push_back(root);
-    }
-    while (!stack.empty()) {
-      const ast::Expr* e = stack.back();
-      stack.pop_back();
-      if (e->kind == ast::ExprKind::kName) names.push_back(&e->text);
-      for (const ast::ExprPtr& arg : e->args) stack.push_back(arg.get());
-      if (e->interval != nullptr) {
-        stack.push_back(e->interval->low.get());
-        stack.push_back(e->interval->high.get());
-      }
+      walk::FactorSubjects(*scorecards_[i].decl,
+                           [&](const ast::Ident& subject) { names.push_back(&subject.name); });
+      walk::DeclNodes(*scorecards_[i].decl, name);
     }
     return names;
   }
