@@ -95,7 +95,8 @@ struct TableInfo {
 struct FactorInfo {
   std::string subject;
   Type subject_type;
-  int reason = -1;  // index into reasons, or -1
+  Symbol subject_symbol;  // the input, let or band it scores
+  int reason = -1;        // index into reasons, or -1
   Decimal max_points;
   // The reason applies when points < reason_below (<= with inclusive).
   Decimal reason_below;
