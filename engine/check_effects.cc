@@ -25,9 +25,10 @@ void CheckEffectValue(CheckContext& ctx, const ast::Effect& effect, const Output
   }
 }
 
+// Checks one effect of `rule`, and says in `resolved` what it refers to.
 void CheckEffect(CheckContext& ctx, const RuleInfo& rule, const ast::Effect& effect,
-                 bool rule_has_reason) {
-  if (effect.code) ResolveReason(ctx, *effect.code);
+                 bool rule_has_reason, EffectInfo* resolved) {
+  if (effect.code) resolved->reason = ResolveReason(ctx, *effect.code);
   switch (effect.kind) {
     case ast::EffectKind::kOutcome: {
       if (ctx.policy->outcome == nullptr) {
@@ -47,6 +48,7 @@ void CheckEffect(CheckContext& ctx, const RuleInfo& rule, const ast::Effect& eff
             absl::StrCat("the outcomes are ", absl::StrJoin(ctx.policy->outcome->symbols, ", ")));
         return;
       }
+      resolved->outcome = ordinal;
       if (ordinal > ctx.policy->outcome_initial && !rule_has_reason) {
         ctx.Error("E0404", effect.span,
                   absl::StrCat("rule ", Quoted(rule.id), " gives ", Quoted(effect.target.name),
@@ -64,6 +66,7 @@ void CheckEffect(CheckContext& ctx, const RuleInfo& rule, const ast::Effect& eff
       break;
   }
   const int target = ResolveTarget(ctx, effect.target);
+  resolved->output = target;
   OutputInfo* out = target < 0 ? nullptr : &ctx.policy->outputs[static_cast<size_t>(target)];
   if (out == nullptr) {
     CheckExpr(ctx, *effect.value, nullptr);
@@ -155,7 +158,11 @@ void CheckRules(CheckContext& ctx) {
     for (const ast::Effect& effect : decl->effects) {
       if (effect.code) has_reason = true;
     }
-    for (const ast::Effect& effect : decl->effects) CheckEffect(ctx, rule, effect, has_reason);
+    for (const ast::Effect& effect : decl->effects) {
+      EffectInfo resolved;
+      CheckEffect(ctx, rule, effect, has_reason, &resolved);
+      rule.effects.push_back(resolved);
+    }
     ctx.policy->rules.push_back(std::move(rule));
     for (const ast::Effect& effect : decl->effects) {
       if (effect.kind == ast::EffectKind::kSet) {
