@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "audit/sqlite_store.h"
 #include "cli/audit_render.h"
+#include "cli/output.h"
 #include "rapidjson/document.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
@@ -278,115 +279,6 @@ void PrintListRow(const ListRow& row, const std::array<size_t, kListColumns>& wi
 }
 
 // ---------------------------------------------------------------------------
-// Where an export goes.
-
-class ExportOutput {
- public:
-  virtual ~ExportOutput() = default;
-  // Appends `text`; false once writing has failed (Finish says why).
-  virtual bool Write(absl::string_view text) = 0;
-  // Completes the output, or says why it could not be.
-  virtual absl::Status Finish() = 0;
-};
-
-// Standard output: what was written before an error stays written.
-class StreamOutput : public ExportOutput {
- public:
-  explicit StreamOutput(std::ostream& out) : out_(out) {}
-  bool Write(absl::string_view text) override {
-    out_.write(text.data(), static_cast<std::streamsize>(text.size()));
-    return out_.good();
-  }
-  absl::Status Finish() override {
-    out_.flush();
-    if (!out_.good()) return absl::UnavailableError("cannot write the export to standard output");
-    return absl::OkStatus();
-  }
-
- private:
-  std::ostream& out_;
-};
-
-// A file, written as FILE.tmp (readable by its owner alone: the log's
-// customer ids and facts are in it), synced and renamed to FILE when
-// complete; removed when not, so a failed export never leaves part of a file
-// under the name asked for.
-class FileOutput : public ExportOutput {
- public:
-  static absl::StatusOr<std::unique_ptr<FileOutput>> Create(const std::string& path) {
-    std::string temporary = path + ".tmp";
-    // A temporary file left by an export that was killed.
-    if (unlink(temporary.c_str()) != 0 && errno != ENOENT) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot remove `", temporary, "`: ", std::strerror(errno)));
-    }
-    const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create `", temporary, "`: ", std::strerror(errno)));
-    }
-    return std::unique_ptr<FileOutput>(new FileOutput(path, std::move(temporary), fd));
-  }
-
-  ~FileOutput() override {
-    if (fd_ >= 0) {
-      close(fd_);
-      unlink(temporary_.c_str());
-    }
-  }
-
-  bool Write(absl::string_view text) override {
-    if (!error_.ok()) return false;
-    buffer_.append(text.data(), text.size());
-    if (buffer_.size() >= kBufferBytes) Flush();
-    return error_.ok();
-  }
-
-  absl::Status Finish() override {
-    Flush();
-    if (error_.ok() && fsync(fd_) != 0) Fail("cannot write");
-    if (close(std::exchange(fd_, -1)) != 0 && error_.ok()) Fail("cannot write");
-    if (error_.ok() && std::rename(temporary_.c_str(), path_.c_str()) != 0) {
-      error_ = absl::UnavailableError(absl::StrCat("cannot rename `", temporary_, "` to `", path_,
-                                                   "`: ", std::strerror(errno)));
-    }
-    if (!error_.ok()) unlink(temporary_.c_str());
-    return error_;
-  }
-
- private:
-  static constexpr size_t kBufferBytes = 1 << 16;
-
-  FileOutput(std::string path, std::string temporary, int fd)
-      : path_(std::move(path)), temporary_(std::move(temporary)), fd_(fd) {}
-
-  void Flush() {
-    size_t written = 0;
-    while (error_.ok() && written < buffer_.size()) {
-      const ssize_t n = write(fd_, buffer_.data() + written, buffer_.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        Fail("cannot write");
-        break;
-      }
-      written += static_cast<size_t>(n);
-    }
-    buffer_.clear();
-  }
-
-  void Fail(absl::string_view what) {
-    error_ = absl::UnavailableError(absl::StrCat(
-        what, " `", temporary_, "`: ", std::strerror(errno), "; `", path_, "` is left as it was"));
-  }
-
-  std::string path_;
-  std::string temporary_;
-  int fd_;
-  std::string buffer_;
-  absl::Status error_;
-};
-
-// ---------------------------------------------------------------------------
 // The verbs.
 
 struct ReviewFlags {
@@ -446,7 +338,7 @@ void List(const ReviewFlags& flags, Context& context) {
 }
 
 void Export(const ReviewFlags& flags, Context& context) {
-  std::unique_ptr<ExportOutput> output;
+  std::unique_ptr<Output> output;
   if (flags.output.empty()) {
     output = std::make_unique<StreamOutput>(context.out);
   } else {

@@ -163,6 +163,9 @@ void AddCheckCommand(CLI::App& app, Context& context) {
     } else if (errors + warnings > 0) {
       context.err << errors << (errors == 1 ? " error, " : " errors, ") << warnings
                   << (warnings == 1 ? " warning\n" : " warnings\n");
+    } else {
+      // Clean says so: silence could also be a check that never ran.
+      context.out << "no errors, no warnings\n";
     }
     context.out << stats;
     context.exit_code = errors > 0 ? kExitFailure : kExitOk;

@@ -1,11 +1,14 @@
 // creditctl fmt PATH...: prints policies in canonical form, checks or rewrites them.
-#include <fstream>
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "cli/creditctl.h"
+#include "cli/output.h"
+#include "cli/text_diff.h"
 #include "dsl/diagnostic.h"
 #include "dsl/formatter.h"
 #include "dsl/parser.h"
@@ -23,16 +26,34 @@ void AddFmtCommand(CLI::App& app, Context& context) {
   auto* command = app.add_subcommand("fmt", "Print policy files in canonical form");
   command->footer(
       "Examples:\n"
-      "  creditctl fmt policies/dunning.credit          print the canonical form\n"
-      "  creditctl fmt --check policies/*.credit        exit 1 if any file is not canonical\n"
-      "  creditctl fmt -w policies/*.credit             rewrite the files in place");
-  command->add_option("paths", flags->paths, "policy files")->required()->check(CLI::ExistingFile);
-  auto* check = command->add_flag("--check", flags->check,
-                                  "print nothing; list the files that are not canonical, exit 1");
-  command->add_flag("-w,--write", flags->write, "rewrite files in place")->excludes(check);
+      "  creditctl fmt policies/dunning.credit   print the canonical form\n"
+      "  creditctl fmt --check policies          show how each file that is not canonical\n"
+      "                                          differs (a unified diff), exit 1\n"
+      "  creditctl fmt -w policies               rewrite the files that are not canonical");
+  command->add_option("paths", flags->paths, "policy files or directories (their *.credit files)")
+      ->required();
+  auto* check = command->add_flag(
+      "--check", flags->check,
+      "change nothing; print a unified diff for each file that is not canonical, exit 1");
+  command
+      ->add_flag("-w,--write", flags->write,
+                 "rewrite the files that are not canonical (each replaced whole, by rename)")
+      ->excludes(check);
   command->callback([&context, flags] {
+    absl::StatusOr<std::vector<std::string>> paths = ExpandPolicyPaths(flags->paths);
+    if (!paths.ok()) {
+      context.err << "creditctl: " << paths.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
+    if (paths->empty()) {
+      context.err << "creditctl: no *.credit files found\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
     dsl::SourceSet sources;
-    for (const std::string& path : flags->paths) {
+    int differ = 0;
+    for (const std::string& path : *paths) {
       absl::StatusOr<std::string> text = ReadFile(path);
       if (!text.ok()) {
         context.err << "creditctl: " << text.status().message() << "\n";
@@ -51,15 +72,24 @@ void AddFmtCommand(CLI::App& app, Context& context) {
       const std::string formatted = dsl::Format(**file, sources.file(index));
       if (flags->check) {
         if (formatted != original) {
-          context.out << path << "\n";
+          ++differ;
+          context.out << UnifiedDiff(original, formatted, path, path + " (canonical)");
           context.exit_code = kExitFailure;
         }
       } else if (flags->write) {
         if (formatted != original) {
-          std::ofstream out(path, std::ios::binary | std::ios::trunc);
-          out << formatted;
-          if (!out.flush()) {
-            context.err << "creditctl: cannot write " << path << "\n";
+          // Replaced whole, keeping its permissions: a failed write leaves
+          // the policy as it was, never cut short.
+          struct stat st;
+          const mode_t mode = stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0644;
+          absl::StatusOr<std::unique_ptr<FileOutput>> output = FileOutput::Create(path, mode);
+          absl::Status status = output.ok() ? absl::OkStatus() : output.status();
+          if (status.ok()) {
+            (*output)->Write(formatted);
+            status = (*output)->Finish();
+          }
+          if (!status.ok()) {
+            context.err << "creditctl: " << status.message() << "\n";
             context.exit_code = kExitUsage;
             return;
           }
@@ -67,6 +97,10 @@ void AddFmtCommand(CLI::App& app, Context& context) {
       } else {
         context.out << formatted;
       }
+    }
+    if (flags->check && differ > 0) {
+      context.err << differ << (differ == 1 ? " file is" : " files are") << " not canonical: "
+                  << "`creditctl fmt -w` rewrites " << (differ == 1 ? "it" : "them") << "\n";
     }
   });
 }

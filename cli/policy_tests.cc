@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/creditctl.h"
@@ -161,14 +162,26 @@ absl::StatusOr<std::string> PolicyPathFor(const std::string& test_path) {
   rapidjson::Document doc;
   doc.Parse(text->c_str(), text->size());
   const std::filesystem::path dir = std::filesystem::path(test_path).parent_path();
+  std::string policy;
   if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("policy") &&
       doc["policy"].IsString()) {
-    return (dir / doc["policy"].GetString()).string();
+    policy = (dir / doc["policy"].GetString()).string();
+  } else {
+    // NAME.tests.json tests NAME.credit, whatever dots NAME holds
+    // (credit_check-1.0.0.tests.json tests credit_check-1.0.0.credit).
+    std::string stem = std::filesystem::path(test_path).filename().string();
+    constexpr absl::string_view kSuffix = ".tests.json";
+    if (absl::EndsWith(stem, kSuffix)) stem.resize(stem.size() - kSuffix.size());
+    policy = (dir / (stem + ".credit")).string();
   }
-  std::string stem = std::filesystem::path(test_path).filename().string();
-  const size_t dot = stem.find('.');
-  if (dot != std::string::npos) stem = stem.substr(0, dot);
-  return (dir / (stem + ".credit")).string();
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(policy, error)) {
+    return absl::NotFoundError(absl::StrCat(
+        test_path, " tests `", policy,
+        "`, which is not there: name a test file after its policy (NAME.tests.json beside "
+        "NAME.credit), or say which policy it tests with a \"policy\" member"));
+  }
+  return policy;
 }
 
 absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,

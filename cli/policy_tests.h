@@ -57,7 +57,8 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
                                            const TestRunOptions& options, std::ostream& out);
 
 // The policy a test file is for: its "policy" member (a path relative to the
-// test file), or the .credit file with the test file's stem.
+// test file), or NAME.credit beside NAME.tests.json. NotFound, naming both,
+// when that policy file is not there (a usage error).
 absl::StatusOr<std::string> PolicyPathFor(const std::string& test_path);
 
 }  // namespace creditd::cli

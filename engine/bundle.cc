@@ -21,15 +21,30 @@ const char kVersionRebound[] = "E0602";
 
 namespace {
 
-// An error with no code or place: a file that cannot be read, a directory
-// that cannot be listed.
-void LoadError(BundleLoad& load, absl::string_view message) {
-  absl::StrAppend(&load.report, "error: ", message, "\n");
+// Codes of a load's errors that have no place in a text
+// (docs/diagnostics.md).
+constexpr char kCannotRead[] = "E0008";
+constexpr char kNothingToServe[] = "E0009";
+constexpr char kCannotCompile[] = "E0010";
+constexpr char kBadHeaderValue[] = "E0103";
+constexpr char kFileTooLarge[] = "E0002";
+constexpr char kTableTooLarge[] = "E0319";
+
+// An error with no place: a file that cannot be read, a directory that
+// cannot be listed, nothing to serve.
+void LoadError(BundleLoad& load, const char* code, absl::string_view message) {
+  absl::StrAppend(&load.report, "error[", code, "]: ", message, "\n");
   dsl::Diagnostic d;
+  d.code = code;
   d.message = std::string(message);
   load.diagnostics.push_back(std::move(d));
   load.diagnostic_files.emplace_back();
   ++load.errors;
+}
+
+// The code of a file that could not be read: too large, or not readable.
+const char* ReadErrorCode(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) ? kFileTooLarge : kCannotRead;
 }
 
 // Reads each file of the directory once per load and keeps what it read (or
@@ -73,7 +88,8 @@ std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReade
   dsl::DiagnosticSink sink;
   absl::StatusOr<std::unique_ptr<CheckedPolicy>> checked = LoadAndCheck(path, reader, sink);
   if (!checked.ok()) {
-    LoadError(load, checked.status().message());  // the reader's message names the file
+    // The reader's message names the file.
+    LoadError(load, ReadErrorCode(checked.status()), checked.status().message());
     return nullptr;
   }
   const dsl::SourceSet& sources = (*checked)->program->sources;
@@ -85,7 +101,9 @@ std::shared_ptr<const CompiledPolicy> LoadOne(const std::string& path, FileReade
   if (sink.has_errors() || (*checked)->is_library) return nullptr;
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled = Compile(*std::move(checked));
   if (!compiled.ok()) {
-    LoadError(load, absl::StrCat(path, ": ", compiled.status().message()));
+    // Too large to compile is what E0319 says; anything else is a defect.
+    LoadError(load, absl::IsResourceExhausted(compiled.status()) ? kTableTooLarge : kCannotCompile,
+              absl::StrCat(path, ": ", compiled.status().message()));
     return nullptr;
   }
   return *compiled;
@@ -241,7 +259,7 @@ void AddVersion(Bundle& bundle, const std::string& path,
                 std::shared_ptr<const CompiledPolicy> policy, BundleLoad& load) {
   absl::StatusOr<absl::Time> effective = EffectiveInstant(policy->checked().effective, bundle.zone);
   if (!effective.ok()) {
-    LoadError(load, absl::StrCat(path, ": ", effective.status().message()));
+    LoadError(load, kBadHeaderValue, absl::StrCat(path, ": ", effective.status().message()));
     return;
   }
   DecisionVersions& decision = bundle.decisions[policy->name()];
@@ -290,7 +308,9 @@ absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir, const BundleOptions&
   }
   BundleLoad load;
   // Any part of the directory not seen would silently drop its policies.
-  for (const absl::Status& problem : tree->problems) LoadError(load, problem.message());
+  for (const absl::Status& problem : tree->problems) {
+    LoadError(load, ReadErrorCode(problem), problem.message());
+  }
   auto bundle = std::make_shared<Bundle>();
   bundle->directory = dir.root();
   bundle->zone = options.zone;
@@ -302,7 +322,7 @@ absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir, const BundleOptions&
     if (entry.type == FileType::kDirectory || !absl::EndsWith(entry.path, ".credit")) continue;
     absl::StatusOr<std::string> text = files.Read(entry.path);
     if (!text.ok()) {
-      LoadError(load, text.status().message());
+      LoadError(load, ReadErrorCode(text.status()), text.status().message());
       continue;
     }
     if (IsLibrary(*text)) {
@@ -318,9 +338,10 @@ absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir, const BundleOptions&
   if (policies == 0 && load.errors == 0) {
     // Serving nothing is never what was meant: an emptied or wrong directory.
     const size_t n = libraries.size();
-    LoadError(load, n == 0 ? "the policy directory holds no policy file (*.credit)"
-                           : absl::StrCat("the policy directory holds no policy, only ", n,
-                                          n == 1 ? " library" : " libraries"));
+    LoadError(load, kNothingToServe,
+              n == 0 ? "the policy directory holds no policy file (*.credit)"
+                     : absl::StrCat("the policy directory holds no policy, only ", n,
+                                    n == 1 ? " library" : " libraries"));
   }
   for (auto& [name, decision] : bundle->decisions) {
     std::sort(decision.versions.begin(), decision.versions.end(), VersionOrder);

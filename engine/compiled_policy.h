@@ -154,6 +154,8 @@ struct OutputSlot {
   Type type;
   uint32_t slot = 0;
   uint32_t has_value_slot = 0;  // slot holding 1 when the output has a value
+  // Values its own expression and the rules' effects on it read, for traces.
+  std::vector<ReadSlot> reads;
 };
 
 struct RuleSlot {

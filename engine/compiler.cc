@@ -1186,6 +1186,7 @@ class Compiler {
       if (out.decl->value != nullptr) {
         Emit(OpCode::kMove, slot.slot, Expr(*out.decl->value, rep));
         Emit(OpCode::kMove, slot.has_value_slot, ConstI(1));
+        InputsRead(*out.decl->value, &slot.reads);
       } else {
         // Enums start at their lowest symbol, sets empty; others are unset.
         const bool natural =
@@ -1198,6 +1199,7 @@ class Compiler {
         for (size_t k = 0; k < p_.rules[r].effects.size(); ++k) {
           if (p_.rules[r].effects[k].output != o) continue;
           const ast::Effect& effect = p_.rules[r].decl->effects[k];
+          if (effect.value != nullptr) InputsRead(*effect.value, &slot.reads);
           Targeting t{&p_.rules[r], &policy_->rules_[r], &effect};
           switch (effect.kind) {
             case ast::EffectKind::kSet:

@@ -608,11 +608,13 @@ void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, D
     step.reads = reads(rule.reads);
     d->trace.push_back(std::move(step));
   }
-  for (const OutputValue& o : d->outputs) {
+  for (size_t o = 0; o < d->outputs.size(); ++o) {
+    const OutputValue& out = d->outputs[o];
     TraceStep step;
     step.kind = TraceStep::Kind::kOutput;
-    step.name = std::string(o.name);
-    step.value = o.has_value ? FormatValue(o.value, o.type) : "(no value)";
+    step.name = std::string(out.name);
+    step.value = out.has_value ? FormatValue(out.value, out.type) : "(no value)";
+    step.reads = reads(policy.outputs()[o].reads);
     d->trace.push_back(std::move(step));
   }
 }

@@ -103,7 +103,8 @@ TEST(CreditctlTest, CheckSaysWhichFileOfADirectoryCannotBeRead) {
   // directory refused.
   CliRun run = Creditctl({"check", dir});
   EXPECT_EQ(run.code, kExitFailure);
-  EXPECT_THAT(run.err, HasSubstr("error: `pipe.credit` is not a regular file: it is a FIFO"));
+  EXPECT_THAT(run.err,
+              HasSubstr("error[E0008]: `pipe.credit` is not a regular file: it is a FIFO"));
   CliRun json = Creditctl({"check", "--format", "json", dir});
   EXPECT_EQ(json.code, kExitFailure);
   EXPECT_THAT(json.out,

@@ -158,13 +158,13 @@ TEST(BundleTest, DirectoryWithoutPolicyDoesNotLoadAsAnEmptyBundle) {
   absl::StatusOr<BundleLoad> load = LoadBundle(empty, reader);
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load->bundle, nullptr);
-  EXPECT_EQ(load->report, "error: the policy directory holds no policy file (*.credit)\n");
+  EXPECT_EQ(load->report, "error[E0009]: the policy directory holds no policy file (*.credit)\n");
   const std::string libraries = MakeDir("bundle_libraries");
   Write(libraries + "/shared/common.credit", kLibrary);
   load = LoadBundle(libraries, reader);
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load->bundle, nullptr);
-  EXPECT_EQ(load->report, "error: the policy directory holds no policy, only 1 library\n");
+  EXPECT_EQ(load->report, "error[E0009]: the policy directory holds no policy, only 1 library\n");
 }
 
 TEST(BundleTest, DirectoryThatCannotBeReadIsAnErrorNamingWhatCouldNot) {
@@ -178,8 +178,9 @@ TEST(BundleTest, DirectoryThatCannotBeReadIsAnErrorNamingWhatCouldNot) {
   ASSERT_TRUE(load.ok()) << load.status();
   // Serving `p` without `q` would drop a decision without a word.
   EXPECT_EQ(load->bundle, nullptr);
-  EXPECT_EQ(load->report,
-            "error: cannot list the directory `locked`: open the directory: Permission denied\n");
+  EXPECT_EQ(
+      load->report,
+      "error[E0008]: cannot list the directory `locked`: open the directory: Permission denied\n");
   // The directory itself.
   FaultFileSystem root;
   root.FailList("bundle_unreadable", absl::UnavailableError("read the directory: I/O error"));
@@ -207,10 +208,10 @@ TEST(BundleTest, FilesThatCannotBeReadRejectTheBundle) {
   ASSERT_TRUE(load.ok()) << load.status();
   EXPECT_EQ(load->bundle, nullptr);
   EXPECT_EQ(load->report,
-            "error: cannot read `broken.credit`: read: Input/output error\n"
-            "error: `endless.credit` is larger than 1048576 bytes\n"
-            "error: `fifo.credit` is not a regular file: it is a FIFO\n"
-            "error: `secret.credit` " +
+            "error[E0008]: cannot read `broken.credit`: read: Input/output error\n"
+            "error[E0002]: `endless.credit` is larger than 1048576 bytes\n"
+            "error[E0008]: `fifo.credit` is not a regular file: it is a FIFO\n"
+            "error[E0008]: `secret.credit` " +
                 std::string(kOutsidePolicyDirectory) + "\n");
   EXPECT_LE(faults.bytes_read(), (1u << 20) + 1 + 10);
 }
