@@ -95,7 +95,8 @@ struct TableInfo {
 struct FactorInfo {
   std::string subject;
   Type subject_type;
-  int reason = -1;  // index into reasons, or -1
+  Symbol subject_symbol;  // the input, let or band it scores
+  int reason = -1;        // index into reasons, or -1
   Decimal max_points;
   // The reason applies when points < reason_below (<= with inclusive).
   Decimal reason_below;
@@ -122,10 +123,18 @@ struct ReasonInfo {
   dsl::SourceSpan span;
 };
 
+// What one effect of a rule refers to, as the checker resolved it.
+struct EffectInfo {
+  int output = -1;   // set, cap, raise, add: the output's index
+  int outcome = -1;  // an outcome effect: the symbol's ordinal in the outcome scale
+  int reason = -1;   // the reason code's index in reasons, when it gives one
+};
+
 struct RuleInfo {
   std::string id;
   std::optional<int64_t> priority;
   const dsl::ast::RuleDecl* decl = nullptr;
+  std::vector<EffectInfo> effects;  // one per effect of `decl`, in order
 };
 
 struct CheckedPolicy {

@@ -1050,18 +1050,22 @@ class Compiler {
     }
   }
 
-  // Resolves a factor's subject (an input, let or band name) to its slot.
-  uint32_t FactorSubject(const std::string& name, const Type& type) {
-    const int input = p_.FindInput(name);
-    if (input >= 0) return policy_->inputs_[static_cast<size_t>(input)].slot;
-    for (size_t i = 0; i < p_.lets.size(); ++i) {
-      if (p_.lets[i].name == name)
-        return Convert(Let(static_cast<int>(i)), RepOf(p_.lets[i].type), RepOf(type));
+  // The slot of a factor's subject: the input, let or band the checker
+  // resolved its name to.
+  uint32_t FactorSubject(const FactorInfo& factor) {
+    const Symbol& subject = factor.subject_symbol;
+    const size_t i = static_cast<size_t>(subject.index);
+    switch (subject.kind) {
+      case Symbol::Kind::kInput:
+        return policy_->inputs_[i].slot;
+      case Symbol::Kind::kLet:
+        return Convert(Let(subject.index), RepOf(p_.lets[i].type), RepOf(factor.subject_type));
+      case Symbol::Kind::kBand:
+        return Band(subject.index);
+      default:
+        break;
     }
-    for (size_t i = 0; i < p_.bands.size(); ++i) {
-      if (p_.bands[i].name == name) return Band(static_cast<int>(i));
-    }
-    Fail(absl::StrCat("unresolved factor subject `", name, "`"));
+    Fail(absl::StrCat("unresolved factor subject `", factor.subject, "`"));
     return ConstI(0);
   }
 
@@ -1079,7 +1083,7 @@ class Compiler {
       const uint32_t sum = NewSlot();
       Emit(OpCode::kMove, sum, ConstD(Decimal()));
       for (const FactorInfo& factor : group.factors) {
-        const uint32_t subject = FactorSubject(factor.subject, factor.subject_type);
+        const uint32_t subject = FactorSubject(factor);
         std::vector<const ast::Test*> tests;
         std::vector<const ast::Expr*> values;
         FactorSlot fs;
@@ -1132,14 +1136,20 @@ class Compiler {
       JumpIfFalse(*rule.decl->condition, &unless);
       Emit(OpCode::kMove, slot.fired, ConstI(1));
       for (size_t at : unless) Land(at);
-      for (const ast::Effect& effect : rule.decl->effects) {
+      if (rule.effects.size() != rule.decl->effects.size()) {
+        Fail(absl::StrCat("the effects of rule `", rule.id, "` were not resolved"));
+        return;
+      }
+      for (size_t k = 0; k < rule.effects.size(); ++k) {
+        const ast::Effect& effect = rule.decl->effects[k];
+        const EffectInfo& resolved = rule.effects[k];
         if (effect.kind == ast::EffectKind::kOutcome && p_.outcome != nullptr) {
-          slot.severity = std::max(slot.severity, p_.outcome->Find(effect.target.name));
+          slot.severity = std::max(slot.severity, resolved.outcome);
         }
         if (effect.code) {
-          const int r = p_.FindReason(effect.code->name);
-          slot.reasons.emplace_back(effect.code->name,
-                                    r >= 0 ? p_.reasons[static_cast<size_t>(r)].message : "");
+          slot.reasons.emplace_back(
+              effect.code->name,
+              resolved.reason >= 0 ? p_.reasons[static_cast<size_t>(resolved.reason)].message : "");
         }
       }
       slot.file = Relative(sources().file(rule.decl->span.file).path());
@@ -1186,8 +1196,9 @@ class Compiler {
       }
       std::vector<Targeting> sets, caps, raises, adds;
       for (size_t r = 0; r < p_.rules.size(); ++r) {
-        for (const ast::Effect& effect : p_.rules[r].decl->effects) {
-          if (effect.target.name != out.name) continue;
+        for (size_t k = 0; k < p_.rules[r].effects.size(); ++k) {
+          if (p_.rules[r].effects[k].output != o) continue;
+          const ast::Effect& effect = p_.rules[r].decl->effects[k];
           if (effect.value != nullptr) InputsRead(*effect.value, &slot.reads);
           Targeting t{&p_.rules[r], &policy_->rules_[r], &effect};
           switch (effect.kind) {

@@ -1,0 +1,1329 @@
+// The typing pass: every expression's type and, when known at check time,
+// its value; the definitions (lets, bands, tables, scorecards) in definition
+// order; the domains of tests and ranges; the inputs' ranges and defaults;
+// the outputs' values. What a name refers to, it asks the resolver
+// (check_resolve.cc) where it meets the name, with the type expected there.
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/arithmetic.h"
+#include "engine/check_context.h"
+#include "engine/row_tests.h"
+
+namespace creditd::engine::check {
+
+bool Assignable(const ExprInfo& info, const Type& target) {
+  if (info.type == target) return true;
+  if (info.type.is_error() || target.is_error()) return true;
+  // Whole numbers fit every numeric type; untyped decimals every decimal type.
+  if (info.type.kind == TypeKind::kInt && target.is_decimal()) return true;
+  if (info.untyped && info.type.is_decimal() && target.is_decimal()) return true;
+  if (info.untyped && info.type.kind == TypeKind::kDecimal && target.kind == TypeKind::kInt) {
+    return info.constant && info.constant->d.is_integer();
+  }
+  // An empty set literal fits any set.
+  if (info.type.kind == TypeKind::kEnumSet && target.kind == TypeKind::kEnumSet &&
+      info.type.enum_type == nullptr) {
+    return true;
+  }
+  return false;
+}
+
+Value Coerce(const Value& v, const Type& type) {
+  if (type.is_numeric()) {
+    absl::StatusOr<Value> converted = Convert(v, type.kind);
+    if (converted.ok()) return *converted;
+  }
+  return v;
+}
+
+namespace {
+
+using ast::Op;
+
+bool IsComparison(Op op) {
+  return op == Op::kEq || op == Op::kNe || op == Op::kLt || op == Op::kLe || op == Op::kGt ||
+         op == Op::kGe;
+}
+
+const char* CompareText(Op op) { return ast::OpText(op); }
+
+// The typing pass over one policy. Definitions are checked in definition
+// order, so that what one uses is checked before it; only around a cycle
+// (an error) does checking a definition start checking another, on its
+// first use, as deep as kMaxDefinitionNesting, which is where the cycle is
+// found and reported.
+class Typer {
+ public:
+  explicit Typer(CheckContext& ctx) : ctx_(ctx) {}
+
+  // The constant value of a checked expression converted to `type`; reports
+  // E0305 when it is not constant.
+  std::optional<Value> ConstantOf(const ast::Expr& expr, const Type& type, const char* what) {
+    return ConstantFrom(expr, CheckExpr(expr, &type), type, what);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Value> ConstantFrom(const ast::Expr& expr,
+                                                            const ExprInfo& info, const Type& type,
+                                                            const char* what) {
+    if (info.type.is_error()) return std::nullopt;
+    if (!Assignable(info, type)) {
+      ctx_.Error("E0304", expr.span,
+                 absl::StrCat(what, " must be ", T(type), ", found ", T(info.type)));
+      return std::nullopt;
+    }
+    if (!info.constant) {
+      ctx_.Error("E0305", expr.span, absl::StrCat(what, " must be a constant"),
+                 "write a literal such as 500_000, 60% or an enum symbol");
+      return std::nullopt;
+    }
+    return Coerce(*info.constant, type);
+  }
+
+  // The domain of values that pass `test` on a subject of type `type`;
+  // nullopt when the test is not made of constants (already reported).
+  std::optional<Domain> TestDomain(const ast::Test& test, const Type& type) {
+    switch (test.kind) {
+      case ast::TestKind::kAny:
+        return Domain::Full(type);
+      case ast::TestKind::kCompare: {
+        if (test.op != Op::kEq && test.op != Op::kNe && !type.is_ordered()) {
+          ctx_.Error("E0302", test.span,
+                     absl::StrCat("cannot compare ", T(type), " with ", CompareText(test.op)));
+          return std::nullopt;
+        }
+        std::optional<Value> bound = ConstantOf(*test.value, type, "a bound");
+        if (!bound) return std::nullopt;
+        return Domain::Compare(type, CompareText(test.op), *bound);
+      }
+      case ast::TestKind::kInterval:
+        return IntervalDomain(*test.interval, type);
+      case ast::TestKind::kSet: {
+        std::vector<Value> values;
+        bool ok = true;
+        for (const ast::ExprPtr& e : test.set) {
+          std::optional<Value> v = ConstantOf(*e, type, "a set element");
+          if (!v) {
+            ok = false;
+            continue;
+          }
+          values.push_back(*v);
+        }
+        if (!ok) return std::nullopt;
+        return Domain::Points(type, values);
+      }
+      case ast::TestKind::kEqual: {
+        std::optional<Value> v = ConstantOf(*test.value, type, "a test value");
+        if (!v) return std::nullopt;
+        return Domain::Point(type, *v);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Domain> IntervalDomain(const ast::Interval& interval, const Type& type) {
+    if (!type.is_ordered()) return NoRange(interval, type);
+    std::optional<Value> low = ConstantOf(*interval.low, type, "a range bound");
+    std::optional<Value> high = ConstantOf(*interval.high, type, "a range bound");
+    if (!low || !high) return std::nullopt;
+    return IntervalFrom(interval, type, *low, *high);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Domain> NoRange(const ast::Interval& interval,
+                                                        const Type& type) {
+    ctx_.Error("E0310", interval.span, absl::StrCat("a ", T(type), " value has no range"));
+    return std::nullopt;
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Domain> IntervalFrom(const ast::Interval& interval,
+                                                             const Type& type, const Value& low,
+                                                             const Value& high) {
+    if (CompareValues(low, high) > 0) {
+      ctx_.Error("E0307", interval.span,
+                 absl::StrCat("empty range: ", FormatValue(low, type), " is above ",
+                              FormatValue(high, type)),
+                 "write the lower bound first");
+      return std::nullopt;
+    }
+    Domain d = Domain::Between(type, low, interval.low_closed, high, interval.high_closed);
+    if (d.empty()) {
+      ctx_.Error("E0307", interval.span, "empty range: no value lies inside it");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  void InputRanges() {
+    for (InputInfo& info : ctx_.policy->inputs) {
+      const ast::InputDecl* decl = info.decl;
+      if (decl->constraint && !info.type.is_error()) {
+        if (!info.type.is_ordered()) {
+          ctx_.Error("E0310", decl->constraint->span,
+                     absl::StrCat("input ", Quoted(info.name), " of type ", T(info.type),
+                                  " cannot have a range"));
+        } else if (std::optional<Domain> d = TestDomain(*decl->constraint, info.type)) {
+          if (d->empty()) {
+            ctx_.Error("E0307", decl->constraint->span,
+                       absl::StrCat("the range of ", Quoted(info.name), " holds no value"));
+          } else {
+            info.range = *d;
+            info.has_range = true;
+          }
+        }
+      }
+    }
+    // Defaults after all ranges are known (a default is a constant of the type).
+    for (InputInfo& info : ctx_.policy->inputs) {
+      if (info.decl->default_value == nullptr || info.type.is_error()) continue;
+      std::optional<Value> v = ConstantOf(*info.decl->default_value, info.type, "a default");
+      if (!v) continue;
+      if (info.type.is_ordered() && !info.range.Contains(Domain::Point(info.type, *v))) {
+        ctx_.Error(
+            "E0307", info.decl->default_value->span,
+            absl::StrCat("the default ", FormatValue(*v, info.type), " of ", Quoted(info.name),
+                         " is outside its range ", info.range.ToString()));
+        continue;
+      }
+      // A default stands in for a fact: it may have no more places than one.
+      const int places = info.type.is_decimal() ? v->d.Normalized().scale() : 0;
+      if (info.type.is_decimal() && places > info.places) {
+        ctx_.Error(
+            "E0318", info.decl->default_value->span,
+            absl::StrCat("the default ", FormatValue(*v, info.type), " of ", Quoted(info.name),
+                         " has ", places, places == 1 ? " decimal place" : " decimal places",
+                         info.type.kind == TypeKind::kPercent ? " as a fraction" : "", "; ",
+                         Quoted(info.name), " takes ",
+                         info.places == 0 ? std::string("whole amounts only")
+                                          : absl::StrCat("at most ", info.places)));
+        continue;
+      }
+      info.default_value = *v;
+    }
+  }
+
+  // ----- lets, bands, tables, scorecards ----------------------------------
+
+  // Definitions are checked in definition order (OrderDefinitions), so what
+  // one uses is done before it. Only around a cycle does checking one start
+  // checking another, on its first use (which keeps where, and in what
+  // order, the cycle's diagnostics come out); this many definitions being
+  // checked inside one another is refused (E0211).
+  static constexpr int kMaxDefinitionNesting = 4;
+
+  // Starts checking a lazily checked declaration; false when it is already
+  // done, or when this is a cycle (reported, and then marked done). A true
+  // result is paired with End.
+  template <typename Decl>
+  bool Begin(Pending<Decl>& pending) {
+    if (pending.state == State::kDone) return false;
+    if (pending.state == State::kUnchecked && ctx_.nesting >= kMaxDefinitionNesting) {
+      ctx_.Error("E0211", pending.decl->name.span,
+                 absl::StrCat(Quoted(pending.decl->name.name),
+                              " leads back to the value being computed, through more than ",
+                              kMaxDefinitionNesting, " others"),
+                 "a value cannot be computed from itself, directly or through other values");
+      pending.state = State::kDone;
+      return false;
+    }
+    if (!Enter(pending.state, pending.decl->name)) {
+      if (pending.state == State::kChecking) pending.state = State::kDone;
+      return false;
+    }
+    ++ctx_.nesting;
+    return true;
+  }
+
+  template <typename Decl>
+  void End(Pending<Decl>& pending) {
+    pending.state = State::kDone;
+    --ctx_.nesting;
+  }
+
+  void Ensure(const Symbol& s) {
+    switch (s.kind) {
+      case Symbol::Kind::kLet:
+        EnsureLet(s.index);
+        break;
+      case Symbol::Kind::kBand:
+        EnsureBand(s.index);
+        break;
+      case Symbol::Kind::kTable:
+        EnsureTable(s.index);
+        break;
+      default:
+        EnsureScorecard(s.index);
+        break;
+    }
+  }
+
+  // Marks the start of checking a named declaration; false on a cycle.
+  bool Enter(State& state, const ast::Ident& name) {
+    if (state == State::kDone) return false;
+    if (state == State::kChecking) {
+      ctx_.Error("E0211", name.span, absl::StrCat(Quoted(name.name), " depends on itself"),
+                 "a value cannot be computed from itself, directly or through other values");
+      return false;
+    }
+    state = State::kChecking;
+    return true;
+  }
+
+  void EnsureLet(int index) {
+    auto& pending = ctx_.lets[static_cast<size_t>(index)];
+    if (!Begin(pending)) return;
+    const ast::LetDecl& decl = *pending.decl;
+    LetInfo info;
+    info.name = decl.name.name;
+    info.decl = &decl;
+    std::optional<Type> declared;
+    if (decl.type) declared = ResolveType(ctx_, *decl.type);
+    ExprInfo value = CheckExpr(*decl.value, declared ? &*declared : nullptr);
+    info.type = value.type;
+    if (declared && !declared->is_error() && !value.type.is_error()) {
+      if (!Assignable(value, *declared)) {
+        ctx_.Error("E0304", decl.value->span,
+                   absl::StrCat(Quoted(info.name), " is declared ", T(*declared),
+                                " but its value is ", T(value.type)));
+      }
+      info.type = *declared;
+    } else if (value.untyped && value.type.kind == TypeKind::kInt) {
+      info.type = Type::Of(TypeKind::kInt);
+    }
+    ctx_.let_infos[static_cast<size_t>(index)] = std::move(info);
+    End(pending);
+  }
+
+  void EnsureBand(int index) {
+    auto& pending = ctx_.bands[static_cast<size_t>(index)];
+    if (!Begin(pending)) return;
+    const ast::BandDecl& decl = *pending.decl;
+    BandInfo info;
+    info.name = decl.name.name;
+    info.decl = &decl;
+    ExprInfo subject = CheckExpr(*decl.subject, nullptr);
+    info.subject_type = subject.type;
+    if (!subject.type.is_error() && !subject.type.is_ordered()) {
+      ctx_.Error("E0310", decl.subject->span,
+                 absl::StrCat("a band maps numbers, dates or enum values; ", Quoted(info.name),
+                              " is on a ", T(subject.type)));
+      info.subject_type = Type::Error();
+    }
+    std::optional<Type> declared;
+    if (decl.type) declared = ResolveType(ctx_, *decl.type);
+    Type value_type = declared ? *declared : Type::Error();
+    bool value_untyped = !declared.has_value();
+    for (const ast::Row& row : decl.rows) {
+      if (!info.subject_type.is_error()) TestDomain(row.test, info.subject_type);
+      ExprInfo v = CheckExpr(*row.value, value_type.is_error() ? nullptr : &value_type);
+      if (v.type.is_error()) continue;
+      if (value_type.is_error()) {
+        value_type = v.type;
+        value_untyped = v.untyped;
+      } else if (!Assignable(v, value_type)) {
+        if (value_untyped && v.type.is_numeric() && value_type.is_numeric() &&
+            Assignable(ExprInfo{value_type, true, std::nullopt, {}, -1, false, -1}, v.type)) {
+          value_type = v.type;
+          value_untyped = v.untyped;
+        } else {
+          ctx_.Error("E0304", row.value->span,
+                     absl::StrCat("band ", Quoted(info.name), " maps to ", T(value_type),
+                                  ", but this row gives ", T(v.type)));
+        }
+      }
+    }
+    info.type = value_type;
+    ctx_.band_infos[static_cast<size_t>(index)] = std::move(info);
+    End(pending);
+  }
+
+  void EnsureTable(int index) {
+    auto& pending = ctx_.tables[static_cast<size_t>(index)];
+    if (!Begin(pending)) return;
+    const ast::TableDecl& decl = *pending.decl;
+    TableInfo info;
+    info.name = decl.name.name;
+    info.decl = &decl;
+    if (decl.hit) {
+      const std::string& hit = decl.hit->name;
+      if (hit == "first") {
+        info.hit = HitPolicy::kFirst;
+      } else if (hit == "unique") {
+        info.hit = HitPolicy::kUnique;
+      } else if (hit == "priority") {
+        info.hit = HitPolicy::kPriority;
+      } else if (hit == "collect") {
+        info.hit = HitPolicy::kCollect;
+      } else {
+        ctx_.Error(
+            "E0315", decl.hit->span, absl::StrCat("unknown hit policy ", Quoted(hit)),
+            "the hit policies are first, unique, priority and collect (with min, max or sum)");
+      }
+    }
+    if (decl.aggregate) {
+      const std::string& agg = decl.aggregate->name;
+      if (info.hit != HitPolicy::kCollect) {
+        ctx_.Error("E0315", decl.aggregate->span,
+                   absl::StrCat(Quoted(agg), " only follows `collect`: `hit collect ", agg, "`"));
+      } else if (agg == "min") {
+        info.aggregate = Aggregate::kMin;
+      } else if (agg == "max") {
+        info.aggregate = Aggregate::kMax;
+      } else if (agg == "sum") {
+        info.aggregate = Aggregate::kSum;
+      } else {
+        ctx_.Error("E0315", decl.aggregate->span, absl::StrCat("unknown aggregate ", Quoted(agg)),
+                   "collect takes min, max or sum, or nothing to gather a set");
+      }
+    }
+    for (const ast::ExprPtr& input : decl.inputs) {
+      ExprInfo in = CheckExpr(*input, nullptr);
+      info.input_types.push_back(in.type);
+    }
+    for (const ast::TableColumn& column : decl.outputs) {
+      Type t = ResolveType(ctx_, column.type);
+      if (info.hit == HitPolicy::kCollect && !t.is_error()) {
+        if (info.aggregate == Aggregate::kNone) {
+          if (t.kind != TypeKind::kEnum) {
+            ctx_.Error("E0316", column.span,
+                       absl::StrCat("`hit collect` gathers enum values into a set; column ",
+                                    Quoted(column.name.name), " is ", T(t)),
+                       "use `hit collect sum`, `min` or `max` for numbers");
+          }
+        } else if (!t.is_numeric() && !(info.aggregate != Aggregate::kSum && t.is_ordered())) {
+          ctx_.Error("E0316", column.span,
+                     absl::StrCat("cannot aggregate column ", Quoted(column.name.name), " of type ",
+                                  T(t)));
+        }
+      }
+      info.output_types.push_back(t);
+    }
+    std::vector<std::vector<Domain>> columns(decl.inputs.size());
+    for (const ast::TableRow& row : decl.rows) {
+      if (row.tests.size() != decl.inputs.size() || row.values.size() != decl.outputs.size()) {
+        ctx_.Error("E0314", row.span,
+                   absl::StrCat("this row has ", row.tests.size(), " condition cells and ",
+                                row.values.size(), " result cells; table ", Quoted(info.name),
+                                " has ", decl.inputs.size(), " and ", decl.outputs.size()));
+        continue;
+      }
+      for (size_t c = 0; c < row.tests.size(); ++c) {
+        if (info.input_types[c].is_error()) continue;
+        std::optional<Domain> d = TestDomain(row.tests[c], info.input_types[c]);
+        if (d) columns[c].push_back(*std::move(d));
+      }
+      for (size_t c = 0; c < row.values.size(); ++c) {
+        const Type& t = info.output_types[c];
+        ExprInfo v = CheckExpr(*row.values[c], t.is_error() ? nullptr : &t);
+        if (!t.is_error() && !v.type.is_error() && !Assignable(v, t)) {
+          ctx_.Error("E0304", row.values[c]->span,
+                     absl::StrCat("column ", Quoted(decl.outputs[c].name.name), " is ", T(t),
+                                  ", found ", T(v.type)));
+        }
+      }
+    }
+    CountLookups(decl, info, columns);
+    // Collect without aggregate gathers a set of the enum.
+    if (info.hit == HitPolicy::kCollect && info.aggregate == Aggregate::kNone) {
+      for (Type& t : info.output_types) {
+        if (t.kind == TypeKind::kEnum) t = Type::Set(t.enum_type);
+      }
+    }
+    ctx_.table_infos[static_cast<size_t>(index)] = std::move(info);
+    End(pending);
+  }
+
+  // "12 MiB", "7 KiB": rounded up or down.
+  static std::string Bytes(int64_t bytes, bool up) {
+    const int64_t unit = bytes >= (int64_t{1} << 20) ? int64_t{1} << 20 : 1024;
+    return absl::StrCat((bytes + (up ? unit - 1 : 0)) / unit, unit == 1024 ? " KiB" : " MiB");
+  }
+
+  // What the table's compiled lookups will take (compiler.cc BuildLookup):
+  // per condition column, a mask of the rows for each segment of its values.
+  // The policy's tables together stay under ctx_.options.max_table_lookup_words.
+  void CountLookups(const ast::TableDecl& decl, const TableInfo& info,
+                    const std::vector<std::vector<Domain>>& columns) {
+    const int64_t words = std::max<int64_t>(1, (static_cast<int64_t>(decl.rows.size()) + 63) / 64);
+    int64_t mine = 0;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (info.input_types[c].is_error()) continue;
+      mine += static_cast<int64_t>(LookupSegments(columns[c], info.input_types[c])) * words;
+    }
+    ctx_.lookup_words += mine;
+    if (ctx_.lookup_words > ctx_.options.max_table_lookup_words && mine > 0) {
+      ++ctx_.too_large;
+      ctx_.Error(
+          "E0319", decl.name.span,
+          absl::StrCat("table ", Quoted(info.name), " is too large to serve: compiled, the ",
+                       "policy's tables would take ", Bytes(ctx_.lookup_words * 8, /*up=*/true),
+                       ", at most ", Bytes(ctx_.options.max_table_lookup_words * 8, /*up=*/false),
+                       " are allowed"),
+          absl::StrCat("its ", decl.rows.size(),
+                       " rows cut the values they test into many pieces; split it into smaller "
+                       "tables"));
+    }
+  }
+
+  void EnsureScorecard(int index) {
+    auto& pending = ctx_.scorecards[static_cast<size_t>(index)];
+    if (!Begin(pending)) return;
+    const ast::ScorecardDecl& decl = *pending.decl;
+    ScorecardInfo info;
+    info.name = decl.name.name;
+    info.decl = &decl;
+    absl::flat_hash_set<std::string> names;
+    Decimal weights;
+    bool weights_known = true;
+    for (const ast::ScoreGroup& group : decl.groups) {
+      GroupInfo g;
+      g.name = group.name.name;
+      g.decl = &group;
+      if (!names.insert(g.name).second) {
+        ctx_.Error(
+            "E0202", group.name.span,
+            absl::StrCat(Quoted(g.name), " is declared twice in scorecard ", Quoted(info.name)));
+      }
+      ExprInfo w = CheckExpr(*group.weight, nullptr);
+      if (!w.type.is_error()) {
+        if (!w.constant || !(w.type.kind == TypeKind::kPercent || w.type.is_numeric())) {
+          ctx_.Error("E0312", group.weight->span,
+                     "a group weight must be a constant percent or decimal, such as 40% or 0.4");
+          weights_known = false;
+        } else {
+          g.weight = w.constant->AsDecimal();
+          weights = weights.Add(g.weight).value_or(weights);
+        }
+      } else {
+        weights_known = false;
+      }
+      const Type decimal = Type::Of(TypeKind::kDecimal);
+      for (const ast::Factor& factor : group.factors) {
+        FactorInfo f;
+        f.subject = factor.subject.name;
+        f.decl = &factor;
+        if (!names.insert(f.subject).second) {
+          ctx_.Error(
+              "E0202", factor.subject.span,
+              absl::StrCat(Quoted(f.subject), " is scored twice in scorecard ", Quoted(info.name)));
+        }
+        ast::Expr subject;
+        subject.kind = ast::ExprKind::kName;
+        subject.text = factor.subject.name;
+        subject.span = factor.subject.span;
+        ExprInfo s = CheckName(subject, nullptr, /*record=*/false);
+        f.subject_type = s.type;
+        if (!s.type.is_error() && !s.type.is_ordered() && s.type.kind != TypeKind::kBool) {
+          ctx_.Error("E0310", factor.subject.span,
+                     absl::StrCat("cannot score ", Quoted(f.subject), " of type ", T(s.type)));
+          f.subject_type = Type::Error();
+        }
+        f.subject_symbol = s.symbol;
+        if (factor.reason) {
+          f.reason = ResolveReason(ctx_, *factor.reason);
+        }
+        bool first = true;
+        for (const ast::Row& row : factor.rows) {
+          if (!f.subject_type.is_error()) TestDomain(row.test, f.subject_type);
+          ExprInfo p = CheckExpr(*row.value, &decimal);
+          if (p.type.is_error()) continue;
+          if (!p.constant || !p.type.is_numeric() || p.type.kind == TypeKind::kMoney ||
+              p.type.kind == TypeKind::kPercent) {
+            ctx_.Error("E0313", row.value->span, "points must be a constant number, such as 40");
+            continue;
+          }
+          const Decimal points = p.constant->AsDecimal();
+          if (first || points > f.max_points) f.max_points = points;
+          first = false;
+        }
+        f.reason_below = f.max_points;
+        if (factor.reason_threshold) {
+          ExprInfo t = CheckExpr(*factor.reason_threshold, &decimal);
+          if (!t.type.is_error()) {
+            if (!t.constant || !t.type.is_numeric() || t.type.kind == TypeKind::kMoney ||
+                t.type.kind == TypeKind::kPercent) {
+              ctx_.Error("E0313", factor.reason_threshold->span,
+                         "the points a reason applies below must be a constant number, such as 22");
+            } else {
+              f.reason_below = t.constant->AsDecimal();
+              f.reason_inclusive = factor.reason_op == ast::Op::kLe;
+            }
+          }
+        }
+        g.factors.push_back(std::move(f));
+      }
+      info.groups.push_back(std::move(g));
+    }
+    if (weights_known && weights != Decimal::FromInt(1)) {
+      Value total = Value::Dec(TypeKind::kPercent, weights);
+      ctx_.Warning("W0504", decl.name.span,
+                   absl::StrCat("the group weights of ", Quoted(info.name), " add up to ",
+                                FormatValue(total, Type::Of(TypeKind::kPercent)), ", not 100%"));
+    }
+    ctx_.scorecard_infos[static_cast<size_t>(index)] = std::move(info);
+    End(pending);
+  }
+
+  // ----- expressions -------------------------------------------------------
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo Record(const ast::Expr& e, ExprInfo info) {
+    ctx_.policy->exprs[&e] = info;
+    return info;
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo Fail(const ast::Expr& e) { return Record(e, ExprInfo{}); }
+
+  // Expressions are checked by recursion, at most ParseOptions::max_depth
+  // levels deep. The functions on that recursion keep few locals: what they
+  // conclude, and every diagnostic, is worked out in helpers called after
+  // the recursion returns, so a level costs little stack (docs/language.md,
+  // Limits).
+  ExprInfo CheckExpr(const ast::Expr& e, const Type* hint) {
+    // The parser bounds the depth of one definition's expressions; only
+    // inside definitions checked inside one another must it be counted.
+    if (ctx_.nesting > 1) return CheckNested(e, hint);
+    return Dispatch(e, hint);
+  }
+
+  // Checking a definition inside another happens only around a cycle (see
+  // OrderDefinitions), which may lead through one deep expression after
+  // another: this many levels of them are checked before it is reported.
+  static constexpr int kMaxNestedLevels = 40;
+
+  ExprInfo CheckNested(const ast::Expr& e, const Type* hint) {
+    if (ctx_.nested_levels >= kMaxNestedLevels) return NestedTooFar(e);
+    ++ctx_.nested_levels;
+    ExprInfo info = Dispatch(e, hint);
+    --ctx_.nested_levels;
+    return info;
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo NestedTooFar(const ast::Expr& e) {
+    ctx_.Error(
+        "E0211", e.span,
+        "the values used here lead back to the value being computed, through too many others",
+        "a value cannot be computed from itself, directly or through other values");
+    return Fail(e);
+  }
+
+  ExprInfo Dispatch(const ast::Expr& e, const Type* hint) {
+    switch (e.kind) {
+      case ast::ExprKind::kLiteral:
+        return CheckLiteral(e);
+      case ast::ExprKind::kName:
+        return CheckName(e, hint, /*record=*/true);
+      case ast::ExprKind::kMember:
+        return CheckMember(e);
+      case ast::ExprKind::kCall:
+        return CheckCall(e, hint);
+      case ast::ExprKind::kUnary:
+        return e.op == Op::kNot ? CheckNot(e) : CheckNegate(e, hint);
+      case ast::ExprKind::kBinary:
+        return e.op == Op::kAnd || e.op == Op::kOr
+                   ? CheckLogic(e)
+                   : (IsComparison(e.op) ? CheckComparison(e) : CheckArithmetic(e, hint));
+      case ast::ExprKind::kIn:
+        return CheckIn(e);
+      case ast::ExprKind::kIf:
+        return CheckIf(e, hint);
+      case ast::ExprKind::kSet:
+        return CheckSetLiteral(e, hint);
+    }
+    return Fail(e);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckLiteral(const ast::Expr& e) {
+    absl::StatusOr<Value> v = ParseLiteral(e.text);
+    if (!v.ok()) {
+      ctx_.Error("E0306", e.span,
+                 absl::StrCat("invalid literal ", Quoted(e.text), ": ",
+                              std::string(v.status().message())));
+      return Fail(e);
+    }
+    ExprInfo info;
+    info.type = Type::Of(v->kind);
+    info.constant = *v;
+    info.untyped = v->kind == TypeKind::kInt || v->kind == TypeKind::kDecimal;
+    return Record(e, info);
+  }
+
+  static ExprInfo SymbolInfo(const EnumType* type, int ordinal) {
+    ExprInfo info;
+    info.type = Type::Enum(type);
+    info.constant = Value::Enum(ordinal);
+    info.symbol = {Symbol::Kind::kEnumSymbol, ordinal};
+    return info;
+  }
+
+  // A name as a value: what it refers to (ResolveName), then its type.
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckName(const ast::Expr& e, const Type* hint, bool record) {
+    const NameRef ref = ResolveName(ctx_, e, hint);
+    ExprInfo info;
+    info.symbol = ref.symbol;
+    switch (ref.symbol.kind) {
+      case Symbol::Kind::kNone:
+        info = ExprInfo{};
+        break;
+      case Symbol::Kind::kEnumSymbol:
+        info = SymbolInfo(ref.enum_type, ref.symbol.index);
+        break;
+      case Symbol::Kind::kInput:
+        info.type = ctx_.policy->inputs[static_cast<size_t>(ref.symbol.index)].type;
+        break;
+      case Symbol::Kind::kLet:
+        EnsureLet(ref.symbol.index);
+        if (static_cast<size_t>(ref.symbol.index) < ctx_.let_infos.size()) {
+          info.type = ctx_.let_infos[static_cast<size_t>(ref.symbol.index)].type;
+        }
+        break;
+      case Symbol::Kind::kBand:
+        EnsureBand(ref.symbol.index);
+        if (static_cast<size_t>(ref.symbol.index) < ctx_.band_infos.size()) {
+          info.type = ctx_.band_infos[static_cast<size_t>(ref.symbol.index)].type;
+        }
+        break;
+      case Symbol::Kind::kTable:
+      case Symbol::Kind::kScorecard:
+        NotAValue(e, ref.symbol);
+        info = ExprInfo{};
+        break;
+      case Symbol::Kind::kOutput:
+        info.type = ctx_.policy->outputs[static_cast<size_t>(ref.symbol.index)].type;
+        break;
+    }
+    return record ? Record(e, info) : info;
+  }
+
+  // A table or scorecard named where a value is expected.
+  ABSL_ATTRIBUTE_NOINLINE void NotAValue(const ast::Expr& e, const Symbol& symbol) {
+    ctx_.Error("E0208", e.span,
+               absl::StrCat(Quoted(e.text), " is a ",
+                            symbol.kind == Symbol::Kind::kTable ? "table" : "scorecard",
+                            "; use one of its values, e.g. ",
+                            symbol.kind == Symbol::Kind::kTable ? "`" + e.text + ".<column>`"
+                                                                : "`" + e.text + ".total`"));
+  }
+
+  // A member: the table or scorecard it reads, checked first, then which
+  // part of it (ResolveMember).
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckMember(const ast::Expr& e) {
+    const std::optional<Symbol> symbol = ResolveMemberBase(ctx_, e);
+    if (!symbol) return Fail(e);
+    Record(*e.args[0], ExprInfo{Type::Error(), false, std::nullopt, *symbol, -1, false, -1});
+    if (symbol->kind == Symbol::Kind::kTable) {
+      EnsureTable(symbol->index);
+      // A table read while it is being checked (a row naming its own table)
+      // has no info yet; the cycle has been reported.
+      if (ctx_.table_infos[static_cast<size_t>(symbol->index)].decl == nullptr) return Fail(e);
+    } else if (symbol->kind == Symbol::Kind::kScorecard) {
+      EnsureScorecard(symbol->index);
+    }
+    ExprInfo info;
+    info.symbol = *symbol;
+    if (!ResolveMember(ctx_, e, *symbol, &info)) return Fail(e);
+    return Record(e, info);
+  }
+
+  static ExprInfo Typed(const Type& type) {
+    ExprInfo info;
+    info.type = type;
+    return info;
+  }
+
+  // A bare name that is no value: an enum symbol waiting for its enum.
+  bool IsBareSymbol(const ast::Expr& e) const {
+    if (e.kind != ast::ExprKind::kName || ctx_.values.contains(e.text)) return false;
+    return ctx_.current_output < 0 || ctx_.policy->FindOutput(e.text) < 0;
+  }
+
+  // Two operands that must agree are checked left first, the other's type
+  // the hint for the second; but a bare enum symbol on the left takes its
+  // enum from the right, which is then checked first.
+  ABSL_ATTRIBUTE_NOINLINE bool RightFirst(const ast::Expr& a, const ast::Expr& b) const {
+    return IsBareSymbol(a) && !IsBareSymbol(b);
+  }
+  static const Type* HintFrom(const ExprInfo& other, const Type* hint) {
+    return other.type.is_error() ? hint : &other.type;
+  }
+
+  // The common numeric type of two operands for min/max/if/comparison, or
+  // error. Untyped constants adopt the other side's type.
+  static std::optional<ExprInfo> Unify(const ExprInfo& a, const ExprInfo& b) {
+    if (a.type == b.type) {
+      ExprInfo r = a;
+      r.untyped = a.untyped && b.untyped;
+      return r;
+    }
+    if (a.type.is_numeric() && b.type.is_numeric()) {
+      if (a.untyped && !b.untyped && Assignable(a, b.type)) return Typed(b.type);
+      if (b.untyped && !a.untyped && Assignable(b, a.type)) return Typed(a.type);
+      if (a.untyped && b.untyped) {
+        ExprInfo r;
+        r.type = Type::Of(TypeKind::kDecimal);
+        r.untyped = true;
+        return r;
+      }
+      // int mixes with decimal (not with money or percent)
+      if ((a.type.kind == TypeKind::kInt && b.type.kind == TypeKind::kDecimal) ||
+          (b.type.kind == TypeKind::kInt && a.type.kind == TypeKind::kDecimal)) {
+        return Typed(Type::Of(TypeKind::kDecimal));
+      }
+      return std::nullopt;
+    }
+    if (a.type.kind == TypeKind::kEnumSet && b.type.kind == TypeKind::kEnumSet) {
+      if (a.type.enum_type == nullptr) return b;
+      if (b.type.enum_type == nullptr) return a;
+    }
+    return std::nullopt;
+  }
+
+  ExprInfo CheckCall(const ast::Expr& e, const Type* hint) {
+    if (e.text == "min" || e.text == "max") return CheckMinMax(e, hint);
+    if (e.text == "abs") return CheckAbs(e, hint);
+    if (e.text == "round") return CheckRound(e, hint);
+    return CheckUnknownCall(e);
+  }
+
+  ExprInfo CheckUnknownCall(const ast::Expr& e) {
+    UnknownFunction(e);
+    for (const ast::ExprPtr& arg : e.args) CheckExpr(*arg, nullptr);
+    return Fail(e);
+  }
+
+  ExprInfo CheckMinMax(const ast::Expr& e, const Type* hint) {
+    const size_t n = e.args.size();
+    if (n < 2) return CallError(e, "E0209", "takes two or more values");
+    // The first argument that is not a bare symbol sets the type.
+    size_t lead = 0;
+    while (lead + 1 < n && IsBareSymbol(*e.args[lead])) ++lead;
+    ExprInfo result = CheckExpr(*e.args[lead], hint);
+    return CheckMinMaxRest(e, lead, hint, result);
+  }
+
+  // The arguments of min or max besides the one that set the type.
+  ExprInfo CheckMinMaxRest(const ast::Expr& e, size_t lead, const Type* hint, ExprInfo result) {
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      if (i == lead) continue;
+      ExprInfo next = CheckExpr(*e.args[i], HintFrom(result, hint));
+      if (!MinMaxStep(e, next, &result)) return Fail(e);
+    }
+    return FinishCall(e, result);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishCall(const ast::Expr& e, const ExprInfo& result) {
+    return Record(e, FoldCall(e, result));
+  }
+
+  // Folds one more argument of min or max into `result`; false (reported
+  // when new) when they do not mix.
+  ABSL_ATTRIBUTE_NOINLINE bool MinMaxStep(const ast::Expr& e, const ExprInfo& next,
+                                          ExprInfo* result) {
+    if (result->type.is_error() || next.type.is_error()) return false;
+    std::optional<ExprInfo> unified = Unify(*result, next);
+    if (!unified || !unified->type.is_ordered()) {
+      ctx_.Error(
+          "E0301", e.span,
+          absl::StrCat(Quoted(e.text), " cannot mix ", T(result->type), " and ", T(next.type)));
+      return false;
+    }
+    *result = *unified;
+    return true;
+  }
+
+  ExprInfo CheckAbs(const ast::Expr& e, const Type* hint) {
+    if (e.args.size() != 1) return CallError(e, "E0209", "takes one value");
+    ExprInfo x = CheckExpr(*e.args[0], hint);
+    return FinishAbs(e, x);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishAbs(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (!x.type.is_numeric()) return NeedsNumber(e, x);
+    return FinishCall(e, x);
+  }
+
+  ExprInfo CheckRound(const ast::Expr& e, const Type* hint) {
+    const size_t n = e.args.size();
+    if (n != 2 && n != 3) {
+      return CallError(e, "E0209", "takes a value, a number of places and optionally a mode",
+                       "e.g. `round(amount, 2)` or `round(amount, 0, half_up)`");
+    }
+    ExprInfo x = CheckExpr(*e.args[0], hint);
+    ExprInfo places = CheckExpr(*e.args[1], nullptr);
+    return FinishRound(e, x, places);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishRound(const ast::Expr& e, const ExprInfo& x,
+                                               const ExprInfo& places) {
+    if (x.type.is_error() || places.type.is_error()) return Fail(e);
+    if (!x.type.is_numeric()) return NeedsNumber(e, x);
+    if (!places.constant || places.type.kind != TypeKind::kInt || places.constant->i < 0 ||
+        places.constant->i > Decimal::kMaxScale) {
+      ctx_.Error("E0309", e.args[1]->span,
+                 absl::StrCat("the places of `round` must be a whole number from 0 to ",
+                              Decimal::kMaxScale));
+      return Fail(e);
+    }
+    if (e.args.size() == 3) {
+      const ast::Expr& mode = *e.args[2];
+      static const char* kModes[] = {"half_even", "half_up", "half_down", "up",
+                                     "down",      "ceiling", "floor"};
+      bool known = mode.kind == ast::ExprKind::kName &&
+                   std::any_of(std::begin(kModes), std::end(kModes),
+                               [&](const char* m) { return mode.text == m; });
+      if (!known) {
+        ctx_.Error("E0309", mode.span, "unknown rounding mode",
+                   "the modes are half_even, half_up, half_down, up, down, ceiling and floor");
+        return Fail(e);
+      }
+      Record(mode, ExprInfo{});
+    }
+    ExprInfo result;
+    result.type = x.type;
+    result.untyped = x.untyped;
+    return Record(e, FoldCall(e, result));
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CallError(const ast::Expr& e, const char* code, const char* what,
+                                             const char* help = "") {
+    ctx_.Error(code, e.span, absl::StrCat(Quoted(e.text), " ", what), help);
+    return Fail(e);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo NeedsNumber(const ast::Expr& e, const ExprInfo& x) {
+    ctx_.Error("E0301", e.span, absl::StrCat(Quoted(e.text), " needs a number, found ", T(x.type)));
+    return Fail(e);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void UnknownFunction(const ast::Expr& e) {
+    ctx_.Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
+               "the functions are min, max, abs and round");
+  }
+
+  // Folds a call over constant arguments (min, max, abs, round).
+  ExprInfo FoldCall(const ast::Expr& e, ExprInfo result) {
+    std::vector<Value> args;
+    for (const ast::ExprPtr& arg : e.args) {
+      const ExprInfo* info = ctx_.policy->Info(arg.get());
+      if (info == nullptr || !info->constant) {
+        if (!(e.text == "round" && arg.get() == e.args.back().get() && e.args.size() == 3)) {
+          result.constant.reset();
+          return result;
+        }
+        continue;
+      }
+      args.push_back(Coerce(*info->constant, result.type));
+    }
+    if (e.text == "min" || e.text == "max") {
+      Value best = args[0];
+      for (const Value& v : args) {
+        const int c = CompareValues(v, best);
+        if ((e.text == "min" && c < 0) || (e.text == "max" && c > 0)) best = v;
+      }
+      result.constant = best;
+    } else if (e.text == "abs") {
+      Value v = args[0];
+      if (v.kind == TypeKind::kInt) {
+        v.i = v.i < 0 ? -v.i : v.i;
+      } else {
+        v.d = v.d.Abs();
+      }
+      result.constant = v;
+    } else {
+      result.constant.reset();  // rounding is folded by the compiler
+    }
+    return result;
+  }
+
+  ExprInfo CheckNot(const ast::Expr& e) {
+    ExprInfo x = CheckExpr(*e.args[0], nullptr);
+    return FinishNot(e, x);
+  }
+
+  ExprInfo CheckNegate(const ast::Expr& e, const Type* hint) {
+    ExprInfo x = CheckExpr(*e.args[0], hint);
+    return FinishNegate(e, x);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishNot(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (x.type.kind != TypeKind::kBool) {
+      ctx_.Error("E0303", e.args[0]->span,
+                 absl::StrCat("`not` needs a condition (bool), found ", T(x.type)));
+      return Fail(e);
+    }
+    ExprInfo r;
+    r.type = x.type;
+    if (x.constant) r.constant = Value::Bool(!x.constant->b);
+    return Record(e, r);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishNegate(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (!x.type.is_numeric()) {
+      ctx_.Error("E0301", e.span, absl::StrCat("cannot negate a ", T(x.type)));
+      return Fail(e);
+    }
+    ExprInfo r = x;
+    r.symbol = {};
+    if (x.constant) {
+      absl::StatusOr<Value> v = Negate(*x.constant);
+      if (v.ok()) {
+        r.constant = *v;
+      } else {
+        r.constant.reset();
+      }
+    }
+    return Record(e, r);
+  }
+
+  // The result type of arithmetic, or nullopt with `why` set.
+  static std::optional<ExprInfo> ArithmeticType(Op op, const ExprInfo& a, const ExprInfo& b,
+                                                std::string* why) {
+    const TypeKind ka = a.type.kind;
+    const TypeKind kb = b.type.kind;
+    auto make = [&](TypeKind k) {
+      ExprInfo r;
+      r.type = Type::Of(k);
+      r.untyped = a.untyped && b.untyped;
+      return r;
+    };
+    if (ka == TypeKind::kDate || kb == TypeKind::kDate) {
+      if (op == Op::kSub && ka == TypeKind::kDate && kb == TypeKind::kDate)
+        return make(TypeKind::kInt);
+      if ((op == Op::kAdd || op == Op::kSub) && ka == TypeKind::kDate && kb == TypeKind::kInt) {
+        return make(TypeKind::kDate);
+      }
+      if (op == Op::kAdd && ka == TypeKind::kInt && kb == TypeKind::kDate)
+        return make(TypeKind::kDate);
+      *why = "dates take whole days: date + int, date - int, date - date";
+      return std::nullopt;
+    }
+    if (!a.type.is_numeric() || !b.type.is_numeric()) return std::nullopt;
+    // Untyped constants first take the other side's type.
+    TypeKind x = ka;
+    TypeKind y = kb;
+    if (a.untyped && !b.untyped && (op == Op::kAdd || op == Op::kSub)) x = kb;
+    if (b.untyped && !a.untyped && (op == Op::kAdd || op == Op::kSub)) y = ka;
+    auto decimalish = [](TypeKind k) { return k == TypeKind::kDecimal || k == TypeKind::kInt; };
+    switch (op) {
+      case Op::kAdd:
+      case Op::kSub:
+        if (x == y) return make(x);
+        if (decimalish(x) && decimalish(y)) return make(TypeKind::kDecimal);
+        if (a.untyped && b.untyped) return make(TypeKind::kDecimal);
+        return std::nullopt;
+      case Op::kMul:
+        if (x == TypeKind::kMoney && y == TypeKind::kMoney) {
+          *why = "money times money has no meaning; multiply money by a percent or a number";
+          return std::nullopt;
+        }
+        if (x == TypeKind::kMoney || y == TypeKind::kMoney) return make(TypeKind::kMoney);
+        if (x == TypeKind::kPercent || y == TypeKind::kPercent) return make(TypeKind::kPercent);
+        if (x == TypeKind::kInt && y == TypeKind::kInt) return make(TypeKind::kInt);
+        return make(TypeKind::kDecimal);
+      case Op::kDiv:
+        if (x == y && (x == TypeKind::kMoney || x == TypeKind::kPercent))
+          return make(TypeKind::kDecimal);
+        if (x == TypeKind::kMoney && decimalish(y)) return make(TypeKind::kMoney);
+        if (x == TypeKind::kMoney && y == TypeKind::kPercent) return make(TypeKind::kMoney);
+        if (x == TypeKind::kPercent && decimalish(y)) return make(TypeKind::kPercent);
+        if (decimalish(x) && decimalish(y)) return make(TypeKind::kDecimal);
+        if (y == TypeKind::kMoney) {
+          *why = "dividing by money only makes sense for money: money / money is a ratio";
+        }
+        return std::nullopt;
+      default:
+        return std::nullopt;
+    }
+  }
+
+  static const char* Verb(Op op) {
+    switch (op) {
+      case Op::kAdd:
+        return "add";
+      case Op::kSub:
+        return "subtract";
+      case Op::kMul:
+        return "multiply";
+      default:
+        return "divide";
+    }
+  }
+
+  ExprInfo CheckLogic(const ast::Expr& e) {
+    ExprInfo a = CheckExpr(*e.args[0], nullptr);
+    ExprInfo b = CheckExpr(*e.args[1], nullptr);
+    return FinishLogic(e, a, b);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishLogic(const ast::Expr& e, const ExprInfo& a,
+                                               const ExprInfo& b) {
+    const Op op = e.op;
+    bool ok = !a.type.is_error() && !b.type.is_error();
+    for (const auto* side : {&a, &b}) {
+      if (!side->type.is_error() && side->type.kind != TypeKind::kBool) {
+        ctx_.Error(
+            "E0303", (side == &a ? e.args[0] : e.args[1])->span,
+            absl::StrCat("`", ast::OpText(op), "` needs conditions (bool), found ", T(side->type)));
+        ok = false;
+      }
+    }
+    if (!ok) return Fail(e);
+    ExprInfo r;
+    r.type = Type::Of(TypeKind::kBool);
+    if (a.constant && b.constant) {
+      r.constant = Value::Bool(op == Op::kAnd ? a.constant->b && b.constant->b
+                                              : a.constant->b || b.constant->b);
+    }
+    return Record(e, r);
+  }
+
+  ExprInfo CheckComparison(const ast::Expr& e) {
+    if (RightFirst(*e.args[0], *e.args[1])) return CheckComparisonRightFirst(e);
+    ExprInfo a = CheckExpr(*e.args[0], nullptr);
+    ExprInfo b = CheckExpr(*e.args[1], HintFrom(a, nullptr));
+    return FinishComparison(e, a, b);
+  }
+
+  ExprInfo CheckComparisonRightFirst(const ast::Expr& e) {
+    ExprInfo b = CheckExpr(*e.args[1], nullptr);
+    ExprInfo a = CheckExpr(*e.args[0], HintFrom(b, nullptr));
+    return FinishComparison(e, a, b);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishComparison(const ast::Expr& e, const ExprInfo& a,
+                                                    const ExprInfo& b) {
+    const Op op = e.op;
+    if (a.type.is_error() || b.type.is_error()) return Fail(e);
+    std::optional<ExprInfo> common = Unify(a, b);
+    const bool equality = op == Op::kEq || op == Op::kNe;
+    if (!common || (!equality && !common->type.is_ordered())) {
+      ctx_.Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
+                 a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum
+                     ? "compare an enum value with a symbol of the same enum"
+                     : "");
+      return Fail(e);
+    }
+    ExprInfo r;
+    r.type = Type::Of(TypeKind::kBool);
+    if (a.constant && b.constant) {
+      const int c =
+          CompareValues(Coerce(*a.constant, common->type), Coerce(*b.constant, common->type));
+      bool v = false;
+      switch (op) {
+        case Op::kEq:
+          v = c == 0;
+          break;
+        case Op::kNe:
+          v = c != 0;
+          break;
+        case Op::kLt:
+          v = c < 0;
+          break;
+        case Op::kLe:
+          v = c <= 0;
+          break;
+        case Op::kGt:
+          v = c > 0;
+          break;
+        default:
+          v = c >= 0;
+          break;
+      }
+      r.constant = Value::Bool(v);
+    }
+    return Record(e, r);
+  }
+
+  ExprInfo CheckArithmetic(const ast::Expr& e, const Type* hint) {
+    ExprInfo a = CheckExpr(*e.args[0], hint);
+    ExprInfo b = CheckExpr(*e.args[1], hint);
+    return FinishArithmetic(e, a, b);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishArithmetic(const ast::Expr& e, const ExprInfo& a,
+                                                    const ExprInfo& b) {
+    const Op op = e.op;
+    if (a.type.is_error() || b.type.is_error()) return Fail(e);
+    std::string why;
+    std::optional<ExprInfo> result = ArithmeticType(op, a, b, &why);
+    if (!result) {
+      ctx_.Error(why.find("money times money") != std::string::npos ? "E0311" : "E0301", e.span,
+                 absl::StrCat("cannot ", Verb(op), " ", T(a.type), " and ", T(b.type)), why);
+      return Fail(e);
+    }
+    if (a.constant && b.constant) {
+      const Type t = result->type;
+      absl::StatusOr<Value> v =
+          Arithmetic(op, Coerce(*a.constant, t.kind == TypeKind::kDate ? a.type : t),
+                     Coerce(*b.constant, t.kind == TypeKind::kDate ? b.type : t),
+                     op == Op::kDiv && t.kind == TypeKind::kInt ? TypeKind::kDecimal : t.kind);
+      if (!v.ok()) {
+        ctx_.Error(
+            "E0306", e.span,
+            absl::StrCat("this constant cannot be computed: ", std::string(v.status().message())));
+        return Fail(e);
+      }
+      result->constant = *v;
+    }
+    return Record(e, *result);
+  }
+
+  ExprInfo CheckIn(const ast::Expr& e) {
+    ExprInfo x = CheckExpr(*e.args[0], nullptr);
+    if (x.type.is_error()) return Fail(e);
+    if (e.interval != nullptr) return InResult(e, IntervalDomain(*e.interval, x.type).has_value());
+    if (x.type.kind == TypeKind::kEnumSet) return SetInSet(e);
+    bool ok = true;
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      ExprInfo element = CheckExpr(*e.args[i], &x.type);
+      if (!InElement(*e.args[i], element, x)) ok = false;
+    }
+    return InResult(e, ok);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo InResult(const ast::Expr& e, bool ok) {
+    return ok ? Record(e, Typed(Type::Of(TypeKind::kBool))) : Fail(e);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo SetInSet(const ast::Expr& e) {
+    ctx_.Error("E0310", e.span, "`in` tests one value; a set is not a member of a set");
+    return Fail(e);
+  }
+
+  // Can `element` be compared with the value `x` tested by `in`?
+  ABSL_ATTRIBUTE_NOINLINE bool InElement(const ast::Expr& arg, const ExprInfo& element,
+                                         const ExprInfo& x) {
+    if (element.type.is_error()) return false;
+    if (!Assignable(element, x.type) && !Unify(element, x)) {
+      ctx_.Error("E0302", arg.span,
+                 absl::StrCat("cannot compare ", T(x.type), " with ", T(element.type)));
+      return false;
+    }
+    return true;
+  }
+
+  ExprInfo CheckIf(const ast::Expr& e, const Type* hint) {
+    ExprInfo c = CheckExpr(*e.args[0], nullptr);
+    if (!c.type.is_error() && c.type.kind != TypeKind::kBool) return IfNotBool(e, c);
+    if (RightFirst(*e.args[1], *e.args[2])) return CheckIfRightFirst(e, c, hint);
+    ExprInfo a = CheckExpr(*e.args[1], hint);
+    ExprInfo b = CheckExpr(*e.args[2], HintFrom(a, hint));
+    return FinishIf(e, c, a, b);
+  }
+
+  ExprInfo CheckIfRightFirst(const ast::Expr& e, const ExprInfo& c, const Type* hint) {
+    ExprInfo b = CheckExpr(*e.args[2], hint);
+    ExprInfo a = CheckExpr(*e.args[1], HintFrom(b, hint));
+    return FinishIf(e, c, a, b);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo IfNotBool(const ast::Expr& e, const ExprInfo& c) {
+    ctx_.Error("E0303", e.args[0]->span,
+               absl::StrCat("the condition of `if` must be bool, found ", T(c.type)));
+    return Fail(e);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishIf(const ast::Expr& e, const ExprInfo& c,
+                                            const ExprInfo& a, const ExprInfo& b) {
+    if (c.type.is_error() || a.type.is_error() || b.type.is_error()) return Fail(e);
+    std::optional<ExprInfo> common = Unify(a, b);
+    if (!common) {
+      ctx_.Error("E0301", e.span,
+                 absl::StrCat("the branches of `if` give ", T(a.type), " and ", T(b.type)));
+      return Fail(e);
+    }
+    ExprInfo r = *common;
+    r.symbol = {};
+    if (c.constant && a.constant && b.constant) {
+      r.constant = Coerce(c.constant->b ? *a.constant : *b.constant, r.type);
+    } else {
+      r.constant.reset();
+    }
+    return Record(e, r);
+  }
+
+  ExprInfo CheckSetLiteral(const ast::Expr& e, const Type* hint) {
+    const EnumType* element_type =
+        hint != nullptr && hint->kind == TypeKind::kEnumSet ? hint->enum_type : nullptr;
+    uint64_t bits = 0;
+    for (const ast::ExprPtr& arg : e.args) {
+      Type element_hint = Type::Enum(element_type);
+      ExprInfo x = CheckExpr(*arg, element_type != nullptr ? &element_hint : nullptr);
+      if (!SetElement(*arg, x, &element_type, &bits)) return Fail(e);
+    }
+    ExprInfo r;
+    r.type = Type::Set(element_type);
+    r.constant = Value::Set(bits);
+    return Record(e, r);
+  }
+
+  // Adds a set literal's element to `bits`; false (reported) when it is not
+  // a symbol of the set's enum, which the first element fixes.
+  ABSL_ATTRIBUTE_NOINLINE bool SetElement(const ast::Expr& arg, const ExprInfo& x,
+                                          const EnumType** element_type, uint64_t* bits) {
+    if (x.type.is_error()) return false;
+    if (x.type.kind != TypeKind::kEnum || !x.constant) {
+      ctx_.Error("E0304", arg.span, "a set literal holds enum symbols");
+      return false;
+    }
+    if (*element_type == nullptr) *element_type = x.type.enum_type;
+    if (x.type.enum_type != *element_type) {
+      ctx_.Error(
+          "E0304", arg.span,
+          absl::StrCat(Quoted(arg.text), " is not a symbol of ", Quoted((*element_type)->name)));
+      return false;
+    }
+    *bits |= uint64_t{1} << x.constant->i;
+    return true;
+  }
+
+  // Output values may read other outputs (their final values, after the
+  // rules): checked here, then ordered (OrderOutputs) so each follows what
+  // it reads.
+  void OutputValues() {
+    for (size_t i = 0; i < ctx_.policy->outputs.size(); ++i) {
+      OutputInfo& out = ctx_.policy->outputs[i];
+      if (out.decl->value == nullptr || out.type.is_error()) continue;
+      ctx_.current_output = static_cast<int>(i);
+      ExprInfo v = CheckExpr(*out.decl->value, &out.type);
+      ctx_.current_output = -1;
+      if (!v.type.is_error() && !Assignable(v, out.type)) {
+        ctx_.Error("E0304", out.decl->value->span,
+                   absl::StrCat("output ", Quoted(out.name), " is ", T(out.type), ", its value is ",
+                                T(v.type)));
+      }
+    }
+  }
+
+ private:
+  CheckContext& ctx_;
+};
+
+}  // namespace
+
+void CheckDefinitions(CheckContext& ctx) {
+  ctx.let_infos.resize(ctx.lets.size());
+  ctx.band_infos.resize(ctx.bands.size());
+  ctx.table_infos.resize(ctx.tables.size());
+  ctx.scorecard_infos.resize(ctx.scorecards.size());
+  Typer typer(ctx);
+  for (const Symbol& s : ctx.policy->definition_order) typer.Ensure(s);
+}
+
+void CheckInputRanges(CheckContext& ctx) { Typer(ctx).InputRanges(); }
+
+void CheckOutputValues(CheckContext& ctx) { Typer(ctx).OutputValues(); }
+
+ExprInfo CheckExpr(CheckContext& ctx, const ast::Expr& expr, const Type* hint) {
+  return Typer(ctx).CheckExpr(expr, hint);
+}
+
+}  // namespace creditd::engine::check
