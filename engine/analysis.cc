@@ -10,6 +10,7 @@
 // so a policy gets the same verdict on every machine and a candidate sent
 // for validation cannot make the server spend unbounded time.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -471,7 +472,9 @@ class Analyzer {
   // A conjunction: variable -> allowed values. Variables are keyed by the
   // symbol they name (input, let, band, scorecard member).
   struct Conjunction {
-    absl::flat_hash_map<std::string, Domain> vars;
+    // By name: the analysis visits them, and names the first impossible one,
+    // in the same order on every run.
+    std::map<std::string, Domain> vars;
   };
   using Dnf = std::vector<Conjunction>;
   static constexpr size_t kMaxConjunctions = 256;
