@@ -13,17 +13,39 @@
 #include "absl/strings/str_replace.h"
 #include "engine/ast_walk.h"
 #include "engine/check_context.h"
+#include "engine/suggest.h"
 
 namespace creditd::engine::check {
 
 namespace {
 
+// The named values a name may mean, sorted (a suggestion must not depend on
+// a hash map's order).
+std::vector<std::string> ValueNames(const CheckContext& ctx) {
+  std::vector<std::string> names;
+  names.reserve(ctx.values.size());
+  for (const auto& [name, value] : ctx.values) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// "did you mean `X`?" when one is close, else `otherwise`.
+std::string MeanOr(absl::string_view name, const std::vector<std::string>& candidates,
+                   std::string otherwise) {
+  std::string mean = DidYouMean(name, candidates);
+  return mean.empty() ? otherwise : mean;
+}
+
 Type ResolveNamedType(CheckContext& ctx, const ast::TypeRef& ref) {
   if (ref.is_set) {
     auto it = ctx.enums.find(ref.name);
     if (it == ctx.enums.end()) {
+      std::vector<std::string> enums;
+      for (const auto& [name, type] : ctx.enums) enums.push_back(name);
+      std::sort(enums.begin(), enums.end());
       ctx.Error("E0203", ref.span, absl::StrCat("unknown enum ", Quoted(ref.name)),
-                "a set holds the symbols of one declared enum: `set of Requirement`");
+                MeanOr(ref.name, enums,
+                       "a set holds the symbols of one declared enum: `set of Requirement`"));
       return Type::Error();
     }
     return Type::Set(it->second);
@@ -36,9 +58,16 @@ Type ResolveNamedType(CheckContext& ctx, const ast::TypeRef& ref) {
   }
   auto it = ctx.enums.find(ref.name);
   if (it != ctx.enums.end()) return Type::Enum(it->second);
+  std::vector<std::string> types;
+  for (const auto& [name, kind] : kBuiltins) types.push_back(name);
+  std::vector<std::string> enums;
+  for (const auto& [name, type] : ctx.enums) enums.push_back(name);
+  std::sort(enums.begin(), enums.end());
+  types.insert(types.end(), enums.begin(), enums.end());
   ctx.Error("E0203", ref.span, absl::StrCat("unknown type ", Quoted(ref.name)),
-            "the types are bool, int, decimal, money, percent, date, a declared enum, or "
-            "`set of` an enum");
+            MeanOr(ref.name, types,
+                   "the types are bool, int, decimal, money, percent, date, a declared enum, or "
+                   "`set of` an enum"));
   return Type::Error();
 }
 
@@ -523,12 +552,14 @@ NameRef ResolveName(CheckContext& ctx, const ast::Expr& e, const Type* hint) {
   std::optional<NameRef> symbol = EnumSymbol(ctx, e, hint);
   if (symbol) return *symbol;
   if (hint != nullptr && hint->enum_type != nullptr) {
+    const std::string mean = DidYouMean(e.text, hint->enum_type->symbols);
     ctx.Error("E0204", e.span,
               absl::StrCat(Quoted(e.text), " is not a symbol of ", Quoted(hint->enum_type->name)),
-              absl::StrCat("its symbols are ", absl::StrJoin(hint->enum_type->symbols, ", ")));
+              absl::StrCat(mean, mean.empty() ? "" : " ", "its symbols are ",
+                           absl::StrJoin(hint->enum_type->symbols, ", ")));
   } else {
     ctx.Error("E0201", e.span, absl::StrCat("unknown name ", Quoted(e.text)),
-              "declare it as an input or a let, or check the spelling");
+              MeanOr(e.text, ValueNames(ctx), "declare it as an input or a let"));
   }
   return NameRef{};
 }
@@ -541,7 +572,8 @@ std::optional<Symbol> ResolveMemberBase(CheckContext& ctx, const ast::Expr& e) {
   }
   auto it = ctx.values.find(base.text);
   if (it == ctx.values.end()) {
-    ctx.Error("E0201", base.span, absl::StrCat("unknown name ", Quoted(base.text)));
+    ctx.Error("E0201", base.span, absl::StrCat("unknown name ", Quoted(base.text)),
+              DidYouMean(base.text, ValueNames(ctx)));
     return std::nullopt;
   }
   return it->second.first;
@@ -560,9 +592,11 @@ bool ResolveMember(CheckContext& ctx, const ast::Expr& e, const Symbol& symbol, 
     }
     std::vector<std::string> columns;
     for (const ast::TableColumn& c : table.decl->outputs) columns.push_back(c.name.name);
+    const std::string mean = DidYouMean(e.text, columns);
     ctx.Error("E0208", e.span,
               absl::StrCat("table ", Quoted(base.text), " has no column ", Quoted(e.text)),
-              absl::StrCat("its columns are ", absl::StrJoin(columns, ", ")));
+              absl::StrCat(mean, mean.empty() ? "" : " ", "its columns are ",
+                           absl::StrJoin(columns, ", ")));
     return false;
   }
   if (symbol.kind == Symbol::Kind::kScorecard) {
@@ -583,10 +617,15 @@ bool ResolveMember(CheckContext& ctx, const ast::Expr& e, const Symbol& symbol, 
         }
       }
     }
+    std::vector<std::string> members = {"total"};
+    for (const GroupInfo& group : card.groups) {
+      members.push_back(group.name);
+      for (const FactorInfo& factor : group.factors) members.push_back(factor.subject);
+    }
     ctx.Error(
         "E0208", e.span,
         absl::StrCat("scorecard ", Quoted(base.text), " has no group or factor ", Quoted(e.text)),
-        "use `total`, a group name or a factor's subject");
+        MeanOr(e.text, members, "use `total`, a group name or a factor's subject"));
     return false;
   }
   ctx.Error("E0208", e.span,
@@ -597,8 +636,12 @@ bool ResolveMember(CheckContext& ctx, const ast::Expr& e, const Symbol& symbol, 
 int ResolveReason(CheckContext& ctx, const ast::Ident& code) {
   const int reason = ctx.policy->FindReason(code.name);
   if (reason < 0) {
-    ctx.Error("E0205", code.span, absl::StrCat("unknown reason ", Quoted(code.name)),
-              absl::StrCat("declare it: reason ", code.name, " \"what it means\""));
+    std::vector<std::string> codes;
+    for (const ReasonInfo& r : ctx.policy->reasons) codes.push_back(r.code);
+    const std::string mean = DidYouMean(code.name, codes);
+    ctx.Error(
+        "E0205", code.span, absl::StrCat("unknown reason ", Quoted(code.name)),
+        mean.empty() ? absl::StrCat("declare it: reason ", code.name, " \"what it means\"") : mean);
   }
   return reason;
 }
@@ -608,9 +651,11 @@ int ResolveTarget(CheckContext& ctx, const ast::Ident& target) {
   if (index < 0) {
     std::vector<std::string> names;
     for (const OutputInfo& o : ctx.policy->outputs) names.push_back(o.name);
+    const std::string mean = DidYouMean(target.name, names);
     ctx.Error("E0206", target.span, absl::StrCat("unknown output ", Quoted(target.name)),
               names.empty() ? "declare it: output name: type = value"
-                            : absl::StrCat("the outputs are ", absl::StrJoin(names, ", ")));
+                            : absl::StrCat(mean, mean.empty() ? "" : " ", "the outputs are ",
+                                           absl::StrJoin(names, ", ")));
   }
   return index;
 }

@@ -16,6 +16,7 @@
 #include "engine/arithmetic.h"
 #include "engine/check_context.h"
 #include "engine/row_tests.h"
+#include "engine/suggest.h"
 
 namespace creditd::engine::check {
 
@@ -902,8 +903,10 @@ class Typer {
   }
 
   ABSL_ATTRIBUTE_NOINLINE void UnknownFunction(const ast::Expr& e) {
-    ctx_.Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
-               "the functions are min, max, abs and round");
+    const std::string mean = DidYouMean(e.text, {"min", "max", "abs", "round"});
+    ctx_.Error(
+        "E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
+        absl::StrCat(mean, mean.empty() ? "" : " ", "the functions are min, max, abs and round"));
   }
 
   // Folds a call over constant arguments (min, max, abs, round).
