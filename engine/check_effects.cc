@@ -231,6 +231,31 @@ void CheckUnused(CheckContext& ctx) {
                 absl::StrCat("input ", Quoted(input.name), " is never used"),
                 "callers must still send it; remove it if the policy does not need it");
   }
+  // Reasons the policy declares itself (a library's serve many policies)
+  // that no rule gives and no scorecard factor names. Not after errors: a
+  // code misspelt where it is given (E0205) would be reported twice.
+  if (ctx.sink.has_errors()) return;
+  std::vector<bool> given(ctx.policy->reasons.size(), false);
+  for (const RuleInfo& rule : ctx.policy->rules) {
+    for (const EffectInfo& effect : rule.effects) {
+      if (effect.reason >= 0) given[static_cast<size_t>(effect.reason)] = true;
+    }
+  }
+  for (const ScorecardInfo& card : ctx.scorecard_infos) {
+    for (const GroupInfo& group : card.groups) {
+      for (const FactorInfo& factor : group.factors) {
+        if (factor.reason >= 0) given[static_cast<size_t>(factor.reason)] = true;
+      }
+    }
+  }
+  const int main_file = ctx.policy->program->files.front()->file;
+  for (size_t i = 0; i < ctx.policy->reasons.size(); ++i) {
+    const ReasonInfo& reason = ctx.policy->reasons[i];
+    if (given[i] || reason.span.file != main_file) continue;
+    ctx.Warning("W0508", reason.span,
+                absl::StrCat("reason ", Quoted(reason.code), " is never given"),
+                "no rule gives it and no scorecard factor names it; give it, or remove it");
+  }
 }
 
 }  // namespace creditd::engine::check
