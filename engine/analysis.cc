@@ -10,6 +10,7 @@
 // so a policy gets the same verdict on every machine and a candidate sent
 // for validation cannot make the server spend unbounded time.
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -256,6 +257,16 @@ class Analyzer {
   }
 
   // "at row 12 of 4000 of", for RanOut.
+  // "row 1", "rows 1 and 3", "rows 1, 2 and 4".
+  static std::string RowList(const std::vector<size_t>& rows) {
+    if (rows.size() == 1) return absl::StrCat("row ", rows[0]);
+    std::string out = "rows ";
+    for (size_t k = 0; k < rows.size(); ++k) {
+      absl::StrAppend(&out, k == 0 ? "" : (k + 1 == rows.size() ? " and " : ", "), rows[k]);
+    }
+    return out;
+  }
+
   static std::string RowsDone(size_t done, size_t rows) {
     return absl::StrCat("at row ", done + 1, " of ", rows, " of");
   }
@@ -429,16 +440,26 @@ class Analyzer {
       if (table.hit == HitPolicy::kFirst && exact) {
         // Unreachable: everything it matches is matched by earlier rows.
         std::vector<Box> rest = {box};
+        std::vector<size_t> hiding;  // the earlier rows that take some of its values
         Removed removed = Removed::kDone;
         for (size_t j = 0; j < i && removed == Removed::kDone && !rest.empty(); ++j) {
-          if (rows[j] && !Empty(*rows[j])) removed = Remove(&rest, *rows[j]);
+          if (!rows[j] || Empty(*rows[j])) continue;
+          int64_t units = 0;
+          const bool takes = std::any_of(rest.begin(), rest.end(), [&](const Box& part) {
+            return Overlaps(part, *rows[j], &units);
+          });
+          if (!Spend(units)) return RanOut(name, decl.name.span, RowsDone(i, rows.size()));
+          if (!takes) continue;
+          hiding.push_back(j + 1);
+          removed = Remove(&rest, *rows[j]);
         }
         if (removed != Removed::kDone) return Stop(removed, name, decl, i, rows.size());
         if (rest.empty()) {
-          sink_.Warning("W0502", decl.rows[i].span,
-                        absl::StrCat("row ", i + 1, " of ", what,
-                                     " is unreachable: earlier rows match everything it does"),
-                        "under `hit first` the first matching row wins; move it up or remove it");
+          sink_.Warning(
+              "W0502", decl.rows[i].span,
+              absl::StrCat("row ", i + 1, " of ", what, " is unreachable: ", RowList(hiding),
+                           hiding.size() == 1 ? " matches" : " match", " everything it does"),
+              "under `hit first` the first matching row wins; move it up or remove it");
         }
       }
       if (Removed removed = Remove(&uncovered, box); removed != Removed::kDone) {
