@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dsl/formatter.h"
 #include "engine/arithmetic.h"
 #include "engine/check_context.h"
 #include "engine/row_tests.h"
@@ -1101,6 +1102,47 @@ class Typer {
     return FinishComparison(e, a, b);
   }
 
+  // How to write a comparison of two types that do not compare, when there
+  // is a usual fix.
+  static std::string CompareHelp(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+    if (a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum) {
+      return "compare an enum value with a symbol of the same enum";
+    }
+    const bool a_percent = a.type.kind == TypeKind::kPercent;
+    if (a_percent == (b.type.kind == TypeKind::kPercent)) return "";
+    const ast::Expr& percent = *e.args[a_percent ? 0 : 1];
+    const ast::Expr& other = *e.args[a_percent ? 1 : 0];
+    const ExprInfo& other_info = a_percent ? b : a;
+    const std::string op = ast::OpText(e.op);
+    auto written = [&](const std::string& left, const std::string& right) {
+      return a_percent ? absl::StrCat("`", right, " ", op, " ", left, "`")
+                       : absl::StrCat("`", left, " ", op, " ", right, "`");
+    };
+    if (other_info.type.kind == TypeKind::kMoney) {
+      // An amount against a share: the share of an amount. For `a - b` the
+      // share is usually of `b` (a tolerance over a limit).
+      const std::string base = other.kind == ast::ExprKind::kBinary && other.op == ast::Op::kSub &&
+                                       other.args.size() == 2
+                                   ? dsl::FormatExpr(*other.args[1])
+                                   : "AMOUNT";
+      return absl::StrCat(
+          "a percent is a share of an amount: compare with the amount it is a "
+          "share of times it, e.g. ",
+          written(dsl::FormatExpr(other), absl::StrCat(base, " * ", dsl::FormatExpr(percent))));
+    }
+    if (other_info.type.kind == TypeKind::kDecimal) {
+      // A ratio against a percent: the percent as the fraction it is.
+      const std::optional<Value>& constant = a_percent ? a.constant : b.constant;
+      const std::string fraction =
+          constant ? constant->AsDecimal().ToCanonicalString() : "the fraction";
+      return absl::StrCat(
+          "a ratio is a decimal and a percent is a fraction of 1: compare the "
+          "ratio with the fraction, ",
+          written(dsl::FormatExpr(other), fraction));
+    }
+    return "";
+  }
+
   ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishComparison(const ast::Expr& e, const ExprInfo& a,
                                                     const ExprInfo& b) {
     const Op op = e.op;
@@ -1109,9 +1151,7 @@ class Typer {
     const bool equality = op == Op::kEq || op == Op::kNe;
     if (!common || (!equality && !common->type.is_ordered())) {
       ctx_.Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
-                 a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum
-                     ? "compare an enum value with a symbol of the same enum"
-                     : "");
+                 CompareHelp(e, a, b));
       return Fail(e);
     }
     ExprInfo r;
