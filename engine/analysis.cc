@@ -18,8 +18,11 @@
 
 #include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dsl/formatter.h"
+#include "engine/ast_walk.h"
 #include "engine/checker.h"
 #include "engine/domain.h"
 #include "engine/row_tests.h"
@@ -51,6 +54,7 @@ class Analyzer {
     }
     for (const TableInfo& table : policy_.tables) Table(table);
     for (const RuleInfo& rule : policy_.rules) Rule(rule);
+    Divisions();
     if (skipped_ > 0) {
       sink_.Warning("W0507", first_skipped_span_,
                     absl::StrCat("the analysis budget ran out before ", first_skipped_,
@@ -149,6 +153,21 @@ class Analyzer {
         break;
       case Symbol::Kind::kScorecard:
         if (e.kind == ast::ExprKind::kMember) return ScoreRange(*info);
+        break;
+      case Symbol::Kind::kTable:
+        // A column of constant cells takes those values.
+        if (e.kind == ast::ExprKind::kMember && info->member >= 0) {
+          const TableInfo& table = policy_.tables[static_cast<size_t>(info->symbol.index)];
+          std::vector<Value> values;
+          Spend(static_cast<int64_t>(table.decl->rows.size()));
+          for (const ast::TableRow& row : table.decl->rows) {
+            if (static_cast<size_t>(info->member) >= row.values.size()) return Domain::Full(type);
+            std::optional<Value> v = Constant(*row.values[static_cast<size_t>(info->member)], type);
+            if (!v) return Domain::Full(type);
+            values.push_back(*v);
+          }
+          return Domain::Points(type, values);
+        }
         break;
       default:
         break;
@@ -486,6 +505,103 @@ class Analyzer {
                      " is too large to analyse for gaps and overlaps"),
         absl::StrCat("its rows split the values into more than ", options_.max_analysis_boxes,
                      " pieces by row ", row + 1, "; split it into smaller tables"));
+  }
+
+  // ----- division by a value that may be 0 ---------------------------------
+
+  static bool IsDivision(const ast::Expr& e) {
+    return e.kind == ast::ExprKind::kBinary && e.op == ast::Op::kDiv && e.args.size() == 2;
+  }
+
+  // The names an expression reads (a member's table or scorecard by name).
+  static absl::flat_hash_set<std::string> NamesIn(const ast::Expr& e) {
+    absl::flat_hash_set<std::string> names;
+    walk::Nodes({&e}, [&names](const ast::Expr& node) {
+      if (node.kind == ast::ExprKind::kName) names.insert(node.text);
+    });
+    return names;
+  }
+
+  static bool Mentions(const ast::Expr& e, const absl::flat_hash_set<std::string>& names) {
+    bool found = false;
+    walk::Nodes({&e}, [&](const ast::Expr& node) {
+      if (node.kind == ast::ExprKind::kName && names.contains(node.text)) found = true;
+    });
+    return found;
+  }
+
+  // Marks the divisions below `guarded_roots` whose divisor reads a value
+  // `condition` tests: a division the policy guards (`if x > 0 then a / x`,
+  // `x > 0 and a / x > 2`, a rule `when x > 0` dividing by x).
+  static void Guard(const ast::Expr& condition, const std::vector<const ast::Expr*>& guarded_roots,
+                    absl::flat_hash_set<const ast::Expr*>* guarded) {
+    const absl::flat_hash_set<std::string> tested = NamesIn(condition);
+    walk::Nodes(guarded_roots, [&](const ast::Expr& d) {
+      if (IsDivision(d) && Mentions(*d.args[1], tested)) guarded->insert(&d);
+    });
+  }
+
+  // Whether a divisor may be 0, as far as its range is known.
+  bool MayBeZero(const ast::Expr& divisor) {
+    if (divisor.kind == ast::ExprKind::kCall && divisor.text == "max") {
+      // max(x, 0.01) is never 0 when one argument is always above 0.
+      for (const ast::ExprPtr& arg : divisor.args) {
+        const Domain d = RangeOf(*arg);
+        if (d.type().is_error() || d.empty()) continue;
+        if (!d.ranges().front().low.infinite && !d.ranges().front().low.value.is_negative() &&
+            !d.ContainsValue(Decimal())) {
+          return false;
+        }
+      }
+    }
+    const Domain d = RangeOf(divisor);
+    return !d.type().is_error() && d.type().is_numeric() && d.ContainsValue(Decimal());
+  }
+
+  void Divisions() {
+    const ast::File& main = *policy_.program->files.front();
+    for (const ast::Declaration& declaration : main.declarations) {
+      if (Spent()) return;
+      std::vector<const ast::Expr*> roots;
+      walk::Roots(declaration, [&roots](const ast::Expr& e) { roots.push_back(&e); });
+      absl::flat_hash_set<const ast::Expr*> guarded;
+      if (const auto* rule = std::get_if<ast::RuleDecl>(&declaration);
+          rule != nullptr && rule->condition != nullptr) {
+        std::vector<const ast::Expr*> effects;
+        for (const ast::Effect& effect : rule->effects) {
+          if (effect.value != nullptr) effects.push_back(effect.value.get());
+        }
+        Guard(*rule->condition, effects, &guarded);
+      }
+      walk::Nodes(roots, [&](const ast::Expr& e) {
+        Spend(1);
+        if (e.kind == ast::ExprKind::kIf && e.args.size() == 3) {
+          Guard(*e.args[0], {e.args[1].get(), e.args[2].get()}, &guarded);
+        } else if (e.kind == ast::ExprKind::kBinary &&
+                   (e.op == ast::Op::kAnd || e.op == ast::Op::kOr) && e.args.size() == 2) {
+          Guard(*e.args[0], {e.args[1].get()}, &guarded);
+        }
+      });
+      std::vector<const ast::Expr*> risky;
+      walk::Nodes(roots, [&](const ast::Expr& e) {
+        if (IsDivision(e) && !guarded.contains(&e) && MayBeZero(*e.args[1])) risky.push_back(&e);
+      });
+      // In the order written.
+      std::sort(risky.begin(), risky.end(), [](const ast::Expr* a, const ast::Expr* b) {
+        return std::make_pair(a->span.line, a->span.column) <
+               std::make_pair(b->span.line, b->span.column);
+      });
+      for (const ast::Expr* e : risky) {
+        const std::string divisor = dsl::FormatExpr(*e->args[1]);
+        sink_.Warning("W0509", e->args[1]->span,
+                      absl::StrCat("`", divisor,
+                                   "` may be 0 here: dividing by it would stop the "
+                                   "decision with an error"),
+                      absl::StrCat("give what it reads a range without 0, or guard the division: "
+                                   "`if ",
+                                   divisor, " != 0 then ... else ...`"));
+      }
+    }
   }
 
   // ----- rules: can the condition ever be true? ----------------------------
