@@ -533,12 +533,18 @@ class Analyzer {
   // Marks the divisions below `guarded_roots` whose divisor reads a value
   // `condition` tests: a division the policy guards (`if x > 0 then a / x`,
   // `x > 0 and a / x > 2`, a rule `when x > 0` dividing by x).
-  static void Guard(const ast::Expr& condition, const std::vector<const ast::Expr*>& guarded_roots,
-                    absl::flat_hash_set<const ast::Expr*>* guarded) {
+  // Each node it visits costs a work unit: nested ifs and long `and`
+  // chains visit some nodes many times.
+  void Guard(const ast::Expr& condition, const std::vector<const ast::Expr*>& guarded_roots,
+             absl::flat_hash_set<const ast::Expr*>* guarded) {
+    if (Spent()) return;
     const absl::flat_hash_set<std::string> tested = NamesIn(condition);
+    int64_t visited = static_cast<int64_t>(tested.size());
     walk::Nodes(guarded_roots, [&](const ast::Expr& d) {
+      ++visited;
       if (IsDivision(d) && Mentions(*d.args[1], tested)) guarded->insert(&d);
     });
+    Spend(visited);
   }
 
   // Whether a divisor may be 0, as far as its range is known.
@@ -582,6 +588,7 @@ class Analyzer {
           Guard(*e.args[0], {e.args[1].get()}, &guarded);
         }
       });
+      if (Spent()) return;
       std::vector<const ast::Expr*> risky;
       walk::Nodes(roots, [&](const ast::Expr& e) {
         if (IsDivision(e) && !guarded.contains(&e) && MayBeZero(*e.args[1])) risky.push_back(&e);
