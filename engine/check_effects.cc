@@ -231,10 +231,32 @@ void CheckUnused(CheckContext& ctx) {
                 absl::StrCat("input ", Quoted(input.name), " is never used"),
                 "callers must still send it; remove it if the policy does not need it");
   }
-  // Reasons the policy declares itself (a library's serve many policies)
-  // that no rule gives and no scorecard factor names. Not after errors: a
-  // code misspelt where it is given (E0205) would be reported twice.
+  // Not after errors: a name misspelt where it is read (E0201, E0205)
+  // would be reported twice.
   if (ctx.sink.has_errors()) return;
+  // Lets the policy declares itself that nothing reads: a value worked out
+  // and forgotten, or left over. A factor's subject reads its let.
+  for (const ScorecardInfo& card : ctx.scorecard_infos) {
+    for (const GroupInfo& group : card.groups) {
+      for (const FactorInfo& factor : group.factors) {
+        if (factor.subject_symbol.kind == Symbol::Kind::kLet) {
+          ctx.used_lets.insert(factor.subject_symbol.index);
+        }
+      }
+    }
+  }
+  const int policy_file = ctx.policy->program->files.front()->file;
+  for (size_t i = 0; i < ctx.let_infos.size(); ++i) {
+    const LetInfo& let = ctx.let_infos[i];
+    if (ctx.used_lets.contains(static_cast<int>(i)) || let.decl->name.span.file != policy_file) {
+      continue;
+    }
+    ctx.Warning("W0510", let.decl->name.span,
+                absl::StrCat("let ", Quoted(let.name), " is never used"),
+                "nothing reads it; use it, or remove it");
+  }
+  // Reasons the policy declares itself (a library's serve many policies)
+  // that no rule gives and no scorecard factor names.
   std::vector<bool> given(ctx.policy->reasons.size(), false);
   for (const RuleInfo& rule : ctx.policy->rules) {
     for (const EffectInfo& effect : rule.effects) {
@@ -248,10 +270,9 @@ void CheckUnused(CheckContext& ctx) {
       }
     }
   }
-  const int main_file = ctx.policy->program->files.front()->file;
   for (size_t i = 0; i < ctx.policy->reasons.size(); ++i) {
     const ReasonInfo& reason = ctx.policy->reasons[i];
-    if (given[i] || reason.span.file != main_file) continue;
+    if (given[i] || reason.span.file != policy_file) continue;
     ctx.Warning("W0508", reason.span,
                 absl::StrCat("reason ", Quoted(reason.code), " is never given"),
                 "no rule gives it and no scorecard factor names it; give it, or remove it");
