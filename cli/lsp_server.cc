@@ -190,6 +190,13 @@ class Server {
   void DidOpen(const Json* params);
   void DidChange(const Json* params);
   void DidClose(const Json* params);
+  // Stops tracking a document: its diagnostics are cleared and the
+  // documents that import it read it from disk again. `uri` is a copy: the
+  // document it may come from goes.
+  void Forget(std::string uri);
+  // Says (once to the user, always to the log) that `uri` is not checked.
+  void Refuse(const std::string& uri, const std::string& why);
+  size_t TotalBytes() const;
   void Hover(const Json& id, const Json* params);
   void Definition(const Json& id, const Json* params);
   void DocumentSymbols(const Json& id, const Json* params);
@@ -214,7 +221,7 @@ class Server {
   bool hierarchical_symbols_ = false;
   bool initialized_ = false;
   bool shutdown_ = false;
-  bool warned_too_many_ = false;
+  bool warned_refused_ = false;
   std::map<std::string, Document> documents_;  // by URI
   absl::flat_hash_map<std::string, std::string> by_path_;
 };
@@ -480,13 +487,17 @@ void Server::DidOpen(const Json* params) {
     Log("didOpen without a uri and text: ignored");
     return;
   }
-  if (documents_.find(*uri) == documents_.end() && documents_.size() >= options_.max_documents) {
-    if (!warned_too_many_) {
-      warned_too_many_ = true;
-      ShowMessage(2, absl::StrCat("creditctl lsp checks at most ", options_.max_documents,
-                                  " open documents; close some to check others"));
-    }
-    Log(absl::StrCat("too many open documents: ", *uri, " is not checked"));
+  auto open = documents_.find(*uri);
+  if (open == documents_.end() && documents_.size() >= options_.max_documents) {
+    Refuse(*uri,
+           absl::StrCat("at most ", options_.max_documents, " documents are checked at once"));
+    return;
+  }
+  const size_t others = TotalBytes() - (open == documents_.end() ? 0 : open->second.text.size());
+  if (others + text->size() > options_.max_total_bytes) {
+    if (open != documents_.end()) Forget(*uri);
+    Refuse(*uri, absl::StrCat("the open documents would hold more than ", options_.max_total_bytes,
+                              " bytes"));
     return;
   }
   std::optional<std::string> file = FilePathFromUri(*uri);
@@ -509,28 +520,33 @@ void Server::DidChange(const Json* params) {
   if (doc == nullptr) return;
   const Json* changes = Member(params, "contentChanges");
   if (changes == nullptr || !changes->IsArray()) return;
+  std::string text = doc->text;
   for (const Json& change : changes->GetArray()) {
-    std::optional<std::string> text = StringMember(&change, "text");
-    if (!text) continue;
+    std::optional<std::string> replacement = StringMember(&change, "text");
+    if (!replacement) continue;
     const Json* range = Member(&change, "range");
     if (range == nullptr) {
-      doc->text = *std::move(text);
+      text = *std::move(replacement);
       continue;
     }
     // Incremental, though full text was asked for.
     std::optional<Position> start = PositionMember(range, "start");
     std::optional<Position> end = PositionMember(range, "end");
     if (!start || !end) continue;
-    const LineIndex lines(doc->text);
+    const LineIndex lines(text);
     const size_t from = lines.FromLsp(*start, encoding_);
     const size_t to = std::max(from, lines.FromLsp(*end, encoding_));
-    if (doc->text.size() - (to - from) + text->size() > options_.max_message_bytes) {
-      Log(absl::StrCat(doc->uri, " would grow past ", options_.max_message_bytes,
-                       " bytes: change ignored"));
-      continue;
-    }
-    doc->text.replace(from, to - from, *text);
+    if (text.size() - (to - from) + replacement->size() > options_.max_total_bytes) break;
+    text.replace(from, to - from, *replacement);
   }
+  if (TotalBytes() - doc->text.size() + text.size() > options_.max_total_bytes) {
+    const std::string uri = doc->uri;
+    Forget(uri);
+    Refuse(uri, absl::StrCat("the open documents would hold more than ", options_.max_total_bytes,
+                             " bytes"));
+    return;
+  }
+  doc->text = std::move(text);
   if (std::optional<int64_t> version = IntegerMember(Member(params, "textDocument"), "version")) {
     doc->version = version;
   }
@@ -540,8 +556,15 @@ void Server::DidChange(const Json* params) {
 void Server::DidClose(const Json* params) {
   Document* doc = DocumentOf(params);
   if (doc == nullptr) return;
-  const std::string path = doc->path;
-  const std::string uri = doc->uri;
+  Forget(doc->uri);
+}
+
+void Server::Forget(std::string uri) {
+  auto it = documents_.find(uri);
+  if (it == documents_.end()) return;
+  const std::string path = it->second.path;
+  by_path_.erase(path);
+  documents_.erase(it);
   // Its diagnostics go with it.
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -559,11 +582,24 @@ void Server::DidClose(const Json* params) {
   w.EndArray();
   w.EndObject();
   w.EndObject();
-  by_path_.erase(path);
-  documents_.erase(uri);
   Send(std::string(buffer.GetString(), buffer.GetSize()));
   // Documents that imported it now read it from disk.
   CheckWithDependents(path);
+}
+
+void Server::Refuse(const std::string& uri, const std::string& why) {
+  Log(absl::StrCat(uri, " is not checked: ", why));
+  if (!warned_refused_) {
+    warned_refused_ = true;
+    ShowMessage(2, absl::StrCat("creditctl lsp does not check ", uri, ": ", why,
+                                "; close documents to check others"));
+  }
+}
+
+size_t Server::TotalBytes() const {
+  size_t total = 0;
+  for (const auto& entry : documents_) total += entry.second.text.size();
+  return total;
 }
 
 void Server::CheckWithDependents(const std::string& path) {
@@ -596,8 +632,16 @@ void Server::Check(Document& doc) {
   analysis->index = std::make_unique<PolicyIndex>(*analysis->policy);
   const engine::Program* program = analysis->policy->program.get();
   if (program != nullptr) {
+    // What it read, and what it tried to import and could not: opening or
+    // fixing that file checks this document again.
     for (int i = 0; i < program->sources.size(); ++i) {
       doc.files.push_back(program->sources.file(i).path());
+    }
+    for (const auto& file : program->files) {
+      const std::string from = DirectoryOf(program->sources.file(file->file).path());
+      for (const dsl::ast::Import& import : file->imports) {
+        doc.files.push_back(engine::NormalizePath(from + import.path));
+      }
     }
   }
   doc.current = analysis;

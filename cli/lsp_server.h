@@ -13,8 +13,10 @@ struct ServerOptions {
   // A longer message is refused and the server stops: its framing can no
   // longer be trusted, and reading it would hold that much memory.
   size_t max_message_bytes = size_t{16} << 20;
-  // Documents open at once; further ones are not checked.
+  // Documents open at once, and the bytes of their texts together; further
+  // ones are not checked (and a document that grows past it is dropped).
   size_t max_documents = 256;
+  size_t max_total_bytes = size_t{256} << 20;
 };
 
 // Serves messages from `in`, answering on `out` (nothing but protocol
