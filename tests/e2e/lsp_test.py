@@ -131,10 +131,10 @@ class Server:
                 return message["params"]
             self.pending.append(message)
 
-    def initialize(self, encodings=None, hierarchical=True):
+    def initialize(self, encodings=None, hierarchical=True, formats=("markdown", "plaintext")):
         self.pending = []
         capabilities = {"textDocument": {
-            "hover": {"contentFormat": ["markdown", "plaintext"]},
+            "hover": {"contentFormat": list(formats)},
             "documentSymbol": {"hierarchicalDocumentSymbolSupport": hierarchical}}}
         if encodings is not None:
             capabilities["general"] = {"positionEncodings": encodings}
@@ -199,10 +199,10 @@ class LspTest(unittest.TestCase):
             server.kill()
         shutil.rmtree(self.root)
 
-    def server(self, encodings=None, hierarchical=True):
+    def server(self, encodings=None, hierarchical=True, **kw):
         server = Server()
         self.servers.append(server)
-        answer = server.initialize(encodings, hierarchical)
+        answer = server.initialize(encodings, hierarchical, **kw)
         self.assertNotIn("error", answer)
         return server, answer["result"]
 
@@ -424,6 +424,14 @@ class LspTest(unittest.TestCase):
             "position": {"line": 0, "character": 0}})
         self.assertIsNone(unknown["result"])
         self.assertEqual(server.finish(), 0)
+        # A client that takes plain text only gets it.
+        plain, _ = self.server(formats=["plaintext"])
+        plain.open(self.uri, self.text)
+        contents = self.hover(plain, "requested_limit", occurrence=1)["contents"]
+        self.assertEqual(contents, {"kind": "plaintext",
+                                    "value": "input requested_limit: money\nrange: >= 0\n"
+                                             "no default"})
+        self.assertEqual(plain.finish(), 0)
 
     def test_definition_across_imports(self):
         server, _ = self.server()
