@@ -75,6 +75,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddExplainCommand(app, context);
   AddSchemaCommand(app, context);
   AddAuditCommand(app, context);
+  AddLspCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

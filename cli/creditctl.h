@@ -47,5 +47,6 @@ void AddTestCommand(CLI::App& app, Context& context);
 void AddExplainCommand(CLI::App& app, Context& context);
 void AddSchemaCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
+void AddLspCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli
