@@ -584,11 +584,9 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   void WriteNext() {
     if (writing_ || broken_ || finished_ || pending_.empty() || !pending_.front()->ready) return;
     writing_ = true;
-    // When the next answer is ready too, let gRPC hold this one and send
-    // them together; the last of a run goes out at once.
-    grpc::WriteOptions options;
-    if (pending_.size() > 1 && pending_[1]->ready) options.set_buffer_hint();
-    StartWrite(&pending_.front()->out, options);
+    // Each answer goes out as it is written. (A buffer hint let gRPC hold a
+    // write whose completion the next write waited for: the stream stalled.)
+    StartWrite(&pending_.front()->out);
   }
   void ReadNext() {
     if (reading_ || reads_done_ || broken_ || finished_ ||
