@@ -1,6 +1,5 @@
 #include "cli/lsp_server.h"
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +10,7 @@
 #include "cli/lsp_protocol.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "tests/engine/test_files.h"
 
 namespace creditd::cli::lsp {
 namespace {
@@ -145,8 +145,7 @@ TEST(LspServerTest, DocumentsPastTheLimitsAreNotChecked) {
 }
 
 TEST(LspServerTest, OpeningAMissingImportChecksTheImporterAgain) {
-  const std::string dir = ::testing::TempDir() + "lsp_server_test_import";
-  std::filesystem::create_directories(dir);
+  const std::string dir = engine::testing::MakeDir("lsp_server_test_import");
   const std::string policy = dir + "/p.credit";
   const std::string policy_text = absl::StrCat(
       "policy p\n  version 1.0.0\n  effective 2026-01-01\nimport \"lib.credit\"\n"

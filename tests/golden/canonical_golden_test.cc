@@ -56,8 +56,8 @@ TEST(CanonicalFormGolden, ReferencePoliciesKeepTheirTextAndSha256) {
         continue;
       }
       std::error_code missing;
-      ASSERT_TRUE(fs::exists(text, missing))
-          << text << ": no golden for canonical form " << engine::kCanonicalForm;
+      ASSERT_TRUE(fs::exists(text, missing)) << text << ": no golden for canonical form "
+                                             << engine::kCanonicalForm << " " << missing.message();
       EXPECT_EQ(policy.canonical_source(), Slurp(text))
           << name << ": the canonical form changed; see the top of this file";
       EXPECT_EQ(policy.id().sha256 + "\n", Slurp(sha256)) << name;
