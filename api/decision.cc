@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/decision_json.h"
+#include "engine/evaluator.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -53,6 +54,7 @@ void FillDecision(const engine::Decision& d, v1::Decision* out) {
   out->mutable_policy()->set_version(id.version);
   out->mutable_policy()->set_sha256(id.sha256);
   if (d.has_outcome) out->set_outcome(std::string(d.outcome));
+  if (d.evaluation_date) out->set_evaluation_date(engine::FormatDate(*d.evaluation_date));
   for (const engine::OutputValue& o : d.outputs) {
     if (!o.has_value) continue;
     FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
@@ -116,6 +118,20 @@ absl::Status ParseDecision(absl::string_view bytes, v1::Decision* out) {
     return absl::InvalidArgumentError(
         absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.Decision"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status EvaluationDateOf(absl::string_view bytes, std::optional<int64_t>* date) {
+  date->reset();
+  v1::Decision decision;
+  if (absl::Status status = ParseDecision(bytes, &decision); !status.ok()) return status;
+  if (decision.evaluation_date().empty()) return absl::OkStatus();
+  absl::StatusOr<int64_t> days = engine::ParseDate(decision.evaluation_date());
+  if (!days.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "evaluation_date `", engine::EchoText(decision.evaluation_date()), "` is not a date"));
+  }
+  *date = *days;
   return absl::OkStatus();
 }
 

@@ -4,6 +4,8 @@
 // and its bytes in the decision log. creditd answers with it and logs it;
 // creditctl replays a logged decision through the same code and compares.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -36,6 +38,11 @@ std::string DeterministicBytes(const credit::v1::Decision& decision);
 // Reads logged bytes into `out`; InvalidArgument when they are not a
 // credit.v1.Decision.
 absl::Status ParseDecision(absl::string_view bytes, credit::v1::Decision* out);
+
+// The evaluation date logged decision bytes name (Decision.evaluation_date),
+// as days since 1970-01-01, into `date`; empty when they name none.
+// InvalidArgument when the bytes are not a decision or the date no date.
+absl::Status EvaluationDateOf(absl::string_view bytes, std::optional<int64_t>* date);
 
 // Whether `a` and `b` hold the same fields and values (maps compared by key,
 // repeated fields in order). When they differ and `difference` is not null,

@@ -77,11 +77,13 @@ void DescribeDecision(const engine::CompiledPolicy& policy, v1::DescribeDecision
   id->set_version(policy.id().version);
   id->set_sha256(policy.id().sha256);
   out->set_effective(checked.effective);
+  out->set_edition(checked.edition);
   for (const engine::InputSlot& in : policy.inputs()) {
     v1::InputDescription* input = out->add_inputs();
     input->set_name(in.name);
     Describe(in.type, in.places, input->mutable_type());
-    input->set_required(!in.default_value.has_value());
+    input->set_required(!in.default_value.has_value() && !in.optional);
+    input->set_optional(in.optional);
     if (in.default_value.has_value()) {
       FillValue(*in.default_value, in.type, input->mutable_default_value());
     }
@@ -103,13 +105,19 @@ void DescribeDecision(const engine::CompiledPolicy& policy, v1::DescribeDecision
       }
     }
   }
-  for (const engine::OutputSlot& o : policy.outputs()) {
+  for (size_t i = 0; i < policy.outputs().size(); ++i) {
+    const engine::OutputSlot& o = policy.outputs()[i];
     v1::OutputDescription* output = out->add_outputs();
     output->set_name(o.name);
     Describe(o.type, -1, output->mutable_type());
-    // Outputs are not facts: no places a fact may have, no FactValue field.
+    // Outputs are not facts: no FactValue field, and no places but those an
+    // edition 2 money output holds.
     output->mutable_type()->clear_places();
     output->mutable_type()->clear_fact_field();
+    const int places = i < checked.outputs.size() ? checked.outputs[i].places : -1;
+    if (places >= 0 && o.type.kind == engine::TypeKind::kMoney) {
+      output->mutable_type()->set_places(places);
+    }
   }
   for (const engine::ReasonInfo& r : checked.reasons) {
     v1::ReasonDescription* reason = out->add_reasons();

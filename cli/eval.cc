@@ -4,6 +4,8 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cli/creditctl.h"
 #include "cli/policy_loading.h"
 #include "engine/decision_json.h"
@@ -29,6 +31,7 @@ bool EvaluateForCli(const std::string& path, const std::string& decision,
   }
   engine::EvalOptions options;
   options.trace = trace;
+  options.evaluation_date = EvaluationDate(choice);
   std::vector<engine::FactProblem> problems;
   absl::Status status = engine::EvaluateInto(**policy, facts, options, result, &problems);
   if (!status.ok()) {
@@ -47,27 +50,41 @@ bool EvaluateForCli(const std::string& path, const std::string& decision,
   return true;
 }
 
-void AddVersionChoice(CLI::App& command, std::string* as_of, std::string* audit) {
-  command.add_option("--as-of", *as_of,
+void AddVersionChoice(CLI::App& command, VersionFlags* flags, bool evaluation_date) {
+  command.add_option("--as-of", flags->as_of,
                      "with a directory: the version in force on this day (YYYY-MM-DD; default "
                      "today, UTC)");
-  command.add_option("--audit", *audit,
+  command.add_option("--audit", flags->audit,
                      "with a directory: an audit log whose versions are candidates too, and "
                      "which the directory is held against as creditd holds it");
+  if (!evaluation_date) return;
+  command.add_option("--evaluation-date", flags->evaluation_date,
+                     "the date the decision is made for, `today` in an edition 2 policy "
+                     "(YYYY-MM-DD; default the --as-of day, else today, UTC)");
 }
 
-bool ParseVersionChoice(const std::string& as_of, const std::string& audit, Context& context,
-                        VersionChoice* choice) {
-  choice->audit = audit;
-  if (as_of.empty()) return true;
-  absl::StatusOr<absl::CivilDay> day = ParseAsOf(as_of);
-  if (!day.ok()) {
-    context.err << "creditctl: " << day.status().message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
+bool ParseVersionChoice(const VersionFlags& flags, Context& context, VersionChoice* choice) {
+  choice->audit = flags.audit;
+  for (const auto& [text, day] : {std::make_pair(&flags.as_of, &choice->as_of),
+                                  std::make_pair(&flags.evaluation_date, &choice->evaluation_date)}) {
+    if (text->empty()) continue;
+    absl::StatusOr<absl::CivilDay> parsed = ParseAsOf(*text);
+    if (!parsed.ok()) {
+      context.err << "creditctl: " << parsed.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return false;
+    }
+    *day = *parsed;
   }
-  choice->as_of = *day;
   return true;
+}
+
+int64_t EvaluationDate(const VersionChoice& choice) {
+  const absl::CivilDay day = choice.evaluation_date ? *choice.evaluation_date
+                             : choice.as_of         ? *choice.as_of
+                                                    : absl::ToCivilDay(absl::Now(),
+                                                                       absl::UTCTimeZone());
+  return day - absl::CivilDay(1970, 1, 1);
 }
 
 void AddEvalCommand(CLI::App& app, Context& context) {
@@ -77,8 +94,7 @@ void AddEvalCommand(CLI::App& app, Context& context) {
     std::string facts;
     bool trace = false;
     bool compact = false;
-    std::string as_of;
-    std::string audit;
+    VersionFlags version;
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("eval", "Evaluate a decision on facts and print it as JSON");
@@ -90,7 +106,8 @@ void AddEvalCommand(CLI::App& app, Context& context) {
       "A directory is loaded as creditd loads it, several versions of a decision side by\n"
       "side; the version in force today (UTC), or on --as-of DATE, is evaluated: the latest\n"
       "effective on or before that day, ties broken by semantic version. With --audit LOG\n"
-      "the versions that log has served are candidates too.\n\n"
+      "the versions that log has served are candidates too. An edition 2 policy's `today` is\n"
+      "--evaluation-date, or the --as-of day, or else today (UTC).\n\n"
       "Example:\n"
       "  creditctl eval policies --decision credit_application \\\n"
       "      --facts docs/examples/credit_application.json --as-of 2026-06-30");
@@ -100,10 +117,10 @@ void AddEvalCommand(CLI::App& app, Context& context) {
   command->add_option("-f,--facts", flags->facts, "JSON facts file, or - for stdin")->required();
   command->add_flag("--trace", flags->trace, "include every evaluation step");
   command->add_flag("--compact", flags->compact, "print the JSON on one line");
-  AddVersionChoice(*command, &flags->as_of, &flags->audit);
+  AddVersionChoice(*command, &flags->version);
   command->callback([&context, flags] {
     VersionChoice choice;
-    if (!ParseVersionChoice(flags->as_of, flags->audit, context, &choice)) return;
+    if (!ParseVersionChoice(flags->version, context, &choice)) return;
     std::shared_ptr<const engine::CompiledPolicy> policy;
     engine::Decision decision;
     if (!EvaluateForCli(flags->path, flags->decision, flags->facts, flags->trace, choice, context,
@@ -112,6 +129,7 @@ void AddEvalCommand(CLI::App& app, Context& context) {
     }
     engine::JsonOptions options;
     options.pretty = !flags->compact;
+    options.percent_points = policy->edition() >= 2;
     context.out << engine::DecisionToJson(decision, options);
     if (flags->compact) context.out << "\n";
   });

@@ -136,8 +136,7 @@ void AddExplainCommand(CLI::App& app, Context& context) {
     std::string path;
     std::string decision;
     std::string facts;
-    std::string as_of;
-    std::string audit;
+    VersionFlags version;
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand(
@@ -150,10 +149,10 @@ void AddExplainCommand(CLI::App& app, Context& context) {
   command->add_option("-d,--decision", flags->decision,
                       "the decision to evaluate (required with a directory)");
   command->add_option("-f,--facts", flags->facts, "JSON facts file, or - for stdin")->required();
-  AddVersionChoice(*command, &flags->as_of, &flags->audit);
+  AddVersionChoice(*command, &flags->version);
   command->callback([&context, flags] {
     VersionChoice choice;
-    if (!ParseVersionChoice(flags->as_of, flags->audit, context, &choice)) return;
+    if (!ParseVersionChoice(flags->version, context, &choice)) return;
     std::shared_ptr<const engine::CompiledPolicy> policy;
     engine::Decision decision;
     if (!EvaluateForCli(flags->path, flags->decision, flags->facts, /*trace=*/true, choice, context,

@@ -327,6 +327,7 @@ void PolicyIndex::AddExpr(const ast::Expr& e) {
       }
       return;
     }
+    case Symbol::Kind::kToday:  // built in: nothing declares it
     case Symbol::Kind::kNone:
       return;
   }

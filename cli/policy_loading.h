@@ -23,6 +23,9 @@ struct VersionChoice {
   // An audit log (`--audit`): the versions it binds are candidates too, and
   // the directory is held against them as creditd holds it at start.
   std::string audit;
+  // The evaluation date, `today` in an edition 2 policy
+  // (`--evaluation-date`): empty means the `as_of` day, or else today in UTC.
+  std::optional<absl::CivilDay> evaluation_date;
 };
 
 // Loads the policy directory `dir` as creditd loads it (engine::LoadBundle:
@@ -65,12 +68,22 @@ void AddFacts(const FactsJson& document, const rapidjson::Value& object,
 absl::Status ParseFacts(const std::string& json, const engine::CompiledPolicy& policy,
                         FactsJson* document, engine::Facts* facts);
 
-// Adds --as-of and --audit to `command`, into `as_of` and `audit`.
-void AddVersionChoice(CLI::App& command, std::string* as_of, std::string* audit);
+// What `--as-of`, `--audit` and `--evaluation-date` were given as.
+struct VersionFlags {
+  std::string as_of;
+  std::string audit;
+  std::string evaluation_date;
+};
+
+// Adds --as-of and --audit to `command`, into `flags`, and with
+// `evaluation_date` --evaluation-date too.
+void AddVersionChoice(CLI::App& command, VersionFlags* flags, bool evaluation_date = true);
 // Reads them into `choice`; on a bad day prints why, sets the exit code and
 // returns false.
-bool ParseVersionChoice(const std::string& as_of, const std::string& audit, Context& context,
-                        VersionChoice* choice);
+bool ParseVersionChoice(const VersionFlags& flags, Context& context, VersionChoice* choice);
+
+// The evaluation date `choice` gives, as days since 1970-01-01.
+int64_t EvaluationDate(const VersionChoice& choice);
 
 // Loads the decision, reads the facts and evaluates; on any failure prints
 // what went wrong (every fact problem on its own line) and returns false.

@@ -44,9 +44,10 @@ std::string ScalarText(const rapidjson::Value& v) {
 }
 
 // Does output `actual` equal the expected JSON value?
+// `percent_points`: an edition 2 policy's percents show as "55.12%".
 bool OutputMatches(const engine::OutputValue& actual, const rapidjson::Value& expected,
-                   std::string* shown) {
-  *shown = actual.has_value ? engine::JsonValue(actual.value, actual.type) : "null";
+                   bool percent_points, std::string* shown) {
+  *shown = actual.has_value ? engine::JsonValue(actual.value, actual.type, percent_points) : "null";
   if (expected.IsNull()) return !actual.has_value;
   if (!actual.has_value) return false;
   const engine::Type& type = actual.type;
@@ -209,6 +210,26 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
   const rapidjson::Value& defaults =
       doc.HasMember("defaults") && doc["defaults"].IsObject() ? doc["defaults"] : kEmpty;
 
+  // The evaluation date, `today` of an edition 2 policy: the file's
+  // "evaluation_date", or a case's own. A case never takes the clock's, so
+  // it gives the same answer on every day.
+  auto date_of = [&](const rapidjson::Value& object,
+                     const std::string& where) -> absl::StatusOr<std::optional<int64_t>> {
+    if (!object.IsObject() || !object.HasMember("evaluation_date")) {
+      return std::optional<int64_t>();
+    }
+    const rapidjson::Value& v = object["evaluation_date"];
+    absl::StatusOr<int64_t> days = v.IsString() ? engine::ParseDate(v.GetString())
+                                                : absl::InvalidArgumentError("not a string");
+    if (!days.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": ", where, "\"evaluation_date\" must be a date such as \"2026-11-30\""));
+    }
+    return std::optional<int64_t>(*days);
+  };
+  absl::StatusOr<std::optional<int64_t>> file_date = date_of(doc, "");
+  if (!file_date.ok()) return file_date.status();
+
   TestFileResult result;
   engine::Decision decision;
   engine::EvalOptions eval;
@@ -229,6 +250,10 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
     AddFacts(json, defaults, policy, &facts_json, &facts);
     AddFacts(json, facts_json, policy, nullptr, &facts);
     const rapidjson::Value& expect = c["expect"];
+    absl::StatusOr<std::optional<int64_t>> case_date =
+        date_of(c, absl::StrCat("case `", name, "`: "));
+    if (!case_date.ok()) return case_date.status();
+    eval.evaluation_date = *case_date ? *case_date : *file_date;
 
     std::vector<std::string> diffs;
     std::vector<engine::FactProblem> problems;
@@ -250,7 +275,10 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
                                      ")"));
       }
     } else if (!status.ok()) {
-      diffs.push_back(absl::StrCat("evaluation failed: ", status.message()));
+      diffs.push_back(absl::StrCat("evaluation failed: ", status.message(),
+                                   policy.reads_today() && !eval.evaluation_date
+                                       ? " (give the case or the file an \"evaluation_date\")"
+                                       : ""));
     } else {
       coverage.Add(decision);
       if (expect.HasMember("outcome")) {
@@ -267,7 +295,7 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
             continue;
           }
           std::string shown;
-          if (!OutputMatches(*output, it->value, &shown)) {
+          if (!OutputMatches(*output, it->value, policy.edition() >= 2, &shown)) {
             diffs.push_back(
                 absl::StrCat("outputs.", key, ": expected ", JsonText(it->value), ", got ", shown));
           }

@@ -18,11 +18,21 @@ absl::StatusOr<Replayed> ReplayRecord(const audit::AuditRecord& record,
   // Kept per thread: replaying a log reuses their buffers.
   thread_local engine::Decision decision;
   thread_local credit::v1::Decision replayed;
+  // The evaluation date the answer says the policy read, if any: the
+  // decision is replayed on that day.
+  std::optional<int64_t> evaluation_date;
+  if (policy.reads_today()) {
+    if (absl::Status status = api::EvaluationDateOf(record.result_json, &evaluation_date);
+        !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("its result: ", status.message()));
+    }
+  }
   // The answer as the server gives it, with the trace when asked with explain.
   auto run = [&](bool trace) -> absl::Status {
     engine::EvalOptions options;
     options.facts = engine::FactRules::kStrict;
     options.trace = trace;
+    options.evaluation_date = evaluation_date;
     if (absl::Status status = engine::EvaluateInto(policy, facts->facts(), options, &decision);
         !status.ok()) {
       return status;

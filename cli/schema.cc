@@ -200,7 +200,7 @@ std::string FactsSchema(const v1::DescribeDecisionResponse& d) {
 }
 
 // An output's value as creditctl eval prints it; null when it has none.
-void OutputSchema(Writer& w, const v1::OutputDescription& output) {
+void OutputSchema(Writer& w, const v1::OutputDescription& output, int edition) {
   const v1::TypeDescription& type = output.type();
   w.StartObject();
   Key(w, "anyOf");
@@ -231,6 +231,10 @@ void OutputSchema(Writer& w, const v1::OutputDescription& output) {
     for (const std::string& symbol : type.symbols()) Text(w, symbol);
     w.EndArray();
     if (set) w.EndObject();
+  } else if (type.kind() == "percent" && edition >= 2) {
+    // An edition 2 policy's percents as a person reads them: "55.12%".
+    Member(w, "type", "string");
+    Member(w, "pattern", "^-?[0-9]+(\\.[0-9]+)?%$");
   } else {
     // Exact decimal text: money with at least two places, percents as
     // fractions.
@@ -287,6 +291,12 @@ std::string AnswerSchema(const v1::DescribeDecisionResponse& d) {
     w.EndArray();
   }
   w.EndObject();
+  Key(w, "evaluation_date");
+  w.StartObject();
+  Member(w, "type", "string");
+  Member(w, "format", "date");
+  Member(w, "description", "the date the policy read as `today` (edition 2), when it reads it");
+  w.EndObject();
   Key(w, "outputs");
   w.StartObject();
   Member(w, "type", "object");
@@ -294,7 +304,7 @@ std::string AnswerSchema(const v1::DescribeDecisionResponse& d) {
   w.StartObject();
   for (const v1::OutputDescription& output : d.outputs()) {
     Key(w, output.name());
-    OutputSchema(w, output);
+    OutputSchema(w, output, d.edition());
   }
   w.EndObject();
   Key(w, "required");
@@ -345,8 +355,7 @@ void AddSchemaCommand(CLI::App& app, Context& context) {
     std::string path;
     std::string decision;
     std::string of = "facts";
-    std::string as_of;
-    std::string audit;
+    VersionFlags version;
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand(
@@ -360,10 +369,10 @@ void AddSchemaCommand(CLI::App& app, Context& context) {
                       "the decision (required with a directory of several)");
   command->add_option("--of", flags->of, "facts (default) or answer")
       ->check(CLI::IsMember({"facts", "answer"}));
-  AddVersionChoice(*command, &flags->as_of, &flags->audit);
+  AddVersionChoice(*command, &flags->version, /*evaluation_date=*/false);
   command->callback([&context, flags] {
     VersionChoice choice;
-    if (!ParseVersionChoice(flags->as_of, flags->audit, context, &choice)) return;
+    if (!ParseVersionChoice(flags->version, context, &choice)) return;
     absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> policy =
         LoadDecision(flags->path, flags->decision, context, choice);
     if (!policy.ok()) return;

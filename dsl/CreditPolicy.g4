@@ -11,7 +11,8 @@ file
     ;
 
 // `policy credit_application` or `library common`, then the header fields:
-// version, effective, owner, description (names checked by the checker).
+// version, effective, edition, owner, description (names checked by the
+// checker).
 header
     : kind=(POLICY | LIBRARY) name=IDENT headerField*
     ;
@@ -23,6 +24,7 @@ headerField
 headerValue
     : VERSION_LIT
     | DATE_LIT
+    | INT_LIT
     | STRING+
     ;
 
@@ -81,10 +83,12 @@ letDecl
     ;
 
 // `money`, `set of Requirement`; an input's money may declare its decimal
-// places: `money(0)`, `money(3)` (the checker allows it nowhere else).
+// places: `money(0)`, `money(3)` (from edition 2 an output's too; the
+// checker allows it nowhere else). From edition 2 an input may be optional:
+// `money?`.
 typeRef
-    : SET OF element=IDENT
-    | name=IDENT ('(' places=INT_LIT ')')?
+    : SET OF element=IDENT optional='?'?
+    | name=IDENT ('(' places=INT_LIT ')')? optional='?'?
     ;
 
 // scorecard credit_score
@@ -299,6 +303,7 @@ PLUS : '+' ;
 MINUS : '-' ;
 STAR : '*' ;
 SLASH : '/' ;
+QUESTION : '?' ;
 
 COMMENT : '#' ~[\r\n]* -> channel(2) ;
 WS : [ \t\r\n]+ -> skip ;

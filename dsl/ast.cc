@@ -63,8 +63,10 @@ class Dumper {
   }
 
   static std::string Type(const TypeRef& t) {
-    if (t.is_set) return absl::StrCat("set of ", t.name);
-    return t.places.empty() ? t.name : absl::StrCat(t.name, "(", t.places, ")");
+    const char* optional = t.optional ? "?" : "";
+    if (t.is_set) return absl::StrCat("set of ", t.name, optional);
+    return t.places.empty() ? absl::StrCat(t.name, optional)
+                            : absl::StrCat(t.name, "(", t.places, ")", optional);
   }
 
   void Expr(int depth, const ast::Expr* e) {

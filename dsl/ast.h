@@ -28,6 +28,7 @@ struct TypeRef {
   std::string name;
   bool is_set = false;
   std::string places;  // `money(3)`: "3" as written; empty when not given
+  bool optional = false;  // `money?`: an input that may be left out (edition 2)
   SourceSpan span;
 };
 
@@ -112,7 +113,7 @@ struct Test {
 struct HeaderField {
   Ident key;
   std::string value;  // unquoted for strings (adjacent strings joined)
-  enum class Kind { kVersion, kDate, kString } kind = Kind::kString;
+  enum class Kind { kVersion, kDate, kInt, kString } kind = Kind::kString;
   SourceSpan span;
 };
 

@@ -197,8 +197,10 @@ std::string PrintTest(const ast::Test& t) {
 }
 
 std::string PrintType(const ast::TypeRef& t) {
-  if (t.is_set) return absl::StrCat("set of ", t.name);
-  return t.places.empty() ? t.name : absl::StrCat(t.name, "(", t.places, ")");
+  const char* optional = t.optional ? "?" : "";
+  if (t.is_set) return absl::StrCat("set of ", t.name, optional);
+  return t.places.empty() ? absl::StrCat(t.name, optional)
+                          : absl::StrCat(t.name, "(", t.places, ")", optional);
 }
 
 std::string Pad(std::string text, size_t width) {
@@ -471,6 +473,8 @@ class DeclPrinter {
 std::string FormatExpr(const ast::Expr& expr) { return Print(expr); }
 
 std::string FormatTest(const ast::Test& test) { return PrintTest(test); }
+
+std::string FormatType(const ast::TypeRef& type) { return PrintType(type); }
 
 std::string Format(const ast::File& file, const SourceFile& source) {
   Writer w(file, source);

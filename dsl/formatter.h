@@ -23,4 +23,7 @@ std::string FormatExpr(const ast::Expr& expr);
 // Prints a row test canonically: "any", "<= 60%", "[1, 2]", "{A, B}", "0".
 std::string FormatTest(const ast::Test& test);
 
+// A written type as the formatter prints it: "money(0)", "set of Action", "money?".
+std::string FormatType(const ast::TypeRef& type);
+
 }  // namespace creditd::dsl

@@ -241,6 +241,9 @@ class AstBuilder {
       } else if (value->DATE_LIT() != nullptr) {
         f.kind = ast::HeaderField::Kind::kDate;
         f.value = value->DATE_LIT()->getText();
+      } else if (value->INT_LIT() != nullptr) {
+        f.kind = ast::HeaderField::Kind::kInt;
+        f.value = value->INT_LIT()->getText();
       } else {
         f.kind = ast::HeaderField::Kind::kString;
         for (auto* part : value->STRING()) f.value += Unquote(part->getText());
@@ -255,6 +258,7 @@ class AstBuilder {
     type.is_set = ctx->SET() != nullptr;
     type.name = type.is_set ? ctx->element->getText() : ctx->name->getText();
     if (ctx->places != nullptr) type.places = ctx->places->getText();
+    type.optional = ctx->optional != nullptr;
     type.span = Span(ctx);
     return type;
   }

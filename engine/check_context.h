@@ -115,7 +115,23 @@ struct CheckContext {
 
   absl::flat_hash_set<int> used_inputs;
   absl::flat_hash_set<int> used_lets;
+
+  // ----- optional inputs (edition 2) ----------------------------------------
+
+  // The optional inputs known to be given where an expression is being
+  // checked (by `given(x)` in an enclosing `and`, `or`, `if` or rule
+  // condition), a stack: an input may appear more than once.
+  std::vector<int> given;
 };
+
+// Pushes onto ctx.given the optional inputs that `condition` (already
+// checked) shows to be given when it is `holds`: `given(x)`, and `and`
+// (when true), `or` (when false) and `not` of such tests. Returns how many
+// it pushed, for PopGiven.
+size_t PushGiven(CheckContext& ctx, const ast::Expr& condition, bool holds);
+inline void PopGiven(CheckContext& ctx, size_t count) {
+  ctx.given.resize(ctx.given.size() - count);
+}
 
 // ----- check_resolve.cc ------------------------------------------------------
 
@@ -186,6 +202,11 @@ void CheckOutputValues(CheckContext& ctx);
 // Types `expr`, expecting `hint` (may be null), and records what it learns in
 // CheckedPolicy::exprs.
 ExprInfo CheckExpr(CheckContext& ctx, const ast::Expr& expr, const Type* hint);
+
+// From edition 2: E0321 when `value` (of `expr`) may have more decimal
+// places than the money output `out` holds.
+void CheckPlacesFit(CheckContext& ctx, const ExprInfo& value, const OutputInfo& out,
+                    const ast::Expr& expr);
 
 // ----- check_effects.cc ------------------------------------------------------
 

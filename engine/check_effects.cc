@@ -22,7 +22,9 @@ void CheckEffectValue(CheckContext& ctx, const ast::Effect& effect, const Output
     ctx.Error(
         "E0304", effect.value->span,
         absl::StrCat("output ", Quoted(out.name), " is ", T(out.type), ", found ", T(v.type)));
+    return;
   }
+  CheckPlacesFit(ctx, v, out, *effect.value);
 }
 
 // Checks one effect of `rule`, and says in `resolved` what it refers to.
@@ -158,11 +160,15 @@ void CheckRules(CheckContext& ctx) {
     for (const ast::Effect& effect : decl->effects) {
       if (effect.code) has_reason = true;
     }
+    // The effects apply when the condition holds: they may read the
+    // optional inputs it shows given.
+    const size_t given = PushGiven(ctx, *decl->condition, true);
     for (const ast::Effect& effect : decl->effects) {
       EffectInfo resolved;
       CheckEffect(ctx, rule, effect, has_reason, &resolved);
       rule.effects.push_back(resolved);
     }
+    PopGiven(ctx, given);
     ctx.policy->rules.push_back(std::move(rule));
     for (const ast::Effect& effect : decl->effects) {
       if (effect.kind == ast::EffectKind::kSet) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "dsl/formatter.h"
 #include "engine/ast_walk.h"
 #include "engine/check_context.h"
 #include "engine/suggest.h"
@@ -96,6 +97,41 @@ Type ResolveInputType(CheckContext& ctx, const ast::TypeRef& ref, int* places) {
   return type;
 }
 
+// E0320 for `?` on anything but an input.
+void RefuseOptional(CheckContext& ctx, const ast::TypeRef& ref) {
+  if (!ref.optional) return;
+  ast::TypeRef plain = ref;
+  plain.optional = false;
+  ctx.Error("E0320", ref.span, "only an input may be optional",
+            absl::StrCat("write ", Quoted(dsl::FormatType(plain))));
+}
+
+// An output's type, and from edition 2 the decimal places its money holds:
+// 2 unless it declares others, `money(0)`.
+Type ResolveOutputType(CheckContext& ctx, const ast::TypeRef& ref, int* places) {
+  if (ctx.policy->edition < 2) {
+    *places = -1;
+    return ResolveType(ctx, ref);
+  }
+  RefuseOptional(ctx, ref);
+  return ResolveInputType(ctx, ref, places);
+}
+
+// The edition `header` declares: 1 when it declares none, -1 when it
+// declares one that is not an edition.
+int DeclaredEdition(const ast::Header& header) {
+  for (const ast::HeaderField& field : header.fields) {
+    if (field.key.name != "edition") continue;
+    int edition = -1;
+    if (field.kind != ast::HeaderField::Kind::kInt || !absl::SimpleAtoi(field.value, &edition) ||
+        edition < 1 || edition > kLatestEdition) {
+      return -1;
+    }
+    return edition;
+  }
+  return 1;
+}
+
 void CheckHeaderOf(CheckContext& ctx, const ast::File& file) {
   const ast::Header& header = file.header;
   ctx.policy->is_library = header.is_library;
@@ -103,9 +139,10 @@ void CheckHeaderOf(CheckContext& ctx, const ast::File& file) {
   absl::flat_hash_map<std::string, const ast::HeaderField*> seen;
   for (const ast::HeaderField& field : header.fields) {
     const std::string& key = field.key.name;
-    if (key != "version" && key != "effective" && key != "owner" && key != "description") {
+    if (key != "version" && key != "effective" && key != "edition" && key != "owner" &&
+        key != "description") {
       ctx.Error("E0102", field.key.span, absl::StrCat("unknown header field ", Quoted(key)),
-                "the header fields are version, effective, owner and description");
+                "the header fields are version, effective, edition, owner and description");
       continue;
     }
     if (!seen.emplace(key, &field).second) {
@@ -124,6 +161,15 @@ void CheckHeaderOf(CheckContext& ctx, const ast::File& file) {
         ctx.Error("E0103", field.span, "`effective` must be a calendar date such as 2026-01-01");
       }
       ctx.policy->effective = field.value;
+    } else if (key == "edition") {
+      const int edition = DeclaredEdition(header);
+      if (edition < 0) {
+        ctx.Error("E0103", field.span,
+                  absl::StrCat("`edition` must be a language edition: 1 to ", kLatestEdition),
+                  absl::StrCat("write `edition ", kLatestEdition, "` for the latest language"));
+      } else {
+        ctx.policy->edition = edition;
+      }
     } else if (field.kind != Kind::kString) {
       ctx.Error("E0103", field.span, absl::StrCat(Quoted(key), " must be a quoted text"));
     } else if (key == "owner") {
@@ -147,6 +193,12 @@ void CheckHeaderOf(CheckContext& ctx, const ast::File& file) {
 
 // Registers a value name (input, let, band, table, scorecard).
 void DeclareValue(CheckContext& ctx, const ast::Ident& ident, Symbol symbol) {
+  if (ctx.policy->edition >= 2 && ident.name == "today") {
+    ctx.Error("E0202", ident.span, "`today` is the evaluation date and cannot be declared",
+              "from edition 2 `today` is the date a decision is made for; give this value "
+              "another name");
+    return;
+  }
   auto [it, fresh] = ctx.values.emplace(ident.name, std::make_pair(symbol, ident.span));
   if (!fresh) {
     ctx.Error("E0202", ident.span, absl::StrCat(Quoted(ident.name), " is declared twice"),
@@ -161,6 +213,16 @@ void Collect(CheckContext& ctx, const ast::File& file, bool main) {
               absl::StrCat(Quoted(file.header.name.name),
                            " is a policy and cannot be imported; only libraries can"),
               "change `policy` to `library` in the imported file, or import a library instead");
+  }
+  if (!main && file.header.is_library) {
+    const int edition = DeclaredEdition(file.header);
+    if (edition > 0 && edition != ctx.policy->edition) {
+      ctx.Error("E0107", file.header.span,
+                absl::StrCat("library ", Quoted(file.header.name.name), " is edition ", edition,
+                             ", the policy that imports it edition ", ctx.policy->edition),
+                "a policy and its libraries are written in one edition: declare the same "
+                "`edition` in both");
+    }
   }
   for (const ast::Declaration& d : file.declarations) {
     if (file.header.is_library &&
@@ -406,6 +468,20 @@ void ResolveInputs(CheckContext& ctx) {
     info.decl = decl;
     info.type = ResolveInputType(ctx, decl->type, &info.places);
     info.range = Domain::Full(info.type);
+    if (decl->type.optional) {
+      if (ctx.policy->edition < 2) {
+        ctx.Error("E0108", decl->type.span, "optional inputs need edition 2",
+                  "add `edition 2` to the header; it changes what some text means "
+                  "(docs/language.md, Editions)");
+      } else if (decl->default_value != nullptr) {
+        ctx.Error("E0320", decl->default_value->span,
+                  absl::StrCat("optional input ", Quoted(info.name), " has a default"),
+                  absl::StrCat("an input is optional (`", dsl::FormatType(decl->type),
+                               "`) or has a default, not both"));
+      } else {
+        info.optional = true;
+      }
+    }
     ctx.policy->input_index.emplace(info.name, static_cast<int>(ctx.policy->inputs.size()));
     ctx.policy->inputs.push_back(std::move(info));
   }
@@ -426,7 +502,7 @@ void ResolveOutputs(CheckContext& ctx) {
     OutputInfo info;
     info.name = decl->name.name;
     info.decl = decl;
-    info.type = ResolveType(ctx, decl->type);
+    info.type = ResolveOutputType(ctx, decl->type, &info.places);
     if (decl->priority) {
       const std::string& order = decl->priority->name;
       if (order == "lowest") {
@@ -474,8 +550,11 @@ void ResolveOutcome(CheckContext& ctx) {
 }
 
 Type ResolveType(CheckContext& ctx, const ast::TypeRef& ref) {
+  RefuseOptional(ctx, ref);
   if (!ref.places.empty()) {
-    ctx.Error("E0318", ref.span, "decimal places are declared on inputs only",
+    ctx.Error("E0318", ref.span,
+              ctx.policy->edition < 2 ? "decimal places are declared on inputs only"
+                                      : "decimal places are declared on inputs and outputs only",
               absl::StrCat("write ", Quoted(ref.name),
                            ": a value the policy computes keeps every place; `round` it to fewer"));
   }

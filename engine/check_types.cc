@@ -652,6 +652,7 @@ class Typer {
     info.type = Type::Of(v->kind);
     info.constant = *v;
     info.untyped = v->kind == TypeKind::kInt || v->kind == TypeKind::kDecimal;
+    info.places = ValuePlaces(*v);
     return Record(e, info);
   }
 
@@ -665,6 +666,13 @@ class Typer {
 
   // A name as a value: what it refers to (ResolveName), then its type.
   ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckName(const ast::Expr& e, const Type* hint, bool record) {
+    if (IsToday(e)) {
+      ExprInfo today;
+      today.type = Type::Of(TypeKind::kDate);
+      today.symbol = {Symbol::Kind::kToday, 0};
+      today.places = 0;
+      return record ? Record(e, today) : today;
+    }
     const NameRef ref = ResolveName(ctx_, e, hint);
     ExprInfo info;
     info.symbol = ref.symbol;
@@ -677,6 +685,7 @@ class Typer {
         break;
       case Symbol::Kind::kInput:
         info.type = ctx_.policy->inputs[static_cast<size_t>(ref.symbol.index)].type;
+        if (!Given(ref.symbol.index)) NotGiven(e);
         break;
       case Symbol::Kind::kLet:
         EnsureLet(ref.symbol.index);
@@ -698,8 +707,81 @@ class Typer {
       case Symbol::Kind::kOutput:
         info.type = ctx_.policy->outputs[static_cast<size_t>(ref.symbol.index)].type;
         break;
+      case Symbol::Kind::kToday:
+        break;
     }
+    info.places = SymbolPlaces(info.symbol, -1);
     return record ? Record(e, info) : info;
+  }
+
+  // `today`, the evaluation date, from edition 2 (where no value may take
+  // the name).
+  bool IsToday(const ast::Expr& e) const {
+    return ctx_.policy->edition >= 2 && e.kind == ast::ExprKind::kName && e.text == "today";
+  }
+
+  // Is the input, when optional, known to be given here?
+  bool Given(int input) const {
+    if (!ctx_.policy->inputs[static_cast<size_t>(input)].optional) return true;
+    return std::find(ctx_.given.begin(), ctx_.given.end(), input) != ctx_.given.end();
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void NotGiven(const ast::Expr& e) {
+    ctx_.Error("E0320", e.span,
+               absl::StrCat("optional input ", Quoted(e.text), " may not be given here"),
+               absl::StrCat("read it where `given(", e.text, ")` holds: `if given(", e.text,
+                            ") then ", e.text, " else ...`, or `given(", e.text, ") and ...`"));
+  }
+
+  // The most decimal places a number has, trailing zeros not counted.
+  static int ValuePlaces(const Value& v) {
+    if (v.kind == TypeKind::kInt) return 0;
+    if (!Type::Of(v.kind).is_decimal()) return 0;
+    return std::max(0, v.d.Normalized().scale());
+  }
+
+  // The most decimal places the value `symbol` names (for a table or
+  // scorecard, its member `member`) may have.
+  ABSL_ATTRIBUTE_NOINLINE int SymbolPlaces(const Symbol& symbol, int member) const {
+    const CheckedPolicy& p = *ctx_.policy;
+    auto of = [&](const ast::Expr* expr) {
+      const ExprInfo* info = expr != nullptr ? p.Info(expr) : nullptr;
+      return info != nullptr ? info->places : Decimal::kMaxScale;
+    };
+    const size_t i = static_cast<size_t>(symbol.index);
+    switch (symbol.kind) {
+      case Symbol::Kind::kInput: {
+        const InputInfo& in = p.inputs[i];
+        return in.type.kind == TypeKind::kInt ? 0 : (in.places >= 0 ? in.places : 0);
+      }
+      case Symbol::Kind::kLet:
+        return i < ctx_.lets.size() ? of(ctx_.lets[i].decl->value.get()) : Decimal::kMaxScale;
+      case Symbol::Kind::kBand: {
+        if (i >= ctx_.bands.size()) return Decimal::kMaxScale;
+        int places = 0;
+        for (const ast::Row& row : ctx_.bands[i].decl->rows) {
+          places = std::max(places, of(row.value.get()));
+        }
+        return places;
+      }
+      case Symbol::Kind::kTable: {
+        if (i >= ctx_.tables.size() || member < 0) return Decimal::kMaxScale;
+        int places = 0;
+        for (const ast::TableRow& row : ctx_.tables[i].decl->rows) {
+          if (static_cast<size_t>(member) < row.values.size()) {
+            places = std::max(places, of(row.values[static_cast<size_t>(member)].get()));
+          }
+        }
+        return places;
+      }
+      case Symbol::Kind::kOutput:
+        return p.outputs[i].places >= 0 ? p.outputs[i].places : Decimal::kMaxScale;
+      case Symbol::Kind::kEnumSymbol:
+      case Symbol::Kind::kToday:
+        return 0;
+      default:
+        return Decimal::kMaxScale;
+    }
   }
 
   // A table or scorecard named where a value is expected.
@@ -729,6 +811,7 @@ class Typer {
     ExprInfo info;
     info.symbol = *symbol;
     if (!ResolveMember(ctx_, e, *symbol, &info)) return Fail(e);
+    info.places = SymbolPlaces(*symbol, symbol->kind == Symbol::Kind::kTable ? info.member : -1);
     return Record(e, info);
   }
 
@@ -789,7 +872,63 @@ class Typer {
     if (e.text == "min" || e.text == "max") return CheckMinMax(e, hint);
     if (e.text == "abs") return CheckAbs(e, hint);
     if (e.text == "round") return CheckRound(e, hint);
+    if (ctx_.policy->edition >= 2) {
+      if (e.text == "given") return CheckGiven(e);
+      if (e.text == "percent") return CheckPercent(e);
+    }
     return CheckUnknownCall(e);
+  }
+
+  // `given(x)`: whether the optional input x was given (edition 2).
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo CheckGiven(const ast::Expr& e) {
+    if (e.args.size() != 1 || e.args[0]->kind != ast::ExprKind::kName) {
+      return CallError(e, "E0209", "takes the name of an optional input",
+                       "e.g. `given(manual_limit)`");
+    }
+    const ast::Expr& name = *e.args[0];
+    const NameRef ref = ResolveName(ctx_, name, nullptr);
+    if (ref.symbol.kind == Symbol::Kind::kNone) return Fail(e);
+    const bool input = ref.symbol.kind == Symbol::Kind::kInput;
+    if (!input || !ctx_.policy->inputs[static_cast<size_t>(ref.symbol.index)].optional) {
+      ctx_.Error("E0320", name.span,
+                 absl::StrCat("`given` tests an optional input; ", Quoted(name.text), " is ",
+                              input ? "a required input, always given" : "no input"),
+                 input ? absl::StrCat("declare it `input ", name.text, ": <type>?` to make it "
+                                      "optional")
+                       : "");
+      return Fail(e);
+    }
+    ExprInfo arg;
+    arg.type = ctx_.policy->inputs[static_cast<size_t>(ref.symbol.index)].type;
+    arg.symbol = ref.symbol;
+    Record(name, arg);
+    return Record(e, Typed(Type::Of(TypeKind::kBool)));
+  }
+
+  // `percent(ratio)`: a decimal read as the fraction a percent is (0.5512 is
+  // 55.12%), the explicit way from a ratio to a percent (edition 2).
+  ExprInfo CheckPercent(const ast::Expr& e) {
+    if (e.args.size() != 1) {
+      return CallError(e, "E0209", "takes one ratio", "e.g. `percent(exposure / credit_limit)`");
+    }
+    ExprInfo x = CheckExpr(*e.args[0], nullptr);
+    return FinishPercent(e, x);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishPercent(const ast::Expr& e, const ExprInfo& x) {
+    if (x.type.is_error()) return Fail(e);
+    if (x.type.kind != TypeKind::kDecimal && x.type.kind != TypeKind::kInt) {
+      ctx_.Error("E0301", e.span,
+                 absl::StrCat("`percent` reads a ratio (a decimal) as a percent, found ",
+                              T(x.type)),
+                 x.type.kind == TypeKind::kPercent ? "it is a percent already" : "");
+      return Fail(e);
+    }
+    ExprInfo r;
+    r.type = Type::Of(TypeKind::kPercent);
+    r.places = x.places;
+    if (x.constant) r.constant = Value::Dec(TypeKind::kPercent, x.constant->AsDecimal());
+    return Record(e, r);
   }
 
   ExprInfo CheckUnknownCall(const ast::Expr& e) {
@@ -819,7 +958,13 @@ class Typer {
   }
 
   ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishCall(const ast::Expr& e, const ExprInfo& result) {
-    return Record(e, FoldCall(e, result));
+    ExprInfo folded = FoldCall(e, result);
+    folded.places = 0;
+    for (const ast::ExprPtr& arg : e.args) {
+      const ExprInfo* info = ctx_.policy->Info(arg.get());
+      folded.places = std::max(folded.places, info != nullptr ? info->places : Decimal::kMaxScale);
+    }
+    return Record(e, folded);
   }
 
   // Folds one more argument of min or max into `result`; false (reported
@@ -865,11 +1010,17 @@ class Typer {
                                                const ExprInfo& places) {
     if (x.type.is_error() || places.type.is_error()) return Fail(e);
     if (!x.type.is_numeric()) return NeedsNumber(e, x);
+    // From edition 2 a percent rounds in percent points: round(55.123%, 2)
+    // is 55.12%, two places of the percent, four of the fraction.
+    const int shift = PercentPoints(x.type) ? 2 : 0;
     if (!places.constant || places.type.kind != TypeKind::kInt || places.constant->i < 0 ||
-        places.constant->i > Decimal::kMaxScale) {
+        places.constant->i > Decimal::kMaxScale - shift) {
       ctx_.Error("E0309", e.args[1]->span,
                  absl::StrCat("the places of `round` must be a whole number from 0 to ",
-                              Decimal::kMaxScale));
+                              Decimal::kMaxScale - shift),
+                 shift > 0 ? "a percent rounds in percent points: `round(ratio, 2)` keeps "
+                             "hundredths of a percent"
+                           : "");
       return Fail(e);
     }
     if (e.args.size() == 3) {
@@ -889,7 +1040,15 @@ class Typer {
     ExprInfo result;
     result.type = x.type;
     result.untyped = x.untyped;
-    return Record(e, FoldCall(e, result));
+    result.places = std::min(x.places, static_cast<int>(places.constant->i) + shift);
+    ExprInfo folded = FoldCall(e, result);
+    folded.places = result.places;
+    return Record(e, folded);
+  }
+
+  // Does `round` of this type count places in percent points?
+  bool PercentPoints(const Type& type) const {
+    return ctx_.policy->edition >= 2 && type.kind == TypeKind::kPercent;
   }
 
   ABSL_ATTRIBUTE_NOINLINE ExprInfo CallError(const ast::Expr& e, const char* code, const char* what,
@@ -904,10 +1063,19 @@ class Typer {
   }
 
   ABSL_ATTRIBUTE_NOINLINE void UnknownFunction(const ast::Expr& e) {
-    const std::string mean = DidYouMean(e.text, {"min", "max", "abs", "round"});
-    ctx_.Error(
-        "E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)),
-        absl::StrCat(mean, mean.empty() ? "" : " ", "the functions are min, max, abs and round"));
+    const bool edition2 = ctx_.policy->edition >= 2;
+    const std::vector<std::string> functions =
+        edition2 ? std::vector<std::string>{"min", "max", "abs", "round", "given", "percent"}
+                 : std::vector<std::string>{"min", "max", "abs", "round"};
+    const std::string mean = DidYouMean(e.text, functions);
+    std::string help = absl::StrCat(mean, mean.empty() ? "" : " ", "the functions are ",
+                                    edition2 ? "min, max, abs, round, given and percent"
+                                             : "min, max, abs and round");
+    if (!edition2 && (e.text == "given" || e.text == "percent")) {
+      help = absl::StrCat(Quoted(e.text), " is a function of edition 2: add `edition 2` to the "
+                          "header (docs/language.md, Editions)");
+    }
+    ctx_.Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)), help);
   }
 
   // Folds a call over constant arguments (min, max, abs, round).
@@ -1061,9 +1229,13 @@ class Typer {
     }
   }
 
+  // `given(x) and x > 0`, `not given(x) or x > 0`: the right operand is
+  // read only when the left shows x given.
   ExprInfo CheckLogic(const ast::Expr& e) {
     ExprInfo a = CheckExpr(*e.args[0], nullptr);
+    const size_t pushed = PushGiven(ctx_, *e.args[0], e.op == Op::kAnd);
     ExprInfo b = CheckExpr(*e.args[1], nullptr);
+    PopGiven(ctx_, pushed);
     return FinishLogic(e, a, b);
   }
 
@@ -1216,7 +1388,23 @@ class Typer {
       }
       result->constant = *v;
     }
+    result->places = ArithmeticPlaces(op, *result, a, b);
     return Record(e, *result);
+  }
+
+  static int ArithmeticPlaces(Op op, const ExprInfo& result, const ExprInfo& a,
+                              const ExprInfo& b) {
+    if (result.constant) return ValuePlaces(*result.constant);
+    if (result.type.kind == TypeKind::kInt || result.type.kind == TypeKind::kDate) return 0;
+    switch (op) {
+      case Op::kAdd:
+      case Op::kSub:
+        return std::max(a.places, b.places);
+      case Op::kMul:
+        return std::min(a.places + b.places, static_cast<int>(Decimal::kMaxScale));
+      default:
+        return Decimal::kMaxScale;
+    }
   }
 
   ExprInfo CheckIn(const ast::Expr& e) {
@@ -1257,15 +1445,24 @@ class Typer {
     ExprInfo c = CheckExpr(*e.args[0], nullptr);
     if (!c.type.is_error() && c.type.kind != TypeKind::kBool) return IfNotBool(e, c);
     if (RightFirst(*e.args[1], *e.args[2])) return CheckIfRightFirst(e, c, hint);
-    ExprInfo a = CheckExpr(*e.args[1], hint);
-    ExprInfo b = CheckExpr(*e.args[2], HintFrom(a, hint));
+    ExprInfo a = CheckBranch(e, true, hint);
+    ExprInfo b = CheckBranch(e, false, HintFrom(a, hint));
     return FinishIf(e, c, a, b);
   }
 
   ExprInfo CheckIfRightFirst(const ast::Expr& e, const ExprInfo& c, const Type* hint) {
-    ExprInfo b = CheckExpr(*e.args[2], hint);
-    ExprInfo a = CheckExpr(*e.args[1], HintFrom(b, hint));
+    ExprInfo b = CheckBranch(e, false, hint);
+    ExprInfo a = CheckBranch(e, true, HintFrom(b, hint));
     return FinishIf(e, c, a, b);
+  }
+
+  // A branch of `if`, where the optional inputs the condition shows given
+  // (when it is `then`, or not, for `else`) may be read.
+  ExprInfo CheckBranch(const ast::Expr& e, bool then, const Type* hint) {
+    const size_t pushed = PushGiven(ctx_, *e.args[0], then);
+    ExprInfo x = CheckExpr(*e.args[then ? 1 : 2], hint);
+    PopGiven(ctx_, pushed);
+    return x;
   }
 
   ABSL_ATTRIBUTE_NOINLINE ExprInfo IfNotBool(const ast::Expr& e, const ExprInfo& c) {
@@ -1285,6 +1482,7 @@ class Typer {
     }
     ExprInfo r = *common;
     r.symbol = {};
+    r.places = std::max(a.places, b.places);
     if (c.constant && a.constant && b.constant) {
       r.constant = Coerce(c.constant->b ? *a.constant : *b.constant, r.type);
     } else {
@@ -1342,6 +1540,8 @@ class Typer {
         ctx_.Error("E0304", out.decl->value->span,
                    absl::StrCat("output ", Quoted(out.name), " is ", T(out.type), ", its value is ",
                                 T(v.type)));
+      } else {
+        CheckPlacesFit(ctx_, v, out, *out.decl->value);
       }
     }
   }
@@ -1351,6 +1551,57 @@ class Typer {
 };
 
 }  // namespace
+
+namespace {
+
+// Adds to ctx.given what `e` shows given when it is `holds`.
+void AddGiven(CheckContext& ctx, const ast::Expr& e, bool holds) {
+  switch (e.kind) {
+    case ast::ExprKind::kCall: {
+      if (!holds || e.text != "given" || e.args.size() != 1) return;
+      const ExprInfo* info = ctx.policy->Info(e.args[0].get());
+      if (info != nullptr && info->symbol.kind == Symbol::Kind::kInput) {
+        ctx.given.push_back(info->symbol.index);
+      }
+      return;
+    }
+    case ast::ExprKind::kUnary:
+      if (e.op == Op::kNot) AddGiven(ctx, *e.args[0], !holds);
+      return;
+    case ast::ExprKind::kBinary:
+      if ((e.op == Op::kAnd && holds) || (e.op == Op::kOr && !holds)) {
+        AddGiven(ctx, *e.args[0], holds);
+        AddGiven(ctx, *e.args[1], holds);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+size_t PushGiven(CheckContext& ctx, const ast::Expr& condition, bool holds) {
+  if (ctx.policy->edition < 2) return 0;
+  const size_t before = ctx.given.size();
+  AddGiven(ctx, condition, holds);
+  return ctx.given.size() - before;
+}
+
+void CheckPlacesFit(CheckContext& ctx, const ExprInfo& value, const OutputInfo& out,
+                    const ast::Expr& expr) {
+  if (out.places < 0 || out.type.kind != TypeKind::kMoney || value.type.is_error()) return;
+  if (value.places <= out.places) return;
+  const std::string written = dsl::FormatExpr(expr);
+  ctx.Error("E0321", expr.span,
+            absl::StrCat("output ", Quoted(out.name), " holds money to ", out.places,
+                         " decimal place", out.places == 1 ? "" : "s", "; this value may have ",
+                         value.places >= Decimal::kMaxScale ? "any number"
+                                                            : absl::StrCat(value.places)),
+            absl::StrCat("round it where the policy says how: `round(",
+                         written.size() > 60 ? "..." : written, ", ", out.places,
+                         ")`, or `round(..., ", out.places, ", half_up)`"));
+}
 
 void CheckDefinitions(CheckContext& ctx) {
   ctx.let_infos.resize(ctx.lets.size());

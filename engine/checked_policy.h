@@ -20,9 +20,16 @@
 
 namespace creditd::engine {
 
+// The language editions. A policy declares one in its header (`edition 2`);
+// text without one is edition 1. An edition fixes what text means: a new
+// edition may change the meaning of text, never an old edition's, so every
+// stored version keeps evaluating as it did (docs/language.md, Editions).
+inline constexpr int kLatestEdition = 2;
+
 // What a name in an expression refers to.
 struct Symbol {
-  enum class Kind { kNone, kInput, kLet, kBand, kTable, kScorecard, kEnumSymbol, kOutput };
+  // kToday: the evaluation date (edition 2).
+  enum class Kind { kNone, kInput, kLet, kBand, kTable, kScorecard, kEnumSymbol, kOutput, kToday };
   Kind kind = Kind::kNone;
   int index = -1;  // into the CheckedPolicy vector of that kind; the ordinal for kEnumSymbol
 };
@@ -40,6 +47,10 @@ struct ExprInfo {
   int member = -1;
   bool member_is_factor = false;
   int member_group = -1;
+  // Numbers: the most decimal places the value may have, trailing zeros not
+  // counted (Decimal::kMaxScale when the checker cannot bound it: a
+  // quotient). From edition 2 a money output must hold every value it takes.
+  int places = Decimal::kMaxScale;
 };
 
 struct InputInfo {
@@ -51,6 +62,9 @@ struct InputInfo {
   // Decimal kinds: the most decimal places a fact may have (DefaultPlaces,
   // or as `money(N)` declares); -1 for other types.
   int places = -1;
+  // `money?` (edition 2): the fact may be left out; the policy reads it only
+  // where `given(name)` holds.
+  bool optional = false;
   const dsl::ast::InputDecl* decl = nullptr;
 };
 
@@ -62,6 +76,9 @@ struct OutputInfo {
   std::string name;
   Type type;
   SetResolution resolution = SetResolution::kRulePriority;
+  // From edition 2, money: the decimal places it holds (2 unless declared,
+  // `money(0)`); every value it may take is checked to fit. -1 otherwise.
+  int places = -1;
   const dsl::ast::OutputDecl* decl = nullptr;
   bool set_by_rules = false;    // any rule sets, caps, raises or adds to it
   std::vector<int> depends_on;  // outputs its value expression reads
@@ -141,6 +158,7 @@ struct CheckedPolicy {
   std::unique_ptr<Program> program;
 
   bool is_library = false;
+  int edition = 1;  // the language edition the policy is written in
   std::string name;
   std::string version;
   std::string effective;  // ISO date

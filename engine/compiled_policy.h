@@ -147,6 +147,9 @@ struct InputSlot {
   std::optional<Value> default_value;
   int places = -1;  // decimal kinds: the most decimal places a fact may have
   uint32_t slot = 0;
+  // `money?` (edition 2): may be left out; `given_slot` holds 1 when given.
+  bool optional = false;
+  uint32_t given_slot = 0;
 };
 
 struct OutputSlot {
@@ -230,6 +233,12 @@ class CompiledPolicy {
   const program::Program& code() const { return program_; }
   const EnumType* outcome() const { return outcome_; }
   uint32_t outcome_slot() const { return outcome_slot_; }
+  // The language edition the policy is written in.
+  int edition() const { return checked_->edition; }
+  // Does the policy read `today`, the evaluation date (edition 2)? Its slot
+  // holds the date as days.
+  bool reads_today() const { return reads_today_; }
+  uint32_t today_slot() const { return today_slot_; }
   // The input with this name, or -1.
   int FindInput(absl::string_view name) const;
   // The canonical source of every file, in load order: what the sha256 covers.
@@ -263,6 +272,8 @@ class CompiledPolicy {
   program::Program program_;
   const EnumType* outcome_ = nullptr;
   uint32_t outcome_slot_ = 0;
+  bool reads_today_ = false;
+  uint32_t today_slot_ = 0;
   std::vector<int> reason_order_;  // rules sorted by severity, then source order
  public:
   const std::vector<int>& reason_order() const { return reason_order_; }

@@ -262,6 +262,7 @@ class Compiler {
   // ----- inputs -------------------------------------------------------------
 
   void Inputs() {
+    policy_->today_slot_ = NewSlot();
     for (const InputInfo& in : p_.inputs) {
       InputSlot slot;
       slot.name = in.name;
@@ -293,6 +294,8 @@ class Compiler {
         }
       }
       slot.slot = NewSlot();
+      slot.optional = in.optional;
+      if (in.optional) slot.given_slot = NewSlot();
       policy_->input_index_[in.name] = static_cast<int>(policy_->inputs_.size());
       policy_->inputs_.push_back(std::move(slot));
     }
@@ -402,6 +405,9 @@ class Compiler {
       }
       case Symbol::Kind::kEnumSymbol:
         return ConstI(info.symbol.index);
+      case Symbol::Kind::kToday:
+        policy_->reads_today_ = true;
+        return policy_->today_slot_;
       default:
         Fail(absl::StrCat("unresolved name `", e.text, "`"));
         return ConstI(0);
@@ -601,6 +607,12 @@ class Compiler {
       Emit(rep == Rep::kD ? OpCode::kAbsD : OpCode::kAbsI, dst, Expr(*e.args[0], rep));
       return dst;
     }
+    if (e.text == "given") {
+      const ExprInfo& input = Info(*e.args[0]);
+      return policy_->inputs_[static_cast<size_t>(input.symbol.index)].given_slot;
+    }
+    // percent(ratio): the same number, read as a fraction.
+    if (e.text == "percent") return Expr(*e.args[0], Rep::kD);
     // round(x, places[, mode]); an int has nothing to round.
     const uint32_t x = Expr(*e.args[0], rep);
     if (rep == Rep::kI) return x;
@@ -621,7 +633,10 @@ class Compiler {
   }
 
   uint32_t Round(const ast::Expr& e, uint32_t x) {
-    const int32_t places = static_cast<int32_t>(Info(*e.args[1]).constant->i);
+    int32_t places = static_cast<int32_t>(Info(*e.args[1]).constant->i);
+    // From edition 2 a percent rounds in percent points: two places more of
+    // the fraction it is held as.
+    if (p_.edition >= 2 && Info(*e.args[0]).type.kind == TypeKind::kPercent) places += 2;
     RoundingMode mode = RoundingMode::kHalfEven;
     if (e.args.size() == 3) {
       const std::string& m = e.args[2]->text;

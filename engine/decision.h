@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,9 @@ struct Decision {
   std::vector<Reason> reasons;       // by severity, then source order
   std::vector<ScorecardResult> scorecards;
   std::vector<TraceStep> trace;  // only with EvalOptions::trace
+  // The evaluation date the policy read as `today` (days since 1970-01-01);
+  // empty when it reads none.
+  std::optional<int64_t> evaluation_date;
 
   const PolicyId& policy_id() const;
   // The output named `name`, or null.

@@ -124,7 +124,10 @@ class Writer {
 
 }  // namespace
 
-std::string JsonValue(const Value& value, const Type& type) {
+std::string JsonValue(const Value& value, const Type& type, bool percent_points) {
+  if (percent_points && value.kind == TypeKind::kPercent) {
+    return JsonQuote(FormatValue(value, type));
+  }
   switch (value.kind) {
     case TypeKind::kBool:
       return value.b ? "true" : "false";
@@ -168,10 +171,11 @@ std::string DecisionToJson(const Decision& d, const JsonOptions& options) {
   } else {
     w.Member("outcome", "null");
   }
+  if (d.evaluation_date) w.String("evaluation_date", FormatDate(*d.evaluation_date));
   w.Key("outputs");
   w.Open('{');
   for (const OutputValue& o : d.outputs) {
-    w.Member(o.name, o.has_value ? JsonValue(o.value, o.type) : "null");
+    w.Member(o.name, o.has_value ? JsonValue(o.value, o.type, options.percent_points) : "null");
   }
   w.Close('}');
   w.Key("reasons");

@@ -10,6 +10,9 @@ struct JsonOptions {
   bool pretty = true;  // two-space indentation, one member per line
   bool scorecards = true;
   bool trace = true;  // include the trace when the decision has one
+  // Percents as a person reads them, "55.12%", rather than as the fraction
+  // they travel as ("0.5512"): how creditctl shows an edition 2 policy's.
+  bool percent_points = false;
 };
 
 // The decision as JSON:
@@ -26,7 +29,8 @@ std::string JsonQuote(absl::string_view text);
 // The same, appended to `out`.
 void AppendJsonQuoted(absl::string_view text, std::string* out);
 
-// One value as a JSON scalar or array, by the rules above.
-std::string JsonValue(const Value& value, const Type& type);
+// One value as a JSON scalar or array, by the rules above (a percent as
+// "55.12%" with `percent_points`).
+std::string JsonValue(const Value& value, const Type& type, bool percent_points = false);
 
 }  // namespace creditd::engine

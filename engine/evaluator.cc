@@ -662,8 +662,13 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     }
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (scratch.seen[i]) continue;
     const InputSlot& input = inputs[i];
+    if (input.optional) {
+      f[input.given_slot].i = scratch.seen[i];
+      if (!scratch.seen[i]) f[input.slot] = Slot{};
+      continue;
+    }
+    if (scratch.seen[i]) continue;
     if (input.default_value) {
       const Value& v = *input.default_value;
       f[input.slot].i = v.kind == TypeKind::kBool ? (v.b ? 1 : 0) : v.i;
@@ -674,6 +679,13 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     problems.push_back({input.name, absl::StrCat("missing (", InputTypeName(input), ")")});
   }
   if (!problems.empty()) return FactsError(std::move(problems), fact_problems);
+  if (policy.reads_today()) {
+    if (!options.evaluation_date) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("`", policy.name(), "` reads `today` and no evaluation date was given"));
+    }
+    f[policy.today_slot()].i = *options.evaluation_date;
+  }
 
   // 2. Run the program.
   if (absl::Status status = Run(prog, f, scratch.masks.data()); !status.ok()) return status;
@@ -760,6 +772,8 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     }
     if (result.top_reasons.size() > 4) result.top_reasons.resize(4);
   }
+  d.evaluation_date.reset();
+  if (policy.reads_today()) d.evaluation_date = options.evaluation_date;
   d.trace.clear();
   if (options.trace) Trace(policy, f, scratch.masks.data(), &d);
   return absl::OkStatus();

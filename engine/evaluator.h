@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,10 @@ struct EvalOptions {
   bool trace = false;
   // How facts are read; only audit replay of older records asks for kLenient.
   FactRules facts = FactRules::kStrict;
+  // The evaluation date, `today` in edition 2 (days since 1970-01-01): the
+  // date the request gives, or the server's. A policy that reads `today`
+  // cannot be evaluated without one (FailedPrecondition).
+  std::optional<int64_t> evaluation_date;
 };
 
 // One problem with the facts of a request.

@@ -125,6 +125,10 @@ Decided CheckBounds(const v1::EvaluateRequest& request, const Limits& limits) {
     return refuse(absl::StrCat("policy_version is ", request.policy_version().size(),
                                " bytes; at most ", limits.max_name_bytes));
   }
+  if (!request.evaluation_date().empty() && !engine::ParseDate(request.evaluation_date()).ok()) {
+    return refuse(absl::StrCat("evaluation_date `", engine::EchoText(request.evaluation_date()),
+                               "` is not a date: YYYY-MM-DD, from 0001-01-01 to 9999-12-31"));
+  }
   for (const auto& [field, value] : {std::make_pair("request_id", &request.request_id()),
                                      std::make_pair("customer_id", &request.customer_id())}) {
     if (value->size() > limits.max_id_bytes) {
@@ -276,6 +280,22 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   options.trace = request.explain();
   // Each fact keeps its meaning or is refused (record format 3 and later).
   options.facts = engine::FactRules::kStrict;
+  // `today`: the request's date (checked by CheckBounds), or the server's
+  // in the zone its effective dates are midnights in.
+  if (policy->reads_today()) {
+    if (!request.evaluation_date().empty()) {
+      absl::StatusOr<int64_t> day = engine::ParseDate(request.evaluation_date());
+      if (!day.ok()) {
+        result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     engine::EchoText(day.status().message(), 1024));
+        return result;
+      }
+      options.evaluation_date = *day;
+    } else {
+      options.evaluation_date =
+          absl::ToCivilDay(now, registry.zone()) - absl::CivilDay(1970, 1, 1);
+    }
+  }
   thread_local engine::Decision decision;
   thread_local std::vector<engine::FactProblem> problems;
   absl::Status status = engine::EvaluateInto(*policy, facts, options, &decision, &problems);

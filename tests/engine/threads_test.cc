@@ -69,8 +69,10 @@ TEST(ThreadsTest, ManyThreadsOneCompiledPolicy) {
 
   const auto cases = RandomCases(300);
   std::vector<std::string> expected;
+  EvalOptions traced;
+  traced.trace = true;
   for (const auto& c : cases) {
-    absl::StatusOr<Decision> d = Evaluate(*policy, c->facts, {/*trace=*/true});
+    absl::StatusOr<Decision> d = Evaluate(*policy, c->facts, traced);
     ASSERT_TRUE(d.ok()) << d.status();
     expected.push_back(DecisionToJson(*d));
   }
