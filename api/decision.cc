@@ -62,7 +62,7 @@ void FillDecision(const engine::Decision& d, v1::Decision* out) {
   for (const engine::Reason& r : d.reasons) {
     v1::Reason* reason = out->add_reasons();
     reason->set_code(std::string(r.code));
-    reason->set_message(std::string(r.message));
+    reason->set_message(std::string(r.Message()));
     reason->set_rule(std::string(r.rule));
     reason->set_location(absl::StrCat(r.file, ":", r.line));
   }

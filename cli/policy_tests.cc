@@ -312,6 +312,23 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
                                        absl::StrJoin(got, ", "), "]"));
         }
       }
+      if (expect.HasMember("messages") && expect["messages"].IsObject()) {
+        for (const auto& m : expect["messages"].GetObject()) {
+          const std::string code(m.name.GetString(), m.name.GetStringLength());
+          const std::string want = ScalarText(m.value);
+          const engine::Reason* given = nullptr;
+          for (const engine::Reason& r : decision.reasons) {
+            if (r.code == code) given = &r;
+          }
+          if (given == nullptr) {
+            diffs.push_back(absl::StrCat("messages.", code, ": expected \"", want,
+                                         "\", but the decision does not give ", code));
+          } else if (given->Message() != want) {
+            diffs.push_back(absl::StrCat("messages.", code, ": expected \"", want, "\", got \"",
+                                         given->Message(), "\""));
+          }
+        }
+      }
       if (expect.HasMember("score_reasons") && expect["score_reasons"].IsArray()) {
         std::vector<std::string> want;
         for (const rapidjson::Value& v : expect["score_reasons"].GetArray()) {

@@ -213,6 +213,10 @@ void CheckPlacesFit(CheckContext& ctx, const ExprInfo& value, const OutputInfo& 
 // The rules: ids, priorities, conditions and effects.
 void CheckRules(CheckContext& ctx);
 
+// From edition 2, the values reason messages quote (`{exposure}`), checked
+// as expressions (E0322 for a message that cannot be read).
+void CheckMessages(CheckContext& ctx);
+
 // Outputs with no value that no rule sets (E0405).
 void CheckOutputsAreSet(CheckContext& ctx);
 

@@ -1,11 +1,13 @@
 // The effects pass: rules (ids, priorities, conditions) and their effects,
 // outputs that nothing sets, inputs that nothing reads.
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -200,6 +202,118 @@ void CheckRules(CheckContext& ctx) {
         }
       }
     }
+  }
+}
+
+namespace {
+
+// Splits a message into text and `{name}` / `{name.member}` pieces;
+// `{{` and `}}` are braces. False, with `problem` set, when a brace is
+// unmatched or a piece is not a name.
+bool SplitMessage(const std::string& message, std::vector<std::pair<std::string, bool>>* pieces,
+                  std::string* problem) {
+  std::string text;
+  for (size_t i = 0; i < message.size(); ++i) {
+    const char c = message[i];
+    if ((c == '{' || c == '}') && i + 1 < message.size() && message[i + 1] == c) {
+      text += c;
+      ++i;
+      continue;
+    }
+    if (c == '}') {
+      *problem = "a `}` closes no `{`; write `}}` for a brace";
+      return false;
+    }
+    if (c != '{') {
+      text += c;
+      continue;
+    }
+    const size_t end = message.find('}', i + 1);
+    if (end == std::string::npos) {
+      *problem = "a `{` is not closed; write `{{` for a brace";
+      return false;
+    }
+    const std::string name = message.substr(i + 1, end - i - 1);
+    bool ok = !name.empty();
+    bool start = true;
+    for (const char n : name) {
+      const bool letter = absl::ascii_isalpha(static_cast<unsigned char>(n)) || n == '_';
+      if (n == '.') {
+        ok = ok && !start;
+        start = true;
+        continue;
+      }
+      ok = ok && (letter || (!start && absl::ascii_isdigit(static_cast<unsigned char>(n))));
+      start = false;
+    }
+    if (!ok || start || std::count(name.begin(), name.end(), '.') > 1) {
+      *problem = absl::StrCat("`{", name,
+                              "}` is not a value: a message quotes a name, `{exposure}`, or a "
+                              "member, `{terms.base_limit}`");
+      return false;
+    }
+    if (!text.empty()) pieces->emplace_back(std::move(text), false);
+    text.clear();
+    pieces->emplace_back(name, true);
+    i = end;
+  }
+  if (!text.empty()) pieces->emplace_back(std::move(text), false);
+  return true;
+}
+
+// The expression a quoted name stands for, at `span`.
+std::shared_ptr<ast::Expr> QuotedValue(const std::string& name, const dsl::SourceSpan& span) {
+  auto base = std::make_shared<ast::Expr>();
+  base->kind = ast::ExprKind::kName;
+  const size_t dot = name.find('.');
+  base->text = name.substr(0, dot);
+  base->span = span;
+  if (dot == std::string::npos) return base;
+  auto member = std::make_shared<ast::Expr>();
+  member->kind = ast::ExprKind::kMember;
+  member->text = name.substr(dot + 1);
+  member->span = span;
+  member->args.push_back(std::make_unique<ast::Expr>(std::move(*base)));
+  return member;
+}
+
+}  // namespace
+
+void CheckMessages(CheckContext& ctx) {
+  if (ctx.policy->edition < 2) return;
+  for (ReasonInfo& reason : ctx.policy->reasons) {
+    if (reason.message.find_first_of("{}") == std::string::npos) continue;
+    std::vector<std::pair<std::string, bool>> pieces;
+    std::string problem;
+    if (!SplitMessage(reason.message, &pieces, &problem)) {
+      ctx.Error("E0322", reason.span,
+                absl::StrCat("the message of ", Quoted(reason.code), " cannot be read: ", problem));
+      continue;
+    }
+    bool ok = true;
+    std::vector<MessagePart> parts;
+    for (auto& [text, is_value] : pieces) {
+      MessagePart part;
+      if (!is_value) {
+        part.text = std::move(text);
+        parts.push_back(std::move(part));
+        continue;
+      }
+      std::shared_ptr<ast::Expr> value = QuotedValue(text, reason.span);
+      const ExprInfo info = CheckExpr(ctx, *value, nullptr);
+      if (info.type.is_error()) {
+        ok = false;
+      } else if (info.symbol.kind == Symbol::Kind::kEnumSymbol) {
+        ctx.Error("E0322", reason.span,
+                  absl::StrCat("the message of ", Quoted(reason.code), " quotes `{", text,
+                               "}`, an enum symbol, which never changes"),
+                  "write the symbol as text, or quote a value");
+        ok = false;
+      }
+      part.value = std::move(value);
+      parts.push_back(std::move(part));
+    }
+    if (ok) reason.parts = std::move(parts);
   }
 }
 

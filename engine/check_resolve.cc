@@ -455,7 +455,7 @@ void ResolveEnumsAndReasons(CheckContext& ctx) {
       continue;
     }
     ctx.policy->reason_index.emplace(r->code.name, static_cast<int>(ctx.policy->reasons.size()));
-    ctx.policy->reasons.push_back({r->code.name, r->message, r->span});
+    ctx.policy->reasons.push_back({r->code.name, r->message, r->span, {}});
   }
 }
 

@@ -1326,6 +1326,7 @@ class Typer {
                  CompareHelp(e, a, b));
       return Fail(e);
     }
+    RatioAgainstPoints(e, a, b);
     ExprInfo r;
     r.type = Type::Of(TypeKind::kBool);
     if (a.constant && b.constant) {
@@ -1355,6 +1356,60 @@ class Typer {
       r.constant = Value::Bool(v);
     }
     return Record(e, r);
+  }
+
+  // Is `e` a ratio of two amounts, money / money (directly, rounded, or as
+  // a let)? `depth` bounds the lets followed.
+  bool IsMoneyRatio(const ast::Expr& e, int depth = 0) const {
+    const ExprInfo* info = ctx_.policy->Info(&e);
+    if (info == nullptr || info->type.kind != TypeKind::kDecimal || depth > 8) return false;
+    if (e.kind == ast::ExprKind::kBinary && e.op == Op::kDiv) {
+      const ExprInfo* x = ctx_.policy->Info(e.args[0].get());
+      const ExprInfo* y = ctx_.policy->Info(e.args[1].get());
+      return x != nullptr && y != nullptr && x->type.kind == TypeKind::kMoney &&
+             y->type.kind == TypeKind::kMoney;
+    }
+    if (e.kind == ast::ExprKind::kCall && e.text == "round" && !e.args.empty()) {
+      return IsMoneyRatio(*e.args[0], depth + 1);
+    }
+    if (e.kind == ast::ExprKind::kName && info->symbol.kind == Symbol::Kind::kLet) {
+      const size_t let = static_cast<size_t>(info->symbol.index);
+      return let < ctx_.lets.size() && IsMoneyRatio(*ctx_.lets[let].decl->value, depth + 1);
+    }
+    return false;
+  }
+
+  // `points` percent points as the fraction they are: 105 -> "1.05".
+  static std::string Fraction(const Decimal& points) {
+    absl::StatusOr<Decimal> fraction = points.Div(Decimal::FromInt(100));
+    return fraction.ok() ? fraction->ToCanonicalString() : "its hundredth";
+  }
+
+  // W0511: a ratio of amounts compared with a number of percent points
+  // (`exposure / credit_limit > 105`), which means 105 times, not 105%.
+  ABSL_ATTRIBUTE_NOINLINE void RatioAgainstPoints(const ast::Expr& e, const ExprInfo& a,
+                                                  const ExprInfo& b) {
+    for (int side = 0; side < 2; ++side) {
+      const ExprInfo& number = side == 0 ? b : a;
+      const ast::Expr& ratio = *e.args[side == 0 ? 0 : 1];
+      if (!number.untyped || !number.constant) continue;
+      const Decimal n = number.constant->AsDecimal().Abs();
+      if (n < Decimal::FromInt(10) || !IsMoneyRatio(ratio)) continue;
+      const std::string written = dsl::FormatExpr(ratio);
+      const std::string points = number.constant->AsDecimal().ToCanonicalString();
+      ctx_.Warning(
+          "W0511", e.span,
+          absl::StrCat(Quoted(written), " is a ratio, where 1 is the whole: compared with ",
+                       points, " it means ", points, " times, not ", points, "%"),
+          ctx_.policy->edition >= 2
+              ? absl::StrCat("compare it as a percent: `percent(", written, ") ",
+                             ast::OpText(e.op), " ", points, "%`")
+              : absl::StrCat("compare it with the fraction: ", points, "% is ",
+                             Fraction(number.constant->AsDecimal()),
+                             "; or declare `edition 2` and write `percent(", written, ") ",
+                             ast::OpText(e.op), " ", points, "%`"));
+      return;
+    }
   }
 
   ExprInfo CheckArithmetic(const ast::Expr& e, const Type* hint) {

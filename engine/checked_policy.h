@@ -134,10 +134,21 @@ struct ScorecardInfo {
   const dsl::ast::ScorecardDecl* decl = nullptr;
 };
 
+// A piece of a reason's message: text, or from edition 2 a value it quotes
+// (`{exposure}`, `{terms.base_limit}`), checked as an expression.
+struct MessagePart {
+  std::string text;
+  std::shared_ptr<const dsl::ast::Expr> value;  // null for text
+};
+
 struct ReasonInfo {
   std::string code;
-  std::string message;
+  std::string message;  // as declared, `{exposure}` and all
   dsl::SourceSpan span;
+  // From edition 2, when the message quotes values: its pieces in order.
+  // Empty for a message of text only (and in edition 1, where braces are
+  // text).
+  std::vector<MessagePart> parts;
 };
 
 // What one effect of a rule refers to, as the checker resolved it.

@@ -68,6 +68,7 @@ void RunPasses(check::CheckContext& ctx) {
   check::CheckOutputValues(ctx);
   check::OrderOutputs(ctx);
   check::CheckRules(ctx);
+  check::CheckMessages(ctx);
   check::CheckOutputsAreSet(ctx);
   check::CheckUnused(ctx);
   // The definitions, in declaration order.

@@ -166,6 +166,7 @@ struct RuleSlot {
   uint32_t fired = 0;                                        // slot holding 1 when the rule fired
   int severity = -1;                                         // the outcome ordinal it gives, or -1
   std::vector<std::pair<std::string, std::string>> reasons;  // (code, message)
+  std::vector<int> reason_indexes;  // per reason: its index in CheckedPolicy::reasons
   std::string file;
   int line = 0;
   std::vector<ReadSlot> reads;  // values its condition reads
@@ -192,6 +193,18 @@ struct ScorecardSlot {
   std::vector<std::pair<std::string, uint32_t>> groups;  // name, slot
   std::vector<Decimal> weights;
   std::vector<FactorSlot> factors;
+};
+
+// A reason message that quotes values (edition 2): text and the slots of
+// the values, filled in when a decision gives the reason.
+struct MessageTemplate {
+  struct Piece {
+    std::string text;  // text, when it quotes no value
+    bool is_value = false;
+    uint32_t slot = 0;  // a value's operand in the frame
+    Type type;
+  };
+  std::vector<Piece> pieces;  // empty: the message is text only
 };
 
 // A named derived value (let, band, table column) for traces.
@@ -230,6 +243,8 @@ class CompiledPolicy {
   const std::vector<RuleSlot>& rules() const { return rules_; }
   const std::vector<ScorecardSlot>& scorecards() const { return scorecards_; }
   const std::vector<NamedSlot>& named() const { return named_; }
+  // Per reason of CheckedPolicy::reasons: how its message is filled in.
+  const std::vector<MessageTemplate>& messages() const { return messages_; }
   const program::Program& code() const { return program_; }
   const EnumType* outcome() const { return outcome_; }
   uint32_t outcome_slot() const { return outcome_slot_; }
@@ -269,6 +284,7 @@ class CompiledPolicy {
   std::vector<RuleSlot> rules_;
   std::vector<ScorecardSlot> scorecards_;
   std::vector<NamedSlot> named_;
+  std::vector<MessageTemplate> messages_;
   program::Program program_;
   const EnumType* outcome_ = nullptr;
   uint32_t outcome_slot_ = 0;

@@ -97,6 +97,7 @@ class Compiler {
     Rules();
     Outputs();
     Outcome();
+    Messages();
     if (!error_.ok()) return error_;
     PlaceConstants();
     static std::atomic<uint64_t> generations{0};
@@ -192,6 +193,11 @@ class Compiler {
       for (uint32_t& c : t.columns) place(c);
     }
     for (auto& [output, slot] : output_slot_) place(slot);
+    for (MessageTemplate& message : policy_->messages_) {
+      for (MessageTemplate::Piece& piece : message.pieces) {
+        if (piece.is_value) place(piece.slot);
+      }
+    }
   }
 
   uint32_t NewSlot() { return prog_.slot_count++; }
@@ -1165,6 +1171,7 @@ class Compiler {
           slot.reasons.emplace_back(
               effect.code->name,
               resolved.reason >= 0 ? p_.reasons[static_cast<size_t>(resolved.reason)].message : "");
+          slot.reason_indexes.push_back(resolved.reason);
         }
       }
       slot.file = Relative(sources().file(rule.decl->span.file).path());
@@ -1307,6 +1314,30 @@ class Compiler {
     Emit(OpCode::kMove, slot.has_value_slot, ConstI(1));
     Land(done);
     Land(skip);
+  }
+
+  // The messages that quote values: each value is a name or member, whose
+  // slot the code before has filled; nothing to emit.
+  void Messages() {
+    policy_->messages_.resize(p_.reasons.size());
+    for (size_t r = 0; r < p_.reasons.size(); ++r) {
+      const ReasonInfo& reason = p_.reasons[r];
+      if (reason.parts.empty()) continue;
+      Context(absl::StrCat("reason `", reason.code, "`"), reason.span);
+      MessageTemplate& message = policy_->messages_[r];
+      for (const MessagePart& part : reason.parts) {
+        MessageTemplate::Piece piece;
+        if (part.value == nullptr) {
+          piece.text = part.text;
+        } else {
+          const ExprInfo& info = Info(*part.value);
+          piece.type = info.type;
+          piece.is_value = true;
+          piece.slot = Expr(*part.value, RepOf(info.type));
+        }
+        message.pieces.push_back(std::move(piece));
+      }
+    }
   }
 
   void Outcome() {

@@ -34,11 +34,17 @@ struct OutputValue {
 // Why: a reason code from a fired rule, with where the rule is.
 struct Reason {
   absl::string_view code;
-  absl::string_view message;
+  absl::string_view message;  // as declared; Message() is what the decision says
   absl::string_view rule;  // the rule's id
   absl::string_view file;  // the file that declares the rule
   int line = 0;
   int severity = -1;  // ordinal of the outcome the rule gave; -1 when it gave none
+  // A message that quotes values (edition 2), filled in with this decision's.
+  bool filled_in = false;
+  std::string filled;
+
+  // The message as the decision gives it.
+  absl::string_view Message() const { return filled_in ? absl::string_view(filled) : message; }
 };
 
 // One scorecard factor's result.

@@ -184,7 +184,7 @@ std::string DecisionToJson(const Decision& d, const JsonOptions& options) {
     w.Item();
     w.Open('{');
     w.String("code", r.code);
-    w.String("message", r.message);
+    w.String("message", r.Message());
     w.String("rule", r.rule);
     w.String("location", absl::StrCat(r.file, ":", r.line));
     w.Close('}');

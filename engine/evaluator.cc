@@ -546,6 +546,27 @@ std::string SlotText(const Slot& slot, const Type& type) {
   return FormatValue(ValueOf(slot, type), type);
 }
 
+// A message that quotes values, with this evaluation's: money with at least
+// two places (as answers give it), percents as percents, the rest as the
+// policy writes them.
+void FillMessage(const MessageTemplate& message, const Slot* f, std::string* out) {
+  out->clear();
+  for (const MessageTemplate::Piece& piece : message.pieces) {
+    if (!piece.is_value) {
+      out->append(piece.text);
+      continue;
+    }
+    const Value v = ValueOf(f[piece.slot], piece.type);
+    if (v.kind == TypeKind::kMoney) {
+      const Decimal n = v.d.Normalized();
+      absl::StatusOr<Decimal> padded = n.scale() < 2 ? n.Round(2) : n;
+      out->append(padded.ok() ? padded->ToString() : n.ToString());
+    } else {
+      out->append(FormatValue(v, piece.type));
+    }
+  }
+}
+
 void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, Decision* d) {
   auto reads = [&](const std::vector<ReadSlot>& slots) {
     std::vector<std::pair<std::string, std::string>> out;
@@ -715,10 +736,16 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
   for (int r : policy.reason_order()) {
     const RuleSlot& rule = policy.rules()[static_cast<size_t>(r)];
     if (f[rule.fired].i == 0) continue;
-    for (const auto& [code, message] : rule.reasons) {
+    for (size_t k = 0; k < rule.reasons.size(); ++k) {
+      const auto& [code, message] = rule.reasons[k];
       Reason reason;
       reason.code = code;
       reason.message = message;
+      const int index = rule.reason_indexes[k];
+      if (index >= 0 && !policy.messages()[static_cast<size_t>(index)].pieces.empty()) {
+        reason.filled_in = true;
+        FillMessage(policy.messages()[static_cast<size_t>(index)], f, &reason.filled);
+      }
       reason.rule = rule.id;
       reason.file = rule.file;
       reason.line = rule.line;
