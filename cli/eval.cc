@@ -65,8 +65,9 @@ void AddVersionChoice(CLI::App& command, VersionFlags* flags, bool evaluation_da
 
 bool ParseVersionChoice(const VersionFlags& flags, Context& context, VersionChoice* choice) {
   choice->audit = flags.audit;
-  for (const auto& [text, day] : {std::make_pair(&flags.as_of, &choice->as_of),
-                                  std::make_pair(&flags.evaluation_date, &choice->evaluation_date)}) {
+  for (const auto& [text, day] :
+       {std::make_pair(&flags.as_of, &choice->as_of),
+        std::make_pair(&flags.evaluation_date, &choice->evaluation_date)}) {
     if (text->empty()) continue;
     absl::StatusOr<absl::CivilDay> parsed = ParseAsOf(*text);
     if (!parsed.ok()) {
@@ -82,8 +83,7 @@ bool ParseVersionChoice(const VersionFlags& flags, Context& context, VersionChoi
 int64_t EvaluationDate(const VersionChoice& choice) {
   const absl::CivilDay day = choice.evaluation_date ? *choice.evaluation_date
                              : choice.as_of         ? *choice.as_of
-                                                    : absl::ToCivilDay(absl::Now(),
-                                                                       absl::UTCTimeZone());
+                                            : absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
   return day - absl::CivilDay(1970, 1, 1);
 }
 

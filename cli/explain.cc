@@ -124,8 +124,8 @@ void PrintExplanation(const engine::CompiledPolicy& policy, const engine::Decisi
   if (d.reasons.empty()) out << "  none\n";
   int n = 0;
   for (const engine::Reason& r : d.reasons) {
-    out << "  " << ++n << ". " << r.code << ": " << r.Message() << "\n     rule " << r.rule << " at "
-        << r.file << ":" << r.line << "\n";
+    out << "  " << ++n << ". " << r.code << ": " << r.Message() << "\n     rule " << r.rule
+        << " at " << r.file << ":" << r.line << "\n";
   }
 }
 

@@ -874,6 +874,12 @@ std::vector<CompletionItem> PolicyIndex::Complete(absl::string_view before) cons
   for (const char* function : kFunctions) {
     items.push_back({function, completion_kind::kFunction, "function", "1"});
   }
+  if (policy_.edition >= 2) {
+    for (const char* function : {"given", "percent"}) {
+      items.push_back({function, completion_kind::kFunction, "function (edition 2)", "1"});
+    }
+    items.push_back({"today", completion_kind::kConstant, "date: the evaluation date", "1"});
+  }
   AddKeywords(std::begin(kExpressionKeywords), std::end(kExpressionKeywords), "3", &items);
   if (t.empty()) {
     for (const char* k : {"when", "then", "group", "factor", "weight"}) {

@@ -27,7 +27,7 @@ struct Ident {
 struct TypeRef {
   std::string name;
   bool is_set = false;
-  std::string places;  // `money(3)`: "3" as written; empty when not given
+  std::string places;     // `money(3)`: "3" as written; empty when not given
   bool optional = false;  // `money?`: an input that may be left out (edition 2)
   SourceSpan span;
 };

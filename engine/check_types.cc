@@ -893,7 +893,8 @@ class Typer {
       ctx_.Error("E0320", name.span,
                  absl::StrCat("`given` tests an optional input; ", Quoted(name.text), " is ",
                               input ? "a required input, always given" : "no input"),
-                 input ? absl::StrCat("declare it `input ", name.text, ": <type>?` to make it "
+                 input ? absl::StrCat("declare it `input ", name.text,
+                                      ": <type>?` to make it "
                                       "optional")
                        : "");
       return Fail(e);
@@ -918,10 +919,10 @@ class Typer {
   ABSL_ATTRIBUTE_NOINLINE ExprInfo FinishPercent(const ast::Expr& e, const ExprInfo& x) {
     if (x.type.is_error()) return Fail(e);
     if (x.type.kind != TypeKind::kDecimal && x.type.kind != TypeKind::kInt) {
-      ctx_.Error("E0301", e.span,
-                 absl::StrCat("`percent` reads a ratio (a decimal) as a percent, found ",
-                              T(x.type)),
-                 x.type.kind == TypeKind::kPercent ? "it is a percent already" : "");
+      ctx_.Error(
+          "E0301", e.span,
+          absl::StrCat("`percent` reads a ratio (a decimal) as a percent, found ", T(x.type)),
+          x.type.kind == TypeKind::kPercent ? "it is a percent already" : "");
       return Fail(e);
     }
     ExprInfo r;
@@ -1068,11 +1069,12 @@ class Typer {
         edition2 ? std::vector<std::string>{"min", "max", "abs", "round", "given", "percent"}
                  : std::vector<std::string>{"min", "max", "abs", "round"};
     const std::string mean = DidYouMean(e.text, functions);
-    std::string help = absl::StrCat(mean, mean.empty() ? "" : " ", "the functions are ",
-                                    edition2 ? "min, max, abs, round, given and percent"
-                                             : "min, max, abs and round");
+    std::string help = absl::StrCat(
+        mean, mean.empty() ? "" : " ", "the functions are ",
+        edition2 ? "min, max, abs, round, given and percent" : "min, max, abs and round");
     if (!edition2 && (e.text == "given" || e.text == "percent")) {
-      help = absl::StrCat(Quoted(e.text), " is a function of edition 2: add `edition 2` to the "
+      help = absl::StrCat(Quoted(e.text),
+                          " is a function of edition 2: add `edition 2` to the "
                           "header (docs/language.md, Editions)");
     }
     ctx_.Error("E0209", e.span, absl::StrCat("unknown function ", Quoted(e.text)), help);
@@ -1276,7 +1278,8 @@ class Typer {
 
   // How to write a comparison of two types that do not compare, when there
   // is a usual fix.
-  static std::string CompareHelp(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  static std::string CompareHelp(const ast::Expr& e, const ExprInfo& a, const ExprInfo& b,
+                                 int edition) {
     if (a.type.kind == TypeKind::kEnum || b.type.kind == TypeKind::kEnum) {
       return "compare an enum value with a symbol of the same enum";
     }
@@ -1304,6 +1307,11 @@ class Typer {
     }
     if (other_info.type.kind == TypeKind::kDecimal) {
       // A ratio against a percent: the percent as the fraction it is.
+      if (edition >= 2) {
+        return absl::StrCat("a ratio is a decimal: read it as a percent with `percent`, ",
+                            written(absl::StrCat("percent(", dsl::FormatExpr(other), ")"),
+                                    dsl::FormatExpr(percent)));
+      }
       const std::optional<Value>& constant = a_percent ? a.constant : b.constant;
       const std::string fraction =
           constant ? constant->AsDecimal().ToCanonicalString() : "the fraction";
@@ -1323,7 +1331,7 @@ class Typer {
     const bool equality = op == Op::kEq || op == Op::kNe;
     if (!common || (!equality && !common->type.is_ordered())) {
       ctx_.Error("E0302", e.span, absl::StrCat("cannot compare ", T(a.type), " with ", T(b.type)),
-                 CompareHelp(e, a, b));
+                 CompareHelp(e, a, b, ctx_.policy->edition));
       return Fail(e);
     }
     RatioAgainstPoints(e, a, b);
@@ -1399,11 +1407,11 @@ class Typer {
       const std::string points = number.constant->AsDecimal().ToCanonicalString();
       ctx_.Warning(
           "W0511", e.span,
-          absl::StrCat(Quoted(written), " is a ratio, where 1 is the whole: compared with ",
-                       points, " it means ", points, " times, not ", points, "%"),
+          absl::StrCat(Quoted(written), " is a ratio, where 1 is the whole: compared with ", points,
+                       " it means ", points, " times, not ", points, "%"),
           ctx_.policy->edition >= 2
-              ? absl::StrCat("compare it as a percent: `percent(", written, ") ",
-                             ast::OpText(e.op), " ", points, "%`")
+              ? absl::StrCat("compare it as a percent: `percent(", written, ") ", ast::OpText(e.op),
+                             " ", points, "%`")
               : absl::StrCat("compare it with the fraction: ", points, "% is ",
                              Fraction(number.constant->AsDecimal()),
                              "; or declare `edition 2` and write `percent(", written, ") ",
@@ -1447,8 +1455,7 @@ class Typer {
     return Record(e, *result);
   }
 
-  static int ArithmeticPlaces(Op op, const ExprInfo& result, const ExprInfo& a,
-                              const ExprInfo& b) {
+  static int ArithmeticPlaces(Op op, const ExprInfo& result, const ExprInfo& a, const ExprInfo& b) {
     if (result.constant) return ValuePlaces(*result.constant);
     if (result.type.kind == TypeKind::kInt || result.type.kind == TypeKind::kDate) return 0;
     switch (op) {
@@ -1648,14 +1655,14 @@ void CheckPlacesFit(CheckContext& ctx, const ExprInfo& value, const OutputInfo& 
   if (out.places < 0 || out.type.kind != TypeKind::kMoney || value.type.is_error()) return;
   if (value.places <= out.places) return;
   const std::string written = dsl::FormatExpr(expr);
-  ctx.Error("E0321", expr.span,
-            absl::StrCat("output ", Quoted(out.name), " holds money to ", out.places,
-                         " decimal place", out.places == 1 ? "" : "s", "; this value may have ",
-                         value.places >= Decimal::kMaxScale ? "any number"
-                                                            : absl::StrCat(value.places)),
-            absl::StrCat("round it where the policy says how: `round(",
-                         written.size() > 60 ? "..." : written, ", ", out.places,
-                         ")`, or `round(..., ", out.places, ", half_up)`"));
+  ctx.Error(
+      "E0321", expr.span,
+      absl::StrCat("output ", Quoted(out.name), " holds money to ", out.places, " decimal place",
+                   out.places == 1 ? "" : "s", "; this value may have ",
+                   value.places >= Decimal::kMaxScale ? "any number" : absl::StrCat(value.places)),
+      absl::StrCat("round it where the policy says how: `round(",
+                   written.size() > 60 ? "..." : written, ", ", out.places, ")`, or `round(..., ",
+                   out.places, ", half_up)`"));
 }
 
 void CheckDefinitions(CheckContext& ctx) {

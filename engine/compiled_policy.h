@@ -130,6 +130,7 @@ struct ReadSlot {
   std::string name;
   uint32_t slot = 0;
   Type type;
+  int64_t given_slot = -1;  // an optional input: the slot saying it was given
 };
 
 // A validated input: how a fact becomes a slot.

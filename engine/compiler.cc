@@ -686,7 +686,7 @@ class Compiler {
     const Symbol::Kind kind = info->symbol.kind;
     if (e.kind == ast::ExprKind::kName &&
         (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
-         kind == Symbol::Kind::kBand)) {
+         kind == Symbol::Kind::kBand || kind == Symbol::Kind::kToday)) {
       name = e.text;
     } else if (e.kind == ast::ExprKind::kMember &&
                (kind == Symbol::Kind::kTable || kind == Symbol::Kind::kScorecard)) {
@@ -695,7 +695,12 @@ class Compiler {
     if (name.empty()) return false;
     if (seen->insert(name).second) {
       const uint32_t slot = e.kind == ast::ExprKind::kName ? Name(e, *info) : Member(e, *info);
-      out->push_back({name, slot, info->type});
+      ReadSlot read{name, slot, info->type, -1};
+      if (kind == Symbol::Kind::kInput) {
+        const InputSlot& input = policy_->inputs_[static_cast<size_t>(info->symbol.index)];
+        if (input.optional) read.given_slot = input.given_slot;
+      }
+      out->push_back(std::move(read));
     }
     return true;
   }

@@ -35,8 +35,8 @@ struct OutputValue {
 struct Reason {
   absl::string_view code;
   absl::string_view message;  // as declared; Message() is what the decision says
-  absl::string_view rule;  // the rule's id
-  absl::string_view file;  // the file that declares the rule
+  absl::string_view rule;     // the rule's id
+  absl::string_view file;     // the file that declares the rule
   int line = 0;
   int severity = -1;  // ordinal of the outcome the rule gave; -1 when it gave none
   // A message that quotes values (edition 2), filled in with this decision's.

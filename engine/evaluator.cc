@@ -570,7 +570,10 @@ void FillMessage(const MessageTemplate& message, const Slot* f, std::string* out
 void Trace(const CompiledPolicy& policy, const Slot* f, const uint64_t* masks, Decision* d) {
   auto reads = [&](const std::vector<ReadSlot>& slots) {
     std::vector<std::pair<std::string, std::string>> out;
-    for (const ReadSlot& r : slots) out.emplace_back(r.name, SlotText(f[r.slot], r.type));
+    for (const ReadSlot& r : slots) {
+      const bool absent = r.given_slot >= 0 && f[r.given_slot].i == 0;
+      out.emplace_back(r.name, absent ? "(not given)" : SlotText(f[r.slot], r.type));
+    }
     return out;
   };
   for (const NamedSlot& n : policy.named()) {

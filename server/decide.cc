@@ -292,8 +292,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
       }
       options.evaluation_date = *day;
     } else {
-      options.evaluation_date =
-          absl::ToCivilDay(now, registry.zone()) - absl::CivilDay(1970, 1, 1);
+      options.evaluation_date = absl::ToCivilDay(now, registry.zone()) - absl::CivilDay(1970, 1, 1);
     }
   }
   thread_local engine::Decision decision;

@@ -7,6 +7,7 @@ and answers creditd and creditctl accept and give.
 
     contract_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
 """
+import datetime
 import decimal
 import json
 import os
@@ -29,7 +30,11 @@ DECISIONS = ["credit_application", "credit_review", "dunning", "order_release"]
 
 
 def schema(decision, of="facts"):
-    run = subprocess.run([CREDITCTL, "schema", POLICIES, "-d", decision, "--of", of],
+    return schema_of(POLICIES, decision, of)
+
+
+def schema_of(directory, decision, of="facts"):
+    run = subprocess.run([CREDITCTL, "schema", directory, "-d", decision, "--of", of],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     # Bounds are exact decimals: never read through binary floating point.
@@ -189,6 +194,106 @@ class ContractTest(unittest.TestCase):
                 answer["outputs"]["no_such_output"] = 1
                 self.assertNotEqual(
                     list(Draft202012Validator(answer_schema).iter_errors(answer)), [])
+
+
+EXAMPLES = os.path.join(POLICIES, "examples")
+
+
+class EditionTwoTest(unittest.TestCase):
+    """The example policies, written in edition 2, through the server: an
+    optional input, the evaluation date, messages that quote values, and the
+    log replaying a decision on the day it was made for."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = base.Server(EXAMPLES)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        try:
+            assert code == 0, f"creditd exited with {code}"
+            run = subprocess.run([CREDITCTL, "audit", "replay", cls.server.audit],
+                                 capture_output=True, text=True)
+            assert run.returncode == 0, run.stdout + run.stderr
+            report = re.search(r"(\d+) decisions replayed: (\d+) identical, (\d+) differ",
+                               run.stdout)
+            assert report and int(report.group(1)) > 0 and int(report.group(3)) == 0, run.stdout
+        finally:
+            cls.server.cleanup()
+
+    def evaluate(self, decision, facts, **kw):
+        d = self.server.policies.DescribeDecision(
+            pb.DescribeDecisionRequest(decision=decision), timeout=10)
+        return self.server.decisions.Evaluate(
+            pb.EvaluateRequest(decision=decision, facts=by_contract(d, facts), **kw), timeout=10)
+
+    def test_an_optional_input_is_described_and_may_be_left_out(self):
+        d = self.server.policies.DescribeDecision(
+            pb.DescribeDecisionRequest(decision="credit_check"), timeout=10)
+        self.assertEqual(d.edition, 2)
+        manual = next(i for i in d.inputs if i.name == "manual_limit")
+        self.assertTrue(manual.optional)
+        self.assertFalse(manual.required)
+        self.assertFalse(manual.HasField("default_value"))
+        limit = next(o for o in d.outputs if o.name == "limit")
+        self.assertEqual((limit.type.kind, limit.type.places), ("money", 2))
+        facts = {"risk_category": "medium", "open_receivables": "150000.00",
+                 "open_orders": "50000.00", "open_deliveries": "20000.00",
+                 "order_amount": "90000.00", "oldest_item_days": 10}
+        reply = self.evaluate("credit_check", facts)
+        self.assertEqual(reply.decision.outcome, "release_with_warning")
+        # Percents travel as fractions in every edition.
+        self.assertEqual(reply.decision.outputs["utilisation"].decimal_value, "1.0333")
+        self.assertEqual(
+            reply.decision.reasons[0].message,
+            "Exposure 310000.00 is above the credit limit 300000.00, within the tolerance of 5%")
+        self.assertEqual(reply.decision.evaluation_date, "")  # it reads no `today`
+        reply = self.evaluate("credit_check", dict(facts, manual_limit="400000.00"))
+        self.assertEqual(reply.decision.outcome, "release")
+        self.assertEqual([r.code for r in reply.decision.reasons], ["MANUAL_LIMIT"])
+        # The facts schema does not require it either.
+        facts_schema = schema_of(EXAMPLES, "credit_check")
+        self.assertNotIn("manual_limit", facts_schema["required"])
+        self.assertEqual(list(Draft202012Validator(facts_schema).iter_errors(facts)), [])
+
+    def test_the_evaluation_date_is_the_requests_or_the_servers(self):
+        facts = {"due_date": "2026-11-10", "overdue_amount": "1250.00",
+                 "current_level": "none"}
+        reply = self.evaluate("dunning_procedure", facts, evaluation_date="2026-11-30")
+        self.assertEqual(reply.decision.evaluation_date, "2026-11-30")
+        self.assertEqual(reply.decision.outputs["level"].enum_value, "reminder")
+        self.assertEqual(reply.decision.reasons[0].message,
+                         "20 days overdue: dunning goes up one level")
+        # Four days after the due date: not yet dunned.
+        reply = self.evaluate("dunning_procedure", facts, evaluation_date="2026-11-14")
+        self.assertEqual(reply.decision.outputs["level"].enum_value, "none")
+        # No date: the server's, in its zone (UTC here), named in the answer.
+        before = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+        reply = self.evaluate("dunning_procedure", facts)
+        after = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+        self.assertIn(reply.decision.evaluation_date, (before, after))
+        for bad in ("2026-02-30", "30.11.2026", "x" * 5000):
+            with self.subTest(bad=bad[:20]):
+                with self.assertRaises(grpc.RpcError) as e:
+                    self.evaluate("dunning_procedure", facts, evaluation_date=bad)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertLess(len(e.exception.details()), 300)
+
+    def test_eval_shows_percents_as_percents_and_the_answer_schema_agrees(self):
+        facts = os.path.join(self.server.dir, "credit_check.json")
+        with open(facts, "w") as f:
+            json.dump({"risk_category": "low", "open_receivables": "150000.00",
+                       "open_orders": "50000.00", "open_deliveries": "20000.00",
+                       "order_amount": "30000.00", "oldest_item_days": 10}, f)
+        run = subprocess.run([CREDITCTL, "eval", EXAMPLES, "-d", "credit_check", "-f", facts],
+                             capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        answer = json.loads(run.stdout)
+        self.assertEqual(answer["outputs"]["utilisation"], "50%")
+        answer_schema = schema_of(EXAMPLES, "credit_check", "answer")
+        errors = list(Draft202012Validator(answer_schema).iter_errors(answer))
+        self.assertEqual(errors, [], [e.message for e in errors])
 
 
 if __name__ == "__main__":

@@ -338,7 +338,9 @@ class ServerTest(unittest.TestCase):
     def test_policy_service(self):
         listed = self.server.policies.ListPolicies(pb.ListPoliciesRequest(), timeout=10)
         names = sorted(p.id.name for p in listed.policies if p.current)
-        self.assertEqual(names, ["credit_application", "credit_review", "dunning", "order_release"])
+        # The four reference decisions and the two examples (policies/examples).
+        self.assertEqual(names, ["credit_application", "credit_check", "credit_review", "dunning",
+                                 "dunning_procedure", "order_release"])
         source = self.server.policies.GetPolicySource(
             pb.GetPolicySourceRequest(name="dunning"), timeout=10)
         self.assertIn("=== dunning.credit", source.source)
