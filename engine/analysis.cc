@@ -155,9 +155,15 @@ class Analyzer {
         if (e.kind == ast::ExprKind::kMember) return ScoreRange(*info);
         break;
       case Symbol::Kind::kTable:
-        // A column of constant cells takes those values.
+        // A column of constant cells takes those values, when the result is
+        // one row's cell: not a sum of several (nor 0 when none matches),
+        // nor a set of them.
         if (e.kind == ast::ExprKind::kMember && info->member >= 0) {
           const TableInfo& table = policy_.tables[static_cast<size_t>(info->symbol.index)];
+          if (table.hit == HitPolicy::kCollect && table.aggregate != Aggregate::kMin &&
+              table.aggregate != Aggregate::kMax) {
+            return Domain::Full(type);
+          }
           std::vector<Value> values;
           Spend(static_cast<int64_t>(table.decl->rows.size()));
           for (const ast::TableRow& row : table.decl->rows) {
