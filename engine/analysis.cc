@@ -3,8 +3,9 @@
 // tests and conditions made of constants, comparisons, ranges, sets and
 // boolean combinations of them; anything else is treated as "may be true"
 // (so it never causes a false warning) and the analysis says nothing about it.
-// Conditions also follow what a band, a boolean let or a table result is
-// made of (see "conditions" below).
+// Conditions, and table rows whose columns depend on one another, also
+// follow what a band, a boolean let or a table result is made of (see
+// "conditions" below).
 //
 // Its work is counted, not timed: every set operation costs a unit per range
 // it reads, every expression node visited (or let inlined) a unit. Past
@@ -433,6 +434,7 @@ class Analyzer {
       rows.push_back(exact ? std::optional<Box>(box) : std::nullopt);
     }
     const std::string what = absl::StrCat("table ", Quoted(table.name));
+    const bool related = ColumnsRelated(table);
     bool exact = true;
     std::vector<Box> uncovered = {domain};
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -447,6 +449,24 @@ class Analyzer {
                                    " never matches: it lies outside the values its columns "
                                    "can take"));
         continue;
+      }
+      std::string reason;
+      switch (related ? RowPossible(table, box, &reason) : Verdict::kPossible) {
+        case Verdict::kPossible:
+          break;
+        case Verdict::kBudgetSpent:
+          return RanOut(name, decl.name.span, RowsDone(i, rows.size()));
+        case Verdict::kImpossible:
+          // Its values are no values the columns take together: they are
+          // covered, and overlap nothing that can happen.
+          sink_.Warning("W0506", decl.rows[i].span,
+                        absl::StrCat("row ", i + 1, " of ", what, " never matches: ",
+                                     reason.empty() ? "its columns never take these values together"
+                                                    : reason));
+          if (Removed removed = Remove(&uncovered, box); removed != Removed::kDone) {
+            return Stop(removed, name, decl, i, rows.size());
+          }
+          continue;
       }
       if (table.hit == HitPolicy::kUnique) {
         for (size_t j = 0; j < i; ++j) {
@@ -1193,6 +1213,82 @@ class Analyzer {
       *reason += Through(asked.via);
     }
     return Verdict::kImpossible;
+  }
+
+  // Can the columns of `table` depend on one another, so that a row may ask
+  // impossible things of them together? When two columns are, or are bands
+  // on, one variable, or a column is a boolean test or let, or a table's
+  // result. (Otherwise each row was checked exactly with its box.)
+  bool ColumnsRelated(const TableInfo& table) {
+    Reset(/*follow=*/true);
+    absl::flat_hash_set<std::string> seen;
+    for (const ast::ExprPtr& column : table.decl->inputs) {
+      const ExprInfo* info = policy_.Info(column.get());
+      if (info == nullptr) continue;
+      std::optional<Variable> var = VariableOf(*column);
+      if (!var) {
+        if (info->type.kind == TypeKind::kBool) return true;
+        continue;
+      }
+      if (var->expr->kind == ast::ExprKind::kMember &&
+          var->info->symbol.kind == Symbol::Kind::kTable) {
+        return true;
+      }
+      if (var->info->symbol.kind == Symbol::Kind::kLet && info->type.kind == TypeKind::kBool) {
+        return true;
+      }
+      for (int step = 0; var && step < kMaxChain; ++step) {
+        if (!seen.insert(var->key).second) return true;
+        if (var->expr->kind != ast::ExprKind::kName ||
+            var->info->symbol.kind != Symbol::Kind::kBand) {
+          break;
+        }
+        var =
+            VariableOf(*policy_.bands[static_cast<size_t>(var->info->symbol.index)].decl->subject);
+      }
+    }
+    return false;
+  }
+
+  // Can a row of `table` whose tests are `box` match, given what its
+  // condition columns are made of (a band and its own subject, a boolean let
+  // or test and the values it reads)? When not, `*reason` says why.
+  // Columns that are independent variables were checked with the box.
+  Verdict RowPossible(const TableInfo& table, const Box& box, std::string* reason) {
+    Reset(/*follow=*/true);
+    std::vector<Dnf> columns;
+    bool derived = false;  // a column is more than an independent variable
+    for (size_t c = 0; c < box.size(); ++c) {
+      const ast::Expr& column = *table.decl->inputs[c];
+      const ExprInfo* info = policy_.Info(&column);
+      if (info == nullptr) continue;
+      const bool variable =
+          (column.kind == ast::ExprKind::kName && info->symbol.kind != Symbol::Kind::kLet) ||
+          column.kind == ast::ExprKind::kMember;
+      std::optional<Dnf> d;
+      if (!variable && info->type.kind == TypeKind::kBool) {
+        // `true` or `false` only: the test the column is, or its negation.
+        const bool can_be_true = box[c].ContainsValue(Decimal::FromInt(1));
+        if (can_be_true == box[c].ContainsValue(Decimal::FromInt(0))) continue;
+        d = ToDnf(column, /*negate=*/!can_be_true, 0);
+        derived = true;
+      } else if (std::optional<Variable> var = VariableOf(column);
+                 var && var->info->type == table.input_types[c]) {
+        d = VarDnf(*var, box[c]);
+      } else {
+        continue;
+      }
+      if (!d) return Spent() ? Verdict::kBudgetSpent : Verdict::kPossible;
+      columns.push_back(*std::move(d));
+    }
+    if (Spent()) return Verdict::kBudgetSpent;
+    if (!(derived || followed_)) return Verdict::kPossible;
+    std::optional<Dnf> dnf = Always();
+    for (const Dnf& d : columns) {
+      dnf = And(*dnf, d);
+      if (!dnf) return Spent() ? Verdict::kBudgetSpent : Verdict::kPossible;
+    }
+    return Possible(*dnf, "it", reason);
   }
 
   void Rule(const RuleInfo& rule) {

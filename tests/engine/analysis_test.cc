@@ -275,6 +275,26 @@ output x: int = t.x
   EXPECT_THAT(RuleDiagnostics(declarations, "t.x = 1 and a >= 10"), Not(HasSubstr("W0503")));
 }
 
+TEST(AnalysisTest, ATableRowMayAskImpossibleThingsOfDependentColumns) {
+  const std::string declarations = std::string(kDueLevel) + R"(
+table fee hit first
+  | due_level    | days_overdue | days_overdue > 60 => fee: int
+  | final_notice | [40, 60]     | false             => 1
+  | final_notice | any          | true              => 2
+  | warning      | < 40         | any               => 3
+  | warning      | >= 40        | any               => 4
+  | any          | any          | any               => 0
+output fee: int = fee.fee
+)";
+  const std::string diagnostics = Diagnostics(declarations);
+  EXPECT_THAT(diagnostics, HasSubstr("row 4 of table `fee` never matches: it asks contradictory "
+                                     "things of `days_overdue` (through band `due_level`)"));
+  EXPECT_THAT(diagnostics, Not(HasSubstr("row 1 of")));
+  EXPECT_THAT(diagnostics, Not(HasSubstr("row 2 of")));
+  EXPECT_THAT(diagnostics, Not(HasSubstr("row 3 of")));
+  EXPECT_THAT(diagnostics, Not(HasSubstr("E04")));
+}
+
 TEST(AnalysisTest, FollowingThatMultipliesCasesFallsBackToTheConditionAsWritten) {
   // Each let is an `or`: inlined, nine of them make 2^9 cases, past the
   // 256 the analysis takes; as written, the condition has one.
