@@ -3,14 +3,18 @@
 // tests and conditions made of constants, comparisons, ranges, sets and
 // boolean combinations of them; anything else is treated as "may be true"
 // (so it never causes a false warning) and the analysis says nothing about it.
+// Conditions, and table rows whose columns depend on one another, also
+// follow what a band, a boolean let or a table result is made of (see
+// "conditions" below).
 //
 // Its work is counted, not timed: every set operation costs a unit per range
-// it reads, every expression node visited a unit. Past
+// it reads, every expression node visited (or let inlined) a unit. Past
 // CheckOptions::max_analysis_work the analysis stops and says where (W0507),
 // so a policy gets the same verdict on every machine and a candidate sent
 // for validation cannot make the server spend unbounded time.
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -155,9 +159,15 @@ class Analyzer {
         if (e.kind == ast::ExprKind::kMember) return ScoreRange(*info);
         break;
       case Symbol::Kind::kTable:
-        // A column of constant cells takes those values.
+        // A column of constant cells takes those values, when the result is
+        // one row's cell: not a sum of several (nor 0 when none matches),
+        // nor a set of them.
         if (e.kind == ast::ExprKind::kMember && info->member >= 0) {
           const TableInfo& table = policy_.tables[static_cast<size_t>(info->symbol.index)];
+          if (table.hit == HitPolicy::kCollect && table.aggregate != Aggregate::kMin &&
+              table.aggregate != Aggregate::kMax) {
+            return Domain::Full(type);
+          }
           std::vector<Value> values;
           Spend(static_cast<int64_t>(table.decl->rows.size()));
           for (const ast::TableRow& row : table.decl->rows) {
@@ -424,6 +434,7 @@ class Analyzer {
       rows.push_back(exact ? std::optional<Box>(box) : std::nullopt);
     }
     const std::string what = absl::StrCat("table ", Quoted(table.name));
+    const bool related = ColumnsRelated(table);
     bool exact = true;
     std::vector<Box> uncovered = {domain};
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -438,6 +449,24 @@ class Analyzer {
                                    " never matches: it lies outside the values its columns "
                                    "can take"));
         continue;
+      }
+      std::string reason;
+      switch (related ? RowPossible(table, box, &reason) : Verdict::kPossible) {
+        case Verdict::kPossible:
+          break;
+        case Verdict::kBudgetSpent:
+          return RanOut(name, decl.name.span, RowsDone(i, rows.size()));
+        case Verdict::kImpossible:
+          // Its values are no values the columns take together: they are
+          // covered, and overlap nothing that can happen.
+          sink_.Warning("W0506", decl.rows[i].span,
+                        absl::StrCat("row ", i + 1, " of ", what, " never matches: ",
+                                     reason.empty() ? "its columns never take these values together"
+                                                    : reason));
+          if (Removed removed = Remove(&uncovered, box); removed != Removed::kDone) {
+            return Stop(removed, name, decl, i, rows.size());
+          }
+          continue;
       }
       if (table.hit == HitPolicy::kUnique) {
         for (size_t j = 0; j < i; ++j) {
@@ -611,40 +640,339 @@ class Analyzer {
     }
   }
 
-  // ----- rules: can the condition ever be true? ----------------------------
+  // ----- conditions: can they ever be true? -------------------------------
+  //
+  // A condition becomes a disjunction of conjunctions; a conjunction asks of
+  // some variables (inputs, bands, lets, scorecard and table members, by
+  // name) that each take a value in a set. Where it is exact, the analysis
+  // also follows what a value is made of:
+  //  - a let that is only another value's name is that value;
+  //  - a test on a band also asks its subject (when that is a variable) to
+  //    lie in the rows whose value passes the test, down a chain of bands;
+  //  - a boolean let used as a condition stands for its definition;
+  //  - a test on a result of a `hit first`, `unique` or `priority` table
+  //    asks its condition columns (those that are variables) to lie where a
+  //    row whose result passes the test is the row that gives it.
+  // Each only ever adds what must hold when the condition is true, so a
+  // condition found impossible is impossible.
 
-  // A conjunction: variable -> allowed values. Variables are keyed by the
-  // symbol they name (input, let, band, scorecard member).
+  // What a conjunction asks of one variable: the values it allows, and the
+  // lets, bands and tables it asks that through, sorted ("band `ladder`"),
+  // to name them when the values are impossible.
+  struct Asked {
+    Domain values;
+    std::vector<std::string> via;
+  };
+
   struct Conjunction {
     // By name: the analysis visits them, and names the first impossible one,
     // in the same order on every run.
-    std::map<std::string, Domain> vars;
+    std::map<std::string, Asked> vars;
   };
   using Dnf = std::vector<Conjunction>;
   static constexpr size_t kMaxConjunctions = 256;
+  // A chain of lets that name one another, or of bands on bands, is
+  // followed this far.
+  static constexpr int kMaxChain = 16;
+  // A boolean let is inlined where the condition is at most this deep
+  // (`and`, `or` and `not` levels above it): what it stands for is at most
+  // ParseOptions::max_depth deeper, which bounds the recursion.
+  static constexpr int kMaxInlineDepth = 32;
+  // Lets inlined in one condition, however they nest.
+  static constexpr int kMaxInlines = 64;
+  // A table result is followed into the table's conditions for tables of at
+  // most this many rows, into at most this many pieces of their values.
+  static constexpr size_t kMaxFollowedRows = 256;
+  static constexpr size_t kMaxTablePieces = 64;
+  // The work all tables' rows may take to be followed, of the policy's
+  // budget: past it, results are no longer followed into tables.
+  static constexpr int64_t kMaxFollowWork = 1'000'000;
 
-  // A key and domain for an expression that names a value; nullopt otherwise.
-  std::optional<std::string> VariableKey(const ast::Expr& e) const {
-    const ExprInfo* info = policy_.Info(&e);
-    if (info == nullptr || info->constant) return std::nullopt;
+  // Spends `units` on following tables; false once the budget or the
+  // allowance for following is spent.
+  bool SpendFollowing(int64_t units) {
+    follow_work_ += units;
+    return Spend(units) && follow_work_ <= kMaxFollowWork;
+  }
+
+  static void AddVia(std::vector<std::string>* into, const std::vector<std::string>& more) {
+    if (more.empty()) return;
+    std::vector<std::string> merged;
+    std::set_union(into->begin(), into->end(), more.begin(), more.end(),
+                   std::back_inserter(merged));
+    *into = std::move(merged);
+  }
+
+  // Asks `values` of `key` in `c`, as well as what `c` asks of it already.
+  static void Ask(Conjunction* c, const std::string& key, const Domain& values,
+                  const std::vector<std::string>& via) {
+    auto it = c->vars.find(key);
+    if (it == c->vars.end()) {
+      c->vars.emplace(key, Asked{values, via});
+      return;
+    }
+    it->second.values = it->second.values.Intersect(values);
+    AddVia(&it->second.via, via);
+  }
+
+  // A value a condition tests, as a variable of the analysis.
+  struct Variable {
+    std::string key;
+    const ast::Expr* expr = nullptr;  // the name or member `key` stands for
+    const ExprInfo* info = nullptr;   // what the checker learned about `expr`
+    std::vector<std::string> via;     // the lets followed to it, sorted
+  };
+
+  // The key of a name or member that is a variable; nullopt otherwise.
+  std::optional<std::string> KeyOf(const ast::Expr& e, const ExprInfo& info) const {
+    const Symbol::Kind kind = info.symbol.kind;
     if (e.kind == ast::ExprKind::kName &&
-        (info->symbol.kind == Symbol::Kind::kInput || info->symbol.kind == Symbol::Kind::kLet ||
-         info->symbol.kind == Symbol::Kind::kBand)) {
+        (kind == Symbol::Kind::kInput || kind == Symbol::Kind::kLet ||
+         kind == Symbol::Kind::kBand)) {
       return e.text;
     }
-    if (e.kind == ast::ExprKind::kMember && info->symbol.kind == Symbol::Kind::kScorecard) {
+    if (e.kind != ast::ExprKind::kMember || e.args.empty()) return std::nullopt;
+    const bool table = kind == Symbol::Kind::kTable && info.member >= 0 &&
+                       (info.type.is_ordered() || info.type.kind == TypeKind::kBool);
+    if (kind == Symbol::Kind::kScorecard || table) {
       return absl::StrCat(e.args[0]->text, ".", e.text);
     }
     return std::nullopt;
   }
 
-  static Dnf Always() { return Dnf{Conjunction{}}; }
+  // The variable `e` is, following lets that are only another value's name
+  // (of the same type) when following dependencies; nullopt when `e` is
+  // none.
+  std::optional<Variable> VariableOf(const ast::Expr& e) {
+    Variable var;
+    var.expr = &e;
+    for (int step = 0;; ++step) {
+      var.info = policy_.Info(var.expr);
+      if (var.info == nullptr || var.info->constant) return std::nullopt;
+      if (!follow_ || step >= kMaxChain || var.expr->kind != ast::ExprKind::kName ||
+          var.info->symbol.kind != Symbol::Kind::kLet) {
+        break;
+      }
+      const LetInfo& let = policy_.lets[static_cast<size_t>(var.info->symbol.index)];
+      const ast::Expr* value = let.decl != nullptr ? let.decl->value.get() : nullptr;
+      if (value == nullptr ||
+          (value->kind != ast::ExprKind::kName && value->kind != ast::ExprKind::kMember)) {
+        break;
+      }
+      const ExprInfo* value_info = policy_.Info(value);
+      if (value_info == nullptr || value_info->constant || value_info->type != var.info->type) {
+        break;
+      }
+      Spend(1);
+      followed_ = true;
+      AddVia(&var.via, {absl::StrCat("let ", Quoted(let.name))});
+      var.expr = value;
+    }
+    std::optional<std::string> key = KeyOf(*var.expr, *var.info);
+    if (!key) return std::nullopt;
+    var.key = *std::move(key);
+    return var;
+  }
 
-  Dnf Atom(const std::string& key, const Domain& allowed) const {
+  // The values `var` can take, worked out once per policy: a key always
+  // names the same value.
+  void NoteRange(const Variable& var) {
+    if (!ranges_.contains(var.key)) ranges_.emplace(var.key, RangeOf(*var.expr));
+  }
+
+  // Asks `values` of `var` in `c`; when `var` is a band whose subject is a
+  // variable, asks the subject to lie in the rows that give such values,
+  // and so on down a chain of bands.
+  void Constrain(Conjunction* c, const Variable& var, const Domain& values,
+                 std::vector<std::string> via) {
+    AddVia(&via, var.via);
+    NoteRange(var);
+    Ask(c, var.key, values, via);
+    if (!follow_) return;
+    Variable band_var = var;
+    Domain asked = values;
+    for (int step = 0; step < kMaxChain; ++step) {
+      if (band_var.expr->kind != ast::ExprKind::kName ||
+          band_var.info->symbol.kind != Symbol::Kind::kBand) {
+        return;
+      }
+      const BandInfo& band = policy_.bands[static_cast<size_t>(band_var.info->symbol.index)];
+      std::optional<Variable> subject = VariableOf(*band.decl->subject);
+      if (!subject || subject->info->type != band.subject_type) return;
+      std::optional<Domain> reach = Reach(band, asked);
+      if (!reach) return;
+      followed_ = true;
+      AddVia(&via, {absl::StrCat("band ", Quoted(band.name))});
+      AddVia(&via, subject->via);
+      NoteRange(*subject);
+      Ask(c, subject->key, *reach, via);
+      band_var = *std::move(subject);
+      asked = *std::move(reach);
+    }
+  }
+
+  // The subject values of the rows of `band` whose value may be in
+  // `values` (a row whose value is no constant may be); nullopt when such a
+  // row's test is not made of constants.
+  std::optional<Domain> Reach(const BandInfo& band, const Domain& values) {
+    if (!band.type.is_ordered() && band.type.kind != TypeKind::kBool) return std::nullopt;
+    Domain reach = Domain::Empty(band.subject_type);
+    if (!Spend(static_cast<int64_t>(band.decl->rows.size()))) return std::nullopt;
+    for (const ast::Row& row : band.decl->rows) {
+      if (std::optional<Value> v = Constant(*row.value, band.type)) {
+        const Domain point = Domain::Point(band.type, *v);
+        if (!Spend(Cost(point, values))) return std::nullopt;
+        if (!point.Overlaps(values)) continue;
+      }
+      std::optional<Domain> test = TestDomain(row.test, band.subject_type);
+      if (!test) return std::nullopt;
+      if (!Spend(Cost(reach, *test))) return std::nullopt;
+      reach = reach.Union(*test);
+    }
+    return reach;
+  }
+
+  // Where each row of a table gives its results: the row's own box of
+  // condition column values, less (under `hit first`) the earlier rows'
+  // boxes, as disjoint boxes; worked out for a row when first needed.
+  struct Followed {
+    bool usable = false;
+    Box domain;                                         // the columns' values
+    std::vector<Box> boxes;                             // each row's tests, within `domain`
+    std::vector<char> exact;                            // the row's tests are all constants
+    std::vector<std::optional<std::vector<Box>>> wins;  // by row, once known
+  };
+
+  // Table `t` ready to follow; null when it is not followed (collect, too
+  // many rows, a column of the error type, the work for following spent).
+  Followed* FollowedTable(int t) {
+    auto [it, inserted] = followed_tables_.try_emplace(t);
+    Followed& f = it->second;
+    if (!inserted) return f.usable && follow_work_ <= kMaxFollowWork ? &f : nullptr;
+    const TableInfo& table = policy_.tables[static_cast<size_t>(t)];
+    const ast::TableDecl& decl = *table.decl;
+    if (table.hit == HitPolicy::kCollect || decl.rows.size() > kMaxFollowedRows) return nullptr;
+    for (const Type& type : table.input_types) {
+      if (type.is_error()) return nullptr;
+    }
+    for (const ast::ExprPtr& e : decl.inputs) f.domain.push_back(RangeOf(*e));
+    for (const ast::TableRow& row : decl.rows) {
+      if (row.tests.size() != decl.inputs.size()) return nullptr;
+      Box box;
+      bool exact = true;
+      for (size_t c = 0; c < row.tests.size(); ++c) {
+        std::optional<Domain> d = TestDomain(row.tests[c], table.input_types[c]);
+        if (!d) {
+          exact = false;
+          box.push_back(f.domain[c]);
+          continue;
+        }
+        if (!SpendFollowing(Cost(*d, f.domain[c]))) return nullptr;
+        box.push_back(d->Intersect(f.domain[c]));
+      }
+      f.boxes.push_back(std::move(box));
+      f.exact.push_back(exact ? 1 : 0);
+    }
+    f.wins.resize(decl.rows.size());
+    f.usable = true;
+    return &f;
+  }
+
+  // Where row `i` of `table` gives the results: its box, less the earlier
+  // rows' under `hit first` (as far as kMaxTablePieces pieces allow; an
+  // earlier row not made of constants is not taken away); null when the
+  // budget, or the work for following, is spent.
+  const std::vector<Box>* Wins(const TableInfo& table, Followed* f, size_t i) {
+    if (f->wins[i]) return &*f->wins[i];
+    std::vector<Box> wins = {f->boxes[i]};
+    if (table.hit == HitPolicy::kFirst) {
+      for (size_t j = 0; j < i && !wins.empty(); ++j) {
+        if (!f->exact[j]) continue;
+        std::vector<Box> rest;
+        int64_t units = 0;
+        for (const Box& part : wins) Subtract(part, f->boxes[j], &rest, &units);
+        if (!SpendFollowing(units)) return nullptr;
+        if (rest.size() > kMaxTablePieces) break;
+        wins = std::move(rest);
+      }
+    }
+    f->wins[i] = std::move(wins);
+    return &*f->wins[i];
+  }
+
+  // The cases of `c`, which asks `values` of `var`, a result of a table:
+  // one per piece of the condition columns' values where a row whose
+  // result may be in `values` gives it; just `c` when that is not known.
+  Dnf TableCases(const Conjunction& c, const Variable& var, const Domain& values,
+                 const std::vector<std::string>& via) {
+    const int t = var.info->symbol.index;
+    const TableInfo& table = policy_.tables[static_cast<size_t>(t)];
+    const ast::TableDecl& decl = *table.decl;
+    Followed* f = FollowedTable(t);
+    if (f == nullptr) return Dnf{c};
+    std::vector<std::optional<Variable>> columns;
+    bool any_column = false;
+    for (size_t k = 0; k < decl.inputs.size(); ++k) {
+      std::optional<Variable> column = VariableOf(*decl.inputs[k]);
+      if (column && column->info->type != table.input_types[k]) column.reset();
+      any_column = any_column || column.has_value();
+      columns.push_back(std::move(column));
+    }
+    std::vector<std::string> table_via = via;
+    AddVia(&table_via, {absl::StrCat("table ", Quoted(table.name))});
+    const size_t member = static_cast<size_t>(var.info->member);
+    Dnf out;
+    if (!Spend(static_cast<int64_t>(decl.rows.size()))) return Dnf{c};
+    for (size_t i = 0; i < decl.rows.size(); ++i) {
+      const ast::TableRow& row = decl.rows[i];
+      if (member >= row.values.size()) return Dnf{c};
+      if (std::optional<Value> v = Constant(*row.values[member], var.info->type)) {
+        const Domain point = Domain::Point(var.info->type, *v);
+        if (!Spend(Cost(point, values))) return Dnf{c};
+        if (!point.Overlaps(values)) continue;
+      }
+      const std::vector<Box>* wins = Wins(table, f, i);
+      if (wins == nullptr) return Dnf{c};
+      if (wins->empty()) continue;
+      if (!any_column) return Dnf{c};  // it may give such a result, nothing more is known
+      for (const Box& box : *wins) {
+        Conjunction piece = c;
+        for (size_t k = 0; k < columns.size(); ++k) {
+          if (columns[k]) Constrain(&piece, *columns[k], box[k], table_via);
+        }
+        out.push_back(std::move(piece));
+        if (out.size() > kMaxTablePieces) return Dnf{c};
+      }
+    }
+    followed_ = true;
+    if (!out.empty()) return out;
+    auto range = ranges_.find(var.key);
+    if (range != ranges_.end() && !values.Overlaps(range->second)) {
+      return Dnf{c};  // no row gives such results: their values say so
+    }
+    // Rows give such results, but none of them is ever the row that gives
+    // them: say so of the result.
+    Conjunction never = c;
+    Ask(&never, var.key, Domain::Empty(values.type()), table_via);
+    return Dnf{never};
+  }
+
+  // `var` takes a value in `values`, and what that means for what it is
+  // made of.
+  Dnf VarDnf(const Variable& var, const Domain& values) {
+    std::vector<std::string> via = via_;
+    std::sort(via.begin(), via.end());
+    via.erase(std::unique(via.begin(), via.end()), via.end());
     Conjunction c;
-    c.vars.emplace(key, allowed);
+    Constrain(&c, var, values, via);
+    if (follow_ && var.expr->kind == ast::ExprKind::kMember &&
+        var.info->symbol.kind == Symbol::Kind::kTable) {
+      return TableCases(c, var, values, via);
+    }
     return Dnf{c};
   }
+
+  static Dnf Always() { return Dnf{Conjunction{}}; }
 
   static Op Flip(Op op) {
     switch (op) {
@@ -686,14 +1014,7 @@ class Analyzer {
       for (const Conjunction& y : b) {
         if (!Spend(1 + static_cast<int64_t>(x.vars.size() + y.vars.size()))) return std::nullopt;
         Conjunction c = x;
-        for (const auto& [key, domain] : y.vars) {
-          auto it = c.vars.find(key);
-          if (it == c.vars.end()) {
-            c.vars.emplace(key, domain);
-          } else {
-            it->second = it->second.Intersect(domain);
-          }
-        }
+        for (const auto& [key, asked] : y.vars) Ask(&c, key, asked.values, asked.via);
         out.push_back(std::move(c));
         if (out.size() > kMaxConjunctions) return std::nullopt;
       }
@@ -703,19 +1024,23 @@ class Analyzer {
 
   // The condition `e` (negated when `negate`) in disjunctive normal form;
   // nullopt when it grows past the limit (then nothing is concluded). It
-  // recurses through `and`, `or` and `not` only, at most
-  // ParseOptions::max_depth deep, with small frames: the work on each node
-  // is done in helpers.
-  std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate) {
+  // recurses through `and`, `or`, `not` and inlined lets only, `depth`
+  // levels down so far, at most ParseOptions::max_depth deep plus
+  // kMaxInlineDepth, with small frames: the work on each node is done in
+  // helpers.
+  std::optional<Dnf> ToDnf(const ast::Expr& e, bool negate, int depth) {
     if (!Spend(1)) return std::nullopt;
     const ExprInfo* info = policy_.Info(&e);
     if (info != nullptr && info->constant && info->constant->kind == TypeKind::kBool) {
       return ConstantDnf(info->constant->b != negate);
     }
-    if (e.kind == ast::ExprKind::kUnary && e.op == Op::kNot) return ToDnf(*e.args[0], !negate);
-    if (e.kind == ast::ExprKind::kBinary && (e.op == Op::kAnd || e.op == Op::kOr)) {
-      return LogicDnf(e, negate);
+    if (e.kind == ast::ExprKind::kUnary && e.op == Op::kNot) {
+      return ToDnf(*e.args[0], !negate, depth + 1);
     }
+    if (e.kind == ast::ExprKind::kBinary && (e.op == Op::kAnd || e.op == Op::kOr)) {
+      return LogicDnf(e, negate, depth);
+    }
+    if (const LetInfo* let = InlinedLet(e, &negate, depth)) return Inline(*let, negate, depth);
     return AtomDnf(e, negate);
   }
 
@@ -724,10 +1049,10 @@ class Analyzer {
     return Dnf{};
   }
 
-  std::optional<Dnf> LogicDnf(const ast::Expr& e, bool negate) {
-    std::optional<Dnf> a = ToDnf(*e.args[0], negate);
+  std::optional<Dnf> LogicDnf(const ast::Expr& e, bool negate, int depth) {
+    std::optional<Dnf> a = ToDnf(*e.args[0], negate, depth + 1);
     if (!a) return std::nullopt;
-    std::optional<Dnf> b = ToDnf(*e.args[1], negate);
+    std::optional<Dnf> b = ToDnf(*e.args[1], negate, depth + 1);
     return Combine(e.op, negate, &*a, &b);
   }
 
@@ -744,8 +1069,46 @@ class Analyzer {
     return std::move(*a);
   }
 
-  // A condition other than `and`, `or` and `not`: an atom over one
-  // variable when it is one, otherwise "may be true".
+  // The boolean let `e` names, when the analysis follows dependencies and
+  // the bounds allow: `explained`, or `explained = false` (which flips
+  // `*negate`); null otherwise.
+  ABSL_ATTRIBUTE_NOINLINE const LetInfo* InlinedLet(const ast::Expr& e, bool* negate, int depth) {
+    if (!follow_ || depth >= kMaxInlineDepth || inlines_ >= kMaxInlines) return nullptr;
+    const ast::Expr* name = &e;
+    bool flip = false;
+    if (e.kind == ast::ExprKind::kBinary && (e.op == Op::kEq || e.op == Op::kNe) &&
+        e.args.size() == 2) {
+      name = e.args[0].get();
+      const ast::Expr* other = e.args[1].get();
+      if (name->kind != ast::ExprKind::kName) std::swap(name, other);
+      std::optional<Value> v = Constant(*other, Type::Of(TypeKind::kBool));
+      if (!v || v->kind != TypeKind::kBool) return nullptr;
+      flip = !v->b != (e.op == Op::kNe);
+    }
+    if (name->kind != ast::ExprKind::kName) return nullptr;
+    const ExprInfo* info = policy_.Info(name);
+    if (info == nullptr || info->constant || info->symbol.kind != Symbol::Kind::kLet ||
+        info->type.kind != TypeKind::kBool) {
+      return nullptr;
+    }
+    const LetInfo& let = policy_.lets[static_cast<size_t>(info->symbol.index)];
+    if (let.decl == nullptr || let.decl->value == nullptr) return nullptr;
+    if (flip) *negate = !*negate;
+    return &let;
+  }
+
+  // The condition boolean let `let` stands for, in place of its name.
+  ABSL_ATTRIBUTE_NOINLINE std::optional<Dnf> Inline(const LetInfo& let, bool negate, int depth) {
+    ++inlines_;
+    followed_ = true;
+    via_.push_back(absl::StrCat("let ", Quoted(let.name)));
+    std::optional<Dnf> dnf = ToDnf(*let.decl->value, negate, depth + 1);
+    via_.pop_back();
+    return dnf;
+  }
+
+  // A condition other than `and`, `or` and `not`: a test of one variable
+  // when it is one, otherwise "may be true".
   ABSL_ATTRIBUTE_NOINLINE std::optional<Dnf> AtomDnf(const ast::Expr& e, bool negate) {
     const ExprInfo* info = policy_.Info(&e);
     switch (e.kind) {
@@ -753,22 +1116,22 @@ class Analyzer {
         Op op = e.op;
         const ast::Expr* var = e.args[0].get();
         const ast::Expr* bound = e.args[1].get();
-        std::optional<std::string> key = VariableKey(*var);
-        if (!key) {
+        std::optional<Variable> variable = VariableOf(*var);
+        if (!variable) {
           std::swap(var, bound);
-          key = VariableKey(*var);
+          variable = VariableOf(*var);
           op = Flip(op);
         }
-        if (!key) break;
-        const ExprInfo* var_info = policy_.Info(var);
-        std::optional<Value> v = Constant(*bound, var_info->type);
+        if (!variable) break;
+        const Type& type = policy_.Info(var)->type;
+        std::optional<Value> v = Constant(*bound, type);
         if (!v) break;
         if (negate) op = Negated(op);
-        return Atom(*key, Domain::Compare(var_info->type, ast::OpText(op), *v));
+        return VarDnf(*variable, Domain::Compare(type, ast::OpText(op), *v));
       }
       case ast::ExprKind::kIn: {
-        std::optional<std::string> key = VariableKey(*e.args[0]);
-        if (!key) break;
+        std::optional<Variable> variable = VariableOf(*e.args[0]);
+        if (!variable) break;
         const Type& type = policy_.Info(e.args[0].get())->type;
         std::optional<Domain> d;
         if (e.interval != nullptr) {
@@ -784,14 +1147,13 @@ class Analyzer {
         }
         if (!d) break;
         const bool inside = (e.op == Op::kIn) != negate;
-        return Atom(*key, inside ? *d : d->Complement());
+        return VarDnf(*variable, inside ? *d : d->Complement());
       }
       case ast::ExprKind::kName:
       case ast::ExprKind::kMember: {
-        std::optional<std::string> key = VariableKey(e);
-        if (key && info != nullptr && info->type.kind == TypeKind::kBool) {
-          return Atom(*key, Domain::Point(info->type, Value::Bool(!negate)));
-        }
+        if (info == nullptr || info->type.kind != TypeKind::kBool) break;
+        std::optional<Variable> variable = VariableOf(e);
+        if (variable) return VarDnf(*variable, Domain::Point(info->type, Value::Bool(!negate)));
         break;
       }
       default:
@@ -800,28 +1162,149 @@ class Analyzer {
     return Always();  // not analysable: may be true either way
   }
 
-  // The declared values of every variable `root` reads, by key: looked up
-  // once per rule, visiting each node once.
-  absl::flat_hash_map<std::string, Domain> Declared(const ast::Expr& root) {
-    absl::flat_hash_map<std::string, Domain> declared;
-    std::vector<const ast::Expr*> stack = {&root};
-    while (!stack.empty()) {
-      const ast::Expr* e = stack.back();
-      stack.pop_back();
-      Spend(1);
-      std::optional<std::string> key = VariableKey(*e);
-      if (key && !declared.contains(*key)) declared.emplace(*key, RangeOf(*e));
-      for (const ast::ExprPtr& arg : e->args) stack.push_back(arg.get());
+  // Starts a condition's analysis: following dependencies or not.
+  void Reset(bool follow) {
+    follow_ = follow;
+    followed_ = false;
+    inlines_ = 0;
+    via_.clear();
+  }
+
+  // " (through band `ladder` and let `explained`)", or "".
+  static std::string Through(const std::vector<std::string>& via) {
+    if (via.empty()) return "";
+    std::string out = " (through ";
+    for (size_t k = 0; k < via.size(); ++k) {
+      absl::StrAppend(&out, k == 0 ? "" : (k + 1 == via.size() ? " and " : ", "), via[k]);
     }
-    return declared;
+    return out + ")";
+  }
+
+  enum class Verdict { kPossible, kImpossible, kBudgetSpent };
+
+  // Can some conjunction of `dnf` hold, given the values its variables can
+  // take? When none can, `*reason` says why the first one cannot: of its
+  // impossible variables, the one asked through the fewest lets, bands and
+  // tables, then the first by name.
+  Verdict Possible(const Dnf& dnf, const std::string& subject, std::string* reason) {
+    for (const Conjunction& c : dnf) {
+      const std::pair<const std::string, Asked>* impossible = nullptr;
+      std::optional<Domain> impossible_range;
+      for (const auto& entry : c.vars) {
+        const Asked& asked = entry.second;
+        auto it = ranges_.find(entry.first);
+        const Domain range = it != ranges_.end() ? it->second : Domain::Full(asked.values.type());
+        if (!Spend(Cost(asked.values, range))) return Verdict::kBudgetSpent;
+        if (asked.values.Overlaps(range)) continue;
+        if (impossible == nullptr || asked.via.size() < impossible->second.via.size()) {
+          impossible = &entry;
+          impossible_range = range;
+        }
+        if (!reason->empty()) break;
+      }
+      if (impossible == nullptr) return Verdict::kPossible;
+      if (!reason->empty()) continue;
+      const std::string& key = impossible->first;
+      const Asked& asked = impossible->second;
+      *reason = asked.values.empty()
+                    ? absl::StrCat(subject, " asks contradictory things of ", Quoted(key))
+                    : absl::StrCat(Quoted(key), " can only be ", impossible_range->ToString(),
+                                   ", but ", subject, " needs ", asked.values.ToString());
+      *reason += Through(asked.via);
+    }
+    return Verdict::kImpossible;
+  }
+
+  // Can the columns of `table` depend on one another, so that a row may ask
+  // impossible things of them together? When two columns are, or are bands
+  // on, one variable, or a column is a boolean test or let, or a table's
+  // result. (Otherwise each row was checked exactly with its box.)
+  bool ColumnsRelated(const TableInfo& table) {
+    Reset(/*follow=*/true);
+    absl::flat_hash_set<std::string> seen;
+    for (const ast::ExprPtr& column : table.decl->inputs) {
+      const ExprInfo* info = policy_.Info(column.get());
+      if (info == nullptr) continue;
+      std::optional<Variable> var = VariableOf(*column);
+      if (!var) {
+        if (info->type.kind == TypeKind::kBool) return true;
+        continue;
+      }
+      if (var->expr->kind == ast::ExprKind::kMember &&
+          var->info->symbol.kind == Symbol::Kind::kTable) {
+        return true;
+      }
+      if (var->info->symbol.kind == Symbol::Kind::kLet && info->type.kind == TypeKind::kBool) {
+        return true;
+      }
+      for (int step = 0; var && step < kMaxChain; ++step) {
+        if (!seen.insert(var->key).second) return true;
+        if (var->expr->kind != ast::ExprKind::kName ||
+            var->info->symbol.kind != Symbol::Kind::kBand) {
+          break;
+        }
+        var =
+            VariableOf(*policy_.bands[static_cast<size_t>(var->info->symbol.index)].decl->subject);
+      }
+    }
+    return false;
+  }
+
+  // Can a row of `table` whose tests are `box` match, given what its
+  // condition columns are made of (a band and its own subject, a boolean let
+  // or test and the values it reads)? When not, `*reason` says why.
+  // Columns that are independent variables were checked with the box.
+  Verdict RowPossible(const TableInfo& table, const Box& box, std::string* reason) {
+    Reset(/*follow=*/true);
+    std::vector<Dnf> columns;
+    bool derived = false;  // a column is more than an independent variable
+    for (size_t c = 0; c < box.size(); ++c) {
+      const ast::Expr& column = *table.decl->inputs[c];
+      const ExprInfo* info = policy_.Info(&column);
+      if (info == nullptr) continue;
+      const bool variable =
+          (column.kind == ast::ExprKind::kName && info->symbol.kind != Symbol::Kind::kLet) ||
+          column.kind == ast::ExprKind::kMember;
+      std::optional<Dnf> d;
+      if (!variable && info->type.kind == TypeKind::kBool) {
+        // `true` or `false` only: the test the column is, or its negation.
+        const bool can_be_true = box[c].ContainsValue(Decimal::FromInt(1));
+        if (can_be_true == box[c].ContainsValue(Decimal::FromInt(0))) continue;
+        d = ToDnf(column, /*negate=*/!can_be_true, 0);
+        derived = true;
+      } else if (std::optional<Variable> var = VariableOf(column);
+                 var && var->info->type == table.input_types[c]) {
+        d = VarDnf(*var, box[c]);
+      } else {
+        continue;
+      }
+      if (!d) return Spent() ? Verdict::kBudgetSpent : Verdict::kPossible;
+      columns.push_back(*std::move(d));
+    }
+    if (Spent()) return Verdict::kBudgetSpent;
+    if (!(derived || followed_)) return Verdict::kPossible;
+    std::optional<Dnf> dnf = Always();
+    for (const Dnf& d : columns) {
+      dnf = And(*dnf, d);
+      if (!dnf) return Spent() ? Verdict::kBudgetSpent : Verdict::kPossible;
+    }
+    return Possible(*dnf, "it", reason);
   }
 
   void Rule(const RuleInfo& rule) {
     const ast::Expr& condition = *rule.decl->condition;
     const std::string what = absl::StrCat("rule ", Quoted(rule.id));
     if (!Begin(what, rule.decl->id.span)) return;
-    std::optional<Dnf> dnf = ToDnf(condition, false);
+    Reset(/*follow=*/true);
+    std::optional<Dnf> dnf = ToDnf(condition, false, 0);
     if (Spent()) return RanOut(what, rule.decl->id.span, "in the condition of");
+    if (!dnf && followed_) {
+      // What it is made of multiplied the cases past the limit: the
+      // condition as written may still be analysed.
+      Reset(/*follow=*/false);
+      dnf = ToDnf(condition, false, 0);
+      if (Spent()) return RanOut(what, rule.decl->id.span, "in the condition of");
+    }
     if (!dnf) {
       sink_.Warning("W0507", rule.decl->id.span,
                     absl::StrCat("the condition of rule ", Quoted(rule.id), " has more than ",
@@ -829,27 +1312,14 @@ class Analyzer {
                     "split it into rules with simpler conditions");
       return;
     }
-    const absl::flat_hash_map<std::string, Domain> declared = Declared(condition);
     std::string reason;
-    for (const Conjunction& c : *dnf) {
-      bool possible = true;
-      for (const auto& [key, allowed] : c.vars) {
-        auto it = declared.find(key);
-        const Domain range = it != declared.end() ? it->second : Domain::Full(allowed.type());
-        if (!Spend(Cost(allowed, range)))
-          return RanOut(what, rule.decl->id.span, "in the condition of");
-        if (allowed.Intersect(range).empty()) {
-          possible = false;
-          if (reason.empty()) {
-            reason = allowed.empty()
-                         ? absl::StrCat("the condition asks contradictory things of ", Quoted(key))
-                         : absl::StrCat(Quoted(key), " can only be ", range.ToString(),
-                                        ", but the condition needs ", allowed.ToString());
-          }
-          break;
-        }
-      }
-      if (possible) return;
+    switch (Possible(*dnf, "the condition", &reason)) {
+      case Verdict::kPossible:
+        return;
+      case Verdict::kBudgetSpent:
+        return RanOut(what, rule.decl->id.span, "in the condition of");
+      case Verdict::kImpossible:
+        break;
     }
     sink_.Warning("W0503", rule.decl->id.span,
                   absl::StrCat("rule ", Quoted(rule.id), " can never fire"),
@@ -864,6 +1334,18 @@ class Analyzer {
   int skipped_ = 0;         // declarations not analysed after that
   std::string first_skipped_;
   dsl::SourceSpan first_skipped_span_;
+  // The condition being analysed (Reset): whether it follows dependencies,
+  // whether it did, the lets inlined, and the lets it is inside of.
+  bool follow_ = true;
+  bool followed_ = false;
+  int inlines_ = 0;
+  std::vector<std::string> via_;
+  // The values each variable can take, by key (NoteRange).
+  absl::flat_hash_map<std::string, Domain> ranges_;
+  // The tables whose results conditions follow, by index, and the work
+  // spent on them.
+  std::map<int, Followed> followed_tables_;
+  int64_t follow_work_ = 0;
 };
 
 }  // namespace

@@ -183,6 +183,30 @@ TEST(LimitsTest, LongChainsOfDefinitionsCheckAndCompileOnASmallStack) {
   EXPECT_EQ(AllStages(Policy(mixed)).decision, "1");
 }
 
+TEST(LimitsTest, InliningBooleanLetsStaysWithinTheStack) {
+  // The analysis reads a boolean let used as a condition as its definition:
+  // here 40 lets each standing for the next, the last as deep as an
+  // expression may be. It inlines them only so deep, and the rule is
+  // analysed on a small stack.
+  const int d = dsl::ParseOptions().max_depth;
+  std::string lets;
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&lets, "let m", i, ": bool = m", i + 1, "\n");
+  absl::StrAppend(&lets, "let m40: bool = a > 0", Repeat(" and b", d - 2), "\n");
+  Result run = AllStages(Policy(lets + "output x: bool = m0\nrule r when m0 then refer R\n"));
+  EXPECT_EQ(run.diagnostics, "");
+  EXPECT_EQ(run.decision, "true");
+  // Each let's definition as deep as may be, the next let at its bottom.
+  lets.clear();
+  for (int i = 0; i < 40; ++i) {
+    absl::StrAppend(&lets, "let n", i, ": bool = n", i + 1, Repeat(" and b", d - 1), "\n");
+  }
+  absl::StrAppend(&lets, "let n40: bool = a > 0", Repeat(" and b", d - 2), "\n");
+  run = AllStages(Policy(lets + "output x: bool = n0\nrule r when n0" + Repeat(" and b", 30) +
+                         " then refer R\n"));
+  EXPECT_EQ(run.diagnostics, "");
+  EXPECT_EQ(run.decision, "true");
+}
+
 TEST(LimitsTest, LongCycleOfDefinitionsIsAnError) {
   std::string lets;
   for (int i = 0; i < 2000; ++i) absl::StrAppend(&lets, "let l", i, " = l", (i + 1) % 2000, "\n");
