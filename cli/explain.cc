@@ -32,6 +32,8 @@ void PrintExplanation(const engine::CompiledPolicy& policy, const engine::Decisi
   const engine::PolicyId& id = policy.id();
   out << id.name << " " << id.version << " (sha256 " << id.sha256.substr(0, 12) << ")\n";
   if (d.has_outcome) out << "outcome: " << d.outcome << "\n";
+  if (d.evaluation_date)
+    out << "evaluation date: " << engine::FormatDate(*d.evaluation_date) << "\n";
 
   // Inputs: the facts as the policy read them.
   out << "\nInputs\n";

@@ -173,5 +173,76 @@ TEST(UnifiedDiffTest, ManyDifferencesBecomeOneHunkOfTheWholeText) {
   EXPECT_THAT(diff, HasSubstr("\n-a2999\n+b0\n"));
 }
 
+constexpr char kDunning[] =
+    "policy steps\n  version 1.0.0\n  effective 2026-01-01\n  edition 2\n\n"
+    "reason LATE \"{days} days overdue, {share} of the limit\"\n"
+    "input due_date: date\ninput used: money >= 0\ninput limit: money > 0\n"
+    "let days = today - due_date\n"
+    "let share = round(percent(used / limit), 2)\n"
+    "output overdue: int = days\noutput utilisation: percent = share\n"
+    "rule late\n  when days > 30\n  then reason LATE\n";
+
+// `today` in tests: the file's or the case's "evaluation_date", never the
+// clock's; a policy that reads it fails a case that gives none, saying why.
+TEST(AuthoringTest, TestCasesGiveTheEvaluationDate) {
+  const std::string dir = MakeDir("evaluation_date_tests");
+  Write(dir + "/steps.credit", kDunning);
+  Write(dir + "/steps.tests.json", R"({"evaluation_date": "2026-11-30", "cases": [
+    {"name": "file's date", "facts": {"due_date": "2026-10-01", "used": "551.23", "limit": 1000},
+     "expect": {"outputs": {"overdue": 60, "utilisation": "55.12%"},
+                "messages": {"LATE": "60 days overdue, 55.12% of the limit"}}},
+    {"name": "own date", "evaluation_date": "2026-10-11",
+     "facts": {"due_date": "2026-10-01", "used": "551.23", "limit": 1000},
+     "expect": {"outputs": {"overdue": 10}, "reasons": []}}
+  ]})");
+  CliRun run = Creditctl({"test", dir});
+  EXPECT_EQ(run.code, kExitOk) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("2 cases: 2 passed, 0 failed"));
+
+  // A wrong message, and an edition 2 percent shown as a percent.
+  Write(dir + "/steps.tests.json", R"({"evaluation_date": "2026-11-30", "cases": [
+    {"name": "wrong", "facts": {"due_date": "2026-10-01", "used": "551.23", "limit": 1000},
+     "expect": {"outputs": {"utilisation": "0.55"}, "messages": {"LATE": "late"}}}
+  ]})");
+  run = Creditctl({"test", dir});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.out, HasSubstr("outputs.utilisation: expected \"0.55\", got \"55.12%\""));
+  EXPECT_THAT(run.out, HasSubstr("messages.LATE: expected \"late\", got \"60 days overdue, "
+                                 "55.12% of the limit\""));
+
+  Write(dir + "/steps.tests.json", R"({"cases": [
+    {"name": "no date", "facts": {"due_date": "2026-10-01", "used": "1", "limit": 1000},
+     "expect": {"outputs": {"overdue": 60}}}
+  ]})");
+  run = Creditctl({"test", dir});
+  EXPECT_EQ(run.code, kExitFailure);
+  EXPECT_THAT(run.out, HasSubstr("give the case or the file an \"evaluation_date\""));
+
+  Write(dir + "/steps.tests.json", R"({"evaluation_date": "2026-02-30", "cases": []})");
+  run = Creditctl({"test", dir});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("\"evaluation_date\" must be a date"));
+}
+
+TEST(AuthoringTest, EvalTakesTheEvaluationDateAndShowsPercentsAsPercents) {
+  const std::string dir = MakeDir("evaluation_date_eval");
+  Write(dir + "/steps.credit", kDunning);
+  Write(dir + "/facts.json", R"({"due_date": "2026-10-01", "used": "551.23", "limit": 1000})");
+  CliRun run = Creditctl({"eval", dir + "/steps.credit", "-f", dir + "/facts.json",
+                          "--evaluation-date", "2026-11-30", "--compact"});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("\"evaluation_date\":\"2026-11-30\""));
+  EXPECT_THAT(run.out, HasSubstr("\"overdue\":60"));
+  EXPECT_THAT(run.out, HasSubstr("\"utilisation\":\"55.12%\""));
+  EXPECT_THAT(run.out, HasSubstr("60 days overdue, 55.12% of the limit"));
+  run = Creditctl({"eval", dir + "/steps.credit", "-f", dir + "/facts.json", "--evaluation-date",
+                   "30.11.2026"});
+  EXPECT_EQ(run.code, kExitUsage);
+  run = Creditctl({"explain", dir + "/steps.credit", "-f", dir + "/facts.json", "--evaluation-date",
+                   "2026-11-30"});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("evaluation date: 2026-11-30"));
+}
+
 }  // namespace
 }  // namespace creditd::cli
