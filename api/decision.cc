@@ -19,7 +19,7 @@ namespace creditd::api {
 
 namespace v1 = credit::v1;
 
-void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out) {
+void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* out, int places) {
   switch (value.kind) {
     case engine::TypeKind::kBool:
       out->set_bool_value(value.b);
@@ -40,8 +40,9 @@ void FillValue(const engine::Value& value, const engine::Type& type, v1::Value* 
       break;
     }
     default: {
-      // Decimals: the JSON form without its quotes (money keeps two places).
-      std::string text = engine::JsonValue(value, type);
+      // Decimals: the JSON form without its quotes (money keeps two places,
+      // or from edition 2 exactly its own).
+      std::string text = engine::JsonValue(value, type, /*percent_points=*/false, places);
       out->set_decimal_value(text.substr(1, text.size() - 2));
     }
   }
@@ -57,7 +58,7 @@ void FillDecision(const engine::Decision& d, v1::Decision* out) {
   if (d.evaluation_date) out->set_evaluation_date(engine::FormatDate(*d.evaluation_date));
   for (const engine::OutputValue& o : d.outputs) {
     if (!o.has_value) continue;
-    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)]);
+    FillValue(o.value, o.type, &(*out->mutable_outputs())[std::string(o.name)], o.places);
   }
   for (const engine::Reason& r : d.reasons) {
     v1::Reason* reason = out->add_reasons();

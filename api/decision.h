@@ -19,9 +19,11 @@
 namespace creditd::api {
 
 // `value`, of `type`, as the API's Value: decimals as exact text (money with
-// at least two places, percents as fractions), dates ISO, enum symbols, sets
-// as sorted symbols (an empty set is still a set).
-void FillValue(const engine::Value& value, const engine::Type& type, credit::v1::Value* out);
+// at least two places, or exactly `places` when it is 0 or more: an edition 2
+// money output; percents as fractions), dates ISO, enum symbols, sets as
+// sorted symbols (an empty set is still a set).
+void FillValue(const engine::Value& value, const engine::Type& type, credit::v1::Value* out,
+               int places = -1);
 
 // What the engine decided, into `out`: decision, policy, outcome, outputs
 // with a value, reasons, scorecards and the trace (when evaluated with

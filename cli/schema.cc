@@ -231,6 +231,12 @@ void OutputSchema(Writer& w, const v1::OutputDescription& output, int edition) {
     for (const std::string& symbol : type.symbols()) Text(w, symbol);
     w.EndArray();
     if (set) w.EndObject();
+  } else if (type.kind() == "money" && edition >= 2) {
+    // An edition 2 money output: exactly its places.
+    Member(w, "type", "string");
+    Member(w, "pattern",
+           type.places() == 0 ? std::string("^-?[0-9]+$")
+                              : absl::StrCat("^-?[0-9]+\\.[0-9]{", type.places(), "}$"));
   } else if (type.kind() == "percent" && edition >= 2) {
     // An edition 2 policy's percents as a person reads them: "55.12%".
     Member(w, "type", "string");

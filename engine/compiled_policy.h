@@ -156,6 +156,7 @@ struct InputSlot {
 struct OutputSlot {
   std::string name;
   Type type;
+  int places = -1;  // edition 2 money: the decimal places it holds and shows
   uint32_t slot = 0;
   uint32_t has_value_slot = 0;  // slot holding 1 when the output has a value
   // Values its own expression and the rules' effects on it read, for traces.

@@ -1208,6 +1208,7 @@ class Compiler {
       OutputSlot& slot = policy_->outputs_[static_cast<size_t>(o)];
       slot.name = out.name;
       slot.type = out.type;
+      slot.places = out.type.kind == TypeKind::kMoney ? out.places : -1;
       slot.slot = NewSlot();
       slot.has_value_slot = NewSlot();
       if (out.decl->value != nullptr) {

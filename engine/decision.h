@@ -29,6 +29,9 @@ struct OutputValue {
   Type type;
   Value value;
   bool has_value = false;
+  // Money of an edition 2 policy: the decimal places it is shown with,
+  // exactly (`money(0)` shows "23", money "23.00"); -1: at least two.
+  int places = -1;
 };
 
 // Why: a reason code from a fired rule, with where the rule is.

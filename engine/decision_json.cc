@@ -124,9 +124,15 @@ class Writer {
 
 }  // namespace
 
-std::string JsonValue(const Value& value, const Type& type, bool percent_points) {
+std::string JsonValue(const Value& value, const Type& type, bool percent_points, int places) {
   if (percent_points && value.kind == TypeKind::kPercent) {
     return JsonQuote(FormatValue(value, type));
+  }
+  if (places >= 0 && value.kind == TypeKind::kMoney) {
+    // The checker saw to it that the value has no more places (E0321):
+    // padding is exact.
+    absl::StatusOr<Decimal> exact = value.d.Normalized().Round(places);
+    if (exact.ok() && *exact == value.d) return JsonQuote(exact->ToString());
   }
   switch (value.kind) {
     case TypeKind::kBool:
@@ -175,7 +181,8 @@ std::string DecisionToJson(const Decision& d, const JsonOptions& options) {
   w.Key("outputs");
   w.Open('{');
   for (const OutputValue& o : d.outputs) {
-    w.Member(o.name, o.has_value ? JsonValue(o.value, o.type, options.percent_points) : "null");
+    w.Member(o.name,
+             o.has_value ? JsonValue(o.value, o.type, options.percent_points, o.places) : "null");
   }
   w.Close('}');
   w.Key("reasons");

@@ -31,6 +31,8 @@ void AppendJsonQuoted(absl::string_view text, std::string* out);
 
 // One value as a JSON scalar or array, by the rules above (a percent as
 // "55.12%" with `percent_points`).
-std::string JsonValue(const Value& value, const Type& type, bool percent_points = false);
+// Money with `places` >= 0 shows exactly that many places.
+std::string JsonValue(const Value& value, const Type& type, bool percent_points = false,
+                      int places = -1);
 
 }  // namespace creditd::engine

@@ -732,6 +732,7 @@ absl::Status EvaluateInto(const CompiledPolicy& policy, const Facts& facts,
     OutputValue& v = d.outputs[o];
     v.name = outs[o].name;
     v.type = outs[o].type;
+    v.places = outs[o].places;
     v.has_value = f[outs[o].has_value_slot].i != 0;
     v.value = ValueOf(f[outs[o].slot], outs[o].type);
   }

@@ -4,8 +4,10 @@
 #include <memory>
 #include <string>
 
+#include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "engine/value.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/policy_fixture.h"
 
@@ -220,6 +222,10 @@ TEST(EditionsTest, MoneyOutputsHoldTheirPlaces) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(Out(*d, "fee"), "23.27");
   EXPECT_EQ(Out(*d, "yen"), "1551");
+  // Shown with exactly their places: a yen amount has none.
+  JsonOptions compact;
+  compact.pretty = false;
+  EXPECT_THAT(DecisionToJson(*d, compact), ::testing::HasSubstr(R"("fee":"23.27","yen":"1551")"));
 }
 
 }  // namespace
