@@ -477,7 +477,7 @@ Verdict Judge(const engine::CompiledPolicy& policy, const std::vector<GeneratedF
     unknown = unknown || v == Verdict::kUnknown;
   }
   for (size_t k = 0; k < inputs.size(); ++k) {
-    if (given[k] == 0 && !inputs[k].default_value) return Verdict::kInvalid;
+    if (given[k] == 0 && !inputs[k].default_value && !inputs[k].optional) return Verdict::kInvalid;
   }
   return unknown ? Verdict::kUnknown : Verdict::kValid;
 }

@@ -51,7 +51,8 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
 
   engine::Decision decision;
   std::vector<engine::FactProblem> problems;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
+  const absl::Status status =
+      engine::EvaluateInto(policy, facts, FuzzEvalOptions(), &decision, &problems);
   if (absl::IsInvalidArgument(status)) {
     Check(!problems.empty(), "INVALID_ARGUMENT lists its problems",
           [&] { return status.ToString(); });
@@ -71,8 +72,7 @@ void CheckOne(const std::string& json, const engine::CompiledPolicy& policy) {
   const std::string logged = cli::LegacyLoggedResult(decision, 4);
   Check(IsStrictJson(logged), "a logged result is strict JSON", [&] { return logged; });
 
-  engine::EvalOptions traced;
-  traced.trace = true;
+  const engine::EvalOptions traced = FuzzEvalOptions(/*trace=*/true);
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
   Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });

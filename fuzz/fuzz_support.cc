@@ -35,6 +35,18 @@ std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies() {
   return policies;
 }
 
+engine::EvalOptions FuzzEvalOptions(bool trace) {
+  static const int64_t kDay = [] {
+    absl::StatusOr<int64_t> day = engine::ParseDate("2026-11-30");
+    if (!day.ok()) Fail("the fuzzers' evaluation date parses", day.status().ToString());
+    return *day;
+  }();
+  engine::EvalOptions options;
+  options.trace = trace;
+  options.evaluation_date = kDay;
+  return options;
+}
+
 std::vector<engine::Fact> Sorted(const engine::Facts& facts) {
   std::vector<engine::Fact> out = facts.all();
   std::sort(out.begin(), out.end(), [](const engine::Fact& a, const engine::Fact& b) {

@@ -9,6 +9,7 @@
 
 #include "engine/bundle.h"
 #include "engine/compiled_policy.h"
+#include "engine/evaluator.h"
 #include "engine/facts.h"
 
 namespace creditd::fuzz {
@@ -22,6 +23,11 @@ std::shared_ptr<const engine::Bundle> ReferenceBundle();
 
 // Every version of the bundle's decisions, by name, then in effective order.
 std::vector<std::shared_ptr<const engine::CompiledPolicy>> ReferencePolicies();
+
+// Evaluation options for the fuzzers: a fixed evaluation date, so that a
+// policy reading `today` (edition 2) is evaluated, and the same way on
+// every day; traced when asked.
+engine::EvalOptions FuzzEvalOptions(bool trace = false);
 
 // `facts` in an order of their own (by name and value), not the codec's:
 // two sets of facts compare as multisets by their Sorted.

@@ -150,7 +150,8 @@ std::optional<credit::v1::Decision> EvaluateOnce(const engine::CompiledPolicy& p
   const Verdict verdict = Judge(policy, generated);
   engine::Decision decision;
   std::vector<engine::FactProblem> problems;
-  const absl::Status status = engine::EvaluateInto(policy, facts, {}, &decision, &problems);
+  const absl::Status status =
+      engine::EvaluateInto(policy, facts, FuzzEvalOptions(), &decision, &problems);
   auto detail = [&] { return absl::StrCat(status.ToString(), Show(generated)); };
   if (Verbose()) {
     std::fprintf(stderr, "%s verdict %d: %.200s\n", policy.name().c_str(),
@@ -175,8 +176,7 @@ std::optional<credit::v1::Decision> EvaluateOnce(const engine::CompiledPolicy& p
   const credit::v1::Decision answer = Answer(decision);
   std::string difference;
 
-  engine::EvalOptions traced;
-  traced.trace = true;
+  const engine::EvalOptions traced = FuzzEvalOptions(/*trace=*/true);
   engine::Decision again;
   const absl::Status second = engine::EvaluateInto(policy, facts, traced, &again);
   Check(second.ok(), "evaluating again succeeds", [&] { return second.ToString(); });
@@ -197,7 +197,8 @@ std::optional<credit::v1::Decision> EvaluateOnce(const engine::CompiledPolicy& p
       engine::FactsFromCanonicalJson(engine::ToCanonicalJson(facts));
   Check(logged.ok(), "canonical facts decode");
   engine::Decision replayed;
-  const absl::Status third = engine::EvaluateInto(policy, logged->facts(), {}, &replayed);
+  const absl::Status third =
+      engine::EvaluateInto(policy, logged->facts(), FuzzEvalOptions(), &replayed);
   Check(third.ok(), "the logged facts evaluate", [&] { return third.ToString(); });
   Check(api::SameDecision(answer, Answer(replayed), &difference),
         "the logged facts answer the same", [&] { return difference; });
@@ -246,8 +247,8 @@ int TestOneInput(const uint8_t* data, size_t size) {
       // file and line, which move when the text was not in canonical form;
       // only the strict run compares them.
       engine::Decision replayed;
-      const absl::Status status =
-          engine::EvaluateInto(**rebuilt, ToEngineFacts(**rebuilt, facts), {}, &replayed);
+      const absl::Status status = engine::EvaluateInto(**rebuilt, ToEngineFacts(**rebuilt, facts),
+                                                       FuzzEvalOptions(), &replayed);
       Check(status.ok(), "a decision replays on the canonical source",
             [&] { return status.ToString(); });
       credit::v1::Decision want = *logged;
