@@ -74,6 +74,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddTestCommand(app, context);
   AddExplainCommand(app, context);
   AddSchemaCommand(app, context);
+  AddImpactCommand(app, context);
   AddAuditCommand(app, context);
   AddLspCommand(app, context);
 

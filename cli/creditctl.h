@@ -46,6 +46,7 @@ void AddEvalCommand(CLI::App& app, Context& context);
 void AddTestCommand(CLI::App& app, Context& context);
 void AddExplainCommand(CLI::App& app, Context& context);
 void AddSchemaCommand(CLI::App& app, Context& context);
+void AddImpactCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
 void AddLspCommand(CLI::App& app, Context& context);
 
