@@ -205,7 +205,10 @@ MessageReader::Result MessageReader::Next(std::string* body, std::string* proble
   problem->clear();
   bool any_header = false;
   bool too_large = false;
-  std::optional<uint64_t> length;
+  // A length and whether one was read (not std::optional: GCC's -O2 takes
+  // its value for maybe uninitialised).
+  bool has_length = false;
+  uint64_t length = 0;
   std::string line;
   while (true) {
     if (!ReadLine(&line)) return Result::kEnd;
@@ -230,24 +233,25 @@ MessageReader::Result MessageReader::Next(std::string* body, std::string* proble
     uint64_t n = 0;
     if (!digits) {
       *problem = "a Content-Length that is not a number";
-      length.reset();
+      has_length = false;
     } else if (!absl::SimpleAtoi(value, &n) || n > max_bytes_) {
       too_large = true;
     } else {
       length = n;
+      has_length = true;
     }
   }
   if (too_large) {
     *problem = absl::StrCat("a message longer than ", max_bytes_, " bytes");
     return Result::kTooLarge;
   }
-  if (!length) {
+  if (!has_length) {
     if (problem->empty()) *problem = "a header without Content-Length";
     return Result::kSkipped;
   }
-  body->resize(static_cast<size_t>(*length));
-  in_.read(body->data(), static_cast<std::streamsize>(*length));
-  if (static_cast<uint64_t>(in_.gcount()) != *length) return Result::kEnd;
+  body->resize(static_cast<size_t>(length));
+  in_.read(body->data(), static_cast<std::streamsize>(length));
+  if (static_cast<uint64_t>(in_.gcount()) != length) return Result::kEnd;
   return Result::kMessage;
 }
 
