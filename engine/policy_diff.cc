@@ -769,8 +769,9 @@ class Differ {
 
   // Compares `| test => value` rows (of a band, or a scorecard factor's
   // bins): rows paired by their tests, then test and value of each pair.
-  void CompareRows(const std::string& what, const std::string& path, const char* value_name,
-                   const std::vector<ast::Row>& olds, const std::vector<ast::Row>& news) {
+  void CompareRows(const std::string& what, const std::string& path, const char* row_name,
+                   const char* value_name, const std::vector<ast::Row>& olds,
+                   const std::vector<ast::Row>& news) {
     std::vector<std::string> old_keys;
     for (const ast::Row& r : olds) old_keys.push_back(TestText(r.test));
     std::vector<std::string> new_keys;
@@ -778,12 +779,12 @@ class Differ {
     for (const auto& [i, j] : PairRows(old_keys, new_keys)) {
       if (j < 0) {
         const ast::Row& r = olds[static_cast<size_t>(i)];
-        Add(Kind::kRemoved, what, absl::StrCat(path, " row ", i + 1), RowText(r), "", &r.span,
-            nullptr);
+        Add(Kind::kRemoved, what, absl::StrCat(path, " ", row_name, " ", i + 1), RowText(r), "",
+            &r.span, nullptr);
         continue;
       }
       const ast::Row& n = news[static_cast<size_t>(j)];
-      const std::string row = absl::StrCat(path, " row ", j + 1);
+      const std::string row = absl::StrCat(path, " ", row_name, " ", j + 1);
       if (i < 0) {
         Add(Kind::kAdded, what, row, "", RowText(n), nullptr, &n.span);
         continue;
@@ -820,7 +821,7 @@ class Differ {
           CompareText("band", path + " type", TypeName(o->type), TypeName(n->type), &od->span,
                       &nd->span);
           CompareExpr("band", path + " subject", od->subject, nd->subject);
-          CompareRows("band row", path, "value", od->rows, nd->rows);
+          CompareRows("band row", path, "row", "value", od->rows, nd->rows);
         });
   }
 
@@ -981,7 +982,7 @@ class Differ {
           }
           CompareText("scorecard factor", factor + " reason", FactorReason(*of), FactorReason(*nf),
                       &of->span, &nf->span);
-          CompareRows("scorecard bin", factor, "points", of->rows, nf->rows);
+          CompareRows("scorecard bin", factor, "bin", "points", of->rows, nf->rows);
         });
   }
 
