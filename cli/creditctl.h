@@ -48,5 +48,6 @@ void AddExplainCommand(CLI::App& app, Context& context);
 void AddSchemaCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
 void AddLspCommand(CLI::App& app, Context& context);
+void AddDiffCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli
