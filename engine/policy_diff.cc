@@ -445,24 +445,22 @@ class Differ {
     return changes_.back();
   }
 
-  // Adds or removes a whole thing, or says how its text changed.
-  void AddOrChange(const std::string& what, const std::string& path, const std::string* before,
-                   const std::string* after, const SourceSpan* old_span,
-                   const SourceSpan* new_span) {
-    if (before == nullptr && after == nullptr) return;
-    if (before == nullptr) {
-      Add(Kind::kAdded, what, path, "", *after, nullptr, new_span);
-    } else if (after == nullptr) {
-      Add(Kind::kRemoved, what, path, *before, "", old_span, nullptr);
-    } else if (*before != *after) {
-      Add(Kind::kChanged, what, path, *before, *after, old_span, new_span);
-    }
+  // When one of `o` and `n` (declarations, with their spans) is missing,
+  // reports the other added or removed, shown as `summary` shows it, and
+  // returns true.
+  template <typename Decl, typename Summary>
+  bool AddedOrRemoved(const char* what, const std::string& path, const Decl* o, const Decl* n,
+                      Summary summary) {
+    if (o != nullptr && n != nullptr) return false;
+    if (n != nullptr) Add(Kind::kAdded, what, path, "", summary(*n), nullptr, &n->span);
+    if (o != nullptr) Add(Kind::kRemoved, what, path, summary(*o), "", &o->span, nullptr);
+    return true;
   }
 
   void CompareText(const std::string& what, const std::string& path, const std::string& before,
                    const std::string& after, const SourceSpan* old_span,
                    const SourceSpan* new_span) {
-    AddOrChange(what, path, &before, &after, old_span, new_span);
+    if (before != after) Add(Kind::kChanged, what, path, before, after, old_span, new_span);
   }
 
   // Compares two expressions (either may be missing); the change, or null
@@ -546,11 +544,8 @@ class Differ {
         old_.enums, new_.enums, [](const EnumType& e) { return e.name; },
         [this](const EnumType* o, const EnumType* n) {
           const std::string path = absl::StrCat("enum ", (n != nullptr ? n : o)->name);
-          if (o == nullptr || n == nullptr) {
-            const std::string symbols = SymbolList((n != nullptr ? n : o)->symbols);
-            AddOrChange("enum", path, o != nullptr ? &symbols : nullptr,
-                        n != nullptr ? &symbols : nullptr, o != nullptr ? &o->span : nullptr,
-                        n != nullptr ? &n->span : nullptr);
+          if (AddedOrRemoved("enum", path, o, n,
+                             [](const EnumType& e) { return SymbolList(e.symbols); })) {
             return;
           }
           const std::vector<std::string> inputs = InputsOfEnum(n->name);
@@ -590,12 +585,11 @@ class Differ {
         old_.reasons, new_.reasons, [](const ReasonInfo& r) { return r.code; },
         [this](const ReasonInfo* o, const ReasonInfo* n) {
           const std::string path = absl::StrCat("reason ", (n != nullptr ? n : o)->code);
-          if (o != nullptr && n != nullptr && MessageKey(*o) == MessageKey(*n)) return;
-          const std::string before = o != nullptr ? Quoted(o->message) : "";
-          const std::string after = n != nullptr ? Quoted(n->message) : "";
-          AddOrChange("reason", path, o != nullptr ? &before : nullptr,
-                      n != nullptr ? &after : nullptr, o != nullptr ? &o->span : nullptr,
-                      n != nullptr ? &n->span : nullptr);
+          auto message = [](const ReasonInfo& r) { return Quoted(r.message); };
+          if (AddedOrRemoved("reason", path, o, n, message) || MessageKey(*o) == MessageKey(*n)) {
+            return;
+          }
+          Add(Kind::kChanged, "reason", path, message(*o), message(*n), &o->span, &n->span);
         });
   }
 
@@ -698,8 +692,13 @@ class Differ {
     };
     const std::optional<std::string> before = text(old_);
     const std::optional<std::string> after = text(new_);
-    AddOrChange("outcome", "outcome", before ? &*before : nullptr, after ? &*after : nullptr,
-                &old_.outcome_span, &new_.outcome_span);
+    if (before && after) {
+      CompareText("outcome", "outcome", *before, *after, &old_.outcome_span, &new_.outcome_span);
+    } else if (after) {
+      Add(Kind::kAdded, "outcome", "outcome", "", *after, nullptr, &new_.outcome_span);
+    } else if (before) {
+      Add(Kind::kRemoved, "outcome", "outcome", *before, "", &old_.outcome_span, nullptr);
+    }
   }
 
   void Outputs() {
@@ -751,19 +750,13 @@ class Differ {
           const std::string path = absl::StrCat("let ", (n != nullptr ? n : o)->name);
           const ast::LetDecl* od = o != nullptr ? o->decl : nullptr;
           const ast::LetDecl* nd = n != nullptr ? n->decl : nullptr;
-          if (o == nullptr || n == nullptr) {
-            const ast::LetDecl* d = od != nullptr ? od : nd;
-            const std::string text =
-                d != nullptr ? OptionalExprText(d->value) : TypeName((n != nullptr ? n : o)->type);
-            AddOrChange("let", path, o != nullptr ? &text : nullptr, n != nullptr ? &text : nullptr,
-                        od != nullptr ? &od->span : nullptr, nd != nullptr ? &nd->span : nullptr);
+          if (AddedOrRemoved("let", path, od, nd,
+                             [](const ast::LetDecl& d) { return OptionalExprText(d.value); })) {
             return;
           }
-          if (TypeName(o->type) != TypeName(n->type)) {
-            Add(Kind::kChanged, "let", path + " type", TypeName(o->type), TypeName(n->type),
-                od != nullptr ? &od->span : nullptr, nd != nullptr ? &nd->span : nullptr);
-          }
-          if (od != nullptr && nd != nullptr) CompareExpr("let", path, od->value, nd->value);
+          CompareText("let", path + " type", TypeName(o->type), TypeName(n->type), &od->span,
+                      &nd->span);
+          CompareExpr("let", path, od->value, nd->value);
         });
   }
 
@@ -804,20 +797,11 @@ class Differ {
           const ast::BandDecl* od = o != nullptr ? o->decl : nullptr;
           const ast::BandDecl* nd = n != nullptr ? n->decl : nullptr;
           const std::string path = absl::StrCat("band ", (n != nullptr ? n : o)->name);
-          auto summary = [](const BandInfo& b) {
-            return absl::StrCat(
-                TypeName(b.type), " on ",
-                b.decl != nullptr ? OptionalExprText(b.decl->subject) : "",
-                b.decl != nullptr ? absl::StrCat(", ", b.decl->rows.size(), " rows") : "");
+          auto summary = [](const ast::BandDecl& d) {
+            return absl::StrCat(d.type ? dsl::FormatType(*d.type) + " " : "", "on ",
+                                OptionalExprText(d.subject), ", ", d.rows.size(), " rows");
           };
-          if (o == nullptr || n == nullptr || od == nullptr || nd == nullptr) {
-            const std::string before = o != nullptr ? summary(*o) : "";
-            const std::string after = n != nullptr ? summary(*n) : "";
-            AddOrChange("band", path, o != nullptr ? &before : nullptr,
-                        n != nullptr ? &after : nullptr, od != nullptr ? &od->span : nullptr,
-                        nd != nullptr ? &nd->span : nullptr);
-            return;
-          }
+          if (AddedOrRemoved("band", path, od, nd, summary)) return;
           CompareText("band", path + " type", TypeName(o->type), TypeName(n->type), &od->span,
                       &nd->span);
           CompareExpr("band", path + " subject", od->subject, nd->subject);
@@ -832,20 +816,10 @@ class Differ {
           const ast::TableDecl* od = o != nullptr ? o->decl : nullptr;
           const ast::TableDecl* nd = n != nullptr ? n->decl : nullptr;
           const std::string path = absl::StrCat("table ", (n != nullptr ? n : o)->name);
-          if (od == nullptr || nd == nullptr) {
-            auto summary = [](const ast::TableDecl* d) {
-              return d == nullptr
-                         ? std::string()
-                         : absl::StrCat("hit ", HitText(*d), ", ", d->rows.size(), " rows");
-            };
-            const std::string before = summary(od);
-            const std::string after = summary(nd);
-            AddOrChange("table", path, od != nullptr ? &before : nullptr,
-                        nd != nullptr ? &after : nullptr, od != nullptr ? &od->span : nullptr,
-                        nd != nullptr ? &nd->span : nullptr);
-            return;
-          }
-          Table(path, *od, *nd);
+          auto summary = [](const ast::TableDecl& d) {
+            return absl::StrCat("hit ", HitText(d), ", ", d.rows.size(), " rows");
+          };
+          if (!AddedOrRemoved("table", path, od, nd, summary)) Table(path, *od, *nd);
         });
   }
 
@@ -872,11 +846,10 @@ class Differ {
             old_column[static_cast<size_t>(n - nd.outputs.data())] =
                 static_cast<int>(o - od.outputs.data());
           }
-          const std::string before = o != nullptr ? dsl::FormatType(o->type) : "";
-          const std::string after = n != nullptr ? dsl::FormatType(n->type) : "";
-          AddOrChange("table column", column, o != nullptr ? &before : nullptr,
-                      n != nullptr ? &after : nullptr, o != nullptr ? &o->span : nullptr,
-                      n != nullptr ? &n->span : nullptr);
+          auto type = [](const ast::TableColumn& c) { return dsl::FormatType(c.type); };
+          if (!AddedOrRemoved("table column", column, o, n, type)) {
+            CompareText("table column", column, type(*o), type(*n), &o->span, &n->span);
+          }
         });
     // Rows paired by their condition cells; when the condition columns
     // changed, rows are compared whole.
@@ -926,17 +899,13 @@ class Differ {
         old_.scorecards, new_.scorecards, [](const ScorecardInfo& s) { return s.name; },
         [this](const ScorecardInfo* o, const ScorecardInfo* n) {
           const std::string path = absl::StrCat("scorecard ", (n != nullptr ? n : o)->name);
-          if (o == nullptr || n == nullptr) {
-            auto summary = [](const ScorecardInfo& s) {
-              std::vector<std::string> groups;
-              for (const GroupInfo& g : s.groups) groups.push_back(g.name);
-              return absl::StrCat("groups ", absl::StrJoin(groups, ", "));
-            };
-            const std::string text = summary(n != nullptr ? *n : *o);
-            const ast::ScorecardDecl* d = (n != nullptr ? n : o)->decl;
-            AddOrChange("scorecard", path, o != nullptr ? &text : nullptr,
-                        n != nullptr ? &text : nullptr, d != nullptr ? &d->span : nullptr,
-                        d != nullptr ? &d->span : nullptr);
+          auto summary = [](const ast::ScorecardDecl& d) {
+            std::vector<std::string> groups;
+            for (const ast::ScoreGroup& g : d.groups) groups.push_back(g.name.name);
+            return absl::StrCat("groups ", absl::StrJoin(groups, ", "));
+          };
+          if (AddedOrRemoved("scorecard", path, o != nullptr ? o->decl : nullptr,
+                             n != nullptr ? n->decl : nullptr, summary)) {
             return;
           }
           MatchByName(
@@ -949,37 +918,23 @@ class Differ {
     const std::string path = absl::StrCat(scorecard, " group ", (n != nullptr ? n : o)->name);
     const ast::ScoreGroup* od = o != nullptr ? o->decl : nullptr;
     const ast::ScoreGroup* nd = n != nullptr ? n->decl : nullptr;
-    if (od == nullptr || nd == nullptr) {
-      auto summary = [](const ast::ScoreGroup* g) {
-        if (g == nullptr) return std::string();
-        std::vector<std::string> factors;
-        for (const ast::Factor& f : g->factors) factors.push_back(f.subject.name);
-        return absl::StrCat("weight ", OptionalExprText(g->weight), ", factors ",
-                            absl::StrJoin(factors, ", "));
-      };
-      const std::string before = summary(od);
-      const std::string after = summary(nd);
-      AddOrChange("scorecard group", path, od != nullptr ? &before : nullptr,
-                  nd != nullptr ? &after : nullptr, od != nullptr ? &od->span : nullptr,
-                  nd != nullptr ? &nd->span : nullptr);
-      return;
-    }
+    auto summary = [](const ast::ScoreGroup& g) {
+      std::vector<std::string> factors;
+      for (const ast::Factor& f : g.factors) factors.push_back(f.subject.name);
+      return absl::StrCat("weight ", OptionalExprText(g.weight), ", factors ",
+                          absl::StrJoin(factors, ", "));
+    };
+    if (AddedOrRemoved("scorecard group", path, od, nd, summary)) return;
     CompareExpr("weight", path + " weight", od->weight, nd->weight);
     MatchByName(
         od->factors, nd->factors, [](const ast::Factor& f) { return f.subject.name; },
         [&](const ast::Factor* of, const ast::Factor* nf) {
           const std::string factor =
               absl::StrCat(path, " factor ", (nf != nullptr ? nf : of)->subject.name);
-          if (of == nullptr || nf == nullptr) {
-            auto summary = [](const ast::Factor& f) {
-              return absl::StrCat("reason ", FactorReason(f), ", ", f.rows.size(), " bins");
-            };
-            const std::string text = summary(nf != nullptr ? *nf : *of);
-            AddOrChange("scorecard factor", factor, of != nullptr ? &text : nullptr,
-                        nf != nullptr ? &text : nullptr, of != nullptr ? &of->span : nullptr,
-                        nf != nullptr ? &nf->span : nullptr);
-            return;
-          }
+          auto summary = [](const ast::Factor& f) {
+            return absl::StrCat("reason ", FactorReason(f), ", ", f.rows.size(), " bins");
+          };
+          if (AddedOrRemoved("scorecard factor", factor, of, nf, summary)) return;
           CompareText("scorecard factor", factor + " reason", FactorReason(*of), FactorReason(*nf),
                       &of->span, &nf->span);
           CompareRows("scorecard bin", factor, "bin", "points", of->rows, nf->rows);
@@ -993,14 +948,7 @@ class Differ {
           const ast::RuleDecl* od = o != nullptr ? o->decl : nullptr;
           const ast::RuleDecl* nd = n != nullptr ? n->decl : nullptr;
           const std::string path = absl::StrCat("rule ", (n != nullptr ? n : o)->id);
-          if (od == nullptr || nd == nullptr) {
-            const std::string before = od != nullptr ? RuleText(*od) : "";
-            const std::string after = nd != nullptr ? RuleText(*nd) : "";
-            AddOrChange("rule", path, od != nullptr ? &before : nullptr,
-                        nd != nullptr ? &after : nullptr, od != nullptr ? &od->span : nullptr,
-                        nd != nullptr ? &nd->span : nullptr);
-            return;
-          }
+          if (AddedOrRemoved("rule", path, od, nd, RuleText)) return;
           auto priority = [](const RuleInfo& r) {
             return r.priority ? absl::StrCat(*r.priority) : std::string("none");
           };

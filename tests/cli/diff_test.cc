@@ -21,6 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using engine::testing::Edit;
 using engine::testing::MakeDir;
 using engine::testing::Write;
 
@@ -29,15 +30,6 @@ std::string ReferenceCheck() {
   absl::StatusOr<std::string> text = reader.Read("policies/examples/credit_check.credit");
   EXPECT_TRUE(text.ok()) << text.status();
   return text.ok() ? *text : "";
-}
-
-std::string Edit(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "no `" << from << "` to replace";
-    return text;
-  }
-  return text.replace(at, from.size(), to);
 }
 
 // The medium risk limit cut from 300,000 to 250,000 and the tolerance from

@@ -8,11 +8,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/policy_fixture.h"
+#include "tests/engine/test_files.h"
 
 namespace creditd::engine {
 namespace {
 
 using testing::CompileText;
+using testing::Edit;
 using ::testing::HasSubstr;
 
 // Every construct the comparison looks at, in edition 2.
@@ -81,16 +83,6 @@ rule grade_d
   then decline GRADE_D
        cap credit_limit at 0
 )";
-
-// `text` with `from` replaced by `to` (which must be there).
-std::string Edit(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "no `" << from << "` to replace";
-    return text;
-  }
-  return text.replace(at, from.size(), to);
-}
 
 std::vector<Change> Diff(const std::string& before, const std::string& after) {
   std::shared_ptr<const CompiledPolicy> a = CompileText(before);
