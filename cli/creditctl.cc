@@ -77,6 +77,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddImpactCommand(app, context);
   AddAuditCommand(app, context);
   AddLspCommand(app, context);
+  AddDiffCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -49,5 +49,6 @@ void AddSchemaCommand(CLI::App& app, Context& context);
 void AddImpactCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
 void AddLspCommand(CLI::App& app, Context& context);
+void AddDiffCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

@@ -33,4 +33,15 @@ inline void Write(const std::string& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << path;
 }
 
+// `text` with its first `from` replaced by `to`; fails the test when there
+// is no `from`.
+inline std::string Edit(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no `" << from << "` to replace";
+    return text;
+  }
+  return text.replace(at, from.size(), to);
+}
+
 }  // namespace creditd::engine::testing
