@@ -1,10 +1,12 @@
 #include "api/decision.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "google/protobuf/descriptor.h"
@@ -14,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace creditd::api {
 
@@ -133,6 +136,149 @@ absl::Status EvaluationDateOf(absl::string_view bytes, std::optional<int64_t>* d
         "evaluation_date `", engine::EchoText(decision.evaluation_date()), "` is not a date"));
   }
   *date = *days;
+  return absl::OkStatus();
+}
+
+std::string AnswerValueText(const v1::Value& v) {
+  switch (v.value_case()) {
+    case v1::Value::kBoolValue:
+      return v.bool_value() ? "true" : "false";
+    case v1::Value::kIntValue:
+      return absl::StrCat(v.int_value());
+    case v1::Value::kDecimalValue:
+      return v.decimal_value();
+    case v1::Value::kEnumValue:
+      return v.enum_value();
+    case v1::Value::kDateValue:
+      return v.date_value();
+    case v1::Value::kSetValue:
+      return absl::StrCat("{", absl::StrJoin(v.set_value().symbols(), ", "), "}");
+    case v1::Value::VALUE_NOT_SET:
+      break;
+  }
+  return "(none)";
+}
+
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+// Reads a length-delimited field's bytes.
+bool ReadBytes(google::protobuf::io::CodedInputStream& in, std::string* out) {
+  uint32_t length = 0;
+  return in.ReadVarint32(&length) && in.ReadString(out, static_cast<int>(length));
+}
+
+// A Value's text, from its bytes (the last field of the oneof wins, a set's
+// occurrences merge, as protobuf reads them).
+bool ValueTextFrom(absl::string_view bytes, std::string* text) {
+  v1::Value value;
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return false;
+  }
+  *text = AnswerValueText(value);
+  return true;
+}
+
+// One map entry of Decision.outputs: key 1, value 2.
+bool ReadOutput(absl::string_view entry, std::pair<std::string, std::string>* out) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(entry.data()),
+                                            static_cast<int>(entry.size()));
+  std::string value_bytes;
+  out->first.clear();
+  out->second = "(none)";
+  bool has_value = false;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const auto type = WireFormatLite::GetTagWireType(tag);
+    if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED && (field == 1 || field == 2)) {
+      std::string bytes;
+      if (!ReadBytes(in, &bytes)) return false;
+      if (field == 1) {
+        out->first = std::move(bytes);
+      } else {
+        // A repeated message field merges: keep every occurrence.
+        value_bytes += bytes;
+        has_value = true;
+      }
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+  }
+  if (!in.ConsumedEntireMessage()) return false;
+  // A map entry without its value holds the default: an empty Value.
+  return !has_value ? ValueTextFrom("", &out->second) : ValueTextFrom(value_bytes, &out->second);
+}
+
+// A Reason's code (field 1).
+bool ReadReasonCode(absl::string_view reason, std::string* code) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(reason.data()),
+                                            static_cast<int>(reason.size()));
+  code->clear();
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    if (WireFormatLite::GetTagFieldNumber(tag) == 1 &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!ReadBytes(in, code)) return false;
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+  }
+  return in.ConsumedEntireMessage();
+}
+
+}  // namespace
+
+absl::Status SummarizeAnswer(absl::string_view bytes, AnswerSummary* out) {
+  out->outcome.clear();
+  out->evaluation_date.clear();
+  out->outputs.clear();
+  out->reason_codes.clear();
+  auto bad = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.Decision"));
+  };
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return bad();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  std::string field_bytes;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool delimited =
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    if (delimited && (field == 5 || field == 6 || field == 7 || field == 11)) {
+      if (!ReadBytes(in, &field_bytes)) return bad();
+      if (field == 5) {
+        out->outcome = field_bytes;
+      } else if (field == 11) {
+        out->evaluation_date = field_bytes;
+      } else if (field == 6) {
+        std::pair<std::string, std::string> output;
+        if (!ReadOutput(field_bytes, &output)) return bad();
+        // A key given again replaces the earlier entry, as a map does.
+        auto same = std::find_if(out->outputs.begin(), out->outputs.end(),
+                                 [&](const auto& o) { return o.first == output.first; });
+        if (same != out->outputs.end()) {
+          same->second = std::move(output.second);
+        } else {
+          out->outputs.push_back(std::move(output));
+        }
+      } else {
+        std::string code;
+        if (!ReadReasonCode(field_bytes, &code)) return bad();
+        out->reason_codes.push_back(std::move(code));
+      }
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return bad();
+  }
+  if (!in.ConsumedEntireMessage()) return bad();
   return absl::OkStatus();
 }
 

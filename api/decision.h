@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +47,24 @@ absl::Status ParseDecision(absl::string_view bytes, credit::v1::Decision* out);
 // as days since 1970-01-01, into `date`; empty when they name none.
 // InvalidArgument when the bytes are not a decision or the date no date.
 absl::Status EvaluationDateOf(absl::string_view bytes, std::optional<int64_t>* date);
+
+// What a review of many logged answers reads of each: the outcome, the
+// outputs as text (as AnswerValueText gives them), the reason codes and the
+// evaluation date. Read straight from the bytes, without building the
+// message: scorecards, messages and the trace are skipped.
+struct AnswerSummary {
+  std::string outcome;
+  std::string evaluation_date;
+  std::vector<std::pair<std::string, std::string>> outputs;  // by name, as in the bytes
+  std::vector<std::string> reason_codes;
+};
+// InvalidArgument when the bytes are not a credit.v1.Decision. Reuses the
+// summary's buffers.
+absl::Status SummarizeAnswer(absl::string_view bytes, AnswerSummary* out);
+
+// An output value as text for comparing and showing: decimals as their exact
+// text, sets as "{a, b}", "(none)" when no value is set.
+std::string AnswerValueText(const credit::v1::Value& value);
 
 // Whether `a` and `b` hold the same fields and values (maps compared by key,
 // repeated fields in order). When they differ and `difference` is not null,

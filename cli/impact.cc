@@ -39,28 +39,6 @@ namespace v1 = credit::v1;
 
 constexpr char kNone[] = "(none)";
 
-// A value of the API as text, for comparing and showing: decimals as their
-// exact text, sets as {a, b}.
-std::string ValueText(const v1::Value& v) {
-  switch (v.value_case()) {
-    case v1::Value::kBoolValue:
-      return v.bool_value() ? "true" : "false";
-    case v1::Value::kIntValue:
-      return absl::StrCat(v.int_value());
-    case v1::Value::kDecimalValue:
-      return v.decimal_value();
-    case v1::Value::kEnumValue:
-      return v.enum_value();
-    case v1::Value::kDateValue:
-      return v.date_value();
-    case v1::Value::kSetValue:
-      return absl::StrCat("{", absl::StrJoin(v.set_value().symbols(), ", "), "}");
-    case v1::Value::VALUE_NOT_SET:
-      break;
-  }
-  return kNone;
-}
-
 // What is wrong with a fact, without the value a caller sent: the facts of
 // many decisions fall under a few such keys.
 std::string ProblemKey(const engine::FactProblem& p) {
@@ -113,9 +91,10 @@ struct Item {
 
 // The evaluation date a candidate that reads `today` is given: the date
 // the answer names, or else the day the decision was made (UTC).
-std::optional<int64_t> EvaluationDate(const v1::Decision& logged, const audit::AuditRecord& r) {
+std::optional<int64_t> EvaluationDate(const api::AnswerSummary& logged,
+                                      const audit::AuditRecord& r) {
   for (const std::string& text :
-       {logged.evaluation_date(), r.time.size() >= 10 ? r.time.substr(0, 10) : std::string()}) {
+       {logged.evaluation_date, r.time.size() >= 10 ? r.time.substr(0, 10) : std::string()}) {
     if (text.empty()) continue;
     absl::StatusOr<int64_t> days = engine::ParseDate(text);
     if (days.ok()) return *days;
@@ -136,8 +115,8 @@ void Compare(Item& item) {
   };
   absl::StatusOr<engine::CanonicalFacts> facts = engine::FactsFromCanonicalJson(r.facts_json);
   if (!facts.ok()) return fail(facts.status());
-  thread_local v1::Decision logged;
-  if (absl::Status status = api::ParseDecision(r.result_json, &logged); !status.ok()) {
+  thread_local api::AnswerSummary logged;
+  if (absl::Status status = api::SummarizeAnswer(r.result_json, &logged); !status.ok()) {
     return fail(status);
   }
   const engine::CompiledPolicy& policy = *c.policy;
@@ -162,9 +141,15 @@ void Compare(Item& item) {
     for (const engine::FactProblem& p : problems) item.problems.push_back(ProblemKey(p));
     return;
   }
-  item.old_outcome = logged.outcome();
+  item.old_outcome = logged.outcome;
   item.new_outcome = std::string(decision.outcome);
   thread_local v1::Value value;
+  auto logged_output = [&](absl::string_view name) -> const std::string* {
+    for (const auto& [key, text] : logged.outputs) {
+      if (key == name) return &text;
+    }
+    return nullptr;
+  };
   size_t enum_index = 0;
   size_t seen = 0;
   for (size_t o = 0; o < decision.outputs.size(); ++o) {
@@ -173,12 +158,11 @@ void Compare(Item& item) {
     if (out.has_value) {
       value.Clear();
       api::FillValue(out.value, out.type, &value, out.places);
-      after = ValueText(value);
+      after = api::AnswerValueText(value);
     }
     std::string before = kNone;
-    auto it = logged.outputs().find(std::string(out.name));
-    if (it != logged.outputs().end()) {
-      before = ValueText(it->second);
+    if (const std::string* text = logged_output(out.name)) {
+      before = *text;
       ++seen;
     }
     if (before != after) item.outputs_changed = true;
@@ -188,24 +172,24 @@ void Compare(Item& item) {
     }
   }
   // An output the answer had that the candidate no longer gives.
-  if (seen < static_cast<size_t>(logged.outputs_size())) item.outputs_changed = true;
+  if (seen < logged.outputs.size()) item.outputs_changed = true;
   for (int output : c.sum_outputs) {
     std::optional<engine::Decimal> before, after;
     if (output >= 0) {
       const engine::OutputValue& out = decision.outputs[static_cast<size_t>(output)];
       if (out.has_value) after = out.value.d;
-      auto it = logged.outputs().find(std::string(out.name));
-      if (it != logged.outputs().end() && it->second.has_decimal_value()) {
-        absl::StatusOr<engine::Decimal> parsed = engine::Decimal::Parse(it->second.decimal_value());
-        if (!parsed.ok()) return fail(parsed.status());
-        before = *parsed;
+      const std::string* text = logged_output(out.name);
+      if (text != nullptr && *text != kNone) {
+        // An output of that name that was no amount before has no total.
+        absl::StatusOr<engine::Decimal> parsed = engine::Decimal::Parse(*text);
+        if (parsed.ok()) before = *parsed;
       }
     }
     item.sum_before.push_back(before);
     item.sum_after.push_back(after);
   }
   std::set<std::string> before_codes, after_codes;
-  for (const v1::Reason& reason : logged.reasons()) before_codes.insert(reason.code());
+  before_codes.insert(logged.reason_codes.begin(), logged.reason_codes.end());
   for (const engine::Reason& reason : decision.reasons) after_codes.emplace(reason.code);
   std::set_difference(after_codes.begin(), after_codes.end(), before_codes.begin(),
                       before_codes.end(), std::back_inserter(item.gained));

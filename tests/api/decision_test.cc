@@ -112,6 +112,50 @@ TEST(DecisionTest, RefusesBytesThatAreNoDecision) {
                    .ok());
 }
 
+// The summary read straight from the bytes says what the whole message says.
+TEST(DecisionTest, ASummaryReadsWhatTheMessageHolds) {
+  for (bool trace : {false, true}) {
+    v1::Decision answer = Answer(trace);
+    answer.set_evaluation_date("2026-11-30");
+    (*answer.mutable_outputs())["empty_set"].mutable_set_value();
+    (*answer.mutable_outputs())["no_value"];
+    for (const char* code : {"HIGH_LEVERAGE", "LOW_LIQUIDITY"}) {
+      v1::Reason* reason = answer.add_reasons();
+      reason->set_code(code);
+      reason->set_message("a message that is skipped");
+      reason->set_rule("some_rule");
+    }
+    const std::string bytes = DeterministicBytes(answer);
+    AnswerSummary summary;
+    ASSERT_TRUE(SummarizeAnswer(bytes, &summary).ok());
+    EXPECT_EQ(summary.outcome, answer.outcome());
+    EXPECT_EQ(summary.evaluation_date, "2026-11-30");
+    std::map<std::string, std::string> want, got(summary.outputs.begin(), summary.outputs.end());
+    for (const auto& [name, value] : answer.outputs()) want[name] = AnswerValueText(value);
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(got["empty_set"], "{}");
+    EXPECT_EQ(got["no_value"], "(none)");
+    std::vector<std::string> codes;
+    for (const v1::Reason& r : answer.reasons()) codes.push_back(r.code());
+    EXPECT_EQ(summary.reason_codes, codes);
+    EXPECT_GE(codes.size(), 2u);
+  }
+  AnswerSummary summary;
+  for (const std::string& bad : {std::string("\xff\xff"), std::string("\x2a\x05"
+                                                                      "ab")}) {
+    EXPECT_FALSE(SummarizeAnswer(bad, &summary).ok());
+  }
+  // A map key given twice: the later entry, as protobuf reads it.
+  v1::Decision twice;
+  (*twice.mutable_outputs())["a"].set_int_value(1);
+  std::string bytes = DeterministicBytes(twice);
+  (*twice.mutable_outputs())["a"].set_int_value(2);
+  bytes += DeterministicBytes(twice);
+  ASSERT_TRUE(SummarizeAnswer(bytes, &summary).ok());
+  ASSERT_EQ(summary.outputs.size(), 1u);
+  EXPECT_EQ(summary.outputs[0].second, "2");
+}
+
 TEST(DecisionTest, LoggedBytesPrintAsJsonForPeople) {
   ASSERT_NE(CreditApplication(), nullptr);
   const v1::Decision d = Answer(false);
