@@ -931,10 +931,10 @@ class Differ {
         [&](const ast::Factor* of, const ast::Factor* nf) {
           const std::string factor =
               absl::StrCat(path, " factor ", (nf != nullptr ? nf : of)->subject.name);
-          auto summary = [](const ast::Factor& f) {
+          auto factor_summary = [](const ast::Factor& f) {
             return absl::StrCat("reason ", FactorReason(f), ", ", f.rows.size(), " bins");
           };
-          if (AddedOrRemoved("scorecard factor", factor, of, nf, summary)) return;
+          if (AddedOrRemoved("scorecard factor", factor, of, nf, factor_summary)) return;
           CompareText("scorecard factor", factor + " reason", FactorReason(*of), FactorReason(*nf),
                       &of->span, &nf->span);
           CompareRows("scorecard bin", factor, "bin", "points", of->rows, nf->rows);
