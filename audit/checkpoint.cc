@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "crypto/sha256.h"
+#include "crypto/ed25519.h"
 
 namespace creditd::audit {
 namespace {
@@ -115,8 +113,7 @@ std::string CheckpointBody(const Checkpoint& c) {
 }
 
 struct CheckpointKey::Key {
-  EVP_PKEY* pkey = nullptr;
-  ~Key() { EVP_PKEY_free(pkey); }
+  crypto::Ed25519Key key;
 };
 
 CheckpointKey::CheckpointKey(CheckpointKey&&) noexcept = default;
@@ -125,76 +122,40 @@ CheckpointKey::~CheckpointKey() = default;
 
 namespace {
 
-// An Ed25519 key from a PEM file; the caller frees it.
-absl::StatusOr<EVP_PKEY*> ReadPemKey(const std::string& path, bool private_key) {
-  absl::StatusOr<std::string> pem = ReadSmallFile(path, 64 << 10);
-  if (!pem.ok()) {
-    return absl::Status(pem.status().code(),
-                        absl::StrCat("checkpoint key `", path, "`: ", pem.status().message()));
-  }
-  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
-  if (bio == nullptr) return OpenSslError("out of memory");
-  EVP_PKEY* pkey = private_key ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr)
-                               : PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (pkey == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint key `", path, "` is not a PEM ",
-                                                   private_key ? "private" : "public", " key"));
-  }
-  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519) {
-    EVP_PKEY_free(pkey);
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint key `", path, "` is not an Ed25519 key"));
-  }
-  return pkey;
-}
+// Names a checkpoint key: the first 4 bytes of sha256 over this line and
+// the raw public key.
+constexpr char kKeyIdDomain[] = "creditd checkpoint key\n";
 
 }  // namespace
 
 absl::StatusOr<CheckpointKey> CheckpointKey::FromPrivateKeyFile(const std::string& path) {
-  absl::StatusOr<EVP_PKEY*> pkey = ReadPemKey(path, true);
-  if (!pkey.ok()) return pkey.status();
-  return FromKey(*pkey, true);
+  absl::StatusOr<crypto::Ed25519Key> key =
+      crypto::Ed25519Key::FromPrivateKeyFile(path, "checkpoint key");
+  if (!key.ok()) return key.status();
+  CheckpointKey result;
+  result.id_ = key->Id(kKeyIdDomain, kKeyIdBytes);
+  result.can_sign_ = true;
+  result.key_ = std::make_unique<Key>(Key{*std::move(key)});
+  return result;
 }
 
 absl::StatusOr<CheckpointKey> CheckpointKey::FromPublicKeyFile(const std::string& path) {
-  absl::StatusOr<EVP_PKEY*> pkey = ReadPemKey(path, false);
-  if (!pkey.ok()) return pkey.status();
-  return FromKey(*pkey, false);
-}
-
-absl::StatusOr<CheckpointKey> CheckpointKey::FromKey(::evp_pkey_st* pkey, bool can_sign) {
-  CheckpointKey key;
-  key.key_ = std::make_unique<Key>();
-  key.key_->pkey = pkey;
-  key.can_sign_ = can_sign;
-  unsigned char raw[32];
-  size_t size = sizeof raw;
-  if (EVP_PKEY_get_raw_public_key(pkey, raw, &size) != 1 || size != sizeof raw) {
-    return OpenSslError("cannot read the checkpoint key's public half");
-  }
-  const std::string hash = crypto::Sha256Hex(absl::StrCat(
-      "creditd checkpoint key\n", absl::string_view(reinterpret_cast<char*>(raw), size)));
-  key.id_ = hash.substr(0, 2 * kKeyIdBytes);
-  return key;
+  absl::StatusOr<crypto::Ed25519Key> key =
+      crypto::Ed25519Key::FromPublicKeyFile(path, "checkpoint key");
+  if (!key.ok()) return key.status();
+  CheckpointKey result;
+  result.id_ = key->Id(kKeyIdDomain, kKeyIdBytes);
+  result.key_ = std::make_unique<Key>(Key{*std::move(key)});
+  return result;
 }
 
 absl::StatusOr<std::string> CheckpointKey::Sign(const Checkpoint& checkpoint) const {
   if (!can_sign_) return absl::FailedPreconditionError("a public key cannot sign");
   const std::string body = CheckpointBody(checkpoint);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr) return OpenSslError("out of memory");
-  unsigned char signature[kSignatureBytes];
-  size_t size = sizeof signature;
-  const bool ok =
-      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-      EVP_DigestSign(ctx, signature, &size, reinterpret_cast<const unsigned char*>(body.data()),
-                     body.size()) == 1 &&
-      size == kSignatureBytes;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return OpenSslError("cannot sign a checkpoint");
+  absl::StatusOr<std::string> signature = key_->key.Sign(body);
+  if (!signature.ok()) return OpenSslError("cannot sign a checkpoint");
   std::string blob = absl::HexStringToBytes(id_);
-  blob.append(reinterpret_cast<const char*>(signature), size);
+  blob.append(*signature);
   return absl::StrCat(body, "\n", kSignaturePrefix, absl::Base64Escape(blob), "\n");
 }
 
@@ -217,14 +178,8 @@ absl::StatusOr<Checkpoint> CheckpointKey::Open(const std::string& note) const {
         absl::StrCat("signed by key ", absl::BytesToHexString(blob.substr(0, kKeyIdBytes)),
                      ", not by key ", id_));
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr) return OpenSslError("out of memory");
   const bool valid =
-      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(blob.data() + kKeyIdBytes),
-                       kSignatureBytes, reinterpret_cast<const unsigned char*>(body.data()),
-                       body.size()) == 1;
-  EVP_MD_CTX_free(ctx);
+      key_->key.Verify(body, absl::string_view(blob).substr(kKeyIdBytes, kSignatureBytes));
   if (!valid) {
     return absl::PermissionDeniedError(
         absl::StrCat("its signature does not verify with key ", id_));

@@ -2,7 +2,7 @@
 
 // Signed checkpoints of the decision log: tamper evidence that does not
 // trust the database. A checkpoint says "log L, chain C, had N records and
-// its newest hash was H at time T", signed with Ed25519 (OpenSSL EVP). It is
+// its newest hash was H at time T", signed with Ed25519 (crypto/ed25519.h). It is
 // a small text note, in the spirit of transparency-log checkpoints:
 //
 //   creditd audit log checkpoint
@@ -34,8 +34,6 @@
 #include "absl/time/time.h"
 #include "audit/commit_queue.h"
 #include "audit/sqlite_store.h"
-
-struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace creditd::audit {
 
@@ -73,8 +71,6 @@ class CheckpointKey {
 
  private:
   CheckpointKey() = default;
-  // Takes ownership of `pkey`.
-  static absl::StatusOr<CheckpointKey> FromKey(::evp_pkey_st* pkey, bool can_sign);
   struct Key;
   std::unique_ptr<Key> key_;
   std::string id_;

@@ -13,6 +13,7 @@
 #include "cli/creditctl.h"
 #include "cli/policy_loading.h"
 #include "dsl/diagnostic.h"
+#include "engine/approvals.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
 #include "engine/decision_json.h"
@@ -54,6 +55,8 @@ void AddCheckCommand(CLI::App& app, Context& context) {
     std::string format = "text";
     bool stats = false;
     std::string audit;
+    std::string approvers;
+    int required_approvals = 0;
   };
   auto flags = std::make_shared<Flags>();
   auto* command =
@@ -66,7 +69,8 @@ void AddCheckCommand(CLI::App& app, Context& context) {
       "Examples:\n"
       "  creditctl check policies/\n"
       "  creditctl check --format json policies/dunning.credit\n"
-      "  creditctl check --stats policies/");
+      "  creditctl check --stats policies/\n"
+      "  creditctl check --approvers approvers.txt --required_approvals 2 policies/");
   command->add_option("paths", flags->paths, "policy files or directories")->required();
   command->add_option("--format", flags->format, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
@@ -76,8 +80,34 @@ void AddCheckCommand(CLI::App& app, Context& context) {
   command->add_option("--audit", flags->audit,
                       "an audit log: hold each directory against the versions it has served, "
                       "as creditd does at start");
+  command->add_option("--approvers", flags->approvers,
+                      "trusted approvers and their public keys (four-eyes approval, "
+                      "docs/review.md)");
+  command
+      ->add_option("--required_approvals", flags->required_approvals,
+                   "approvals by distinct trusted approvers each version needs (E0603)")
+      ->check(CLI::Range(0, 100));
   command->callback([&context, flags] {
     const bool json = flags->format == "json";
+    if ((flags->required_approvals > 0) != !flags->approvers.empty()) {
+      context.err << "creditctl: --approvers and --required_approvals (at least 1) go together\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
+    engine::BundleOptions bundle_options;
+    bundle_options.required_approvals = flags->required_approvals;
+    bundle_options.approvers_file = flags->approvers;
+    engine::Approvers approvers;
+    if (flags->required_approvals > 0) {
+      absl::StatusOr<engine::Approvers> read =
+          engine::ReadApprovers(engine::FileSystem::Default(), flags->approvers);
+      if (!read.ok()) {
+        context.err << "creditctl: " << flags->approvers << ": " << read.status().message() << "\n";
+        context.exit_code = kExitUsage;
+        return;
+      }
+      approvers = *std::move(read);
+    }
     int errors = 0;
     int warnings = 0;
     std::vector<std::string> json_items;
@@ -92,7 +122,7 @@ void AddCheckCommand(CLI::App& app, Context& context) {
       // The loader creditd uses: the same verdict.
       engine::Registry registry;
       absl::StatusOr<engine::BundleLoad> load =
-          LoadDirectory(path, flags->audit, registry, context);
+          LoadDirectory(path, flags->audit, registry, context, bundle_options);
       if (!load.ok()) return;
       errors += load->errors;
       warnings += load->warnings;
@@ -147,11 +177,35 @@ void AddCheckCommand(CLI::App& app, Context& context) {
           context.err << "error[" << d.code << "]: " << path << ": " << d.message << "\n";
         }
       }
-      if (flags->stats && policy.ok() && !sink.has_errors() && !(*policy)->is_library) {
+      if ((flags->stats || flags->required_approvals > 0) && policy.ok() && !sink.has_errors() &&
+          !(*policy)->is_library) {
         const int64_t analysis = (*policy)->analysis_work;
         absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
             engine::Compile(*std::move(policy));
-        if (compiled.ok()) stats += Stats(**compiled, analysis);
+        if (compiled.ok() && flags->stats) stats += Stats(**compiled, analysis);
+        if (compiled.ok() && flags->required_approvals > 0) {
+          // The approvals beside the file, as `creditctl approve FILE` writes them.
+          std::filesystem::path dir = std::filesystem::path(path).parent_path();
+          if (dir.empty()) dir = ".";
+          absl::StatusOr<std::vector<engine::ApprovalText>> approvals = engine::ReadApprovals(
+              engine::FileSystem::Default(), (dir / engine::kApprovalsDir).string(),
+              (dir / engine::kApprovalsDir).string());
+          dsl::Diagnostic d;
+          if (!approvals.ok()) {
+            ++errors;
+            context.err << "creditctl: " << approvals.status().message() << "\n";
+          } else if (engine::NotApproved(
+                         **compiled,
+                         engine::CountApprovals((*compiled)->id(), *approvals, approvers),
+                         flags->required_approvals, &d)) {
+            ++errors;
+            if (json) {
+              json_items.push_back(DiagnosticJson(d, path));
+            } else {
+              context.err << dsl::FormatDiagnostic(d, (*compiled)->checked().program->sources);
+            }
+          }
+        }
       }
     }
     if (json) {

@@ -78,6 +78,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddAuditCommand(app, context);
   AddLspCommand(app, context);
   AddDiffCommand(app, context);
+  AddApproveCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

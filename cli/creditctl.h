@@ -50,5 +50,6 @@ void AddImpactCommand(CLI::App& app, Context& context);
 void AddAuditCommand(CLI::App& app, Context& context);
 void AddLspCommand(CLI::App& app, Context& context);
 void AddDiffCommand(CLI::App& app, Context& context);
+void AddApproveCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

@@ -27,7 +27,8 @@ absl::StatusOr<absl::CivilDay> ParseAsOf(const std::string& text) {
 }
 
 absl::StatusOr<engine::BundleLoad> LoadDirectory(const std::string& dir, const std::string& audit,
-                                                 engine::Registry& registry, Context& context) {
+                                                 engine::Registry& registry, Context& context,
+                                                 const engine::BundleOptions& options) {
   if (!audit.empty()) {
     absl::StatusOr<std::vector<audit::StoredPolicy>> stored = audit::ReadStoredVersions(audit);
     if (!stored.ok()) {
@@ -47,7 +48,7 @@ absl::StatusOr<engine::BundleLoad> LoadDirectory(const std::string& dir, const s
     }
   }
   engine::DiskFileReader reader;
-  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(dir, reader);
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(dir, reader, options);
   if (!load.ok()) {
     context.err << "creditctl: " << dir << ": " << load.status().message() << "\n";
     context.exit_code = kExitUsage;

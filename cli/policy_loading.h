@@ -35,8 +35,10 @@ struct VersionChoice {
 // bundle, when it loads, is installed in `registry`. A non-OK status (the
 // exit code set, the reason printed) when the directory or the log cannot
 // be read; diagnostics come back in the load for the caller to print.
+// `options` as creditd's (approvals required, for check).
 absl::StatusOr<engine::BundleLoad> LoadDirectory(const std::string& dir, const std::string& audit,
-                                                 engine::Registry& registry, Context& context);
+                                                 engine::Registry& registry, Context& context,
+                                                 const engine::BundleOptions& options = {});
 
 // Loads, checks and compiles the decision `name` from `path`: a policy file
 // (taken as it is; `choice` must be empty), or a directory, loaded as

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "crypto/sha256.h"
+#include "engine/approvals.h"
 #include "engine/checker.h"
 #include "engine/compiler.h"
 #include "engine/versions.h"
@@ -114,16 +115,6 @@ bool IsLibrary(absl::string_view text) {
   return header.has_value() && header->is_library;
 }
 
-// Where a policy says its version: the `version` line (the header, if the
-// checker let one through without it).
-dsl::SourceSpan VersionSpan(const CompiledPolicy& policy) {
-  const dsl::ast::Header& header = policy.checked().program->files.front()->header;
-  for (const dsl::ast::HeaderField& field : header.fields) {
-    if (field.key.name == "version") return field.span;
-  }
-  return header.span;
-}
-
 // An error about the version `policy` declares, at its `version` line.
 void VersionError(BundleLoad& load, const CompiledPolicy& policy, const char* code,
                   std::string message, std::string help) {
@@ -138,6 +129,32 @@ void VersionError(BundleLoad& load, const CompiledPolicy& policy, const char* co
   load.diagnostic_files.push_back(d.span.known() ? sources.file(d.span.file).path() : "");
   load.diagnostics.push_back(std::move(d));
   ++load.errors;
+}
+
+// Holds every version of `bundle` to the approvals `options` requires.
+void RequireApprovals(FileSystem& fs, const std::string& root, const BundleOptions& options,
+                      const Bundle& bundle, BundleLoad& load) {
+  absl::StatusOr<Approvers> approvers = ReadApprovers(fs, options.approvers_file);
+  if (!approvers.ok()) {
+    LoadError(load, kNotApproved, approvers.status().message());
+    return;
+  }
+  absl::StatusOr<std::vector<ApprovalText>> approvals =
+      ReadApprovals(fs, JoinPath(root, kApprovalsDir), kApprovalsDir);
+  if (!approvals.ok()) {
+    LoadError(load, kCannotRead, approvals.status().message());
+    return;
+  }
+  for (const auto& [name, decision] : bundle.decisions) {
+    for (const BundleVersion& v : decision.versions) {
+      dsl::Diagnostic d;
+      if (!NotApproved(*v.policy, CountApprovals(v.policy->id(), *approvals, *approvers),
+                       options.required_approvals, &d)) {
+        continue;
+      }
+      VersionError(load, *v.policy, kNotApproved, std::move(d.message), std::move(d.help));
+    }
+  }
 }
 
 bool VersionOrder(const BundleVersion& a, const BundleVersion& b) {
@@ -277,6 +294,14 @@ void AddVersion(Bundle& bundle, const std::string& path,
 
 }  // namespace
 
+dsl::SourceSpan VersionSpan(const CompiledPolicy& policy) {
+  const dsl::ast::Header& header = policy.checked().program->files.front()->header;
+  for (const dsl::ast::HeaderField& field : header.fields) {
+    if (field.key.name == "version") return field.span;
+  }
+  return header.span;
+}
+
 const BundleVersion* DecisionVersions::InForce(absl::Time now) const {
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
     if (it->effective <= now) return &*it;
@@ -346,6 +371,7 @@ absl::StatusOr<BundleLoad> LoadBundle(PolicyDirReader& dir, const BundleOptions&
   for (auto& [name, decision] : bundle->decisions) {
     std::sort(decision.versions.begin(), decision.versions.end(), VersionOrder);
   }
+  if (options.required_approvals > 0) RequireApprovals(fs, dir.root(), options, *bundle, load);
   if (load.errors == 0) load.bundle = std::move(bundle);
   return load;
 }

@@ -76,6 +76,13 @@ struct BundleLoad {
 struct BundleOptions {
   // Effective dates take effect at midnight in this zone.
   absl::TimeZone zone = absl::UTCTimeZone();
+  // Four-eyes approval (engine/approvals.h): above 0, every version needs
+  // this many distinct trusted approvers of `approvers_file` (read at each
+  // load) with a signed approval of it in the directory's `approvals/`;
+  // any version with fewer is an error (E0603), and so is an approvers file
+  // that cannot be read or parsed.
+  int required_approvals = 0;
+  std::string approvers_file;
 };
 
 // Loads every *.credit file under the directory `dir` reads, reading
@@ -115,6 +122,10 @@ absl::StatusOr<BundleLoad> LoadBundle(const std::string& directory, FileReader& 
 // of the files behind it.
 absl::StatusOr<BundleLoad> LoadCandidate(const std::string& path, const std::string& text,
                                          FileReader& reader);
+
+// Where a policy says its version: its `version` line (the header when it
+// has none).
+dsl::SourceSpan VersionSpan(const CompiledPolicy& policy);
 
 // The help of every refused import of a candidate.
 extern const char kCandidateImports[];

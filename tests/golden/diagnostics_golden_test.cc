@@ -152,6 +152,8 @@ TEST(DiagnosticsGoldenCoverage, EveryDocumentedCodeHasACase) {
     ++codes;
     // A defect of the compiler: a case reproducing it would be fixed.
     if (code == "E0010") continue;
+    // Needs signed approvals and an approvers file: tests/cli/approve_test.cc.
+    if (code == "E0603") continue;
     EXPECT_NE(all.find("[" + code + "]"), std::string::npos) << code << " has no golden case";
   }
   EXPECT_GE(codes, 40);
