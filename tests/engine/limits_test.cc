@@ -99,7 +99,9 @@ Result AllStages(const std::string& text) {
     ASSERT_TRUE(compiled.ok()) << compiled.status();
     Facts facts;
     facts.Add("a", FactValue::Int(1)).Add("b", FactValue::Bool(true));
-    absl::StatusOr<Decision> decision = Evaluate(**compiled, facts, {.trace = true});
+    EvalOptions traced;
+    traced.trace = true;
+    absl::StatusOr<Decision> decision = Evaluate(**compiled, facts, traced);
     ASSERT_TRUE(decision.ok()) << decision.status();
     run.decision = testing::Out(*decision, "x");
   });
