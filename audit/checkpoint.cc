@@ -67,34 +67,6 @@ absl::StatusOr<Checkpoint> ParseBody(absl::string_view body) {
   return c;
 }
 
-// Reads at most `limit` bytes of a regular file.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open: ", std::strerror(errno)));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError("not a regular file");
-  }
-  std::string text(limit + 1, '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return absl::DataLossError(absl::StrCat("cannot read: ", std::strerror(error)));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got > limit) return absl::InvalidArgumentError("too large for a checkpoint");
-  text.resize(got);
-  return text;
-}
-
 absl::Status WriteFully(int fd, absl::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -244,7 +216,8 @@ absl::StatusOr<CheckpointDir> ReadCheckpointDir(const std::string& dir, const Ch
   std::sort(names.begin(), names.end());
   CheckpointDir result;
   for (const std::string& name : names) {
-    absl::StatusOr<std::string> text = ReadSmallFile(absl::StrCat(dir, "/", name), kMaxNoteBytes);
+    absl::StatusOr<std::string> text =
+        crypto::ReadSmallFile(absl::StrCat(dir, "/", name), kMaxNoteBytes, "a checkpoint");
     absl::StatusOr<Checkpoint> checkpoint =
         text.ok() ? key.Open(*text) : absl::StatusOr<Checkpoint>(text.status());
     if (!checkpoint.ok()) {

@@ -438,7 +438,7 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
   return report;
 }
 
-std::string ImpactText(const ImpactReport& report, const ImpactOptions& options) {
+std::string ImpactText(const ImpactReport& report) {
   std::string out;
   if (report.decisions.empty() && report.without_candidate.empty()) {
     return "no logged decisions match\n";
@@ -509,7 +509,6 @@ std::string ImpactText(const ImpactReport& report, const ImpactOptions& options)
     absl::StrAppend(&out, name, ": ", Grouped(count),
                     " logged decisions, and no version of it in the candidate\n");
   }
-  (void)options;
   return out;
 }
 
@@ -705,7 +704,7 @@ void AddImpactCommand(CLI::App& app, Context& context) {
                               : kExitUsage;
       return;
     }
-    context.out << (options.json ? ImpactJson(*report) : ImpactText(*report, options));
+    context.out << (options.json ? ImpactJson(*report) : ImpactText(*report));
     bool failed = false;
     for (const auto& [name, d] : report->decisions) failed = failed || d.failed.count > 0;
     context.exit_code = failed ? kExitFailure : kExitOk;

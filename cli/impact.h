@@ -83,7 +83,7 @@ struct ImpactReport {
 absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context& context);
 
 // The report for people, and as JSON for tools.
-std::string ImpactText(const ImpactReport& report, const ImpactOptions& options);
+std::string ImpactText(const ImpactReport& report);
 std::string ImpactJson(const ImpactReport& report);
 
 }  // namespace creditd::cli

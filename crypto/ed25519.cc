@@ -29,8 +29,10 @@ absl::Status OpenSslError(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(what, " (OpenSSL)"));
 }
 
-// Reads at most `limit` bytes of regular file `path`; messages name no path.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit) {
+}  // namespace
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit,
+                                          absl::string_view what) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open: ", std::strerror(errno)));
   struct stat st;
@@ -52,12 +54,10 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit)
     got += static_cast<size_t>(n);
   }
   ::close(fd);
-  if (got > limit) return absl::InvalidArgumentError("too large for a key file");
+  if (got > limit) return absl::InvalidArgumentError(absl::StrCat("too large for ", what));
   text.resize(got);
   return text;
 }
-
-}  // namespace
 
 Ed25519Key::Ed25519Key(Ed25519Key&&) noexcept = default;
 Ed25519Key& Ed25519Key::operator=(Ed25519Key&&) noexcept = default;
@@ -141,7 +141,7 @@ absl::StatusOr<Ed25519Key> Ed25519Key::FromPublicKeyPem(absl::string_view pem,
 absl::StatusOr<Ed25519Key> Ed25519Key::FromPrivateKeyFile(const std::string& path,
                                                           absl::string_view what) {
   const std::string name = absl::StrCat(what, " `", path, "`");
-  absl::StatusOr<std::string> pem = ReadSmallFile(path, kMaxKeyFileBytes);
+  absl::StatusOr<std::string> pem = ReadSmallFile(path, kMaxKeyFileBytes, "a key file");
   if (!pem.ok()) {
     return absl::Status(pem.status().code(), absl::StrCat(name, ": ", pem.status().message()));
   }
@@ -151,7 +151,7 @@ absl::StatusOr<Ed25519Key> Ed25519Key::FromPrivateKeyFile(const std::string& pat
 absl::StatusOr<Ed25519Key> Ed25519Key::FromPublicKeyFile(const std::string& path,
                                                          absl::string_view what) {
   const std::string name = absl::StrCat(what, " `", path, "`");
-  absl::StatusOr<std::string> pem = ReadSmallFile(path, kMaxKeyFileBytes);
+  absl::StatusOr<std::string> pem = ReadSmallFile(path, kMaxKeyFileBytes, "a key file");
   if (!pem.ok()) {
     return absl::Status(pem.status().code(), absl::StrCat(name, ": ", pem.status().message()));
   }

@@ -14,6 +14,12 @@
 
 namespace creditd::crypto {
 
+// Reads at most `limit` bytes of the regular file `path` (no link followed,
+// never blocking on a FIFO); messages name no path. A larger file is
+// InvalidArgument "too large for `what`".
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit,
+                                          absl::string_view what);
+
 inline constexpr size_t kEd25519PublicKeyBytes = 32;
 inline constexpr size_t kEd25519SignatureBytes = 64;
 

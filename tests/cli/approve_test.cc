@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cli/cli_run.h"
+#include "tests/engine/test_files.h"
 
 namespace creditd::cli {
 namespace {
@@ -42,10 +43,11 @@ Person MakePerson(const fs::path& dir, const std::string& name) {
 class ApproveTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) /
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "policies");
+    root_ =
+        engine::testing::MakeDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::error_code error;
+    fs::create_directories(root_ / "policies", error);
+    ASSERT_FALSE(error) << error.message();
     Write(root_ / "policies" / "loan.credit", Policy());
     alice_ = MakePerson(root_, "alice");
     bob_ = MakePerson(root_, "bob");
@@ -95,9 +97,12 @@ TEST_F(ApproveTest, TwoKeysOfOneApproverCountOnce) {
   const std::string approvers =
       Approvers("alice " + alice_.public_key + "\nalice " + bob_.public_key + "\n");
   ASSERT_EQ(Approve(alice_, "alice").code, 0);
-  for (const auto& entry : fs::directory_iterator(root_ / "policies" / "approvals")) {
-    fs::rename(entry.path(), root_ / "policies" / "approvals" / "first.approval");
+  std::error_code error;
+  for (fs::directory_iterator it(root_ / "policies" / "approvals", error), end; !error && it != end;
+       it.increment(error)) {
+    fs::rename(it->path(), root_ / "policies" / "approvals" / "first.approval", error);
   }
+  ASSERT_FALSE(error) << error.message();
   ASSERT_EQ(Approve(bob_, "alice").code, 0);
   EXPECT_EQ(Check(approvers, 1).code, 0);
   CliRun run = Check(approvers, 2);
@@ -111,17 +116,22 @@ TEST_F(ApproveTest, ASignatureOverOtherTextOrByAnotherKeyIsRefused) {
   ASSERT_EQ(Approve(alice_, "alice").code, 0);
   // bob signs claiming to be alice: the signature does not verify with her key.
   fs::path file;
-  for (const auto& entry : fs::directory_iterator(root_ / "policies" / "approvals")) {
-    file = entry.path();
+  std::error_code error;
+  for (fs::directory_iterator it(root_ / "policies" / "approvals", error), end; !error && it != end;
+       it.increment(error)) {
+    file = it->path();
   }
-  fs::rename(file, root_ / "alice.approval");
+  ASSERT_FALSE(error) << error.message();
+  fs::rename(file, root_ / "alice.approval", error);
+  ASSERT_FALSE(error) << error.message();
   ASSERT_EQ(Approve(bob_, "alice").code, 0);
   CliRun forged = Check(both, 1);
   EXPECT_EQ(forged.code, 1);
   EXPECT_THAT(forged.err, HasSubstr("does not verify with any key of `alice`"));
-  fs::remove_all(root_ / "policies" / "approvals");
-  fs::create_directories(root_ / "policies" / "approvals");
-  fs::rename(root_ / "alice.approval", file);
+  fs::remove_all(root_ / "policies" / "approvals", error);
+  fs::create_directories(root_ / "policies" / "approvals", error);
+  fs::rename(root_ / "alice.approval", file, error);
+  ASSERT_FALSE(error) << error.message();
   EXPECT_EQ(Check(both, 1).code, 0);
   // The policy changes: the approval is of other text.
   Write(root_ / "policies" / "loan.credit",
