@@ -213,7 +213,7 @@ absl::StatusOr<std::vector<v1::EvaluateRequest>> BuildPool(const Mix& mix,
   auto bundle = std::make_shared<engine::Bundle>();
   std::vector<int> weights;
   for (const auto& [policy, weight] : mix) {
-    bundle->decisions[policy->name()].versions.push_back({policy, "", absl::InfinitePast()});
+    bundle->decisions[policy->name()].versions.push_back({policy, "", absl::InfinitePast(), {}});
     weights.push_back(weight);
   }
   engine::Registry registry;

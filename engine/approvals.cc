@@ -251,6 +251,7 @@ ApprovalCount CountApprovals(const PolicyId& id, const std::vector<ApprovalText>
       continue;
     }
     count.approvers.push_back(a.approver);
+    count.approvals.push_back(*std::move(parsed));
   }
   return count;
 }

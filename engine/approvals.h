@@ -2,8 +2,8 @@
 
 // Four-eyes approval of policy versions (docs/review.md): an approval is a
 // detached Ed25519 signature by a named approver over a version's PolicyId
-// (name, version, sha256), the time and a comment. A policy directory keeps
-// them in `approvals/`; a load that requires N approvals refuses every
+// (name, version, sha256), the time and a comment. They are kept in
+// `approvals/` beside the policy file; a load that requires N approvals refuses every
 // version with fewer than N distinct trusted approvers whose signature
 // verifies for exactly its PolicyId (E0603).
 
@@ -101,8 +101,9 @@ absl::StatusOr<std::vector<ApprovalText>> ReadApprovals(FileSystem& fs, const st
 
 // The approvals of one version.
 struct ApprovalCount {
-  std::vector<std::string> approvers;  // distinct trusted approvers, as found
-  std::vector<std::string> refused;    // "FILE: why"
+  std::vector<std::string> approvers;     // distinct trusted approvers, as found
+  std::vector<SignedApproval> approvals;  // the approval each of them counts by
+  std::vector<std::string> refused;       // "FILE: why"
 };
 // Counts the approvals among `files` of exactly `id`. Approvals of other
 // decisions or versions are not looked at; one of this name and version is

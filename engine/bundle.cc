@@ -133,23 +133,30 @@ void VersionError(BundleLoad& load, const CompiledPolicy& policy, const char* co
 
 // Holds every version of `bundle` to the approvals `options` requires.
 void RequireApprovals(FileSystem& fs, const std::string& root, const BundleOptions& options,
-                      const Bundle& bundle, BundleLoad& load) {
+                      Bundle& bundle, BundleLoad& load) {
   absl::StatusOr<Approvers> approvers = ReadApprovers(fs, options.approvers_file);
   if (!approvers.ok()) {
     LoadError(load, kNotApproved, approvers.status().message());
     return;
   }
-  absl::StatusOr<std::vector<ApprovalText>> approvals =
-      ReadApprovals(fs, JoinPath(root, kApprovalsDir), kApprovalsDir);
-  if (!approvals.ok()) {
-    LoadError(load, kCannotRead, approvals.status().message());
-    return;
-  }
-  for (const auto& [name, decision] : bundle.decisions) {
-    for (const BundleVersion& v : decision.versions) {
+  // The approvals beside each file, as `creditctl approve FILE` writes
+  // them: `approvals/` of the file's own directory, read once per directory.
+  std::map<std::string, absl::StatusOr<std::vector<ApprovalText>>> by_dir;
+  for (auto& [name, decision] : bundle.decisions) {
+    for (BundleVersion& v : decision.versions) {
+      const size_t slash = v.path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : v.path.substr(0, slash);
+      auto found = by_dir.find(dir);
+      if (found == by_dir.end()) {
+        const std::string shown = dir.empty() ? kApprovalsDir : JoinPath(dir, kApprovalsDir);
+        found = by_dir.emplace(dir, ReadApprovals(fs, JoinPath(root, shown), shown)).first;
+        if (!found->second.ok()) LoadError(load, kCannotRead, found->second.status().message());
+      }
+      if (!found->second.ok()) continue;
+      ApprovalCount count = CountApprovals(v.policy->id(), *found->second, *approvers);
       dsl::Diagnostic d;
-      if (!NotApproved(*v.policy, CountApprovals(v.policy->id(), *approvals, *approvers),
-                       options.required_approvals, &d)) {
+      if (!NotApproved(*v.policy, count, options.required_approvals, &d)) {
+        v.approvals = std::move(count.approvals);
         continue;
       }
       VersionError(load, *v.policy, kNotApproved, std::move(d.message), std::move(d.help));
@@ -289,7 +296,7 @@ void AddVersion(Bundle& bundle, const std::string& path,
                  "a version is one file: remove one of them, or give one a new version");
     return;
   }
-  decision.versions.push_back({std::move(policy), path, *effective});
+  decision.versions.push_back({std::move(policy), path, *effective, {}});
 }
 
 }  // namespace
@@ -636,6 +643,7 @@ std::vector<VersionInfo> Registry::Versions() const {
     if (decision != nullptr) {
       const BundleVersion* served = decision->Find(key.second);
       if (served != nullptr && SameId(served->policy->id(), held.policy->id())) {
+        info.approvals = served->approvals;
         const BundleVersion* in_force = decision->InForce(now);
         if (in_force != nullptr && SameId(in_force->policy->id(), held.policy->id())) {
           info.state = VersionState::kCurrent;

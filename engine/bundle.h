@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dsl/diagnostic.h"
+#include "engine/approvals.h"
 #include "engine/compiled_policy.h"
 #include "engine/program.h"
 
@@ -29,6 +30,9 @@ struct BundleVersion {
   std::shared_ptr<const CompiledPolicy> policy;
   std::string path;      // its file, relative to the policy directory
   absl::Time effective;  // it serves unpinned requests from this instant on
+  // When the load required approvals (BundleOptions::required_approvals):
+  // the verified approval of each trusted approver who counted for it.
+  std::vector<SignedApproval> approvals;
 };
 
 // The versions of one decision, ordered by effective instant, then by
@@ -78,7 +82,7 @@ struct BundleOptions {
   absl::TimeZone zone = absl::UTCTimeZone();
   // Four-eyes approval (engine/approvals.h): above 0, every version needs
   // this many distinct trusted approvers of `approvers_file` (read at each
-  // load) with a signed approval of it in the directory's `approvals/`;
+  // load) with a signed approval of it in `approvals/` beside its file;
   // any version with fewer is an error (E0603), and so is an approvers file
   // that cannot be read or parsed.
   int required_approvals = 0;
@@ -182,6 +186,9 @@ struct VersionInfo {
   VersionState state = VersionState::kSuperseded;
   absl::Time effective;      // when it serves (or served) unpinned requests
   std::string first_served;  // RFC 3339; empty until the log has bound it
+  // The approvals the load now serving verified for it (BundleVersion::
+  // approvals); none for a version that is not in that load.
+  std::vector<SignedApproval> approvals;
 };
 
 // The code of a version given twice in one directory.

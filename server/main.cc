@@ -21,6 +21,7 @@
 #include "audit/checkpoint.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
+#include "engine/approvals.h"
 #include "engine/evaluator.h"
 #include "engine/file_system.h"
 #include "google/protobuf/stubs/logging.h"
@@ -120,6 +121,14 @@ ABSL_FLAG(std::string, effective_zone, "UTC",
           "the time zone (IANA name, e.g. Europe/Berlin) whose midnight a policy's effective "
           "date begins at: a scheduled version serves unpinned requests from that instant, "
           "with no reload");
+ABSL_FLAG(std::string, approvers, "",
+          "four-eyes approval: the trusted approvers file (lines `NAME BASE64_ED25519_KEY`, a "
+          "name on one line per key); read again at every load, so an approver removed stops "
+          "counting at the next reload. Needs --required_approvals");
+ABSL_FLAG(int32_t, required_approvals, 0,
+          "serve only versions with this many signed approvals (policies/approvals/, "
+          "`creditctl approve`) by distinct approvers of --approvers; a load holding any "
+          "version with fewer is refused and the versions serving go on (0: no approval)");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(int32_t, max_threads, 0,
           "most threads gRPC's thread-per-call services (the health check) may use (0: gRPC's "
@@ -231,9 +240,23 @@ int main(int argc, char** argv) {
   options.limits.stream_window = static_cast<size_t>(absl::GetFlag(FLAGS_stream_window));
   options.limits.max_calls_per_caller = absl::GetFlag(FLAGS_max_calls_per_caller);
   options.audit_max_queue = static_cast<size_t>(absl::GetFlag(FLAGS_audit_max_queue));
+  options.approvers_file = absl::GetFlag(FLAGS_approvers);
+  options.required_approvals = absl::GetFlag(FLAGS_required_approvals);
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
+  }
+  if (options.required_approvals > 0) {
+    // Read now for a clear start-up error; every load reads it again.
+    absl::StatusOr<creditd::engine::Approvers> approvers = creditd::engine::ReadApprovers(
+        creditd::engine::FileSystem::Default(), options.approvers_file);
+    if (!approvers.ok()) {
+      spdlog::error("--approvers {}: {}", options.approvers_file,
+                    std::string(approvers.status().message()));
+      return 2;
+    }
+    spdlog::info("serving only versions approved by {} distinct approvers of {} ({} trusted)",
+                 options.required_approvals, options.approvers_file, approvers->keys.size());
   }
   const std::string durability = absl::GetFlag(FLAGS_audit_durability);
   if (durability != "durable" && durability != "async") {
@@ -353,6 +376,8 @@ int main(int argc, char** argv) {
                                       std::move(registry_options));
   state.audit = audit->get();
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
+  state.approvers_file = options.approvers_file;
+  state.required_approvals = options.required_approvals;
   state.authorizer.Replace(*access);
   // Every version ever served stays pinnable, and names its text forever.
   if (absl::Status status = creditd::server::RestoreVersions(state); !status.ok()) {

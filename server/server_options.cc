@@ -92,6 +92,22 @@ absl::Status Validate(const ServerOptions& options) {
         "--tokens is for TLS without client certificates; with --tls_client_ca the caller's "
         "identity comes from its certificate");
   }
+  // Approval is never half configured: approvers without a number would
+  // serve unsigned versions, a number without approvers none at all.
+  if (!options.approvers_file.empty() && options.required_approvals == 0) {
+    return absl::InvalidArgumentError(
+        "--approvers needs --required_approvals N (at least 1): with approvers configured, "
+        "only approved versions serve");
+  }
+  if (options.required_approvals != 0 && options.approvers_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--required_approvals needs --approvers FILE, the trusted approvers and their keys");
+  }
+  if (options.required_approvals < 0 || options.required_approvals > kMaxRequiredApprovals) {
+    return absl::InvalidArgumentError(absl::StrCat("--required_approvals must be 1 to ",
+                                                   kMaxRequiredApprovals, ", not ",
+                                                   options.required_approvals));
+  }
   if (!options.insecure && !IsLoopback(options.listen_address)) {
     if (!tls.enabled()) {
       return absl::InvalidArgumentError(absl::StrCat(

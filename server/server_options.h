@@ -22,6 +22,9 @@ struct TlsOptions {
   bool enabled() const { return !cert_file.empty(); }
 };
 
+// The most approvals --required_approvals may ask for.
+inline constexpr int kMaxRequiredApprovals = 16;
+
 // How creditd serves: where it listens, which policies it loads, where the
 // audit log lives, who may call, and the bounds. Filled from flags in
 // main.cc; checked by Validate().
@@ -39,6 +42,10 @@ struct ServerOptions {
   bool insecure = false;
   Limits limits;
   size_t audit_max_queue = 20000;
+  // Four-eyes approval: above 0, only versions with this many signed
+  // approvals by distinct approvers of `approvers_file` serve.
+  std::string approvers_file;
+  int required_approvals = 0;
 };
 
 // Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
@@ -50,7 +57,8 @@ bool IsLoopback(const std::string& address);
 // 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
-// a client CA; and, unless `insecure`, plaintext or no roles file on an
+// a client CA, an approvers file without a number of approvals (or the
+// reverse) or a number out of 1..16; and, unless `insecure`, plaintext or no roles file on an
 // address that is not loopback.
 absl::Status Validate(const ServerOptions& options);
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "api/describe.h"
 #include "engine/decision_json.h"
@@ -248,6 +249,8 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
   engine::BundleLoad result;
   engine::BundleOptions options;
   options.zone = state.registry.zone();
+  options.required_approvals = state.required_approvals;
+  options.approvers_file = state.approvers_file;
   absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.reader, options);
   if (!load.ok()) {
     result.errors = 1;
@@ -308,6 +311,26 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
           engine::AppendJsonQuoted(v.policy->id().version, &policies);
           absl::StrAppend(&policies, ", \"sha256\": ");
           engine::AppendJsonQuoted(v.policy->id().sha256, &policies);
+          if (state.required_approvals > 0) {
+            // Who approved it, with the signature: the log alone lets a
+            // reviewer verify each approval against the approvers' keys.
+            policies += ", \"approvals\": [";
+            for (size_t i = 0; i < v.approvals.size(); ++i) {
+              const engine::SignedApproval& a = v.approvals[i];
+              absl::StrAppend(&policies, i == 0 ? "" : ", ", "{\"approver\": ");
+              engine::AppendJsonQuoted(a.approval.approver, &policies);
+              policies += ", \"time\": ";
+              engine::AppendJsonQuoted(a.approval.time, &policies);
+              policies += ", \"comment\": ";
+              engine::AppendJsonQuoted(a.approval.comment, &policies);
+              policies += ", \"key_id\": ";
+              engine::AppendJsonQuoted(a.key_id, &policies);
+              policies += ", \"signature\": ";
+              engine::AppendJsonQuoted(absl::Base64Escape(a.signature), &policies);
+              policies += "}";
+            }
+            policies += "]";
+          }
           policies += "}";
         }
       }
@@ -665,6 +688,13 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerCo
     info->set_first_served(version.first_served);
     info->set_owner(policy.checked().owner);
     info->set_description(policy.checked().description);
+    for (const engine::SignedApproval& a : version.approvals) {
+      v1::PolicyApproval* approval = info->add_approvals();
+      approval->set_approver(a.approval.approver);
+      approval->set_time(a.approval.time);
+      approval->set_comment(a.approval.comment);
+      approval->set_key_id(a.key_id);
+    }
   }
   call->Finish(grpc::Status::OK);
   return reactor;

@@ -50,6 +50,11 @@ struct ServingState {
   // DEADLINE_EXCEEDED after this long (a stalled audit log must not hold
   // callers forever); zero: no default.
   absl::Duration default_deadline = absl::ZeroDuration();
+  // Four-eyes approval (--approvers, --required_approvals): above 0, each
+  // load reads the approvers file again and refuses any version without
+  // this many approvals by distinct approvers of it.
+  std::string approvers_file;
+  int required_approvals = 0;
   const Limits limits;
   Authorizer authorizer;
   CallsPerCaller calls;

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/ed25519.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fault_file_system.h"
@@ -55,6 +57,55 @@ TEST(BundleTest, LoadsEveryPolicyOfTheReferenceDirectory) {
   // edition 2.
   EXPECT_THAT(names, ::testing::ElementsAre("credit_application", "credit_check", "credit_review",
                                             "dunning", "dunning_procedure", "order_release"));
+}
+
+// A version's approvals are read from `approvals/` beside its own file (as
+// `creditctl approve FILE` writes them), and the ones that counted travel
+// with the version.
+TEST(BundleTest, ApprovalsBesideEachFileCountAndTravelWithTheVersion) {
+  const std::string dir = MakeDir("bundle_approvals");
+  Write(dir + "/a.credit", Policy("a", "1.0.0", 1));
+  std::error_code error;
+  fs::create_directories(dir + "/sub/approvals", error);
+  fs::create_directories(dir + "/approvals", error);
+  ASSERT_FALSE(error) << error.message();
+  Write(dir + "/sub/b.credit", Policy("b", "1.0.0", 2));
+  DiskFileReader reader;
+  absl::StatusOr<BundleLoad> plain = LoadBundle(dir, reader);
+  ASSERT_TRUE(plain.ok() && plain->bundle != nullptr);
+  absl::StatusOr<crypto::Ed25519Key> key = crypto::Ed25519Key::Generate();
+  ASSERT_TRUE(key.ok());
+  Write(dir + "/approvers", "alice " + absl::Base64Escape(key->public_key()) + "\n");
+  auto sign = [&](const std::string& name, const std::string& where) {
+    const BundleVersion* v = plain->bundle->InForce(name, absl::InfiniteFuture());
+    ASSERT_NE(v, nullptr);
+    SignedApproval s{{v->policy->id(), "alice", "2026-11-30T12:00:00Z", "ok"},
+                     key->Id(kApprovalKeyDomain, 4),
+                     ""};
+    absl::StatusOr<std::string> signature = key->Sign(ApprovalBody(s.approval));
+    ASSERT_TRUE(signature.ok());
+    s.signature = *signature;
+    Write(dir + "/" + where + "/" + ApprovalFileName(s.approval), FormatApprovalFile(s));
+  };
+  sign("a", "approvals");
+  sign("b", "approvals");  // not beside b's file: does not count
+  BundleOptions options;
+  options.required_approvals = 1;
+  options.approvers_file = dir + "/approvers";
+  absl::StatusOr<BundleLoad> load = LoadBundle(dir, reader, options);
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load->bundle, nullptr);
+  EXPECT_EQ(load->errors, 1) << load->report;
+  EXPECT_THAT(load->report, HasSubstr("version 1.0.0 of `b`"));
+  sign("b", "sub/approvals");
+  load = LoadBundle(dir, reader, options);
+  ASSERT_TRUE(load.ok());
+  ASSERT_NE(load->bundle, nullptr) << load->report;
+  const BundleVersion* b = load->bundle->InForce("b", absl::InfiniteFuture());
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->approvals.size(), 1u);
+  EXPECT_EQ(b->approvals[0].approval.approver, "alice");
+  EXPECT_EQ(b->approvals[0].approval.comment, "ok");
 }
 
 TEST(BundleTest, AnyErrorRejectsTheWholeBundle) {

@@ -7,6 +7,25 @@ namespace {
 
 TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(Validate(ServerOptions{}).ok()); }
 
+TEST(ServerOptionsTest, ApprovalIsNeverHalfConfigured) {
+  ServerOptions options;
+  options.approvers_file = "approvers";
+  absl::Status status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--required_approvals"), std::string::npos);
+  options.required_approvals = 2;
+  EXPECT_TRUE(Validate(options).ok());
+  options.required_approvals = kMaxRequiredApprovals + 1;
+  EXPECT_FALSE(Validate(options).ok());
+  options.required_approvals = -1;
+  EXPECT_FALSE(Validate(options).ok());
+  options.approvers_file.clear();
+  options.required_approvals = 1;
+  status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--approvers"), std::string::npos);
+}
+
 TEST(ServerOptionsTest, RejectsAddressWithoutPort) {
   ServerOptions options;
   options.listen_address = "localhost";
