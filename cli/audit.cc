@@ -257,6 +257,7 @@ void AddAuditCommand(CLI::App& app, Context& context) {
   replay->add_option("db", flags->db, "the audit log")->required();
   replay->callback([&context, flags] { Replay(flags->db, context); });
   AddAuditReviewCommands(*audit, context);
+  AddAuditApprovalsCommand(*audit, context);
 }
 
 }  // namespace creditd::cli

@@ -20,6 +20,8 @@ namespace creditd::cli {
 
 // Adds `list` and `export` to the `audit` command.
 void AddAuditReviewCommands(CLI::App& audit, Context& context);
+// creditctl audit approvals (audit_approvals.cc).
+void AddAuditApprovalsCommand(CLI::App& audit, Context& context);
 
 // A value from the log as one terminal line shows it: control characters
 // (C0, DEL) and bytes that are not UTF-8 as \xNN, C1 controls, line and
