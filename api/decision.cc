@@ -107,7 +107,7 @@ void FillDecision(const engine::Decision& d, v1::Decision* out) {
   }
 }
 
-std::string DeterministicBytes(const v1::Decision& decision) {
+std::string DeterministicBytes(const google::protobuf::MessageLite& decision) {
   std::string bytes(decision.ByteSizeLong(), '\0');
   google::protobuf::io::ArrayOutputStream array(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::io::CodedOutputStream coded(&array);
@@ -296,11 +296,12 @@ bool SameDecision(const v1::Decision& a, const v1::Decision& b, std::string* dif
   return same;
 }
 
-absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes) {
-  v1::Decision decision;
-  if (absl::Status status = ParseDecision(bytes, &decision); !status.ok()) return status;
-  // From the bytes rather than the parsed message: map entries print in the
-  // order they were logged (sorted), not in the parsed map's.
+namespace {
+
+// Bytes of message type `type` as JSON, printed from the bytes rather than
+// a parsed message: map entries print in the order they were logged
+// (sorted), not in a parsed map's.
+absl::StatusOr<std::string> BytesToJson(absl::string_view bytes, const std::string& type) {
   static google::protobuf::util::TypeResolver* const resolver =
       google::protobuf::util::NewTypeResolverForDescriptorPool(
           "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
@@ -308,13 +309,30 @@ absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes) {
   options.preserve_proto_field_names = true;
   std::string json;
   const auto printed = google::protobuf::util::BinaryToJsonString(
-      resolver, "type.googleapis.com/" + v1::Decision::descriptor()->full_name(),
-      std::string(bytes), &json, options);
+      resolver, "type.googleapis.com/" + type, std::string(bytes), &json, options);
   if (!printed.ok()) {
     return absl::InternalError(
-        absl::StrCat("the decision does not print as JSON: ", std::string(printed.message())));
+        absl::StrCat("the ", type, " does not print as JSON: ", std::string(printed.message())));
   }
   return json;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes) {
+  v1::Decision decision;
+  if (absl::Status status = ParseDecision(bytes, &decision); !status.ok()) return status;
+  return BytesToJson(bytes, v1::Decision::descriptor()->full_name());
+}
+
+absl::StatusOr<std::string> ChallengerBytesToJson(absl::string_view bytes) {
+  v1::ChallengerResult result;
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !result.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.ChallengerResult"));
+  }
+  return BytesToJson(bytes, v1::ChallengerResult::descriptor()->full_name());
 }
 
 }  // namespace creditd::api

@@ -17,6 +17,7 @@
 #include "engine/decision.h"
 #include "engine/types.h"
 #include "engine/value.h"
+#include "google/protobuf/message_lite.h"
 
 namespace creditd::api {
 
@@ -37,7 +38,8 @@ void FillDecision(const engine::Decision& decision, credit::v1::Decision* out);
 // message gives the same bytes under one protobuf version; another version
 // may order bytes differently, so logged decisions are compared as messages
 // (SameDecision), never as bytes.
-std::string DeterministicBytes(const credit::v1::Decision& decision);
+// The same for any message the log keeps (a credit.v1.ChallengerResult).
+std::string DeterministicBytes(const google::protobuf::MessageLite& message);
 
 // Reads logged bytes into `out`; InvalidArgument when they are not a
 // credit.v1.Decision.
@@ -77,5 +79,7 @@ bool SameDecision(const credit::v1::Decision& a, const credit::v1::Decision& b,
 // order of the bytes): for display only; the log keeps and hashes the bytes.
 // InvalidArgument when they are not a decision.
 absl::StatusOr<std::string> DecisionBytesToJson(absl::string_view bytes);
+// The same for a logged credit.v1.ChallengerResult.
+absl::StatusOr<std::string> ChallengerBytesToJson(absl::string_view bytes);
 
 }  // namespace creditd::api

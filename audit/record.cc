@@ -18,6 +18,7 @@ bool ResultIsAnswerBytes(const AuditRecord& record) {
 }
 
 bool IsBinaryField(const RecordField& field, const AuditRecord& record) {
+  if (field.member == &AuditRecord::challenger) return !record.challenger.empty();
   return field.member == &AuditRecord::result_json && ResultIsAnswerBytes(record);
 }
 

@@ -24,11 +24,14 @@ namespace creditd::audit {
 // of the facts it evaluated (engine/facts_codec.h), and its result is the
 // credit.v1.Decision the caller received, in protobuf's deterministic
 // serialization (binary; kept as a BLOB), and the record names the
-// decision's outcome in a field of its own (what reviewers filter on). A log records from which
+// decision's outcome in a field of its own (what reviewers filter on). 6: a
+// decision record also holds what a challenger version decided alongside
+// (creditd --challenger): a credit.v1.ChallengerResult's deterministic
+// bytes (a BLOB), empty when no challenger ran. A log records from which
 // sequence each format applies, so a log begun in an earlier format verifies and replays across the
 // change.
 constexpr int kFirstLogFormat = 1;
-constexpr int kLogFormat = 5;
+constexpr int kLogFormat = 6;
 // From this format on, replay converts facts strictly.
 constexpr int kStrictFactsFormat = 3;
 // From this format on, ContentHash covers the format itself.
@@ -36,6 +39,8 @@ constexpr int kHashedFormatFormat = 4;
 // From this format on, a decision holds canonical facts and the answer as
 // sent.
 constexpr int kAnswerAsSentFormat = 5;
+// From this format on, a decision record may hold a challenger's result.
+constexpr int kChallengerFormat = 6;
 
 // What a record is: a decision made for a caller, or an administrative act
 // (a policy reload, with who asked for it and its result).
@@ -66,6 +71,9 @@ struct AuditRecord {
   std::string caller;
   // From format 5: a decision's outcome, as in its result ("" for a reload).
   std::string outcome;
+  // From format 6: the credit.v1.ChallengerResult bytes of a challenger
+  // evaluated alongside; empty when none was.
+  std::string challenger;
   std::string previous_hash;  // the hash of the record before, "" for the first
   std::string hash;           // RecordHash(record)
   int format = kLogFormat;    // the record format it was written in
@@ -107,6 +115,7 @@ inline constexpr RecordField kRecordFields[] = {
     {"kind", &AuditRecord::kind, 3, "'decision'", false},
     {"caller", &AuditRecord::caller, 3, "''", false},
     {"outcome", &AuditRecord::outcome, 5, "''", false},
+    {"challenger", &AuditRecord::challenger, 6, "''", false},
 };
 
 // A policy version as the log binds it: the registry of record. The first
@@ -130,8 +139,8 @@ struct StoredPolicy {
 bool ResultIsAnswerBytes(const AuditRecord& record);
 
 // Whether the store keeps `field` of `record` as bytes (a BLOB) rather than
-// text: the result when ResultIsAnswerBytes. Readers get the same bytes back
-// either way, and the hashes cover exactly those bytes.
+// text: the result when ResultIsAnswerBytes, and a challenger's result. Readers get the same bytes
+// back either way, and the hashes cover exactly those bytes.
 bool IsBinaryField(const RecordField& field, const AuditRecord& record);
 
 // sha256 (hex) over the record's fields of its format (kRecordFields), each

@@ -132,7 +132,15 @@ void Show(const std::string& db, const std::string& id, Context& context) {
               << "\nrequest_id:   " << r.request_id << "\ndecision:     " << r.decision
               << "\npolicy:       " << r.policy_name << " " << r.policy_version << " (sha256 "
               << r.policy_sha256 << ")\nfacts:        " << RenderFacts(r)
-              << "\nresult:       " << *result << "\nhash:         " << r.hash << "\n";
+              << "\nresult:       " << *result << "\n";
+  if (!r.challenger.empty()) {
+    absl::StatusOr<std::string> challenger = RenderChallenger(r);
+    context.out << "challenger:   "
+                << (challenger.ok() ? *challenger
+                                    : absl::StrCat("(", challenger.status().message(), ")"))
+                << "\n";
+  }
+  context.out << "hash:         " << r.hash << "\n";
 }
 
 void Replay(const std::string& db, Context& context) {
@@ -143,10 +151,17 @@ void Replay(const std::string& db, Context& context) {
   struct Item {
     audit::AuditRecord record;
     std::shared_ptr<const engine::CompiledPolicy> policy;
+    // The challenger's version, for a record that holds a challenger's result.
+    std::shared_ptr<const engine::CompiledPolicy> challenger;
     absl::StatusOr<Replayed> outcome = Replayed{};
   };
   OrderedBatches<Item> replaying(
-      [](Item& item) { item.outcome = ReplayRecord(item.record, *item.policy); },
+      [](Item& item) {
+        item.outcome = ReplayRecord(item.record, *item.policy);
+        if (item.outcome.ok() && item.outcome->same && item.challenger != nullptr) {
+          item.outcome = ReplayChallenger(item.record, *item.challenger);
+        }
+      },
       [&](const Item& item) {
         const audit::AuditRecord& r = item.record;
         if (!item.outcome.ok()) {
@@ -179,31 +194,52 @@ void Replay(const std::string& db, Context& context) {
   absl::Status status = audit::ForEachRecord(db, [&](audit::AuditRecord& r) {
     if (r.kind != audit::kDecisionRecord) return true;  // a reload: nothing to re-run
     ++replayed;
-    auto& policy = policies[r.policy_sha256];
-    if (policy == nullptr) {
-      absl::StatusOr<std::string> source = audit::ReadPolicySource(db, r.policy_sha256);
-      // Under the sha256 the decision was made with, checked against the
-      // stored text's own hash, never recomputed by today's formatter: a
-      // later canonical form replays every earlier decision. (The form only
-      // matters when a text is compared with a policy file.)
+    // A version is rebuilt once, under the sha256 the decision was made
+    // with, checked against the stored text's own hash, never recomputed by
+    // today's formatter: a later canonical form replays every earlier
+    // decision. (The form only matters when a text is compared with a
+    // policy file.)
+    auto rebuilt =
+        [&](const std::string& sha256, const std::string& name,
+            const std::string& version) -> std::shared_ptr<const engine::CompiledPolicy> {
+      auto& policy = policies[sha256];
+      if (policy != nullptr) return policy;
+      absl::StatusOr<std::string> source = audit::ReadPolicySource(db, sha256);
       absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
           source.ok()
-              ? engine::CompileStoredSource(*source, r.policy_sha256, engine::kCanonicalForm)
+              ? engine::CompileStoredSource(*source, sha256, engine::kCanonicalForm)
               : absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>>(source.status());
       if (!compiled.ok()) {
         // In log order: what was read before is reported first.
         report();
         replaying.Drain();
-        context.out << "cannot rebuild " << r.policy_name << " " << r.policy_version
-                    << " for decision " << r.decision_id << ": " << compiled.status().message()
-                    << "\n";
+        context.out << "cannot rebuild " << name << " " << version << " for decision "
+                    << r.decision_id << ": " << compiled.status().message() << "\n";
         ++failed;
-        policies.erase(r.policy_sha256);
-        return true;
+        policies.erase(sha256);
+        return nullptr;
       }
       policy = *compiled;
+      return policy;
+    };
+    std::shared_ptr<const engine::CompiledPolicy> policy =
+        rebuilt(r.policy_sha256, r.policy_name, r.policy_version);
+    if (policy == nullptr) return true;
+    std::shared_ptr<const engine::CompiledPolicy> challenger;
+    if (!r.challenger.empty()) {
+      absl::StatusOr<engine::PolicyId> id = ChallengerPolicyOf(r);
+      if (!id.ok()) {
+        report();
+        replaying.Drain();
+        context.out << "decision " << r.decision_id << " does not replay: " << id.status().message()
+                    << "\n";
+        ++failed;
+        return true;
+      }
+      challenger = rebuilt(id->sha256, id->name, id->version);
+      if (challenger == nullptr) return true;
     }
-    batch.push_back({std::move(r), policy});
+    batch.push_back({std::move(r), policy, challenger});
     if (batch.size() == kBatch) report();
     return true;
   });

@@ -11,4 +11,9 @@ absl::StatusOr<std::string> RenderResult(const audit::AuditRecord& record) {
   return api::DecisionBytesToJson(record.result_json);
 }
 
+absl::StatusOr<std::string> RenderChallenger(const audit::AuditRecord& record) {
+  if (record.challenger.empty()) return std::string();
+  return api::ChallengerBytesToJson(record.challenger);
+}
+
 }  // namespace creditd::cli

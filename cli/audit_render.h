@@ -19,5 +19,9 @@ std::string RenderFacts(const audit::AuditRecord& record);
 // printed by api::DecisionBytesToJson, for display only (the log keeps and
 // hashes the bytes). InvalidArgument when those bytes are not a decision.
 absl::StatusOr<std::string> RenderResult(const audit::AuditRecord& record);
+// The record's challenger result (format 6) as one line of JSON, printed by
+// api::ChallengerBytesToJson; "" when it holds none. InvalidArgument when
+// its bytes are not a challenger result.
+absl::StatusOr<std::string> RenderChallenger(const audit::AuditRecord& record);
 
 }  // namespace creditd::cli

@@ -188,7 +188,8 @@ std::string Outcome(const audit::AuditRecord& record) {
 
 bool IsJsonField(const audit::RecordField& field) {
   return field.member == &audit::AuditRecord::facts_json ||
-         field.member == &audit::AuditRecord::result_json;
+         field.member == &audit::AuditRecord::result_json ||
+         field.member == &audit::AuditRecord::challenger;
 }
 
 // A field as exported: as stored, except a result kept as the answer's
@@ -196,7 +197,8 @@ bool IsJsonField(const audit::RecordField& field) {
 // not a decision are exported as they are, for `audit verify` to report.
 std::string Exported(const audit::RecordField& field, const audit::AuditRecord& r) {
   if (audit::IsBinaryField(field, r)) {
-    absl::StatusOr<std::string> json = RenderResult(r);
+    absl::StatusOr<std::string> json =
+        field.member == &audit::AuditRecord::challenger ? RenderChallenger(r) : RenderResult(r);
     if (json.ok()) return *std::move(json);
   }
   return r.*field.member;

@@ -72,6 +72,73 @@ absl::StatusOr<Replayed> ReplayRecord(const audit::AuditRecord& record,
   return result;
 }
 
+namespace {
+
+absl::Status ParseChallenger(const audit::AuditRecord& record, credit::v1::ChallengerResult* out) {
+  if (record.challenger.size() > static_cast<size_t>(INT32_MAX) ||
+      !out->ParseFromArray(record.challenger.data(), static_cast<int>(record.challenger.size()))) {
+    return absl::InvalidArgumentError(absl::StrCat("its challenger result: the ",
+                                                   record.challenger.size(),
+                                                   " bytes are not a credit.v1.ChallengerResult"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<engine::PolicyId> ChallengerPolicyOf(const audit::AuditRecord& record) {
+  credit::v1::ChallengerResult logged;
+  if (absl::Status status = ParseChallenger(record, &logged); !status.ok()) return status;
+  return engine::PolicyId{logged.policy().name(), logged.policy().version(),
+                          logged.policy().sha256()};
+}
+
+absl::StatusOr<Replayed> ReplayChallenger(const audit::AuditRecord& record,
+                                          const engine::CompiledPolicy& policy) {
+  credit::v1::ChallengerResult logged;
+  if (absl::Status status = ParseChallenger(record, &logged); !status.ok()) return status;
+  absl::StatusOr<engine::CanonicalFacts> facts =
+      engine::FactsFromCanonicalJson(logged.facts().empty() ? record.facts_json : logged.facts());
+  engine::EvalOptions options;
+  options.facts = engine::FactRules::kStrict;
+  if (policy.reads_today()) {
+    // The date its answer names; for one that did not decide, the
+    // champion's.
+    const std::string logged_bytes =
+        logged.has_decision() ? api::DeterministicBytes(logged.decision()) : record.result_json;
+    std::optional<int64_t> date;
+    if (absl::Status status = api::EvaluationDateOf(logged_bytes, &date); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("its challenger result: ", status.message()));
+    }
+    options.evaluation_date = date;
+  }
+  engine::Decision decision;
+  absl::Status status = facts.ok()
+                            ? engine::EvaluateInto(policy, facts->facts(), options, &decision)
+                            : facts.status();
+  Replayed result;
+  if (!logged.has_decision()) {
+    result.same = !status.ok();
+    if (!result.same) {
+      result.difference =
+          absl::StrCat("the challenger could not decide (", logged.error(), ") and now decides");
+    }
+    return result;
+  }
+  if (!status.ok()) {
+    result.difference = absl::StrCat("the challenger decided and now cannot: ", status.message());
+    return result;
+  }
+  credit::v1::Decision replayed;
+  api::FillDecision(decision, &replayed);
+  replayed.set_decision_id(logged.decision().decision_id());
+  replayed.set_time(logged.decision().time());
+  replayed.set_request_id(logged.decision().request_id());
+  result.same = api::SameDecision(logged.decision(), replayed, &result.difference);
+  if (!result.same) result.difference = "the challenger's answer: " + result.difference;
+  return result;
+}
+
 absl::StatusOr<Replayed> ReplayLegacyRecord(const audit::AuditRecord& record,
                                             const engine::CompiledPolicy& policy) {
   FactsJson document;

@@ -29,6 +29,19 @@ struct Replayed {
 absl::StatusOr<Replayed> ReplayRecord(const audit::AuditRecord& record,
                                       const engine::CompiledPolicy& policy);
 
+// Re-runs the challenger's result a decision record holds (record format 6,
+// `challenger` not empty) on `policy`, the challenger's version rebuilt
+// from its stored source: on the facts it evaluated (its own when the
+// result holds them, else the record's), on the evaluation date its answer
+// names, without a trace, compared with its logged answer. A challenger
+// that could not decide replays the same when it still cannot. A non-OK
+// status when the result does not read.
+absl::StatusOr<Replayed> ReplayChallenger(const audit::AuditRecord& record,
+                                          const engine::CompiledPolicy& policy);
+// The challenger's version a record names; InvalidArgument when its
+// challenger result does not read.
+absl::StatusOr<engine::PolicyId> ChallengerPolicyOf(const audit::AuditRecord& record);
+
 // Records of formats 1 to 4, which logged the facts as received (JSON) and
 // the result as JSON: the facts are read by creditctl's JSON reader
 // (ParseFacts), under the lenient fact rules before format 3 and the strict

@@ -210,6 +210,85 @@ void FinishProblems(Decided& result) {
   result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
+// Whether two answers differ in what a credit manager acts on: the outcome,
+// or for a decision of outputs only, an output.
+bool Disagree(const v1::Decision& a, const v1::Decision& b) {
+  if (a.outcome() != b.outcome()) return true;
+  if (!a.outcome().empty()) return false;
+  if (a.outputs_size() != b.outputs_size()) return true;
+  for (const auto& [name, value] : a.outputs()) {
+    auto it = b.outputs().find(name);
+    if (it == b.outputs().end() || it->second.SerializeAsString() != value.SerializeAsString()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs the challenger's version in force at `now` of the request's decision
+// on the request's facts, into `record.challenger`; nothing when it has no
+// version of the decision in force. Facts that do not fit it, or an
+// evaluation that fails, are its result too (`error`).
+void Challenge(Challenger& challenger, const v1::EvaluateRequest& request,
+               const v1::Decision& champion, absl::Time now, absl::TimeZone zone,
+               audit::AuditRecord& record) {
+  std::shared_ptr<const engine::Bundle> bundle = challenger.Current();
+  const engine::BundleVersion* version =
+      bundle != nullptr ? bundle->InForce(request.decision(), now) : nullptr;
+  if (version == nullptr) return;
+  const engine::CompiledPolicy& policy = *version->policy;
+  thread_local engine::Facts facts;
+  thread_local engine::Decision decision;
+  thread_local std::vector<engine::FactProblem> problems;
+  facts.Clear();
+  api::AddRequestFacts(request, policy, &facts);
+  engine::EvalOptions options;
+  options.facts = engine::FactRules::kStrict;
+  v1::ChallengerResult result;
+  v1::PolicyId* id = result.mutable_policy();
+  id->set_name(policy.id().name);
+  id->set_version(policy.id().version);
+  id->set_sha256(policy.id().sha256);
+  absl::Status status = absl::OkStatus();
+  if (policy.reads_today()) {
+    if (!request.evaluation_date().empty()) {
+      absl::StatusOr<int64_t> day = engine::ParseDate(request.evaluation_date());
+      if (day.ok()) {
+        options.evaluation_date = *day;
+      } else {
+        status = day.status();
+      }
+    } else {
+      options.evaluation_date = absl::ToCivilDay(now, zone) - absl::CivilDay(1970, 1, 1);
+    }
+  }
+  if (status.ok()) status = engine::EvaluateInto(policy, facts, options, &decision, &problems);
+  if (!status.ok()) {
+    std::string error;
+    int shown = 0;
+    for (const engine::FactProblem& p : problems) {
+      if (++shown > kMaxProblemsShown) {
+        absl::StrAppend(&error, "; and ", problems.size() - kMaxProblemsShown, " more");
+        break;
+      }
+      absl::StrAppend(&error, error.empty() ? "" : "; ", "`", engine::EchoText(p.fact, 64),
+                      "`: ", engine::EchoText(p.problem, 160));
+    }
+    if (error.empty()) error = engine::EchoText(status.message(), 1024);
+    result.set_error(absl::StrCat(policy.id().name, " ", policy.id().version, ": ", error));
+  } else {
+    v1::Decision* answer = result.mutable_decision();
+    api::FillDecision(decision, answer);
+    answer->set_decision_id(champion.decision_id());
+    answer->set_time(champion.time());
+    answer->set_request_id(champion.request_id());
+  }
+  std::string facts_text = engine::ToCanonicalJson(facts);
+  if (facts_text != record.facts_json) result.set_facts(std::move(facts_text));
+  record.challenger = api::DeterministicBytes(result);
+  challenger.Count(!status.ok() || Disagree(champion, result.decision()), !status.ok());
+}
+
 }  // namespace
 
 audit::PolicySource SourceToStore(const engine::CompiledPolicy& policy) {
@@ -332,6 +411,12 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   r.result_json = api::DeterministicBytes(*out);
   r.outcome = out->outcome();
   r.caller = decide_options.caller;
+  // The challenger's result: only for requests that pin no version, for a
+  // customer in its share. Never part of the answer.
+  if (decide_options.challenger != nullptr && request.policy_version().empty() &&
+      decide_options.challenger->Chosen(request.customer_id())) {
+    Challenge(*decide_options.challenger, request, *out, now, registry.zone(), r);
+  }
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include "engine/bundle.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
+#include "server/challenger.h"
 #include "server/limits.h"
 
 namespace creditd::server {
@@ -25,6 +26,10 @@ struct DecideOptions {
   Limits limits;
   // Who asked, logged with the decision.
   std::string caller;
+  // Champion / challenger: when set, a request that pins no version, for a
+  // customer in the challenger's share, is decided by the challenger's
+  // version in force too, into the record's `challenger` field.
+  Challenger* challenger = nullptr;
 };
 
 // Evaluates `request` on the version of its decision in force at the

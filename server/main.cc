@@ -129,6 +129,15 @@ ABSL_FLAG(int32_t, required_approvals, 0,
           "serve only versions with this many signed approvals (policies/approvals/, "
           "`creditctl approve`) by distinct approvers of --approvers; a load holding any "
           "version with fewer is refused and the versions serving go on (0: no approval)");
+ABSL_FLAG(std::string, challenger, "",
+          "champion / challenger: a second policy directory, loaded and reloaded as --policies "
+          "is (approvals included); for --challenger_share of the customers, its version in "
+          "force of each decision is evaluated alongside and its result logged in the same "
+          "record. Only the champion's answer is returned; requests pinning a version, or "
+          "without a customer_id, get no challenger");
+ABSL_FLAG(std::string, challenger_share, "",
+          "the share of customers the challenger runs for, sticky by customer_id: a "
+          "percentage with at most two decimals (10%, 2.5%)");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(int32_t, max_threads, 0,
           "most threads gRPC's thread-per-call services (the health check) may use (0: gRPC's "
@@ -242,6 +251,8 @@ int main(int argc, char** argv) {
   options.audit_max_queue = static_cast<size_t>(absl::GetFlag(FLAGS_audit_max_queue));
   options.approvers_file = absl::GetFlag(FLAGS_approvers);
   options.required_approvals = absl::GetFlag(FLAGS_required_approvals);
+  options.challenger_dir = absl::GetFlag(FLAGS_challenger);
+  options.challenger_share = absl::GetFlag(FLAGS_challenger_share);
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
@@ -378,6 +389,10 @@ int main(int argc, char** argv) {
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
   state.approvers_file = options.approvers_file;
   state.required_approvals = options.required_approvals;
+  if (!options.challenger_dir.empty()) {
+    state.challenger = std::make_unique<creditd::server::Challenger>(
+        options.challenger_dir, *creditd::server::ParseChallengerShare(options.challenger_share));
+  }
   state.authorizer.Replace(*access);
   // Every version ever served stays pinnable, and names its text forever.
   if (absl::Status status = creditd::server::RestoreVersions(state); !status.ok()) {
@@ -388,6 +403,11 @@ int main(int argc, char** argv) {
   spdlog::info("effective dates begin at midnight in {}", zone_name);
   if (creditd::server::ReloadBundle(state, "start").bundle == nullptr) {
     spdlog::error("the policies in {} do not load; not starting", options.policy_dir);
+    return 1;
+  }
+  if (state.challenger != nullptr && state.challenger->Current() == nullptr) {
+    spdlog::error("the challenger's policies in {} do not load; not starting",
+                  options.challenger_dir);
     return 1;
   }
 
@@ -530,6 +550,13 @@ int main(int argc, char** argv) {
     return 3;
   }
   if (!closed.ok()) spdlog::warn("{}", std::string(closed.message()));
+  if (state.challenger != nullptr) {
+    const creditd::server::Challenger::Counts counts = state.challenger->counts();
+    spdlog::info(
+        "challenger: evaluated alongside {} decisions; {} disagreed with the champion, {} of "
+        "them not decided by the challenger",
+        counts.evaluated, counts.disagreed, counts.failed);
+  }
   spdlog::info("creditd stopped");
   return 0;
 }

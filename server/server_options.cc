@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "server/challenger.h"
 
 namespace creditd::server {
 namespace {
@@ -107,6 +108,18 @@ absl::Status Validate(const ServerOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("--required_approvals must be 1 to ",
                                                    kMaxRequiredApprovals, ", not ",
                                                    options.required_approvals));
+  }
+  if (options.challenger_dir.empty() != options.challenger_share.empty()) {
+    return absl::InvalidArgumentError("--challenger DIR and --challenger_share P% go together");
+  }
+  if (!options.challenger_dir.empty()) {
+    if (absl::StatusOr<int> share = ParseChallengerShare(options.challenger_share); !share.ok()) {
+      return share.status();
+    }
+    if (options.challenger_dir == options.policy_dir) {
+      return absl::InvalidArgumentError(
+          "--challenger names the policy directory itself: the challenger is another directory");
+    }
   }
   if (!options.insecure && !IsLoopback(options.listen_address)) {
     if (!tls.enabled()) {

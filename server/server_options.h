@@ -46,6 +46,10 @@ struct ServerOptions {
   // approvals by distinct approvers of `approvers_file` serve.
   std::string approvers_file;
   int required_approvals = 0;
+  // Champion / challenger: a second policy directory whose versions are
+  // evaluated alongside for `challenger_share` of the customers ("10%").
+  std::string challenger_dir;
+  std::string challenger_share;
 };
 
 // Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
@@ -58,8 +62,11 @@ bool IsLoopback(const std::string& address);
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
 // a client CA, an approvers file without a number of approvals (or the
-// reverse) or a number out of 1..16; and, unless `insecure`, plaintext or no roles file on an
-// address that is not loopback.
+// reverse) or a number out of 1..16, a challenger without its share (or
+// the reverse) or a share that is not a percentage above 0 and at most
+// 100, or the challenger's directory being the policy directory; and,
+// unless `insecure`, plaintext or no roles file on an address that is not
+// loopback.
 absl::Status Validate(const ServerOptions& options);
 
 }  // namespace creditd::server

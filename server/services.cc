@@ -241,6 +241,90 @@ bool StoreSources(ServingState& state, engine::BundleLoad& load) {
   return stored;
 }
 
+// The versions `bundle` serves, as a reload record lists them: each
+// PolicyId, with the approvals it was served by when approval is required.
+std::string PoliciesJson(const ServingState& state, const engine::Bundle* bundle) {
+  std::string policies;
+  if (bundle != nullptr) {
+    for (const auto& [name, decision] : bundle->decisions) {
+      for (const engine::BundleVersion& v : decision.versions) {
+        absl::StrAppend(&policies, policies.empty() ? "" : ", ", "{\"name\": ");
+        engine::AppendJsonQuoted(name, &policies);
+        absl::StrAppend(&policies, ", \"version\": ");
+        engine::AppendJsonQuoted(v.policy->id().version, &policies);
+        absl::StrAppend(&policies, ", \"sha256\": ");
+        engine::AppendJsonQuoted(v.policy->id().sha256, &policies);
+        if (state.required_approvals > 0) {
+          // Who approved it, with the signature: the log alone lets a
+          // reviewer verify each approval against the approvers' keys.
+          policies += ", \"approvals\": [";
+          for (size_t i = 0; i < v.approvals.size(); ++i) {
+            const engine::SignedApproval& a = v.approvals[i];
+            absl::StrAppend(&policies, i == 0 ? "" : ", ", "{\"approver\": ");
+            engine::AppendJsonQuoted(a.approval.approver, &policies);
+            policies += ", \"time\": ";
+            engine::AppendJsonQuoted(a.approval.time, &policies);
+            policies += ", \"comment\": ";
+            engine::AppendJsonQuoted(a.approval.comment, &policies);
+            policies += ", \"key_id\": ";
+            engine::AppendJsonQuoted(a.key_id, &policies);
+            policies += ", \"signature\": ";
+            engine::AppendJsonQuoted(absl::Base64Escape(a.signature), &policies);
+            policies += "}";
+          }
+          policies += "]";
+        }
+        policies += "}";
+      }
+    }
+  }
+  return policies;
+}
+
+// Loads the challenger's directory under the same rules as the champion's
+// (approvals included), holds its versions to the log's bindings, stores
+// their texts (a version that decided, even alongside, names its text
+// forever), and makes it the challenger. On any error the challenger
+// serving goes on, and the errors are added to `report`.
+engine::BundleLoad ReloadChallenger(ServingState& state, const engine::BundleOptions& options,
+                                    std::string& report) {
+  engine::BundleLoad result;
+  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(state.challenger->reader(), options);
+  if (!load.ok()) {
+    result.errors = 1;
+    result.report = std::string(load.status().message()) + "\n";
+  } else {
+    result = *std::move(load);
+    state.registry.Bind(result);
+    const bool stored = result.bundle != nullptr && StoreSources(state, result);
+    if (stored) {
+      if (absl::Status status = RestoreVersions(state); !status.ok()) {
+        spdlog::error("the versions the audit log binds do not read back: {}", status.ToString());
+      }
+    }
+  }
+  if (result.bundle == nullptr) {
+    spdlog::error(
+        "challenger load rejected, {} errors{}:\n{}", result.errors,
+        state.challenger->Current() != nullptr ? "; the challenger goes on as it was" : "",
+        result.report);
+    absl::StrAppend(&report, "challenger: rejected, ", result.errors, " errors",
+                    state.challenger->Current() != nullptr ? " (it goes on as it was)" : "", ":\n",
+                    result.report);
+    return result;
+  }
+  state.challenger->Install(result.bundle);
+  for (const auto& [name, decision] : result.bundle->decisions) {
+    const engine::BundleVersion* in_force = decision.InForce(state.registry.Now());
+    if (in_force != nullptr) {
+      spdlog::info("challenger {} {} (sha256 {}) for {:.2f}% of customers", name,
+                   in_force->policy->id().version, in_force->policy->id().sha256,
+                   state.challenger->share() / 100.0);
+    }
+  }
+  return result;
+}
+
 }  // namespace
 
 engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) {
@@ -292,6 +376,10 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
       }
     }
   }
+  // The challenger loads under the same rules; its errors never stop the
+  // champion's load, and are reported with it.
+  engine::BundleLoad challenger;
+  if (state.challenger != nullptr) challenger = ReloadChallenger(state, options, result.report);
   // Who reloaded, and what came of it, goes in the log's chain.
   if (state.audit != nullptr) {
     audit::AuditRecord record;
@@ -301,43 +389,17 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     record.decision_id = NewDecisionId(now);
     record.time = FormatTime(now);
     record.facts_json = "{}";
-    std::string policies;
-    if (result.bundle != nullptr) {
-      for (const auto& [name, decision] : result.bundle->decisions) {
-        for (const engine::BundleVersion& v : decision.versions) {
-          absl::StrAppend(&policies, policies.empty() ? "" : ", ", "{\"name\": ");
-          engine::AppendJsonQuoted(name, &policies);
-          absl::StrAppend(&policies, ", \"version\": ");
-          engine::AppendJsonQuoted(v.policy->id().version, &policies);
-          absl::StrAppend(&policies, ", \"sha256\": ");
-          engine::AppendJsonQuoted(v.policy->id().sha256, &policies);
-          if (state.required_approvals > 0) {
-            // Who approved it, with the signature: the log alone lets a
-            // reviewer verify each approval against the approvers' keys.
-            policies += ", \"approvals\": [";
-            for (size_t i = 0; i < v.approvals.size(); ++i) {
-              const engine::SignedApproval& a = v.approvals[i];
-              absl::StrAppend(&policies, i == 0 ? "" : ", ", "{\"approver\": ");
-              engine::AppendJsonQuoted(a.approval.approver, &policies);
-              policies += ", \"time\": ";
-              engine::AppendJsonQuoted(a.approval.time, &policies);
-              policies += ", \"comment\": ";
-              engine::AppendJsonQuoted(a.approval.comment, &policies);
-              policies += ", \"key_id\": ";
-              engine::AppendJsonQuoted(a.key_id, &policies);
-              policies += ", \"signature\": ";
-              engine::AppendJsonQuoted(absl::Base64Escape(a.signature), &policies);
-              policies += "}";
-            }
-            policies += "]";
-          }
-          policies += "}";
-        }
-      }
-    }
     record.result_json =
         absl::StrCat("{\"accepted\": ", result.bundle != nullptr ? "true" : "false",
-                     ", \"errors\": ", result.errors, ", \"policies\": [", policies, "]}");
+                     ", \"errors\": ", result.errors, ", \"policies\": [",
+                     PoliciesJson(state, result.bundle.get()), "]");
+    if (state.challenger != nullptr) {
+      absl::StrAppend(&record.result_json, ", \"challenger\": {\"accepted\": ",
+                      challenger.bundle != nullptr ? "true" : "false",
+                      ", \"errors\": ", challenger.errors, ", \"policies\": [",
+                      PoliciesJson(state, challenger.bundle.get()), "]}");
+    }
+    record.result_json += "}";
     // Durably, before the reload is answered (this never runs on a gRPC
     // thread).
     if (absl::Status status = state.audit->Append(std::move(record)); !status.ok()) {
@@ -357,6 +419,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   DecideOptions options;
   options.limits = state_.limits;
   options.caller = call->identity();
+  options.challenger = state_.challenger.get();
   Decided decided =
       Decide(state_.registry, call->request(), call->response()->mutable_decision(), options);
   if (!decided.status.ok()) {
@@ -559,6 +622,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     DecideOptions options;
     options.limits = state_.limits;
     options.caller = identity_;
+    options.challenger = state_.challenger.get();
     Decided decided =
         server::Decide(state_.registry, *item->request, response.mutable_decision(), options);
     if (!decided.status.ok()) {

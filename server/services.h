@@ -22,6 +22,7 @@
 #include "engine/program.h"
 #include "server/answer_deadlines.h"
 #include "server/auth.h"
+#include "server/challenger.h"
 #include "server/limits.h"
 #include "server/policy_worker.h"
 
@@ -55,6 +56,8 @@ struct ServingState {
   // this many approvals by distinct approvers of it.
   std::string approvers_file;
   int required_approvals = 0;
+  // Champion / challenger (--challenger): null when there is none.
+  std::unique_ptr<Challenger> challenger;
   const Limits limits;
   Authorizer authorizer;
   CallsPerCaller calls;
