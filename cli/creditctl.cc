@@ -79,6 +79,7 @@ int RunCreditctl(const std::vector<std::string>& args, std::ostream& out, std::o
   AddLspCommand(app, context);
   AddDiffCommand(app, context);
   AddApproveCommand(app, context);
+  AddReportCommand(app, context);
 
   // CLI11 wants argv order reversed when given a vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -51,5 +51,6 @@ void AddAuditCommand(CLI::App& app, Context& context);
 void AddLspCommand(CLI::App& app, Context& context);
 void AddDiffCommand(CLI::App& app, Context& context);
 void AddApproveCommand(CLI::App& app, Context& context);
+void AddReportCommand(CLI::App& app, Context& context);
 
 }  // namespace creditd::cli

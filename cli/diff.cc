@@ -3,23 +3,16 @@
 // NEW are policy files, directories, or `git:REV` for the other argument's
 // directory at a revision. Exit 0 when they mean the same, 1 when anything
 // changed, 2 on usage errors and policies that do not check.
-#include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/creditctl.h"
-#include "cli/git_revision.h"
-#include "cli/policy_loading.h"
-#include "engine/bundle.h"
+#include "cli/policy_sides.h"
 #include "engine/policy_diff.h"
-#include "engine/versions.h"
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
 
@@ -27,177 +20,6 @@ namespace creditd::cli {
 namespace {
 
 using engine::Change;
-using Policy = std::shared_ptr<const engine::CompiledPolicy>;
-
-constexpr char kGitPrefix[] = "git:";
-
-// One version of a decision, and the file it is in, as shown.
-struct Version {
-  Policy policy;
-  std::string file;
-};
-
-// One side of the comparison, loaded.
-struct Side {
-  std::string label;  // as given on the command line
-  bool is_file = false;
-  // Files are shown relative to this directory ("" when shown as loaded).
-  std::string base;
-  std::map<std::string, std::vector<Version>> decisions;
-  std::unique_ptr<TempDir> temporary;  // the revision's files, for git:REV
-};
-
-std::string Parent(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return "";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// `file` relative to `base`, when it is inside it.
-std::string Shown(const std::string& file, const std::string& base) {
-  if (base.empty()) return file;
-  const std::string prefix = absl::EndsWith(base, "/") ? base : base + "/";
-  return absl::StartsWith(file, prefix) ? file.substr(prefix.size()) : file;
-}
-
-// Loads `path` (a file or a directory) into `side`; prints why not, sets the
-// exit code and returns false when it cannot, or when a policy has errors.
-bool Load(const std::string& path, Side* side, Context& context) {
-  std::error_code error;
-  if (!std::filesystem::is_directory(path, error)) {
-    if (error && error != std::errc::no_such_file_or_directory) {
-      context.err << "creditctl: cannot look at " << side->label << ": " << error.message() << "\n";
-      context.exit_code = kExitUsage;
-      return false;
-    }
-    absl::StatusOr<Policy> policy = LoadDecision(path, "", context);
-    if (!policy.ok()) {
-      context.exit_code = kExitUsage;
-      return false;
-    }
-    side->is_file = true;
-    side->base = Parent(path);
-    const std::string shown = side->base.empty() ? path : Shown(path, side->base);
-    side->decisions[(*policy)->name()].push_back({*policy, shown});
-    return true;
-  }
-  engine::DiskFileReader reader;
-  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(path, reader);
-  if (!load.ok()) {
-    context.err << "creditctl: " << side->label << ": " << load.status().message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  if (load->bundle == nullptr) {
-    context.err << load->report << load->errors << (load->errors == 1 ? " error" : " errors")
-                << " in " << side->label << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  for (const auto& [name, versions] : load->bundle->decisions) {
-    for (const engine::BundleVersion& v : versions.versions) {
-      side->decisions[name].push_back({v.policy, v.path});
-    }
-  }
-  return true;
-}
-
-// Loads `arg`; a `git:REV` argument is `other`'s directory at REV (the
-// directory itself when `other` is one, else the file's directory, and then
-// the same file in it).
-bool LoadArgument(const std::string& arg, const std::string& other, Side* side, Context& context) {
-  side->label = arg;
-  if (!absl::StartsWith(arg, kGitPrefix)) return Load(arg, side, context);
-  const std::string revision = arg.substr(sizeof(kGitPrefix) - 1);
-  std::error_code error;
-  const bool other_is_directory = std::filesystem::is_directory(other, error);
-  std::string dir = other_is_directory ? other : Parent(other);
-  if (dir.empty()) dir = ".";
-  absl::StatusOr<std::unique_ptr<TempDir>> temporary = TempDir::Create();
-  if (!temporary.ok()) {
-    context.err << "creditctl: " << temporary.status().message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  side->temporary = *std::move(temporary);
-  const std::string tree = side->temporary->path() + "/tree";
-  std::filesystem::create_directory(tree, error);
-  if (error) {
-    context.err << "creditctl: cannot make a temporary directory: " << error.message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  if (absl::Status status = ExportRevision(dir, revision, tree, side->temporary->path());
-      !status.ok()) {
-    context.err << "creditctl: " << arg << ": " << status.message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  if (other_is_directory) return Load(tree, side, context);
-  const std::string file = other.substr(other.find_last_of('/') + 1);
-  const std::string path = tree + "/" + file;
-  if (!std::filesystem::exists(path, error)) {
-    context.err << "creditctl: " << arg << ": " << file << " did not exist at revision `"
-                << revision << "`\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  return Load(path, side, context);
-}
-
-// The version of `versions` to compare: `wanted`, or else the latest by
-// semantic version. Null, with the reason printed, when `wanted` is not
-// there.
-const Version* Pick(const std::vector<Version>& versions, const std::string& wanted,
-                    const std::string& label, Context& context) {
-  const Version* best = nullptr;
-  for (const Version& v : versions) {
-    const std::string& version = v.policy->id().version;
-    if (!wanted.empty()
-            ? version == wanted
-            : best == nullptr || engine::CompareVersions(version, best->policy->id().version) > 0) {
-      best = &v;
-    }
-  }
-  if (best == nullptr && !versions.empty()) {
-    context.err << "creditctl: " << label << " has no version " << wanted << " of `"
-                << versions.front().policy->name() << "`\n";
-    context.exit_code = kExitUsage;
-  }
-  return best;
-}
-
-// The comparison of one decision.
-struct DecisionDiff {
-  std::string name;
-  std::string old_version;  // empty when only in NEW
-  std::string new_version;  // empty when only in OLD
-  std::vector<Change> changes;
-};
-
-// A decision only one side has, as one change.
-Change WholeDecision(const Version& v, bool added) {
-  Change c;
-  c.kind = added ? Change::Kind::kAdded : Change::Kind::kRemoved;
-  c.what = "decision";
-  c.path = "decision " + v.policy->name();
-  (added ? c.after : c.before) = v.policy->id().version;
-  (added ? c.file_after : c.file_before) = v.file;
-  (added ? c.line_after : c.line_before) = 1;
-  if (!added) {
-    c.breaks_callers = true;
-    c.impact = "requests for it are refused: there is no such decision";
-  }
-  return c;
-}
-
-void ShowFiles(const Side& old_side, const Side& new_side, std::vector<Change>* changes) {
-  for (Change& c : *changes) {
-    if (c.what == "decision") continue;
-    c.file_before = Shown(c.file_before, old_side.base);
-    c.file_after = Shown(c.file_after, new_side.base);
-  }
-}
 
 std::string Location(const std::string& file, int line) {
   return file.empty() ? "" : absl::StrCat(file, ":", line);
@@ -358,60 +180,16 @@ void AddDiffCommand(CLI::App& app, Context& context) {
       context.exit_code = kExitUsage;
       return;
     }
-    Side old_side;
-    Side new_side;
-    if (!LoadArgument(flags->old_path, flags->new_path, &old_side, context) ||
-        !LoadArgument(flags->new_path, flags->old_path, &new_side, context)) {
+    PolicySide old_side;
+    PolicySide new_side;
+    if (!LoadPolicySide(flags->old_path, flags->new_path, &old_side, context) ||
+        !LoadPolicySide(flags->new_path, flags->old_path, &new_side, context)) {
       return;
     }
-    // Two files are two versions of one decision, whatever their names.
-    const bool pair_files = old_side.is_file && new_side.is_file;
-    std::set<std::string> names;
-    if (!flags->decision.empty()) {
-      if (old_side.decisions.count(flags->decision) == 0 &&
-          new_side.decisions.count(flags->decision) == 0) {
-        context.err << "creditctl: no decision `" << flags->decision << "` in " << flags->old_path
-                    << " or " << flags->new_path << "\n";
-        context.exit_code = kExitUsage;
-        return;
-      }
-      names.insert(flags->decision);
-    } else if (pair_files) {
-      names.insert(new_side.decisions.begin()->first);
-    } else {
-      for (const auto& [name, versions] : old_side.decisions) names.insert(name);
-      for (const auto& [name, versions] : new_side.decisions) names.insert(name);
-    }
     std::vector<DecisionDiff> diffs;
-    for (const std::string& name : names) {
-      auto find = [&](const Side& side) -> const std::vector<Version>* {
-        if (pair_files && flags->decision.empty()) return &side.decisions.begin()->second;
-        auto it = side.decisions.find(name);
-        return it == side.decisions.end() ? nullptr : &it->second;
-      };
-      const std::vector<Version>* old_versions = find(old_side);
-      const std::vector<Version>* new_versions = find(new_side);
-      const Version* before = old_versions != nullptr ? Pick(*old_versions, flags->old_version,
-                                                             flags->old_path, context)
-                                                      : nullptr;
-      const Version* after = new_versions != nullptr
-                                 ? Pick(*new_versions, flags->new_version, flags->new_path, context)
-                                 : nullptr;
-      if ((old_versions != nullptr && before == nullptr) ||
-          (new_versions != nullptr && after == nullptr)) {
-        return;
-      }
-      DecisionDiff d;
-      d.name = name;
-      if (before != nullptr) d.old_version = before->policy->id().version;
-      if (after != nullptr) d.new_version = after->policy->id().version;
-      if (before != nullptr && after != nullptr) {
-        d.changes = engine::DiffPolicies(before->policy->checked(), after->policy->checked());
-        ShowFiles(old_side, new_side, &d.changes);
-      } else {
-        d.changes.push_back(WholeDecision(after != nullptr ? *after : *before, after != nullptr));
-      }
-      diffs.push_back(std::move(d));
+    if (!DiffSides(old_side, new_side, {flags->decision, flags->old_version, flags->new_version},
+                   context, &diffs)) {
+      return;
     }
     if (flags->format == "json") {
       PrintJson(flags->old_path, flags->new_path, diffs, context);

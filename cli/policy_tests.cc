@@ -353,6 +353,7 @@ absl::StatusOr<TestFileResult> RunTestFile(const std::string& path,
       out << "  FAIL  " << name << "\n";
       for (const std::string& d : diffs) out << "        " << d << "\n";
     }
+    result.cases.push_back({name, std::move(diffs)});
   }
   return result;
 }

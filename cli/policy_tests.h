@@ -44,9 +44,18 @@ struct TestRunOptions {
   bool verbose = false;  // print passing cases too
 };
 
+// One case of a test file, as it ran.
+struct CaseResult {
+  std::string name;
+  // What differed from the case's expectations, one line each, as printed;
+  // empty when the case passed.
+  std::vector<std::string> differences;
+};
+
 struct TestFileResult {
   int passed = 0;
   int failed = 0;
+  std::vector<CaseResult> cases;  // every case, in the file's order
 };
 
 // Runs the cases of one test file (JSON) against `policy`, printing failures
