@@ -239,6 +239,15 @@ struct TestsShown {
   std::vector<CoverageItem> missing;
 };
 
+// The approvals directory beside a version's file, as DIR shows it:
+// `approvals` or `examples/approvals`.
+std::string ApprovalsDirOf(const engine::BundleVersion& version) {
+  const size_t slash = version.path.rfind('/');
+  return slash == std::string::npos
+             ? std::string(engine::kApprovalsDir)
+             : engine::JoinPath(version.path.substr(0, slash), engine::kApprovalsDir);
+}
+
 struct VersionShown {
   const engine::BundleVersion* version = nullptr;
   std::string page;         // its file in the site
@@ -473,8 +482,9 @@ void ApprovalsSection(Writer& w, const ReportInput& input, const VersionShown& v
          "warning");
   }
   if (v.approvals.empty()) {
-    Note(w, absl::StrCat("No approval of ", v.version->policy->id().name, " ",
-                         v.version->policy->id().version, " in ", engine::kApprovalsDir, "/."));
+    Note(w,
+         absl::StrCat("No approval of ", v.version->policy->id().name, " ",
+                      v.version->policy->id().version, " in ", ApprovalsDirOf(*v.version), "/."));
   } else {
     w.Open("table", {{"class", "approvals"}});
     HeaderRow(w, {"Approver", "Time", "Comment", "Key", "Approves this text", "Status", "File"});
@@ -1288,21 +1298,27 @@ p.condition { margin: 0.2em 0; }
 // ---------------------------------------------------------------------------
 // Gathering.
 
-// Reads DIR's approvals/ and matches them to each version.
+// Reads the approvals beside each version's file (as creditd and `check`
+// read them) and matches them to each version.
 bool GatherApprovals(ReportInput& input, Context& context) {
-  absl::StatusOr<std::vector<engine::ApprovalText>> files = engine::ReadApprovals(
-      engine::FileSystem::Default(), engine::JoinPath(input.dir, engine::kApprovalsDir),
-      engine::kApprovalsDir);
-  if (!files.ok()) {
-    context.err << "creditctl: " << input.dir << ": " << files.status().message() << "\n";
-    context.exit_code = kExitUsage;
-    return false;
-  }
-  for (const engine::ApprovalText& f : *files) {
-    ApprovalFile file{f.file, f.text.ok()
-                                  ? engine::ParseApprovalFile(*f.text)
-                                  : absl::StatusOr<engine::SignedApproval>(f.text.status())};
-    input.approval_files.push_back(std::move(file));
+  std::map<std::string, std::vector<engine::ApprovalText>> by_dir;
+  for (const VersionShown& v : input.versions) {
+    const std::string dir = ApprovalsDirOf(*v.version);
+    if (by_dir.count(dir) > 0) continue;
+    absl::StatusOr<std::vector<engine::ApprovalText>> read =
+        engine::ReadApprovals(engine::FileSystem::Default(), engine::JoinPath(input.dir, dir), dir);
+    if (!read.ok()) {
+      context.err << "creditctl: " << input.dir << ": " << read.status().message() << "\n";
+      context.exit_code = kExitUsage;
+      return false;
+    }
+    for (const engine::ApprovalText& f : *read) {
+      ApprovalFile file{f.file, f.text.ok()
+                                    ? engine::ParseApprovalFile(*f.text)
+                                    : absl::StatusOr<engine::SignedApproval>(f.text.status())};
+      input.approval_files.push_back(std::move(file));
+    }
+    by_dir.emplace(dir, *std::move(read));
   }
   std::optional<engine::Approvers> approvers;
   if (!input.approvers.empty()) {
@@ -1317,9 +1333,10 @@ bool GatherApprovals(ReportInput& input, Context& context) {
   }
   for (VersionShown& v : input.versions) {
     const engine::PolicyId& id = v.version->policy->id();
+    const std::string dir = ApprovalsDirOf(*v.version);
     std::map<std::string, std::string> refused;  // file -> why
     if (approvers) {
-      const engine::ApprovalCount count = engine::CountApprovals(id, *files, *approvers);
+      const engine::ApprovalCount count = engine::CountApprovals(id, by_dir[dir], *approvers);
       v.approvers = static_cast<int>(count.approvers.size());
       for (const std::string& r : count.refused) {
         for (const ApprovalFile& f : input.approval_files) {
@@ -1329,7 +1346,7 @@ bool GatherApprovals(ReportInput& input, Context& context) {
       }
     }
     for (const ApprovalFile& f : input.approval_files) {
-      if (!f.parsed.ok()) continue;
+      if (!f.parsed.ok() || !absl::StartsWith(f.file, dir + "/")) continue;
       const engine::Approval& a = f.parsed->approval;
       if (a.id.name != id.name || a.id.version != id.version) continue;
       ApprovalShown shown;

@@ -276,6 +276,33 @@ TEST_F(ReportApprovalsTest, ListedAndSaidToBeUnverifiedWithout) {
   EXPECT_THAT(Read(root_ + "/site/index.html"), HasSubstr("<td>2 found, not verified</td>"));
 }
 
+// A policy in a subdirectory is approved beside its file, where `creditctl
+// approve` writes and creditd reads; the directory's own approvals/ is not
+// its.
+TEST_F(ReportApprovalsTest, APolicyInASubdirectoryIsApprovedBesideItsFile) {
+  Write(root_ + "/approvers", absl::StrCat("alice ", keys_["alice"], "\n"));
+  std::error_code error;
+  fs::create_directories(root_ + "/policies/examples", error);
+  ASSERT_FALSE(error);
+  fs::rename(root_ + "/policies/loan.credit", root_ + "/policies/examples/loan.credit", error);
+  ASSERT_FALSE(error);
+  CliRun run = Creditctl({"report", root_ + "/policies", "--out", root_ + "/site", "--approvers",
+                          root_ + "/approvers"});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_THAT(Read(root_ + "/site/credit_check-1.0.0.html"),
+              HasSubstr("No approval of credit_check 1.0.0 in examples/approvals/."));
+  const CliRun approve =
+      Creditctl({"approve", "--key", root_ + "/alice.pem", "--approver", "alice", "--comment",
+                 "beside it", root_ + "/policies/examples/loan.credit"});
+  ASSERT_EQ(approve.code, kExitOk) << approve.err;
+  run = Creditctl({"report", root_ + "/policies", "--out", root_ + "/site", "--approvers",
+                   root_ + "/approvers"});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  const std::string page = Read(root_ + "/site/credit_check-1.0.0.html");
+  EXPECT_THAT(page, HasSubstr("<td>beside it</td>"));
+  EXPECT_THAT(page, Not(HasSubstr("<td>checked by alice</td>")));
+}
+
 TEST_F(ReportApprovalsTest, AnApproversFileThatCannotBeReadIsAUsageError) {
   const CliRun run = Creditctl(
       {"report", root_ + "/policies", "--out", root_ + "/site", "--approvers", root_ + "/missing"});
