@@ -79,14 +79,26 @@ absl::StatusOr<std::vector<LoggedVersion>> CollectApprovals(const Flags& flags) 
               absl::StrCat("reload record ", record.sequence, ": its result is not a JSON object"));
           return false;
         }
-        auto accepted = result.FindMember("accepted");
-        auto policies = result.FindMember("policies");
-        if (accepted == result.MemberEnd() || !accepted->value.IsBool() ||
-            !accepted->value.GetBool() || policies == result.MemberEnd() ||
-            !policies->value.IsArray()) {
-          return true;  // a refused load served nothing
+        // The versions an accepted load served: the champion's, and the
+        // challenger's (creditd --challenger) when its load was accepted.
+        std::vector<const rapidjson::Value*> served;
+        auto take = [&served](const rapidjson::Value& load) {
+          if (!load.IsObject()) return;
+          auto accepted = load.FindMember("accepted");
+          auto policies = load.FindMember("policies");
+          if (accepted == load.MemberEnd() || !accepted->value.IsBool() ||
+              !accepted->value.GetBool() || policies == load.MemberEnd() ||
+              !policies->value.IsArray()) {
+            return;  // a refused load served nothing
+          }
+          for (const rapidjson::Value& p : policies->value.GetArray()) served.push_back(&p);
+        };
+        take(result);
+        if (auto challenger = result.FindMember("challenger"); challenger != result.MemberEnd()) {
+          take(challenger->value);
         }
-        for (const rapidjson::Value& p : policies->value.GetArray()) {
+        for (const rapidjson::Value* each : served) {
+          const rapidjson::Value& p = *each;
           if (!p.IsObject()) continue;
           auto approvals = p.FindMember("approvals");
           if (approvals == p.MemberEnd() || !approvals->value.IsArray()) continue;

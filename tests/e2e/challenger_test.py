@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_test as base  # noqa: E402  (compiles the stubs, reads argv)
+import approvals_test  # noqa: E402
 import versions_test  # noqa: E402
 
 pb = base.pb
@@ -141,6 +142,41 @@ class ChallengerTest(unittest.TestCase):
             self.assertEqual(chosen[customer], {bucket(customer) < 5000}, customer)
         # Both kinds occur among 24 customers.
         self.assertEqual({bucket(c) < 5000 for c in customers}, {True, False})
+
+    def test_the_challenger_needs_its_approvals_too(self):
+        # One decision on each side: credit_application 1.0.0 and 1.1.0.
+        root = os.path.dirname(self.policies)
+        for d in (self.policies, self.challenger):
+            for name in os.listdir(d):
+                if name not in ("credit_application.credit", "shared"):
+                    path = os.path.join(d, name)
+                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        pem, public = approvals_test.make_key(root, "alice")
+        approvers = os.path.join(root, "approvers")
+        with open(approvers, "w") as f:
+            f.write(f"alice {public}\n")
+
+        def approve(d):
+            approvals_test.run(CREDITCTL, "approve", "--key", pem, "--approver", "alice",
+                               "--comment", "ok", os.path.join(d, "credit_application.credit"))
+
+        args = [CREDITD, "--listen=127.0.0.1:0", f"--policies={self.policies}",
+                f"--audit_db={self.audit}", f"--challenger={self.challenger}",
+                "--challenger_share=100%", f"--approvers={approvers}", "--required_approvals=1"]
+        approve(self.policies)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("challenger load rejected", done.stderr)
+        self.assertIn("version 1.1.0 of `credit_application`", done.stderr)
+        approve(self.challenger)
+        server = base.Server(self.policies, audit=self.audit, extra=args[4:])
+        self.servers.append(server)
+        self.assertEqual(self.evaluate(server, "C-1").policy.version, "1.0.0")
+        self.assertEqual(server.stop(), 0)
+        shown = approvals_test.run(CREDITCTL, "audit", "approvals", self.audit, "--approvers",
+                                   approvers)
+        self.assertIn("credit_application 1.0.0", shown.stdout)
+        self.assertIn("credit_application 1.1.0", shown.stdout)
 
     def test_bad_configurations_do_not_start(self):
         for extra, code, says in (
