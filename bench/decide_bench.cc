@@ -61,6 +61,31 @@ void BM_Decide(benchmark::State& state) {
 }
 BENCHMARK(BM_Decide);
 
+// Champion / challenger: the same decision with a challenger (here the same
+// policies, so its evaluation costs what the champion's does) for every
+// customer, and for none (the cost of choosing: a SHA-256 of the id).
+void DecideWithChallenger(benchmark::State& state, int share) {
+  const engine::Registry& registry = Policies();
+  Challenger challenger("policies", share);
+  challenger.Install(registry.Current());
+  DecideOptions options;
+  options.challenger = &challenger;
+  v1::EvaluateRequest request;
+  request.ParseFromString(RequestBytes());
+  request.set_customer_id("C-000001");  // bucket 9183: in a share above 91.83%
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto* response = google::protobuf::Arena::CreateMessage<v1::EvaluateResponse>(&arena);
+    Decided decided = Decide(registry, request, response->mutable_decision(), options);
+    if (!decided.status.ok()) state.SkipWithError("not decided");
+    benchmark::DoNotOptimize(decided);
+  }
+}
+void BM_DecideChallengerForAll(benchmark::State& state) { DecideWithChallenger(state, 10000); }
+BENCHMARK(BM_DecideChallengerForAll);
+void BM_DecideChallengerOutsideShare(benchmark::State& state) { DecideWithChallenger(state, 1); }
+BENCHMARK(BM_DecideChallengerOutsideShare);
+
 // The answer as the server sends it: the decision's logged bytes behind
 // EvaluateResponse's field tag.
 void BM_SerializeAnswer(benchmark::State& state) {

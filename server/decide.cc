@@ -19,6 +19,7 @@
 #include "dsl/utf8.h"
 #include "engine/evaluator.h"
 #include "engine/facts_codec.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 
@@ -244,7 +245,11 @@ void Challenge(Challenger& challenger, const v1::EvaluateRequest& request,
   api::AddRequestFacts(request, policy, &facts);
   engine::EvalOptions options;
   options.facts = engine::FactRules::kStrict;
-  v1::ChallengerResult result;
+  // On an arena, as the server holds the champion's answer: one block, not
+  // an allocation per field.
+  google::protobuf::Arena arena;
+  v1::ChallengerResult& result =
+      *google::protobuf::Arena::CreateMessage<v1::ChallengerResult>(&arena);
   v1::PolicyId* id = result.mutable_policy();
   id->set_name(policy.id().name);
   id->set_version(policy.id().version);
