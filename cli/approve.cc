@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/creditctl.h"
+#include "cli/output.h"
 #include "cli/policy_loading.h"
 #include "crypto/ed25519.h"
 #include "engine/approvals.h"
@@ -27,43 +28,11 @@ namespace {
 // into place): the file appears whole or not at all, and an existing one
 // is never replaced (AlreadyExists).
 absl::Status WriteNew(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = absl::StrCat(dir, "/", name);
-  const std::string temporary = absl::StrCat(dir, "/.", name, ".tmp");
-  if (unlink(temporary.c_str()) != 0 && errno != ENOENT) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot remove `", temporary, "`: ", std::strerror(errno)));
-  }
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create `", temporary, "`: ", std::strerror(errno)));
-  }
-  size_t written = 0;
-  bool ok = true;
-  while (ok && written < text.size()) {
-    const ssize_t n = write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok) {
-    const int error = errno;
-    unlink(temporary.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("cannot write `", temporary, "`: ", std::strerror(error)));
-  }
-  const int linked = link(temporary.c_str(), path.c_str());
-  const int error = errno;
-  unlink(temporary.c_str());
-  if (linked != 0 && error == EEXIST) {
-    return absl::AlreadyExistsError(absl::StrCat("`", path, "` exists already"));
-  }
-  if (linked != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create `", path, "`: ", std::strerror(error)));
-  }
+  absl::StatusOr<std::unique_ptr<FileOutput>> file =
+      FileOutput::Create(absl::StrCat(dir, "/", name), 0644, /*replace=*/false);
+  if (!file.ok()) return file.status();
+  (*file)->Write(text);
+  if (absl::Status status = (*file)->Finish(); !status.ok()) return status;
   if (const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
     fsync(dir_fd);
     close(dir_fd);

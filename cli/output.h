@@ -55,8 +55,11 @@ class StreamOutput : public Output {
 // there before stays as it was.
 class FileOutput : public Output {
  public:
+  // With `replace` false, Finish links the file into place instead, and
+  // refuses (AlreadyExists) when FILE exists: it never replaces one.
   static absl::StatusOr<std::unique_ptr<FileOutput>> Create(const std::string& path,
-                                                            mode_t mode = 0600) {
+                                                            mode_t mode = 0600,
+                                                            bool replace = true) {
     std::string temporary = path + ".tmp";
     // A temporary file left by an export that was killed.
     if (unlink(temporary.c_str()) != 0 && errno != ENOENT) {
@@ -76,7 +79,7 @@ class FileOutput : public Output {
       return absl::UnavailableError(
           absl::StrCat("cannot create `", temporary, "`: ", std::strerror(errno)));
     }
-    return std::unique_ptr<FileOutput>(new FileOutput(path, std::move(temporary), fd));
+    return std::unique_ptr<FileOutput>(new FileOutput(path, std::move(temporary), fd, replace));
   }
 
   ~FileOutput() override {
@@ -97,19 +100,25 @@ class FileOutput : public Output {
     Flush();
     if (error_.ok() && fsync(fd_) != 0) Fail("cannot write");
     if (close(std::exchange(fd_, -1)) != 0 && error_.ok()) Fail("cannot write");
-    if (error_.ok() && std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    if (error_.ok() && replace_ && std::rename(temporary_.c_str(), path_.c_str()) != 0) {
       error_ = absl::UnavailableError(absl::StrCat("cannot rename `", temporary_, "` to `", path_,
                                                    "`: ", std::strerror(errno)));
     }
-    if (!error_.ok()) unlink(temporary_.c_str());
+    if (error_.ok() && !replace_ && link(temporary_.c_str(), path_.c_str()) != 0) {
+      error_ = errno == EEXIST
+                   ? absl::AlreadyExistsError(absl::StrCat("`", path_, "` exists already"))
+                   : absl::UnavailableError(
+                         absl::StrCat("cannot create `", path_, "`: ", std::strerror(errno)));
+    }
+    if (!error_.ok() || !replace_) unlink(temporary_.c_str());
     return error_;
   }
 
  private:
   static constexpr size_t kBufferBytes = 1 << 16;
 
-  FileOutput(std::string path, std::string temporary, int fd)
-      : path_(std::move(path)), temporary_(std::move(temporary)), fd_(fd) {}
+  FileOutput(std::string path, std::string temporary, int fd, bool replace)
+      : path_(std::move(path)), temporary_(std::move(temporary)), fd_(fd), replace_(replace) {}
 
   void Flush() {
     size_t written = 0;
@@ -133,6 +142,7 @@ class FileOutput : public Output {
   std::string path_;
   std::string temporary_;
   int fd_;
+  bool replace_;
   std::string buffer_;
   absl::Status error_;
 };

@@ -5,12 +5,8 @@
 // latest version, the semantic diff against --against and the impact on
 // the decisions of --audit). Static files only: no script, nothing fetched
 // from anywhere, one stylesheet with a print section.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -30,6 +26,7 @@
 #include "absl/time/time.h"
 #include "cli/creditctl.h"
 #include "cli/impact.h"
+#include "cli/output.h"
 #include "cli/policy_sides.h"
 #include "cli/policy_tests.h"
 #include "cli/policy_words.h"
@@ -133,39 +130,11 @@ class Site {
   // Writes the file `name` of the site, whole: Unavailable naming it, and
   // why, when it cannot.
   absl::Status Write(const std::string& name, const std::string& text) {
-    const std::string path = JoinPath(dir_, name);
-    const std::string temporary = JoinPath(dir_, absl::StrCat(".", name, ".tmp"));
-    if (unlink(temporary.c_str()) != 0 && errno != ENOENT) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot remove ", temporary, ": ", std::strerror(errno)));
-    }
-    const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create ", temporary, ": ", std::strerror(errno)));
-    }
-    size_t written = 0;
-    bool ok = true;
-    while (ok && written < text.size()) {
-      const ssize_t n = write(fd, text.data() + written, text.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      ok = n > 0;
-      if (ok) written += static_cast<size_t>(n);
-    }
-    int error = ok ? 0 : errno;
-    if (close(fd) != 0 && ok) {
-      ok = false;
-      error = errno;
-    }
-    if (ok && rename(temporary.c_str(), path.c_str()) != 0) {
-      ok = false;
-      error = errno;
-    }
-    if (!ok) {
-      unlink(temporary.c_str());
-      return absl::UnavailableError(
-          absl::StrCat("cannot write ", path, ": ", std::strerror(error != 0 ? error : EIO)));
-    }
+    absl::StatusOr<std::unique_ptr<FileOutput>> file =
+        FileOutput::Create(JoinPath(dir_, name), 0644);
+    if (!file.ok()) return file.status();
+    (*file)->Write(text);
+    if (absl::Status status = (*file)->Finish(); !status.ok()) return status;
     written_.insert(name);
     return absl::OkStatus();
   }
