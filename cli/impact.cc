@@ -528,10 +528,16 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
     if (!opened.ok()) return opened.status();
     ranges.push_back(*std::move(opened));
   }
+  // Parts of `size` sequences from the first to the last, at most
+  // kMostParts of them however far apart those are (in unsigned arithmetic,
+  // which cannot overflow).
+  constexpr uint64_t kMostParts = uint64_t{1} << 16;
   const int64_t first = ranges[0]->first_sequence();
   const int64_t last = ranges[0]->last_sequence();
-  const int64_t size = std::max<int64_t>(1, options.part_sequences);
-  const int64_t parts = first > last ? 0 : (last - first) / size + 1;
+  const uint64_t span = static_cast<uint64_t>(last) - static_cast<uint64_t>(first);
+  const uint64_t size = std::max(
+      static_cast<uint64_t>(std::max<int64_t>(1, options.part_sequences)), span / kMostParts + 1);
+  const int64_t parts = first > last ? 0 : static_cast<int64_t>(span / size + 1);
   const int64_t window = 2 * static_cast<int64_t>(workers);
   std::mutex mutex;
   std::condition_variable changed;
@@ -550,8 +556,11 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
         index = next++;
       }
       auto part = std::make_unique<Part>();
-      part->first = first + index * size;
-      part->last = last - part->first < size ? last : part->first + size - 1;
+      const uint64_t offset = static_cast<uint64_t>(index) * size;
+      part->first = static_cast<int64_t>(static_cast<uint64_t>(first) + offset);
+      part->last = span - offset < size
+                       ? last
+                       : static_cast<int64_t>(static_cast<uint64_t>(part->first) + size - 1);
       ReadPart(reader, *candidates, options, item, *part);
       {
         std::lock_guard<std::mutex> lock(mutex);

@@ -2,6 +2,7 @@
 // as the server logs them.
 #include "cli/impact.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -202,6 +203,34 @@ TEST(ImpactTest, TheReportIsTheSameOnAnyNumberOfWorkers) {
     EXPECT_EQ(ImpactText(*report), text) << workers << " workers, parts of " << part;
     EXPECT_EQ(ImpactJson(*report), json) << workers << " workers, parts of " << part;
   }
+}
+
+// Sequences far apart (a log edited by hand) make no more parts than a few:
+// the report comes, and whole.
+TEST(ImpactTest, SequencesFarApartMakeFewParts) {
+  const std::string logged = MakeDir("impact_gap_logged");
+  Write(logged + "/limit.credit", Policy("1.0.0", "1000", "50%"));
+  const std::string log =
+      LogOf(logged, {{"new", 1}, {"new", 2}, {"new", 3}, {"new", 4}, {"new", 5}});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(log.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE decisions SET sequence = 4000000000000000000 "
+                         "WHERE sequence = (SELECT max(sequence) FROM decisions)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ImpactOptions options;
+  options.audit = log;
+  options.candidate = logged;
+  options.workers = 2;
+  options.part_sequences = 1;
+  std::ostringstream out, err;
+  Context context{out, err};
+  absl::StatusOr<ImpactReport> report = ComputeImpact(options, context);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->decisions.at("limit").logged, 5);
+  EXPECT_EQ(report->decisions.at("limit").unchanged, 5);
 }
 
 // A log that cannot be read to its end gives no report: an error naming
