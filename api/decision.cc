@@ -1,12 +1,13 @@
 #include "api/decision.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "engine/decision_json.h"
 #include "engine/evaluator.h"
 #include "google/protobuf/descriptor.h"
@@ -139,70 +140,193 @@ absl::Status EvaluationDateOf(absl::string_view bytes, std::optional<int64_t>* d
   return absl::OkStatus();
 }
 
-std::string AnswerValueText(const v1::Value& v) {
+namespace {
+
+// AnswerValueText into `out`, whose buffer is kept.
+void AssignValueText(const v1::Value& v, std::string* out) {
   switch (v.value_case()) {
     case v1::Value::kBoolValue:
-      return v.bool_value() ? "true" : "false";
-    case v1::Value::kIntValue:
-      return absl::StrCat(v.int_value());
+      out->assign(v.bool_value() ? "true" : "false");
+      return;
+    case v1::Value::kIntValue: {
+      char digits[24];
+      const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, v.int_value());
+      out->assign(digits, static_cast<size_t>(end.ptr - digits));
+      return;
+    }
     case v1::Value::kDecimalValue:
-      return v.decimal_value();
+      out->assign(v.decimal_value());
+      return;
     case v1::Value::kEnumValue:
-      return v.enum_value();
+      out->assign(v.enum_value());
+      return;
     case v1::Value::kDateValue:
-      return v.date_value();
+      out->assign(v.date_value());
+      return;
     case v1::Value::kSetValue:
-      return absl::StrCat("{", absl::StrJoin(v.set_value().symbols(), ", "), "}");
+      out->assign("{");
+      for (int i = 0; i < v.set_value().symbols_size(); ++i) {
+        if (i > 0) out->append(", ");
+        out->append(v.set_value().symbols(i));
+      }
+      out->append("}");
+      return;
     case v1::Value::VALUE_NOT_SET:
       break;
   }
-  return "(none)";
+  out->assign("(none)");
+}
+
+}  // namespace
+
+std::string AnswerValueText(const v1::Value& v) {
+  std::string text;
+  AssignValueText(v, &text);
+  return text;
+}
+
+void AssignValueText(const engine::Value& value, const engine::Type& type, int places,
+                     std::string* out) {
+  // As FillValue, then AnswerValueText.
+  switch (value.kind) {
+    case engine::TypeKind::kBool:
+      out->assign(value.b ? "true" : "false");
+      return;
+    case engine::TypeKind::kInt: {
+      char digits[24];
+      const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, value.i);
+      out->assign(digits, static_cast<size_t>(end.ptr - digits));
+      return;
+    }
+    case engine::TypeKind::kDate:
+      out->assign(engine::FormatDate(value.i));
+      return;
+    case engine::TypeKind::kEnum:
+      out->assign(engine::FormatValue(value, type));
+      return;
+    case engine::TypeKind::kEnumSet: {
+      out->assign("{");
+      bool first = true;
+      for (const std::string& symbol : engine::SetSymbols(value, type)) {
+        if (!first) out->append(", ");
+        out->append(symbol);
+        first = false;
+      }
+      out->append("}");
+      return;
+    }
+    default: {
+      const std::string text = engine::JsonValue(value, type, /*percent_points=*/false, places);
+      out->assign(text, 1, text.size() - 2);
+    }
+  }
 }
 
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
-// Reads a length-delimited field's bytes.
-bool ReadBytes(google::protobuf::io::CodedInputStream& in, std::string* out) {
+// Reads a length-delimited field of `data`, which `in` reads, as a view of
+// its bytes: reading many answers copies none.
+bool ReadView(google::protobuf::io::CodedInputStream& in, absl::string_view data,
+              absl::string_view* out) {
   uint32_t length = 0;
-  return in.ReadVarint32(&length) && in.ReadString(out, static_cast<int>(length));
+  if (!in.ReadVarint32(&length)) return false;
+  const auto at = static_cast<size_t>(in.CurrentPosition());
+  if (at > data.size() || length > data.size() - at || !in.Skip(static_cast<int>(length))) {
+    return false;
+  }
+  *out = data.substr(at, length);
+  return true;
+}
+
+google::protobuf::io::CodedInputStream Stream(absl::string_view data) {
+  return google::protobuf::io::CodedInputStream(reinterpret_cast<const uint8_t*>(data.data()),
+                                                static_cast<int>(data.size()));
+}
+
+// The text of a Value whose bytes are one field of the oneof other than a
+// set: ASCII text, a one-byte bool or a non-negative int; what answers hold,
+// read without protobuf's parser. False for any other bytes.
+bool SimpleValueText(absl::string_view bytes, std::string* text) {
+  if (bytes.size() < 2) return false;
+  const auto tag = static_cast<unsigned char>(bytes[0]);
+  const auto* at = reinterpret_cast<const unsigned char*>(bytes.data()) + 1;
+  const auto* const end = reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size();
+  if (tag == WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) ||
+      tag == WireFormatLite::MakeTag(4, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) ||
+      tag == WireFormatLite::MakeTag(5, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+    // decimal_value, enum_value, date_value: a one-byte length, then text
+    // that protobuf's UTF-8 check could not refuse.
+    if (*at >= 0x80 || static_cast<size_t>(end - at - 1) != *at) return false;
+    for (const unsigned char* c = at + 1; c < end; ++c) {
+      if (*c >= 0x80) return false;
+    }
+    text->assign(reinterpret_cast<const char*>(at + 1), *at);
+    return true;
+  }
+  if (tag == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT)) {
+    if (bytes.size() != 2 || *at >= 0x80) return false;
+    text->assign(*at != 0 ? "true" : "false");
+    return true;
+  }
+  if (tag == WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_VARINT)) {
+    // int_value: a varint of at most 9 bytes (an int from 0 to 2^63 - 1),
+    // the last alone without its high bit.
+    if (end - at > 9 || (end[-1] & 0x80) != 0) return false;
+    uint64_t value = 0;
+    int shift = 0;
+    for (const unsigned char* c = at; c < end; ++c, shift += 7) {
+      if (c + 1 < end && (*c & 0x80) == 0) return false;
+      value |= static_cast<uint64_t>(*c & 0x7f) << shift;
+    }
+    char digits[24];
+    const std::to_chars_result written =
+        std::to_chars(digits, digits + sizeof digits, static_cast<int64_t>(value));
+    text->assign(digits, static_cast<size_t>(written.ptr - digits));
+    return true;
+  }
+  return false;
 }
 
 // A Value's text, from its bytes (the last field of the oneof wins, a set's
 // occurrences merge, as protobuf reads them).
 bool ValueTextFrom(absl::string_view bytes, std::string* text) {
-  v1::Value value;
+  if (SimpleValueText(bytes, text)) return true;
+  thread_local v1::Value value;  // its buffers serve every answer
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return false;
   }
-  *text = AnswerValueText(value);
+  AssignValueText(value, text);
   return true;
 }
 
 // One map entry of Decision.outputs: key 1, value 2.
 bool ReadOutput(absl::string_view entry, std::pair<std::string, std::string>* out) {
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(entry.data()),
-                                            static_cast<int>(entry.size()));
-  std::string value_bytes;
+  google::protobuf::io::CodedInputStream in = Stream(entry);
+  // The value's bytes: a view of the entry's, or when the value occurs more
+  // than once (a repeated message field merges) every occurrence, joined.
+  thread_local std::string joined;
+  absl::string_view value;
+  int values = 0;
   out->first.clear();
-  out->second = "(none)";
-  bool has_value = false;
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) break;
     const int field = WireFormatLite::GetTagFieldNumber(tag);
     const auto type = WireFormatLite::GetTagWireType(tag);
     if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED && (field == 1 || field == 2)) {
-      std::string bytes;
-      if (!ReadBytes(in, &bytes)) return false;
+      absl::string_view bytes;
+      if (!ReadView(in, entry, &bytes)) return false;
       if (field == 1) {
-        out->first = std::move(bytes);
+        out->first.assign(bytes.data(), bytes.size());
+      } else if (values++ == 0) {
+        value = bytes;
       } else {
-        // A repeated message field merges: keep every occurrence.
-        value_bytes += bytes;
-        has_value = true;
+        if (values == 2) joined.assign(value.data(), value.size());
+        joined.append(bytes.data(), bytes.size());
+        value = joined;
       }
       continue;
     }
@@ -210,20 +334,21 @@ bool ReadOutput(absl::string_view entry, std::pair<std::string, std::string>* ou
   }
   if (!in.ConsumedEntireMessage()) return false;
   // A map entry without its value holds the default: an empty Value.
-  return !has_value ? ValueTextFrom("", &out->second) : ValueTextFrom(value_bytes, &out->second);
+  return ValueTextFrom(value, &out->second);
 }
 
 // A Reason's code (field 1).
 bool ReadReasonCode(absl::string_view reason, std::string* code) {
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(reason.data()),
-                                            static_cast<int>(reason.size()));
+  google::protobuf::io::CodedInputStream in = Stream(reason);
   code->clear();
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) break;
     if (WireFormatLite::GetTagFieldNumber(tag) == 1 &&
         WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!ReadBytes(in, code)) return false;
+      absl::string_view bytes;
+      if (!ReadView(in, reason, &bytes)) return false;
+      code->assign(bytes.data(), bytes.size());
       continue;
     }
     if (!WireFormatLite::SkipField(&in, tag)) return false;
@@ -236,16 +361,19 @@ bool ReadReasonCode(absl::string_view reason, std::string* code) {
 absl::Status SummarizeAnswer(absl::string_view bytes, AnswerSummary* out) {
   out->outcome.clear();
   out->evaluation_date.clear();
-  out->outputs.clear();
-  out->reason_codes.clear();
-  auto bad = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.Decision"));
+  // The entries of each vector read so far; those after keep their buffers
+  // for the next entry until the end, when they go.
+  size_t outputs = 0;
+  size_t reasons = 0;
+  auto done = [&](bool ok) {
+    out->outputs.resize(ok ? outputs : 0);
+    out->reason_codes.resize(ok ? reasons : 0);
+    return ok ? absl::OkStatus()
+              : absl::InvalidArgumentError(
+                    absl::StrCat("the ", bytes.size(), " bytes are not a credit.v1.Decision"));
   };
-  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return bad();
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  std::string field_bytes;
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return done(false);
+  google::protobuf::io::CodedInputStream in = Stream(bytes);
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) break;
@@ -253,33 +381,35 @@ absl::Status SummarizeAnswer(absl::string_view bytes, AnswerSummary* out) {
     const bool delimited =
         WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
     if (delimited && (field == 5 || field == 6 || field == 7 || field == 11)) {
-      if (!ReadBytes(in, &field_bytes)) return bad();
+      absl::string_view field_bytes;
+      if (!ReadView(in, bytes, &field_bytes)) return done(false);
       if (field == 5) {
-        out->outcome = field_bytes;
+        out->outcome.assign(field_bytes.data(), field_bytes.size());
       } else if (field == 11) {
-        out->evaluation_date = field_bytes;
+        out->evaluation_date.assign(field_bytes.data(), field_bytes.size());
       } else if (field == 6) {
-        std::pair<std::string, std::string> output;
-        if (!ReadOutput(field_bytes, &output)) return bad();
+        if (outputs == out->outputs.size()) out->outputs.emplace_back();
+        std::pair<std::string, std::string>& output = out->outputs[outputs];
+        if (!ReadOutput(field_bytes, &output)) return done(false);
         // A key given again replaces the earlier entry, as a map does.
-        auto same = std::find_if(out->outputs.begin(), out->outputs.end(),
+        const auto read = out->outputs.begin() + static_cast<std::ptrdiff_t>(outputs);
+        auto same = std::find_if(out->outputs.begin(), read,
                                  [&](const auto& o) { return o.first == output.first; });
-        if (same != out->outputs.end()) {
-          same->second = std::move(output.second);
+        if (same != read) {
+          same->second.swap(output.second);
         } else {
-          out->outputs.push_back(std::move(output));
+          ++outputs;
         }
       } else {
-        std::string code;
-        if (!ReadReasonCode(field_bytes, &code)) return bad();
-        out->reason_codes.push_back(std::move(code));
+        if (reasons == out->reason_codes.size()) out->reason_codes.emplace_back();
+        if (!ReadReasonCode(field_bytes, &out->reason_codes[reasons])) return done(false);
+        ++reasons;
       }
       continue;
     }
-    if (!WireFormatLite::SkipField(&in, tag)) return bad();
+    if (!WireFormatLite::SkipField(&in, tag)) return done(false);
   }
-  if (!in.ConsumedEntireMessage()) return bad();
-  return absl::OkStatus();
+  return done(in.ConsumedEntireMessage());
 }
 
 bool SameDecision(const v1::Decision& a, const v1::Decision& b, std::string* difference) {

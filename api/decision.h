@@ -68,6 +68,11 @@ absl::Status SummarizeAnswer(absl::string_view bytes, AnswerSummary* out);
 // text, sets as "{a, b}", "(none)" when no value is set.
 std::string AnswerValueText(const credit::v1::Value& value);
 
+// AnswerValueText of the Value FillValue makes of `value`, into `out` (its
+// buffer kept), without making the Value: for comparing many answers.
+void AssignValueText(const engine::Value& value, const engine::Type& type, int places,
+                     std::string* out);
+
 // Whether `a` and `b` hold the same fields and values (maps compared by key,
 // repeated fields in order). When they differ and `difference` is not null,
 // it says what differs, one line per field.

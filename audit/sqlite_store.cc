@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -418,10 +419,11 @@ absl::Status MigrateVersions(sqlite3* db) {
 }
 
 // Opens read-only; NotFound when the file does not exist, FailedPrecondition
-// when a running creditd holds it.
-absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path) {
+// when a running creditd holds it. `flags` may add SQLITE_OPEN_NOMUTEX for a
+// connection only one thread at a time uses.
+absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path, int flags = 0) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | flags, nullptr) != SQLITE_OK) {
     absl::Status status = absl::NotFoundError(
         absl::StrCat("cannot open the audit log `", path,
                      "`: ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
@@ -488,6 +490,13 @@ AuditRecord RecordFrom(sqlite3_stmt* s) {
   r.previous_hash = Text(s, i++);
   r.hash = Text(s, i);
   return r;
+}
+
+// A column into `out`, whose buffer is kept.
+void AssignText(sqlite3_stmt* s, int i, std::string* out) {
+  const void* data = sqlite3_column_blob(s, i);
+  const int size = sqlite3_column_bytes(s, i);
+  out->assign(data == nullptr ? "" : static_cast<const char*>(data), data == nullptr ? 0 : size);
 }
 
 }  // namespace
@@ -1042,6 +1051,100 @@ absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const Reco
     return s.Error(absl::StrCat("cannot count the records of the audit log `", path, "`"));
   }
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+absl::StatusOr<std::unique_ptr<RecordRanges>> RecordRanges::Open(
+    const std::string& path, const RecordFilter& filter,
+    std::vector<std::string AuditRecord::*> fields) {
+  absl::StatusOr<sqlite3*> db = OpenReadOnly(path, SQLITE_OPEN_NOMUTEX);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<RecordRanges> ranges(new RecordRanges());
+  ranges->path_ = path;
+  ranges->db_ = *db;
+  absl::StatusOr<FilterSql> sql = ToSql(ranges->db_, filter);
+  if (!sql.ok()) return sql.status();
+  ranges->values_ = std::move(sql->values);
+  absl::StatusOr<std::vector<std::pair<int64_t, int>>> formats = LogFormats(ranges->db_);
+  if (!formats.ok()) return formats.status();
+  ranges->formats_ = *std::move(formats);
+  // Two subqueries: SQLite finds a lone min() or max() at an end of the
+  // table, but scans it for both at once.
+  Statement bounds(ranges->db_,
+                   "SELECT (SELECT min(sequence) FROM decisions), "
+                   "(SELECT max(sequence) FROM decisions)");
+  if (!bounds.ok() || sqlite3_step(bounds.get()) != SQLITE_ROW) {
+    return bounds.Error(absl::StrCat("cannot read the audit log `", path, "`"));
+  }
+  if (sqlite3_column_type(bounds.get(), 0) != SQLITE_NULL) {
+    ranges->first_ = sqlite3_column_int64(bounds.get(), 0);
+    ranges->last_ = sqlite3_column_int64(bounds.get(), 1);
+  }
+  // The columns of the fields asked for, as SelectRecords has them.
+  auto wanted = [&fields](std::string AuditRecord::*member) {
+    return fields.empty() || std::find(fields.begin(), fields.end(), member) != fields.end();
+  };
+  std::vector<std::string> columns = {"sequence"};
+  for (const RecordField& field : kRecordFields) {
+    if (!wanted(field.member)) continue;
+    absl::StatusOr<bool> has = HasColumn(ranges->db_, field.column);
+    if (!has.ok()) return has.status();
+    columns.push_back(*has || field.default_sql == nullptr ? field.column : field.default_sql);
+    ranges->fields_.push_back(field.member);
+  }
+  for (const auto& [column, member] : {std::make_pair("previous_hash", &AuditRecord::previous_hash),
+                                       std::make_pair("hash", &AuditRecord::hash)}) {
+    if (!wanted(member)) continue;
+    columns.push_back(column);
+    ranges->fields_.push_back(member);
+  }
+  const std::string select =
+      absl::StrCat("SELECT ", absl::StrJoin(columns, ", "), " FROM decisions");
+  const std::string range = "sequence >= ? AND sequence <= ?";
+  const std::string where = sql->where.empty() ? absl::StrCat(" WHERE ", range)
+                                               : absl::StrCat(sql->where, " AND ", range);
+  const std::string text = absl::StrCat(select, where, " ORDER BY sequence");
+  if (sqlite3_prepare_v2(ranges->db_, text.c_str(), -1, &ranges->select_, nullptr) != SQLITE_OK) {
+    return absl::DataLossError(
+        absl::StrCat("cannot read the audit log `", path, "`: ", sqlite3_errmsg(ranges->db_)));
+  }
+  for (size_t i = 0; i < ranges->values_.size(); ++i) {
+    BindText(ranges->select_, static_cast<int>(i) + 1, ranges->values_[i]);
+  }
+  return ranges;
+}
+
+RecordRanges::~RecordRanges() {
+  sqlite3_finalize(select_);
+  sqlite3_close(db_);
+}
+
+absl::Status RecordRanges::ForEach(int64_t first, int64_t last,
+                                   const std::function<bool(AuditRecord&)>& visit) {
+  sqlite3_reset(select_);
+  const int at = static_cast<int>(values_.size());
+  sqlite3_bind_int64(select_, at + 1, first);
+  sqlite3_bind_int64(select_, at + 2, last);
+  int64_t read = 0;
+  int rc;
+  while ((rc = sqlite3_step(select_)) == SQLITE_ROW) {
+    record_.sequence = sqlite3_column_int64(select_, 0);
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      AssignText(select_, static_cast<int>(i) + 1, &(record_.*fields_[i]));
+    }
+    record_.format = FormatOf(formats_, record_.sequence);
+    read = record_.sequence;
+    if (!visit(record_)) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    // Every record before `first` was there to be read by another range.
+    if (read == 0 && first > first_) read = first - 1;
+    return absl::DataLossError(absl::StrCat(
+        read == 0 ? absl::StrCat("cannot read the audit log `", path_, "`")
+                  : absl::StrCat("the audit log `", path_, "` cannot be read past record ", read),
+        ": ", sqlite3_errmsg(db_)));
+  }
+  sqlite3_reset(select_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path) {

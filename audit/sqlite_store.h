@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -170,5 +171,45 @@ absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& 
 // How many records match `filter` (what ForEachMatchingRecord would visit),
 // with the same errors; for progress reports.
 absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const RecordFilter& filter);
+
+// Reads the records that match a filter one range of sequences at a time, on
+// a connection of its own: for a reader that splits a log between threads,
+// each with its own RecordRanges (one thread at a time may use one). Open
+// has ForEachMatchingRecord's errors, and so has ForEach: DataLoss, naming
+// the last record read, when its range cannot be read to its end.
+class RecordRanges {
+ public:
+  // Of each record, only the sequence, the format and `fields` are read
+  // (every field when empty); the others keep AuditRecord's defaults.
+  static absl::StatusOr<std::unique_ptr<RecordRanges>> Open(
+      const std::string& path, const RecordFilter& filter,
+      std::vector<std::string AuditRecord::*> fields = {});
+  ~RecordRanges();
+  RecordRanges(const RecordRanges&) = delete;
+  RecordRanges& operator=(const RecordRanges&) = delete;
+
+  // The lowest and the highest sequence in the log, matching or not, when
+  // it was opened; first > last for a log without records.
+  int64_t first_sequence() const { return first_; }
+  int64_t last_sequence() const { return last_; }
+
+  // Calls `visit` for every record that matches with `first` <= sequence
+  // <= `last`, in sequence order; stops early when it returns false. One
+  // record is filled in turn, keeping its buffers from one to the next, so
+  // that reading allocates little; the visitor may move from it.
+  absl::Status ForEach(int64_t first, int64_t last, const std::function<bool(AuditRecord&)>& visit);
+
+ private:
+  RecordRanges() = default;
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* select_ = nullptr;
+  std::vector<std::string> values_;  // the filter's, bound to select_
+  std::vector<std::pair<int64_t, int>> formats_;
+  std::vector<std::string AuditRecord::*> fields_;  // in the order selected
+  int64_t first_ = 1, last_ = 0;
+  AuditRecord record_;
+};
 
 }  // namespace creditd::audit

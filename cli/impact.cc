@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,8 +24,6 @@
 #include "audit/record.h"
 #include "audit/sqlite_store.h"
 #include "cli/audit_review.h"
-#include "cli/ordered_batches.h"
-#include "credit/v1/creditd.pb.h"
 #include "engine/bundle.h"
 #include "engine/evaluator.h"
 #include "engine/facts_codec.h"
@@ -34,8 +35,6 @@
 
 namespace creditd::cli {
 namespace {
-
-namespace v1 = credit::v1;
 
 constexpr char kNone[] = "(none)";
 
@@ -73,9 +72,10 @@ struct Candidate {
   std::vector<int> by_inputs;     // per ImpactOptions::by: an input index, or -1
 };
 
-// One logged decision, and what comparing it found.
+// One logged decision, and what comparing it found. Each worker fills one
+// in turn for every record it reads, so its buffers serve them all.
 struct Item {
-  audit::AuditRecord record;
+  const audit::AuditRecord* record = nullptr;
   const Candidate* candidate = nullptr;
   enum class Result { kCompared, kNoLongerFits, kFailed, kOlderFormat } result = Result::kCompared;
   std::string error;
@@ -87,6 +87,24 @@ struct Item {
   std::vector<std::string> problems;
   bool outputs_changed = false;
   bool reasons_changed = false;
+
+  void Reset(const audit::AuditRecord& r, const Candidate& c) {
+    record = &r;
+    candidate = &c;
+    result = Result::kCompared;
+    error.clear();
+    old_outcome.clear();
+    new_outcome.clear();
+    enums.clear();
+    sum_before.clear();
+    sum_after.clear();
+    gained.clear();
+    lost.clear();
+    by_values.clear();
+    problems.clear();
+    outputs_changed = false;
+    reasons_changed = false;
+  }
 };
 
 // The evaluation date a candidate that reads `today` is given: the date
@@ -103,7 +121,7 @@ std::optional<int64_t> EvaluationDate(const api::AnswerSummary& logged,
 }
 
 void Compare(Item& item) {
-  const audit::AuditRecord& r = item.record;
+  const audit::AuditRecord& r = *item.record;
   const Candidate& c = *item.candidate;
   if (r.format < audit::kAnswerAsSentFormat) {
     item.result = Item::Result::kOlderFormat;
@@ -143,31 +161,30 @@ void Compare(Item& item) {
   }
   item.old_outcome = logged.outcome;
   item.new_outcome = std::string(decision.outcome);
-  thread_local v1::Value value;
   auto logged_output = [&](absl::string_view name) -> const std::string* {
     for (const auto& [key, text] : logged.outputs) {
       if (key == name) return &text;
     }
     return nullptr;
   };
+  thread_local std::string text_after;
   size_t enum_index = 0;
   size_t seen = 0;
   for (size_t o = 0; o < decision.outputs.size(); ++o) {
     const engine::OutputValue& out = decision.outputs[o];
-    std::string after = kNone;
+    // The texts the answer would show: the logged one, the candidate's.
     if (out.has_value) {
-      value.Clear();
-      api::FillValue(out.value, out.type, &value, out.places);
-      after = api::AnswerValueText(value);
+      api::AssignValueText(out.value, out.type, out.places, &text_after);
+    } else {
+      text_after.assign(kNone);
     }
-    std::string before = kNone;
-    if (const std::string* text = logged_output(out.name)) {
-      before = *text;
-      ++seen;
-    }
-    if (before != after) item.outputs_changed = true;
+    const std::string* logged_text = logged_output(out.name);
+    if (logged_text != nullptr) ++seen;
+    const absl::string_view text_before =
+        logged_text != nullptr ? absl::string_view(*logged_text) : kNone;
+    if (text_before != text_after) item.outputs_changed = true;
     if (enum_index < c.enum_outputs.size() && c.enum_outputs[enum_index] == static_cast<int>(o)) {
-      item.enums.emplace_back(std::move(before), std::move(after));
+      item.enums.emplace_back(std::string(text_before), text_after);
       ++enum_index;
     }
   }
@@ -198,10 +215,33 @@ void Compare(Item& item) {
   item.reasons_changed = !item.gained.empty() || !item.lost.empty();
 }
 
-// Adds one compared item to the figures (on the submitting thread, in log
-// order, so the examples are the first ids of each kind).
-void Add(const Item& item, const ImpactOptions& options, DecisionImpact& d) {
-  const std::string& id = item.record.decision_id;
+// The figures of one decision over one part of the log. The --sum values
+// are kept in log order rather than added up: the parts' values are added
+// up in log order as the parts are merged, so that a total that would
+// overflow stops where it would have in one pass over the log.
+struct PartDecision {
+  DecisionImpact figures;  // the sums' totals left at 0
+  struct Values {
+    std::vector<engine::Decimal> before, after;
+  };
+  std::map<std::string, Values> sum_values;  // by --sum output
+};
+
+// One part of the log (a range of sequences), read and compared by one
+// worker, with its figures.
+struct Part {
+  int64_t first = 0, last = 0;
+  absl::Status status;
+  int64_t records = 0;  // decision records read
+  std::map<std::string, PartDecision> decisions;
+  std::map<std::string, int64_t> without_candidate;
+};
+
+// Adds one compared item to the figures of its part (in log order, so the
+// examples are the first ids of each kind).
+void Add(const Item& item, const ImpactOptions& options, PartDecision& part) {
+  DecisionImpact& d = part.figures;
+  const std::string& id = item.record->decision_id;
   const int n = options.examples;
   const Candidate& c = *item.candidate;
   ++d.logged;
@@ -244,16 +284,13 @@ void Add(const Item& item, const ImpactOptions& options, DecisionImpact& d) {
   for (size_t k = 0; k < options.sums.size(); ++k) {
     if (c.sum_outputs[k] < 0) continue;
     DecisionImpact::Sum& sum = d.sums[options.sums[k]];
-    // Totals of money are exact; one that overflows 38 digits is refused
-    // rather than wrapped (the sums stay at their last exact value).
+    PartDecision::Values& values = part.sum_values[options.sums[k]];
     if (item.sum_before[k]) {
-      absl::StatusOr<engine::Decimal> total = sum.before.Add(*item.sum_before[k]);
-      if (total.ok()) sum.before = *total;
+      values.before.push_back(*item.sum_before[k]);
       ++sum.before_count;
     }
     if (item.sum_after[k]) {
-      absl::StatusOr<engine::Decimal> total = sum.after.Add(*item.sum_after[k]);
-      if (total.ok()) sum.after = *total;
+      values.after.push_back(*item.sum_after[k]);
       ++sum.after_count;
     }
   }
@@ -266,6 +303,95 @@ void Add(const Item& item, const ImpactOptions& options, DecisionImpact& d) {
     if (outcome_changed) ++b.outcome_changed;
     transition(b.outcome, old_outcome, new_outcome);
   }
+}
+
+// Merging a part's figures into the report's, part after part in log order:
+// counts add up, and examples are the first ids of the report, then of the
+// part, up to `examples`.
+void Merge(const Tally& part, int examples, Tally& into) {
+  into.count += part.count;
+  for (const std::string& id : part.examples) {
+    if (static_cast<int>(into.examples.size()) >= examples) break;
+    into.examples.push_back(id);
+  }
+}
+
+void Merge(const Transitions& part, int examples, Transitions& into) {
+  for (const auto& [pair, tally] : part) Merge(tally, examples, into[pair]);
+}
+
+void Merge(const std::map<std::string, Tally>& part, int examples,
+           std::map<std::string, Tally>& into) {
+  for (const auto& [key, tally] : part) Merge(tally, examples, into[key]);
+}
+
+// Totals of money are exact; one that overflows 38 digits is refused rather
+// than wrapped (the sums stay at their last exact value).
+void AddUp(const std::vector<engine::Decimal>& values, engine::Decimal& total) {
+  for (const engine::Decimal& value : values) {
+    absl::StatusOr<engine::Decimal> sum = total.Add(value);
+    if (sum.ok()) total = *sum;
+  }
+}
+
+void Merge(const PartDecision& part, int examples, DecisionImpact& d) {
+  const DecisionImpact& p = part.figures;
+  d.logged += p.logged;
+  d.compared += p.compared;
+  d.outcome_changed += p.outcome_changed;
+  d.outputs_changed += p.outputs_changed;
+  d.unchanged += p.unchanged;
+  Merge(p.older_format, examples, d.older_format);
+  Merge(p.failed, examples, d.failed);
+  Merge(p.outcome, examples, d.outcome);
+  for (const auto& [output, t] : p.enum_outputs) Merge(t, examples, d.enum_outputs[output]);
+  for (const auto& [output, sum] : p.sums) {
+    DecisionImpact::Sum& into = d.sums[output];
+    into.before_count += sum.before_count;
+    into.after_count += sum.after_count;
+  }
+  for (const auto& [output, values] : part.sum_values) {
+    DecisionImpact::Sum& into = d.sums[output];
+    AddUp(values.before, into.before);
+    AddUp(values.after, into.after);
+  }
+  Merge(p.reasons_gained, examples, d.reasons_gained);
+  Merge(p.reasons_lost, examples, d.reasons_lost);
+  for (const auto& [input, values] : p.by) {
+    std::map<std::string, Breakdown>& into = d.by[input];
+    for (const auto& [value, b] : values) {
+      Breakdown& breakdown = into[value];
+      breakdown.decisions += b.decisions;
+      breakdown.outcome_changed += b.outcome_changed;
+      Merge(b.outcome, examples, breakdown.outcome);
+    }
+  }
+  Merge(p.no_longer_fit, examples, d.no_longer_fit);
+  d.no_longer_fit_decisions += p.no_longer_fit_decisions;
+}
+
+void Merge(const Part& part, int examples, ImpactReport& report) {
+  for (const auto& [name, decision] : part.decisions) {
+    Merge(decision, examples, report.decisions[name]);
+  }
+  for (const auto& [name, count] : part.without_candidate) report.without_candidate[name] += count;
+}
+
+// Reads one part and compares each decision in it; `item` is the worker's.
+void ReadPart(audit::RecordRanges& ranges, const std::map<std::string, Candidate>& candidates,
+              const ImpactOptions& options, Item& item, Part& part) {
+  part.status = ranges.ForEach(part.first, part.last, [&](const audit::AuditRecord& r) {
+    ++part.records;
+    auto it = candidates.find(r.decision);
+    if (it == candidates.end()) {
+      ++part.without_candidate[r.decision];
+      return true;
+    }
+    item.Reset(r, it->second);
+    Compare(item);
+    Add(item, options, part.decisions[r.decision]);
+    return true;
+  });
 }
 
 // The candidate's version of each decision: the highest version in DIR.
@@ -387,41 +513,108 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
   filter.until = options.until;
   filter.decision = options.decision;
   filter.kind = audit::kDecisionRecord;
+  // The parts are read and compared on the workers, each with a connection
+  // of its own, and merged here in log order as they finish. A worker
+  // starts a part only while fewer than two per worker wait to be merged.
+  const int workers = options.workers > 0
+                          ? options.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<audit::RecordRanges>> ranges;
+  for (int w = 0; w < workers; ++w) {
+    absl::StatusOr<std::unique_ptr<audit::RecordRanges>> opened = audit::RecordRanges::Open(
+        options.audit, filter,
+        {&audit::AuditRecord::decision_id, &audit::AuditRecord::time, &audit::AuditRecord::decision,
+         &audit::AuditRecord::facts_json, &audit::AuditRecord::result_json});
+    if (!opened.ok()) return opened.status();
+    ranges.push_back(*std::move(opened));
+  }
+  // Parts of `size` sequences from the first to the last, at most
+  // kMostParts of them however far apart those are (in unsigned arithmetic,
+  // which cannot overflow).
+  constexpr uint64_t kMostParts = uint64_t{1} << 16;
+  const int64_t first = ranges[0]->first_sequence();
+  const int64_t last = ranges[0]->last_sequence();
+  const uint64_t span = static_cast<uint64_t>(last) - static_cast<uint64_t>(first);
+  const uint64_t size = std::max(
+      static_cast<uint64_t>(std::max<int64_t>(1, options.part_sequences)), span / kMostParts + 1);
+  const int64_t parts = first > last ? 0 : static_cast<int64_t>(span / size + 1);
+  const int64_t window = 2 * static_cast<int64_t>(workers);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::map<int64_t, std::unique_ptr<Part>> finished;  // by index, not merged yet
+  int64_t next = 0;                                   // the next part to start
+  int64_t merged = 0;                                 // parts merged
+  bool stop = false;
+  auto work = [&](audit::RecordRanges& reader) {
+    Item item;
+    while (true) {
+      int64_t index;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return stop || next >= parts || next < merged + window; });
+        if (stop || next >= parts) return;
+        index = next++;
+      }
+      auto part = std::make_unique<Part>();
+      const uint64_t offset = static_cast<uint64_t>(index) * size;
+      part->first = static_cast<int64_t>(static_cast<uint64_t>(first) + offset);
+      part->last = span - offset < size
+                       ? last
+                       : static_cast<int64_t>(static_cast<uint64_t>(part->first) + size - 1);
+      ReadPart(reader, *candidates, options, item, *part);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        finished.emplace(index, std::move(part));
+      }
+      changed.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(ranges.size());
+  for (const std::unique_ptr<audit::RecordRanges>& reader : ranges) {
+    threads.emplace_back(work, std::ref(*reader));
+  }
+  absl::Status status;
+  // On a terminal, a progress bar of the records that match: counted while
+  // the workers start.
   std::optional<ProgressBar> bar;
   if (&context.err == &std::cerr && isatty(STDERR_FILENO) == 1) {
     absl::StatusOr<int64_t> total = audit::CountMatchingRecords(options.audit, filter);
-    if (!total.ok()) return total.status();
-    bar.emplace(context.err, *total);
+    if (total.ok()) {
+      bar.emplace(context.err, *total);
+    } else {
+      status = total.status();
+    }
   }
   ImpactReport report;
   int64_t done = 0;
-  OrderedBatches<Item> comparing(Compare, [&](const Item& item) {
-    Add(item, options, report.decisions[item.record.decision]);
-    if (bar) bar->Update(++done);
-  });
-  constexpr size_t kBatch = 512;
-  std::vector<Item> batch;
-  batch.reserve(kBatch);
-  absl::Status status =
-      audit::ForEachMatchingRecord(options.audit, filter, [&](audit::AuditRecord& r) {
-        auto it = candidates->find(r.decision);
-        if (it == candidates->end()) {
-          ++report.without_candidate[r.decision];
-          return true;
-        }
-        Item item;
-        item.record = std::move(r);
-        item.candidate = &it->second;
-        batch.push_back(std::move(item));
-        if (batch.size() == kBatch) {
-          comparing.Submit(std::move(batch));
-          batch.clear();
-          batch.reserve(kBatch);
-        }
-        return true;
-      });
-  comparing.Submit(std::move(batch));
-  comparing.Finish();
+  for (int64_t index = 0; status.ok() && index < parts; ++index) {
+    std::unique_ptr<Part> part;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return finished.count(index) > 0; });
+      auto it = finished.find(index);
+      part = std::move(it->second);
+      finished.erase(it);
+      ++merged;
+    }
+    changed.notify_all();
+    // A part that could not be read to its end ends the report: no figures
+    // from a log read in part.
+    if (!part->status.ok()) {
+      status = part->status;
+      break;
+    }
+    Merge(*part, options.examples, report);
+    done += part->records;
+    if (bar) bar->Update(done);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stop = true;
+  }
+  changed.notify_all();
+  for (std::thread& thread : threads) thread.join();
   if (bar) {
     if (status.ok()) {
       bar->Finish(done);

@@ -28,6 +28,11 @@ struct ImpactOptions {
   std::vector<std::string> sums;  // money outputs to total before and after
   int examples = 3;               // decision ids shown per kind of change
   bool json = false;
+  // Threads that read and compare the log, each on a connection of its own,
+  // a part (a range of sequences) at a time: 0 for one per core. The report
+  // is the same for any number.
+  int workers = 0;
+  int64_t part_sequences = 16384;
 };
 
 // A count, and the first decision ids (in log order) that make it up.

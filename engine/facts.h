@@ -59,6 +59,7 @@ class Facts {
     return *this;
   }
   void Clear() { facts_.clear(); }
+  void Reserve(size_t n) { facts_.reserve(n); }
   const std::vector<Fact>& all() const { return facts_; }
 
  private:

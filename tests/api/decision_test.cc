@@ -3,10 +3,12 @@
 #include "api/decision.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "api/facts.h"
 #include "bench/sample_request.h"
 #include "engine/bundle.h"
@@ -154,6 +156,87 @@ TEST(DecisionTest, ASummaryReadsWhatTheMessageHolds) {
   ASSERT_TRUE(SummarizeAnswer(bytes, &summary).ok());
   ASSERT_EQ(summary.outputs.size(), 1u);
   EXPECT_EQ(summary.outputs[0].second, "2");
+}
+
+// Every kind of value reads from the bytes as its message's text, whether
+// the summary reads it itself (one plain field) or through protobuf.
+TEST(DecisionTest, ASummaryReadsEveryValueAsItsMessageSays) {
+  std::vector<v1::Value> values(18);
+  values[0].set_bool_value(true);
+  values[1].set_bool_value(false);
+  values[2].set_int_value(0);
+  values[3].set_int_value(127);
+  values[4].set_int_value(128);
+  values[5].set_int_value(INT64_MAX);
+  values[6].set_int_value(-1);
+  values[7].set_int_value(INT64_MIN);
+  values[8].set_decimal_value("12.50");
+  values[9].set_decimal_value(std::string(200, '9'));  // a two-byte length
+  values[10].set_decimal_value("");
+  values[11].set_enum_value("caf\xc3\xa9");  // not ASCII
+  values[12].set_enum_value(std::string("a\0b", 3));
+  values[13].set_date_value("2026-11-30");
+  values[14].mutable_set_value()->add_symbols("a");
+  values[14].mutable_set_value()->add_symbols("b");
+  values[15].mutable_set_value();
+  // values[16]: no field; values[17]: a text, then an int, which wins.
+  values[17].set_int_value(5);
+  std::string bytes;
+  for (size_t i = 0; i < values.size(); ++i) {
+    v1::Decision answer;
+    (*answer.mutable_outputs())[absl::StrCat("v", i < 10 ? "0" : "", i)] = values[i];
+    bytes += DeterministicBytes(answer);
+  }
+  // v17 as logged bytes: a map entry whose Value holds decimal_value "x",
+  // then int_value 5 (the oneof's last field wins).
+  v1::Decision answer;
+  answer.set_outcome("approve");
+  std::string entry = "\x0a\x03v17\x12\x05\x1a\x01x\x10\x05";
+  bytes += "\x32" + std::string(1, static_cast<char>(entry.size())) + entry;
+  // A bool of a varint other than 1 is true.
+  entry = "\x0a\x03v18\x12\x02\x08\x02";
+  bytes += "\x32" + std::string(1, static_cast<char>(entry.size())) + entry;
+  AnswerSummary summary;
+  ASSERT_TRUE(SummarizeAnswer(bytes, &summary).ok());
+  std::map<std::string, std::string> got(summary.outputs.begin(), summary.outputs.end());
+  ASSERT_EQ(got.size(), 19u);
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(got[absl::StrCat("v", i < 10 ? "0" : "", i)], AnswerValueText(values[i])) << i;
+  }
+  EXPECT_EQ(got["v07"], "-9223372036854775808");
+  EXPECT_EQ(got["v14"], "{a, b}");
+  EXPECT_EQ(got["v16"], "(none)");
+  EXPECT_EQ(got["v17"], "5");
+  EXPECT_EQ(got["v18"], "true");
+  // Text protobuf refuses (not UTF-8) is no decision, read either way.
+  entry = "\x0a\x01w\x12\x03\x22\x01\xff";
+  bytes = "\x32" + std::string(1, static_cast<char>(entry.size())) + entry;
+  EXPECT_FALSE(SummarizeAnswer(bytes, &summary).ok());
+  // The buffers of a longer answer serve a shorter one.
+  ASSERT_TRUE(SummarizeAnswer(DeterministicBytes(answer), &summary).ok());
+  EXPECT_EQ(summary.outcome, "approve");
+  EXPECT_TRUE(summary.outputs.empty());
+}
+
+// An output's text without the message is the message's text.
+TEST(DecisionTest, AnOutputsTextIsItsValuesText) {
+  ASSERT_NE(CreditApplication(), nullptr);
+  const v1::EvaluateRequest request = bench::CreditApplicationRequest();
+  engine::Facts facts;
+  AddRequestFacts(request, *CreditApplication(), &facts);
+  absl::StatusOr<engine::Decision> decision = engine::Evaluate(*CreditApplication(), facts, {});
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  std::string text = "left from before";
+  int compared = 0;
+  for (const engine::OutputValue& out : decision->outputs) {
+    if (!out.has_value) continue;
+    v1::Value value;
+    FillValue(out.value, out.type, &value, out.places);
+    AssignValueText(out.value, out.type, out.places, &text);
+    EXPECT_EQ(text, AnswerValueText(value)) << out.name;
+    ++compared;
+  }
+  EXPECT_GE(compared, 5);
 }
 
 TEST(DecisionTest, LoggedBytesPrintAsJsonForPeople) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,120 @@ TEST(RecordFilterTest, ALogThatCannotBeReadToItsEndIsDataLoss) {
   RecordFilter decisions;
   decisions.kind = kDecisionRecord;
   EXPECT_EQ(CountMatchingRecords(path, decisions).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Reading a log in ranges, as readers that split it between threads do:
+// the same records as one read, only the fields asked for.
+TEST(RecordRangesTest, RangesReadWhatOneReadDoes) {
+  const std::string path = FreshPath("ranges.db");
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    for (int i = 1; i <= 50; ++i) {
+      AuditRecord r;
+      r.decision_id = absl::StrCat("d", i);
+      r.time = "2026-11-01T00:00:00.000Z";
+      r.decision = i % 3 == 0 ? "b" : "a";
+      r.facts_json = absl::StrCat("{\"i\": ", i, "}");
+      ASSERT_TRUE((*sink)->Append(r).ok());
+    }
+  }
+  RecordFilter filter;
+  filter.decision = "a";
+  std::vector<std::string> whole;
+  ASSERT_TRUE(ForEachMatchingRecord(path, filter, [&](const AuditRecord& r) {
+                whole.push_back(absl::StrCat(r.sequence, " ", r.decision_id, " ", r.format));
+                return true;
+              }).ok());
+  ASSERT_EQ(whole.size(), 34u);
+  absl::StatusOr<std::unique_ptr<RecordRanges>> ranges =
+      RecordRanges::Open(path, filter, {&AuditRecord::decision_id});
+  ASSERT_TRUE(ranges.ok()) << ranges.status();
+  EXPECT_EQ((*ranges)->first_sequence(), 1);
+  EXPECT_EQ((*ranges)->last_sequence(), 50);
+  std::vector<std::string> parts;
+  for (int64_t first = 1; first <= 50; first += 7) {
+    ASSERT_TRUE((*ranges)
+                    ->ForEach(first, first + 6,
+                              [&](AuditRecord& r) {
+                                EXPECT_TRUE(r.facts_json.empty());
+                                EXPECT_TRUE(r.decision.empty());
+                                parts.push_back(
+                                    absl::StrCat(r.sequence, " ", r.decision_id, " ", r.format));
+                                return true;
+                              })
+                    .ok());
+  }
+  EXPECT_EQ(parts, whole);
+  // Every field when none is named; a visitor that stops, stops.
+  absl::StatusOr<std::unique_ptr<RecordRanges>> all = RecordRanges::Open(path, {});
+  ASSERT_TRUE(all.ok()) << all.status();
+  int visited = 0;
+  ASSERT_TRUE((*all)
+                  ->ForEach(3, 50,
+                            [&](AuditRecord& r) {
+                              EXPECT_EQ(r.facts_json, "{\"i\": 3}");
+                              EXPECT_EQ(r.decision, "b");
+                              EXPECT_EQ(r.hash.size(), 64u);
+                              ++visited;
+                              return false;
+                            })
+                  .ok());
+  EXPECT_EQ(visited, 1);
+  // A log without records: an empty span.
+  const std::string empty = FreshPath("ranges_empty.db");
+  ASSERT_TRUE(SqliteAuditSink::Open(empty, {}).ok());
+  absl::StatusOr<std::unique_ptr<RecordRanges>> none = RecordRanges::Open(empty, {});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_GT((*none)->first_sequence(), (*none)->last_sequence());
+  // The filter's errors, as ForEachMatchingRecord's.
+  RecordFilter bad;
+  bad.since = "soon";
+  EXPECT_EQ(RecordRanges::Open(path, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RecordRanges::Open(FreshPath("ranges_absent.db"), {}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(RecordRangesTest, ARangeThatCannotBeReadIsDataLoss) {
+  const std::string path = FreshPath("ranges_corrupt.db");
+  constexpr int kRecords = 400;
+  {
+    auto sink = SqliteAuditSink::Open(path, {});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    for (int i = 1; i <= kRecords; ++i) {
+      AuditRecord r;
+      r.decision_id = absl::StrCat("d", i);
+      r.time = "2026-11-01T00:00:00.000Z";
+      r.facts_json = absl::StrCat("{\"pad\": \"", std::string(1000, 'x'), "\"}");
+      ASSERT_TRUE((*sink)->Append(r).ok());
+    }
+  }
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  ASSERT_FALSE(error) << error.message();
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+    file << std::string(4096, '\xa5');
+  }
+  absl::StatusOr<std::unique_ptr<RecordRanges>> ranges = RecordRanges::Open(path, {});
+  ASSERT_TRUE(ranges.ok()) << ranges.status();
+  int64_t visited = 0;
+  std::vector<absl::Status> failed;
+  for (int64_t first = 1; first <= kRecords; first += 50) {
+    absl::Status status = (*ranges)->ForEach(first, first + 49, [&](AuditRecord&) {
+      ++visited;
+      return true;
+    });
+    if (!status.ok()) failed.push_back(status);
+  }
+  ASSERT_FALSE(failed.empty());
+  EXPECT_LT(visited, kRecords);
+  for (const absl::Status& status : failed) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_NE(status.message().find("cannot be read past record"), absl::string_view::npos)
+        << status;
+  }
 }
 
 }  // namespace

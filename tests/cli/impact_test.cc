@@ -1,8 +1,15 @@
 // creditctl impact: a candidate against the decisions a log holds, logged
 // as the server logs them.
+#include "cli/impact.h"
+
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -157,6 +164,95 @@ TEST(ImpactTest, FlagsThatFitNoDecisionAreUsageErrors) {
   CliRun run = Creditctl({"impact", "--audit", log, "--candidate", broken});
   EXPECT_EQ(run.code, kExitFailure);
   EXPECT_THAT(run.err, HasSubstr("E0101"));
+}
+
+// Workers read the log in parts and the parts are merged in log order: the
+// report, examples included, is the same whatever their number and size.
+TEST(ImpactTest, TheReportIsTheSameOnAnyNumberOfWorkers) {
+  const std::string logged = MakeDir("impact_workers_logged");
+  Write(logged + "/limit.credit", Policy("1.0.0", "1000", "50%"));
+  std::vector<std::pair<std::string, int>> cases;
+  for (int i = 0; i < 120; ++i) {
+    cases.emplace_back(i % 3 == 0 ? "new" : "existing", (i * 37) % 2000);
+  }
+  const std::string log = LogOf(logged, cases);
+  const std::string candidate = MakeDir("impact_workers_candidate");
+  Write(candidate + "/limit.credit", Policy("1.1.0", "500", "40%"));
+  std::string text, json;
+  for (const auto& [workers, part] : std::vector<std::pair<int, int64_t>>{
+           {1, 1 << 20}, {1, 1}, {2, 7}, {4, 3}, {3, 50}, {0, 16384}}) {
+    ImpactOptions options;
+    options.audit = log;
+    options.candidate = candidate;
+    options.by = {"segment"};
+    options.sums = {"limit"};
+    options.examples = 2;
+    options.workers = workers;
+    options.part_sequences = part;
+    std::ostringstream out, err;
+    Context context{out, err};
+    absl::StatusOr<ImpactReport> report = ComputeImpact(options, context);
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_EQ(report->decisions.at("limit").logged, 120);
+    if (text.empty()) {
+      text = ImpactText(*report);
+      json = ImpactJson(*report);
+      EXPECT_THAT(text, HasSubstr("e.g."));
+      continue;
+    }
+    EXPECT_EQ(ImpactText(*report), text) << workers << " workers, parts of " << part;
+    EXPECT_EQ(ImpactJson(*report), json) << workers << " workers, parts of " << part;
+  }
+}
+
+// Sequences far apart (a log edited by hand) make no more parts than a few:
+// the report comes, and whole.
+TEST(ImpactTest, SequencesFarApartMakeFewParts) {
+  const std::string logged = MakeDir("impact_gap_logged");
+  Write(logged + "/limit.credit", Policy("1.0.0", "1000", "50%"));
+  const std::string log =
+      LogOf(logged, {{"new", 1}, {"new", 2}, {"new", 3}, {"new", 4}, {"new", 5}});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(log.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE decisions SET sequence = 4000000000000000000 "
+                         "WHERE sequence = (SELECT max(sequence) FROM decisions)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ImpactOptions options;
+  options.audit = log;
+  options.candidate = logged;
+  options.workers = 2;
+  options.part_sequences = 1;
+  std::ostringstream out, err;
+  Context context{out, err};
+  absl::StatusOr<ImpactReport> report = ComputeImpact(options, context);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->decisions.at("limit").logged, 5);
+  EXPECT_EQ(report->decisions.at("limit").unchanged, 5);
+}
+
+// A log that cannot be read to its end gives no report: an error naming
+// where reading stopped.
+TEST(ImpactTest, ALogThatCannotBeReadGivesNoReport) {
+  const std::string logged = MakeDir("impact_corrupt_logged");
+  Write(logged + "/limit.credit", Policy("1.0.0", "1000", "50%"));
+  std::vector<std::pair<std::string, int>> cases;
+  for (int i = 0; i < 1500; ++i) cases.emplace_back("new", i);
+  const std::string log = LogOf(logged, cases);
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(log, error);
+  ASSERT_FALSE(error) << error.message();
+  {
+    std::fstream file(log, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+    file << std::string(4096, '\xa5');
+  }
+  CliRun run = Creditctl({"impact", "--audit", log, "--candidate", logged});
+  EXPECT_EQ(run.code, kExitUsage) << run.out;
+  EXPECT_EQ(run.out, "");
+  EXPECT_THAT(run.err, HasSubstr("cannot be read past record"));
 }
 
 }  // namespace
