@@ -120,6 +120,21 @@ std::optional<int64_t> EvaluationDate(const api::AnswerSummary& logged,
   return std::nullopt;
 }
 
+// The value of each --by input among `facts`.
+void ByValues(const engine::Facts& facts, Item& item) {
+  const engine::CompiledPolicy& policy = *item.candidate->policy;
+  for (int input : item.candidate->by_inputs) {
+    std::string value = input < 0 ? kNone : "(not given)";
+    if (input >= 0) {
+      const std::string& name = policy.inputs()[static_cast<size_t>(input)].name;
+      for (const engine::Fact& fact : facts.all()) {
+        if (fact.name == name) value = std::string(fact.value.text);
+      }
+    }
+    item.by_values.push_back(std::move(value));
+  }
+}
+
 void Compare(Item& item) {
   const audit::AuditRecord& r = *item.record;
   const Candidate& c = *item.candidate;
@@ -138,16 +153,7 @@ void Compare(Item& item) {
     return fail(status);
   }
   const engine::CompiledPolicy& policy = *c.policy;
-  for (int input : c.by_inputs) {
-    std::string value = input < 0 ? kNone : "(not given)";
-    if (input >= 0) {
-      const std::string& name = policy.inputs()[static_cast<size_t>(input)].name;
-      for (const engine::Fact& fact : facts->facts().all()) {
-        if (fact.name == name) value = std::string(fact.value.text);
-      }
-    }
-    item.by_values.push_back(std::move(value));
-  }
+  ByValues(facts->facts(), item);
   engine::EvalOptions options;
   if (policy.reads_today()) options.evaluation_date = EvaluationDate(logged, r);
   thread_local engine::Decision decision;
@@ -215,6 +221,78 @@ void Compare(Item& item) {
   item.reasons_changed = !item.gained.empty() || !item.lost.empty();
 }
 
+// Compares the champion's logged answer with the challenger's result beside
+// it (`result`, parsed from the record): no evaluation, both answers are
+// logged. A challenger that could not decide counts as facts that did not
+// fit it, by what it said.
+void CompareChallenger(Item& item, const credit::v1::ChallengerResult& result) {
+  const audit::AuditRecord& r = *item.record;
+  const Candidate& c = *item.candidate;
+  auto fail = [&item](const absl::Status& status) {
+    item.result = Item::Result::kFailed;
+    item.error = std::string(status.message());
+  };
+  absl::StatusOr<engine::CanonicalFacts> facts =
+      engine::FactsFromCanonicalJson(result.facts().empty() ? r.facts_json : result.facts());
+  if (!facts.ok()) return fail(facts.status());
+  ByValues(facts->facts(), item);
+  if (!result.has_decision()) {
+    item.result = Item::Result::kNoLongerFits;
+    // "NAME VERSION: `fact`: problem; …": the first problem, without its
+    // version, keys the count.
+    absl::string_view error = result.error();
+    const size_t after_version = error.find(": ");
+    if (after_version != absl::string_view::npos) error.remove_prefix(after_version + 2);
+    item.problems.push_back(
+        absl::StrCat("the challenger could not decide: ", error.substr(0, error.find(';'))));
+    return;
+  }
+  thread_local api::AnswerSummary before, after;
+  thread_local std::string after_bytes;
+  if (absl::Status status = api::SummarizeAnswer(r.result_json, &before); !status.ok()) {
+    return fail(status);
+  }
+  after_bytes = api::DeterministicBytes(result.decision());
+  if (absl::Status status = api::SummarizeAnswer(after_bytes, &after); !status.ok()) {
+    return fail(status);
+  }
+  item.old_outcome = before.outcome;
+  item.new_outcome = after.outcome;
+  auto text_of = [](const api::AnswerSummary& answer, absl::string_view name) -> absl::string_view {
+    for (const auto& [key, text] : answer.outputs) {
+      if (key == name) return text;
+    }
+    return kNone;
+  };
+  item.outputs_changed = before.outputs != after.outputs;
+  for (int o : c.enum_outputs) {
+    const std::string& name = c.policy->outputs()[static_cast<size_t>(o)].name;
+    item.enums.emplace_back(std::string(text_of(before, name)), std::string(text_of(after, name)));
+  }
+  for (int output : c.sum_outputs) {
+    std::optional<engine::Decimal> sum_before, sum_after;
+    if (output >= 0) {
+      const std::string& name = c.policy->outputs()[static_cast<size_t>(output)].name;
+      for (auto [answer, into] :
+           {std::make_pair(&before, &sum_before), std::make_pair(&after, &sum_after)}) {
+        const absl::string_view text = text_of(*answer, name);
+        if (text == kNone) continue;
+        absl::StatusOr<engine::Decimal> parsed = engine::Decimal::Parse(text);
+        if (parsed.ok()) *into = *parsed;
+      }
+    }
+    item.sum_before.push_back(sum_before);
+    item.sum_after.push_back(sum_after);
+  }
+  std::set<std::string> before_codes(before.reason_codes.begin(), before.reason_codes.end());
+  std::set<std::string> after_codes(after.reason_codes.begin(), after.reason_codes.end());
+  std::set_difference(after_codes.begin(), after_codes.end(), before_codes.begin(),
+                      before_codes.end(), std::back_inserter(item.gained));
+  std::set_difference(before_codes.begin(), before_codes.end(), after_codes.begin(),
+                      after_codes.end(), std::back_inserter(item.lost));
+  item.reasons_changed = !item.gained.empty() || !item.lost.empty();
+}
+
 // The figures of one decision over one part of the log. The --sum values
 // are kept in log order rather than added up: the parts' values are added
 // up in log order as the parts are merged, so that a total that would
@@ -235,6 +313,8 @@ struct Part {
   int64_t records = 0;  // decision records read
   std::map<std::string, PartDecision> decisions;
   std::map<std::string, int64_t> without_candidate;
+  // With --challenger: the challenger versions seen, by decision.
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> challengers;
 };
 
 // Adds one compared item to the figures of its part (in log order, so the
@@ -378,10 +458,38 @@ void Merge(const Part& part, int examples, ImpactReport& report) {
 }
 
 // Reads one part and compares each decision in it; `item` is the worker's.
+// With --challenger, `candidates` are by sha256: every version the log
+// stores.
 void ReadPart(audit::RecordRanges& ranges, const std::map<std::string, Candidate>& candidates,
               const ImpactOptions& options, Item& item, Part& part) {
+  thread_local credit::v1::ChallengerResult result;
+  absl::Status problem;
   part.status = ranges.ForEach(part.first, part.last, [&](const audit::AuditRecord& r) {
     ++part.records;
+    if (options.challenger) {
+      if (r.challenger.empty()) {
+        ++part.without_candidate[r.decision];
+        return true;
+      }
+      if (r.challenger.size() > static_cast<size_t>(INT32_MAX) ||
+          !result.ParseFromArray(r.challenger.data(), static_cast<int>(r.challenger.size()))) {
+        problem = absl::DataLossError(absl::StrCat(
+            "decision ", r.decision_id, ": its challenger result is not a ChallengerResult"));
+        return false;
+      }
+      auto it = candidates.find(result.policy().sha256());
+      if (it == candidates.end()) {
+        problem = absl::DataLossError(absl::StrCat(
+            "decision ", r.decision_id, ": the challenger's version ", result.policy().name(), " ",
+            result.policy().version(), " has no text stored in the log"));
+        return false;
+      }
+      part.challengers[r.decision].emplace(result.policy().version(), result.policy().sha256());
+      item.Reset(r, it->second);
+      CompareChallenger(item, result);
+      Add(item, options, part.decisions[r.decision]);
+      return true;
+    }
     auto it = candidates.find(r.decision);
     if (it == candidates.end()) {
       ++part.without_candidate[r.decision];
@@ -392,6 +500,79 @@ void ReadPart(audit::RecordRanges& ranges, const std::map<std::string, Candidate
     Add(item, options, part.decisions[r.decision]);
     return true;
   });
+  if (part.status.ok()) part.status = problem;
+}
+
+// Where the flags point in one candidate version.
+Candidate MakeCandidate(std::shared_ptr<const engine::CompiledPolicy> policy,
+                        const ImpactOptions& options) {
+  Candidate c;
+  c.policy = std::move(policy);
+  const auto& outputs = c.policy->outputs();
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    if (outputs[o].type.kind == engine::TypeKind::kEnum)
+      c.enum_outputs.push_back(static_cast<int>(o));
+  }
+  for (const std::string& sum : options.sums) {
+    int index = -1;
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      if (outputs[o].name == sum && outputs[o].type.kind == engine::TypeKind::kMoney) {
+        index = static_cast<int>(o);
+      }
+    }
+    c.sum_outputs.push_back(index);
+  }
+  for (const std::string& by : options.by) {
+    const int input = c.policy->FindInput(by);
+    c.by_inputs.push_back(input >= 0 && c.policy->inputs()[static_cast<size_t>(input)].type.kind ==
+                                            engine::TypeKind::kEnum
+                              ? input
+                              : -1);
+  }
+  return c;
+}
+
+// Flags that fit no candidate decision are mistakes, not empty figures.
+absl::Status CheckFlags(const std::map<std::string, Candidate>& candidates,
+                        const ImpactOptions& options) {
+  const char* what =
+      options.challenger ? "no version the log stores" : "no decision of the candidate";
+  for (size_t k = 0; k < options.sums.size(); ++k) {
+    if (std::none_of(candidates.begin(), candidates.end(),
+                     [&](const auto& c) { return c.second.sum_outputs[k] >= 0; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sum ", options.sums[k], ": ", what, " has a money output of that name"));
+    }
+  }
+  for (size_t k = 0; k < options.by.size(); ++k) {
+    if (std::none_of(candidates.begin(), candidates.end(),
+                     [&](const auto& c) { return c.second.by_inputs[k] >= 0; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--by ", options.by[k], ": ", what, " has an enum input of that name"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// With --challenger: every version the log stores, by sha256, rebuilt from
+// its stored text (the challenger's versions are among them).
+absl::StatusOr<std::map<std::string, Candidate>> LoadStoredVersions(const ImpactOptions& options) {
+  absl::StatusOr<std::vector<audit::StoredPolicy>> stored =
+      audit::ReadStoredVersions(options.audit);
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, Candidate> candidates;
+  for (const audit::StoredPolicy& p : *stored) {
+    if (candidates.count(p.sha256) > 0) continue;
+    absl::StatusOr<std::shared_ptr<const engine::CompiledPolicy>> compiled =
+        engine::CompileStoredSource(p.source, p.sha256, p.canonical_form);
+    if (!compiled.ok()) {
+      return absl::DataLossError(absl::StrCat("the text stored for ", p.name, " ", p.version,
+                                              " does not rebuild: ", compiled.status().message()));
+    }
+    candidates.emplace(p.sha256, MakeCandidate(*std::move(compiled), options));
+  }
+  if (absl::Status status = CheckFlags(candidates, options); !status.ok()) return status;
+  return candidates;
 }
 
 // The candidate's version of each decision: the highest version in DIR.
@@ -418,49 +599,9 @@ absl::StatusOr<std::map<std::string, Candidate>> LoadCandidates(const ImpactOpti
       }
     }
     if (highest == nullptr) continue;
-    Candidate c;
-    c.policy = highest->policy;
-    const auto& outputs = c.policy->outputs();
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      if (outputs[o].type.kind == engine::TypeKind::kEnum)
-        c.enum_outputs.push_back(static_cast<int>(o));
-    }
-    for (const std::string& sum : options.sums) {
-      int index = -1;
-      for (size_t o = 0; o < outputs.size(); ++o) {
-        if (outputs[o].name == sum && outputs[o].type.kind == engine::TypeKind::kMoney) {
-          index = static_cast<int>(o);
-        }
-      }
-      c.sum_outputs.push_back(index);
-    }
-    for (const std::string& by : options.by) {
-      const int input = c.policy->FindInput(by);
-      c.by_inputs.push_back(input >= 0 &&
-                                    c.policy->inputs()[static_cast<size_t>(input)].type.kind ==
-                                        engine::TypeKind::kEnum
-                                ? input
-                                : -1);
-    }
-    candidates.emplace(name, std::move(c));
+    candidates.emplace(name, MakeCandidate(highest->policy, options));
   }
-  // Flags that fit no candidate decision are mistakes, not empty figures.
-  for (size_t k = 0; k < options.sums.size(); ++k) {
-    if (std::none_of(candidates.begin(), candidates.end(),
-                     [&](const auto& c) { return c.second.sum_outputs[k] >= 0; })) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--sum ", options.sums[k],
-                       ": no decision of the candidate has a money output of that "
-                       "name"));
-    }
-  }
-  for (size_t k = 0; k < options.by.size(); ++k) {
-    if (std::none_of(candidates.begin(), candidates.end(),
-                     [&](const auto& c) { return c.second.by_inputs[k] >= 0; })) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--by ", options.by[k], ": no decision of the candidate has an enum input of that name"));
-    }
-  }
+  if (absl::Status status = CheckFlags(candidates, options); !status.ok()) return status;
   return candidates;
 }
 
@@ -506,7 +647,8 @@ void TransitionsText(const Transitions& t, const std::string& indent, std::strin
 }  // namespace
 
 absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context& context) {
-  absl::StatusOr<std::map<std::string, Candidate>> candidates = LoadCandidates(options, context);
+  absl::StatusOr<std::map<std::string, Candidate>> candidates =
+      options.challenger ? LoadStoredVersions(options) : LoadCandidates(options, context);
   if (!candidates.ok()) return candidates.status();
   audit::RecordFilter filter;
   filter.since = options.since;
@@ -520,11 +662,13 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
                           ? options.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::unique_ptr<audit::RecordRanges>> ranges;
+  std::vector<std::string audit::AuditRecord::*> fields = {
+      &audit::AuditRecord::decision_id, &audit::AuditRecord::time, &audit::AuditRecord::decision,
+      &audit::AuditRecord::facts_json, &audit::AuditRecord::result_json};
+  if (options.challenger) fields.push_back(&audit::AuditRecord::challenger);
   for (int w = 0; w < workers; ++w) {
-    absl::StatusOr<std::unique_ptr<audit::RecordRanges>> opened = audit::RecordRanges::Open(
-        options.audit, filter,
-        {&audit::AuditRecord::decision_id, &audit::AuditRecord::time, &audit::AuditRecord::decision,
-         &audit::AuditRecord::facts_json, &audit::AuditRecord::result_json});
+    absl::StatusOr<std::unique_ptr<audit::RecordRanges>> opened =
+        audit::RecordRanges::Open(options.audit, filter, fields);
     if (!opened.ok()) return opened.status();
     ranges.push_back(*std::move(opened));
   }
@@ -587,6 +731,8 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
     }
   }
   ImpactReport report;
+  report.challenger = options.challenger;
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> challengers;
   int64_t done = 0;
   for (int64_t index = 0; status.ok() && index < parts; ++index) {
     std::unique_ptr<Part> part;
@@ -606,6 +752,9 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
       break;
     }
     Merge(*part, options.examples, report);
+    for (const auto& [name, seen] : part->challengers) {
+      challengers[name].insert(seen.begin(), seen.end());
+    }
     done += part->records;
     if (bar) bar->Update(done);
   }
@@ -624,6 +773,14 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
   }
   if (!status.ok()) return status;
   for (auto& [name, d] : report.decisions) {
+    if (options.challenger) {
+      // Every challenger version seen, in version order.
+      for (const auto& [version, sha256] : challengers[name]) {
+        absl::StrAppend(&d.candidate_version, d.candidate_version.empty() ? "" : ", ", version);
+        absl::StrAppend(&d.candidate_sha256, d.candidate_sha256.empty() ? "" : ", ", sha256);
+      }
+      continue;
+    }
     const engine::PolicyId& id = candidates->at(name).policy->id();
     d.candidate_version = id.version;
     d.candidate_sha256 = id.sha256;
@@ -636,13 +793,23 @@ std::string ImpactText(const ImpactReport& report) {
   if (report.decisions.empty() && report.without_candidate.empty()) {
     return "no logged decisions match\n";
   }
+  const bool ch = report.challenger;
   for (const auto& [name, d] : report.decisions) {
-    absl::StrAppend(&out, name, ": candidate ", d.candidate_version, " (sha256 ",
-                    d.candidate_sha256.substr(0, 12), ")\n");
-    absl::StrAppend(&out, "  ", Grouped(d.logged), " logged decisions: ", Grouped(d.compared),
-                    " compared, ", Grouped(d.no_longer_fit_decisions),
-                    " no longer fit the candidate, ", Grouped(d.failed.count),
-                    " could not be re-evaluated", Examples(d.failed), "\n");
+    if (ch) {
+      // The champion's answers against the challengers' beside them.
+      absl::StrAppend(&out, name, ": challenger ", d.candidate_version,
+                      " against the champion's answers\n");
+    } else {
+      absl::StrAppend(&out, name, ": candidate ", d.candidate_version, " (sha256 ",
+                      d.candidate_sha256.substr(0, 12), ")\n");
+    }
+    absl::StrAppend(
+        &out, "  ", Grouped(d.logged),
+        ch ? " decisions with a challenger result: " : " logged decisions: ", Grouped(d.compared),
+        " compared, ", Grouped(d.no_longer_fit_decisions),
+        ch ? " the challenger could not decide, " : " no longer fit the candidate, ",
+        Grouped(d.failed.count), ch ? " could not be read" : " could not be re-evaluated",
+        Examples(d.failed), "\n");
     if (d.older_format.count > 0) {
       absl::StrAppend(&out, "  ", Grouped(d.older_format.count),
                       " logged before record format 5 (answers kept as sent) are not compared",
@@ -692,7 +859,8 @@ std::string ImpactText(const ImpactReport& report) {
       }
     }
     if (!d.no_longer_fit.empty()) {
-      absl::StrAppend(&out, "  facts that no longer fit the candidate:\n");
+      absl::StrAppend(&out, ch ? "  why the challenger could not decide:\n"
+                               : "  facts that no longer fit the candidate:\n");
       for (const auto& [key, tally] : d.no_longer_fit) {
         absl::StrAppend(&out, "    ", key, "  ", Grouped(tally.count), Examples(tally), "\n");
       }
@@ -700,7 +868,8 @@ std::string ImpactText(const ImpactReport& report) {
   }
   for (const auto& [name, count] : report.without_candidate) {
     absl::StrAppend(&out, name, ": ", Grouped(count),
-                    " logged decisions, and no version of it in the candidate\n");
+                    ch ? " logged decisions without a challenger result\n"
+                       : " logged decisions, and no version of it in the candidate\n");
   }
   return out;
 }
@@ -759,6 +928,12 @@ std::string ImpactJson(const ImpactReport& report) {
   JsonWriter w(buffer);
   w.SetIndent(' ', 2);
   w.StartObject();
+  if (report.challenger) {
+    // What "candidate" means below: the challenger versions seen (versions
+    // and sha256s each listed with ", ").
+    w.Key("compared_with");
+    w.String("challenger");
+  }
   w.Key("decisions");
   w.StartObject();
   for (const auto& [name, d] : report.decisions) {
@@ -862,13 +1037,22 @@ void AddImpactCommand(CLI::App& app, Context& context) {
       "and compared with the answer the caller received: outcome and enum outputs as\n"
       "transition matrices, money totals before and after (--sum), reasons gained and lost,\n"
       "broken down by enum inputs (--by); facts that no longer fit the candidate are counted\n"
-      "by what is wrong. Every core works; a progress bar shows on a terminal.\n\n"
-      "Example:\n"
+      "by what is wrong. Every core works; a progress bar shows on a terminal.\n"
+      "With --challenger instead of --candidate, the challenger results creditd logged\n"
+      "beside the champion's answers are compared with them, the same way.\n\n"
+      "Examples:\n"
       "  creditctl impact --audit creditd-audit.db.snapshot --candidate policies \\\n"
-      "      --decision credit_application --by segment --sum credit_limit");
+      "      --decision credit_application --by segment --sum credit_limit\n"
+      "  creditctl impact --audit creditd-audit.db.snapshot --challenger --by segment");
   command->add_option("--audit", flags->options.audit, "the decision log (a snapshot)")->required();
-  command->add_option("--candidate", flags->options.candidate, "the candidate policy directory")
-      ->required();
+  auto* candidate = command->add_option("--candidate", flags->options.candidate,
+                                        "the candidate policy directory");
+  auto* challenger = command->add_flag(
+      "--challenger", flags->options.challenger,
+      "instead of a candidate: compare the challenger results the log holds (creditd "
+      "--challenger) with the champion's answers beside them");
+  candidate->excludes(challenger);
+  challenger->excludes(candidate);
   command->add_option("--since", flags->since,
                       "only decisions from this time on (RFC 3339, or a date: midnight UTC)");
   command->add_option("--until", flags->until, "only decisions before this time");
@@ -885,6 +1069,11 @@ void AddImpactCommand(CLI::App& app, Context& context) {
       ->check(CLI::IsMember({"text", "json"}));
   command->callback([&context, flags] {
     ImpactOptions options = flags->options;
+    if (options.candidate.empty() && !options.challenger) {
+      context.err << "creditctl: impact needs --candidate DIR, or --challenger\n";
+      context.exit_code = kExitUsage;
+      return;
+    }
     if (!flags->since.empty()) options.since = flags->since;
     if (!flags->until.empty()) options.until = flags->until;
     if (!flags->decision.empty()) options.decision = flags->decision;

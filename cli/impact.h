@@ -23,6 +23,9 @@ namespace creditd::cli {
 struct ImpactOptions {
   std::string audit;      // the decision log
   std::string candidate;  // the candidate policy directory
+  // Instead of a candidate: the challenger results the log holds (creditd
+  // --challenger), each compared with the champion's answer beside it.
+  bool challenger = false;
   std::optional<std::string> since, until, decision;
   std::vector<std::string> by;    // enum inputs to break the figures down by
   std::vector<std::string> sums;  // money outputs to total before and after
@@ -78,8 +81,13 @@ struct DecisionImpact {
 
 struct ImpactReport {
   std::map<std::string, DecisionImpact> decisions;
-  // Logged decisions of a decision the candidate does not have.
+  // Logged decisions of a decision the candidate does not have; with
+  // `challenger`, decisions with no challenger result.
   std::map<std::string, int64_t> without_candidate;
+  // The figures compare the challenger's results with the champion's
+  // answers (ImpactOptions::challenger); each decision's candidate_version
+  // and candidate_sha256 then list every challenger version seen.
+  bool challenger = false;
 };
 
 // Computes the report; InvalidArgument (a usage error) for flags that do

@@ -8,6 +8,7 @@ replay cover it.
     challenger_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
 """
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -113,6 +114,26 @@ class ChallengerTest(unittest.TestCase):
                                capture_output=True, text=True)
         self.assertIn('challenger:   {"decision"', shown.stdout)
         self.assertIn('"outcome":"approve"', shown.stdout)
+
+        # impact --challenger compares the two as impact compares a candidate.
+        done = subprocess.run([CREDITCTL, "impact", "--audit", self.audit, "--challenger",
+                               "--by", "segment", "--format", "json"],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        report = json.loads(done.stdout)
+        self.assertEqual(report["compared_with"], "challenger")
+        figures = report["decisions"]["credit_application"]
+        self.assertEqual(figures["candidate"]["version"], "1.1.0")
+        self.assertEqual((figures["compared"], figures["outcome_changed"]), (1, 1))
+        self.assertEqual(figures["outcome"][0]["before"], "refer")
+        self.assertEqual(figures["outcome"][0]["after"], "approve")
+        self.assertEqual(figures["outcome"][0]["examples"], [answer.decision_id])
+        self.assertEqual(report["without_candidate"], {"credit_application": 2})
+        text = subprocess.run([CREDITCTL, "impact", "--audit", self.audit, "--challenger"],
+                              capture_output=True, text=True)
+        self.assertIn("credit_application: challenger 1.1.0 against the champion's answers",
+                      text.stdout)
+        self.assertIn("2 logged decisions without a challenger result", text.stdout)
 
         # The hash covers the challenger's result.
         tampered = self.audit + ".tampered"
