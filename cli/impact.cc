@@ -605,23 +605,6 @@ absl::StatusOr<std::map<std::string, Candidate>> LoadCandidates(const ImpactOpti
   return candidates;
 }
 
-// 1234567 -> "1,234,567".
-std::string Grouped(int64_t n) {
-  std::string digits = absl::StrCat(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-std::string Share(int64_t part, int64_t whole) {
-  if (whole == 0) return "-";
-  const int64_t tenths = (part * 1000 + whole / 2) / whole;
-  return absl::StrCat(tenths / 10, ".", tenths % 10, "%");
-}
-
 std::string Examples(const Tally& tally) {
   if (tally.examples.empty()) return "";
   return absl::StrCat("   e.g. ", absl::StrJoin(tally.examples, ", "));
@@ -645,6 +628,22 @@ void TransitionsText(const Transitions& t, const std::string& indent, std::strin
 }
 
 }  // namespace
+
+std::string Grouped(int64_t n) {
+  std::string digits = absl::StrCat(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string Share(int64_t part, int64_t whole) {
+  if (whole == 0) return "-";
+  const int64_t tenths = (part * 1000 + whole / 2) / whole;
+  return absl::StrCat(tenths / 10, ".", tenths % 10, "%");
+}
 
 absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context& context) {
   absl::StatusOr<std::map<std::string, Candidate>> candidates =

@@ -95,6 +95,11 @@ struct ImpactReport {
 // be read. Prints diagnostics of a candidate with errors to context.err.
 absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context& context);
 
+// Counts as people read them: 1234567 -> "1,234,567"; `part` of `whole` as
+// a percent with one decimal, rounded half up ("-" of nothing).
+std::string Grouped(int64_t n);
+std::string Share(int64_t part, int64_t whole);
+
 // The report for people, and as JSON for tools.
 std::string ImpactText(const ImpactReport& report);
 std::string ImpactJson(const ImpactReport& report);

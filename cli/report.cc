@@ -258,24 +258,6 @@ std::string Where(const CheckedPolicy& policy, const dsl::SourceSpan& span) {
   return file.empty() ? "" : absl::StrCat(file, ":", span.line);
 }
 
-// 1234567 -> "1,234,567".
-std::string Grouped(int64_t n) {
-  std::string digits = absl::StrCat(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-// `part` of `whole` as a percent with one decimal, exactly rounded half up.
-std::string Share(int64_t part, int64_t whole) {
-  if (whole == 0) return "-";
-  const int64_t tenths = (part * 1000 + whole / 2) / whole;
-  return absl::StrCat(tenths / 10, ".", tenths % 10, "%");
-}
-
 // A file name made of the characters a URL and any file system take as they are.
 std::string SafeFileName(const std::string& text) {
   std::string out;
