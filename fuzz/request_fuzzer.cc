@@ -35,6 +35,7 @@
 #include "engine/decimal.h"
 #include "engine/evaluator.h"
 #include "engine/facts_codec.h"
+#include "engine/value.h"
 #include "fuzz/fact_generator.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzzer/FuzzedDataProvider.h"
@@ -289,7 +290,8 @@ bool HasControl(const std::string& text) {
   return false;
 }
 
-// Does `request` break one of `limits`' bounds (server/limits.h)?
+// Is `request` refused before its decision is looked up: over one of
+// `limits`' bounds (server/limits.h), or with a malformed evaluation date?
 bool OverBounds(const v1::EvaluateRequest& request, const server::Limits& limits) {
   if (request.decision().size() > limits.max_name_bytes ||
       request.policy_version().size() > limits.max_name_bytes ||
@@ -297,6 +299,11 @@ bool OverBounds(const v1::EvaluateRequest& request, const server::Limits& limits
       request.customer_id().size() > limits.max_id_bytes || HasControl(request.request_id()) ||
       HasControl(request.customer_id()) || !IsUtf8(request.request_id()) ||
       !IsUtf8(request.customer_id()) || request.facts_size() > limits.max_facts) {
+    return true;
+  }
+  // A malformed evaluation date is refused with the bounds, before the
+  // decision is looked up.
+  if (!request.evaluation_date().empty() && !engine::ParseDate(request.evaluation_date()).ok()) {
     return true;
   }
   for (const auto& [name, value] : request.facts()) {
