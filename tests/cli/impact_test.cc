@@ -22,6 +22,7 @@
 #include "rapidjson/document.h"
 #include "server/decide.h"
 #include "tests/cli/cli_run.h"
+#include "tests/cli/decision_log.h"
 #include "tests/engine/test_files.h"
 
 namespace creditd::cli {
@@ -50,33 +51,14 @@ std::string Policy(const std::string& version, const std::string& threshold,
 
 // A log of decisions made by the server's own path on version 1.0.0.
 std::string LogOf(const std::string& dir, const std::vector<std::pair<std::string, int>>& cases) {
-  engine::DiskFileReader reader;
-  absl::StatusOr<engine::BundleLoad> load = engine::LoadBundle(dir, reader);
-  EXPECT_TRUE(load.ok() && load->bundle != nullptr) << (load.ok() ? load->report : "");
-  engine::Registry registry;
-  EXPECT_TRUE(registry.Install(load->bundle).ok());
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), getpid(), "-impact-", cases.size(), ".db");
-  std::error_code absent;
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, absent);
-  auto sink = audit::SqliteAuditSink::Open(path, {});
-  EXPECT_TRUE(sink.ok()) << sink.status();
-  for (const auto& [name, versions] : load->bundle->decisions) {
-    for (const engine::BundleVersion& v : versions.versions) {
-      EXPECT_TRUE((*sink)->StorePolicy(server::SourceToStore(*v.policy)).ok());
-    }
-  }
+  std::vector<credit::v1::EvaluateRequest> requests;
   for (const auto& [segment, amount] : cases) {
-    credit::v1::EvaluateRequest request;
+    credit::v1::EvaluateRequest& request = requests.emplace_back();
     request.set_decision("limit");
     (*request.mutable_facts())["segment"].set_enum_value(segment);
     (*request.mutable_facts())["amount"].set_int_value(amount);
-    credit::v1::Decision answer;
-    server::Decided d = server::Decide(registry, request, &answer);
-    EXPECT_TRUE(d.status.ok()) << d.status.error_message();
-    EXPECT_TRUE((*sink)->Append(d.record).ok());
   }
-  return path;
+  return testing::DecisionLog(dir, requests, absl::StrCat("impact-", cases.size()));
 }
 
 TEST(ImpactTest, ComparesTheCandidateWithWhatWasDecided) {
