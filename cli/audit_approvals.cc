@@ -112,6 +112,11 @@ absl::StatusOr<std::vector<LoggedVersion>> CollectApprovals(const Flags& flags) 
             LoggedApproval logged;
             engine::SignedApproval& s = logged.signed_approval;
             s.approval = {id, Field(a, "approver"), Field(a, "time"), Field(a, "comment")};
+            // The sha256 it signed, when the record names it (see
+            // creditd's reload records).
+            if (const std::string signed_sha = Field(a, "sha256"); !signed_sha.empty()) {
+              s.approval.id.sha256 = signed_sha;
+            }
             s.key_id = Field(a, "key_id");
             logged.signature_base64 = Field(a, "signature");
             absl::Base64Unescape(logged.signature_base64, &s.signature);
@@ -152,7 +157,8 @@ void VerifyApprovals(const engine::Approvers& approvers, std::vector<LoggedVersi
       }
       const std::vector<engine::ApprovalText> file = {
           {"the log", engine::FormatApprovalFile(a.signed_approval)}};
-      engine::ApprovalCount count = engine::CountApprovals(version.id, file, approvers);
+      engine::ApprovalCount count =
+          engine::CountApprovals(a.signed_approval.approval.id, file, approvers);
       if (count.approvers.empty()) {
         const std::string why = count.refused.empty() ? "not counted" : count.refused.front();
         a.refused = why.substr(why.find(": ") == std::string::npos ? 0 : why.find(": ") + 2);
@@ -172,7 +178,9 @@ void Run(const Flags& flags, Context& context) {
   absl::StatusOr<std::vector<LoggedVersion>> versions = CollectApprovals(flags);
   if (!versions.ok()) {
     context.err << "creditctl: " << versions.status().message() << "\n";
-    context.exit_code = kExitUsage;
+    // A record the chain covers that does not read is a finding; a log
+    // that cannot be opened, a usage error.
+    context.exit_code = absl::IsDataLoss(versions.status()) ? kExitFailure : kExitUsage;
     return;
   }
   if (!flags.approvers.empty()) {

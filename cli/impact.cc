@@ -774,7 +774,12 @@ absl::StatusOr<ImpactReport> ComputeImpact(const ImpactOptions& options, Context
   for (auto& [name, d] : report.decisions) {
     if (options.challenger) {
       // Every challenger version seen, in version order.
-      for (const auto& [version, sha256] : challengers[name]) {
+      std::vector<std::pair<std::string, std::string>> seen(challengers[name].begin(),
+                                                            challengers[name].end());
+      std::sort(seen.begin(), seen.end(), [](const auto& a, const auto& b) {
+        return engine::CompareVersions(a.first, b.first) < 0;
+      });
+      for (const auto& [version, sha256] : seen) {
         absl::StrAppend(&d.candidate_version, d.candidate_version.empty() ? "" : ", ", version);
         absl::StrAppend(&d.candidate_sha256, d.candidate_sha256.empty() ? "" : ", ", sha256);
       }

@@ -102,15 +102,17 @@ absl::StatusOr<Replayed> ReplayChallenger(const audit::AuditRecord& record,
   engine::EvalOptions options;
   options.facts = engine::FactRules::kStrict;
   if (policy.reads_today()) {
-    // The date its answer names; for one that did not decide, the
-    // champion's.
-    const std::string logged_bytes =
-        logged.has_decision() ? api::DeterministicBytes(logged.decision()) : record.result_json;
-    std::optional<int64_t> date;
-    if (absl::Status status = api::EvaluationDateOf(logged_bytes, &date); !status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("its challenger result: ", status.message()));
+    // The date it was given (logged beside its answer).
+    if (logged.evaluation_date().empty()) {
+      return absl::InvalidArgumentError(
+          "its challenger result names no evaluation date, and its version reads `today`");
     }
-    options.evaluation_date = date;
+    absl::StatusOr<int64_t> day = engine::ParseDate(logged.evaluation_date());
+    if (!day.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("its challenger result: ", day.status().message()));
+    }
+    options.evaluation_date = *day;
   }
   engine::Decision decision;
   absl::Status status = facts.ok()

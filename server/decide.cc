@@ -267,6 +267,9 @@ void Challenge(Challenger& challenger, const v1::EvaluateRequest& request,
       options.evaluation_date = absl::ToCivilDay(now, zone) - absl::CivilDay(1970, 1, 1);
     }
   }
+  if (options.evaluation_date.has_value()) {
+    result.set_evaluation_date(engine::FormatDate(*options.evaluation_date));
+  }
   if (status.ok()) status = engine::EvaluateInto(policy, facts, options, &decision, &problems);
   if (!status.ok()) {
     std::string error;

@@ -125,10 +125,11 @@ ABSL_FLAG(std::string, approvers, "",
           "four-eyes approval: the trusted approvers file (lines `NAME BASE64_ED25519_KEY`, a "
           "name on one line per key); read again at every load, so an approver removed stops "
           "counting at the next reload. Needs --required_approvals");
-ABSL_FLAG(int32_t, required_approvals, 0,
-          "serve only versions with this many signed approvals (policies/approvals/, "
-          "`creditctl approve`) by distinct approvers of --approvers; a load holding any "
-          "version with fewer is refused and the versions serving go on (0: no approval)");
+ABSL_FLAG(
+    int32_t, required_approvals, 0,
+    "serve only versions with this many signed approvals (in approvals/ beside each "
+    "policy file, `creditctl approve`) by distinct approvers of --approvers; a load holding any "
+    "version with fewer is refused and the versions serving go on (0: no approval)");
 ABSL_FLAG(std::string, challenger, "",
           "champion / challenger: a second policy directory, loaded and reloaded as --policies "
           "is (approvals included); for --challenger_share of the customers, its version in "
@@ -256,6 +257,14 @@ int main(int argc, char** argv) {
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
+  }
+  if (!options.challenger_dir.empty()) {
+    if (absl::Status status =
+            creditd::server::CheckChallengerDirectory(options.policy_dir, options.challenger_dir);
+        !status.ok()) {
+      spdlog::error("{}", std::string(status.message()));
+      return 2;
+    }
   }
   if (options.required_approvals > 0) {
     // Read now for a clear start-up error; every load reads it again.
@@ -470,12 +479,19 @@ int main(int argc, char** argv) {
     // `every` by value: it ends with this if statement.
     watcher = std::thread([&, every] {
       // A change is loaded once it has settled for a whole period.
-      creditd::server::SettledChange change(Newest(options.policy_dir));
+      // The challenger's directory is watched as the policies' is: either
+      // changing reloads both.
+      auto newest = [&options] {
+        return options.challenger_dir.empty()
+                   ? Newest(options.policy_dir)
+                   : Newest(options.policy_dir) + " " + Newest(options.challenger_dir);
+      };
+      creditd::server::SettledChange change(newest());
       while (!stopping) {
         for (int i = 0; i < every * 10 && !stopping; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        if (!stopping && change.Due(Newest(options.policy_dir))) {
+        if (!stopping && change.Due(newest())) {
           spdlog::info("policy files changed, reloading");
           creditd::server::ReloadBundle(state, "watch");
         }

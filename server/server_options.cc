@@ -1,6 +1,7 @@
 #include "server/server_options.h"
 
 #include <cstdint>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -134,6 +135,38 @@ absl::Status Validate(const ServerOptions& options) {
           " is not a loopback address: give --roles, or --insecure to let every caller do "
           "everything"));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckChallengerDirectory(const std::string& policy_dir,
+                                      const std::string& challenger_dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path policies = fs::weakly_canonical(policy_dir, error);
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--policies ", policy_dir, " cannot be resolved: ", error.message()));
+  }
+  const fs::path challenger = fs::weakly_canonical(challenger_dir, error);
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--challenger ", challenger_dir, " cannot be resolved: ", error.message()));
+  }
+  // Whether `inner` is `outer` or below it, part by part.
+  auto within = [](const fs::path& inner, const fs::path& outer) {
+    auto i = inner.begin();
+    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+      if (o->empty()) continue;  // a trailing separator
+      if (i == inner.end() || *i != *o) return false;
+    }
+    return true;
+  };
+  if (within(challenger, policies) || within(policies, challenger)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--challenger ", challenger_dir, " and --policies ", policy_dir,
+        " overlap: the policies are read with every subdirectory, so one would serve the "
+        "other's files; give the challenger a directory of its own"));
   }
   return absl::OkStatus();
 }

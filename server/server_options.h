@@ -69,4 +69,11 @@ bool IsLoopback(const std::string& address);
 // loopback.
 absl::Status Validate(const ServerOptions& options);
 
+// InvalidArgument when the challenger's directory and the policy directory
+// are one, or one holds the other (the policies are read recursively: one
+// would serve the other's files), as the file system resolves them; an
+// error naming the directory that cannot be resolved.
+absl::Status CheckChallengerDirectory(const std::string& policy_dir,
+                                      const std::string& challenger_dir);
+
 }  // namespace creditd::server

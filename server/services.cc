@@ -268,6 +268,11 @@ std::string PoliciesJson(const ServingState& state, const engine::Bundle* bundle
             engine::AppendJsonQuoted(a.approval.comment, &policies);
             policies += ", \"key_id\": ";
             engine::AppendJsonQuoted(a.key_id, &policies);
+            // The sha256 it signed: the loaded text's, which differs from
+            // the version's recorded one when that was stored in an
+            // earlier canonical form.
+            policies += ", \"sha256\": ";
+            engine::AppendJsonQuoted(a.approval.id.sha256, &policies);
             policies += ", \"signature\": ";
             engine::AppendJsonQuoted(absl::Base64Escape(a.signature), &policies);
             policies += "}";

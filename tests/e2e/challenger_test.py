@@ -206,7 +206,13 @@ class ChallengerTest(unittest.TestCase):
                 ([f"--challenger={self.challenger}", "--challenger_share=0.1"], 2, "share"),
                 ([f"--challenger={self.challenger}", "--challenger_share=100.5%"], 2, "share"),
                 ([f"--challenger={self.policies}x", "--challenger_share=5%"], 1,
-                 "challenger's policies")):
+                 "challenger's policies"),
+                # Overlapping directories: one would serve the other's files.
+                ([f"--challenger={self.policies}/examples", "--challenger_share=5%"], 2,
+                 "overlap"),
+                ([f"--challenger={os.path.dirname(self.policies)}", "--challenger_share=5%"], 2,
+                 "overlap"),
+                ([f"--challenger={self.policies}/", "--challenger_share=5%"], 2, "overlap")):
             done = subprocess.run([CREDITD, "--listen=127.0.0.1:0", f"--policies={self.policies}",
                                    f"--audit_db={self.audit}", *extra],
                                   capture_output=True, text=True, timeout=60)
