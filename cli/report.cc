@@ -80,14 +80,14 @@ class Site {
     if (error && error != std::errc::no_such_file_or_directory) {
       return absl::UnavailableError(absl::StrCat("cannot look at ", dir, ": ", error.message()));
     }
-    if (!fs::exists(status)) {
+    if (status.type() == fs::file_type::not_found) {
       fs::create_directories(dir, error);
       if (error) {
         return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message()));
       }
       return site;
     }
-    if (!fs::is_directory(status)) {
+    if (status.type() != fs::file_type::directory) {
       return absl::FailedPreconditionError(absl::StrCat(dir, " exists and is not a directory"));
     }
     fs::directory_iterator entries(dir, error);
@@ -100,12 +100,11 @@ class Site {
     if (error && error != std::errc::no_such_file_or_directory) {
       return absl::UnavailableError(absl::StrCat("cannot look at ", marker, ": ", error.message()));
     }
-    absl::StatusOr<std::string> text =
-        fs::is_regular_file(marker_status) ? ReadFile(marker) : absl::NotFoundError("");
+    const bool has_marker = marker_status.type() == fs::file_type::regular;
+    absl::StatusOr<std::string> text = has_marker ? ReadFile(marker) : absl::NotFoundError("");
     std::vector<std::string> lines;
     if (text.ok()) lines = absl::StrSplit(*text, '\n', absl::SkipEmpty());
-    if (!fs::is_regular_file(marker_status) ||
-        (text.ok() && (lines.empty() || lines[0] != kMarkerFirstLine))) {
+    if (!has_marker || (text.ok() && (lines.empty() || lines[0] != kMarkerFirstLine))) {
       return absl::FailedPreconditionError(
           absl::StrCat(dir, " is not empty and holds no earlier report (no ", kMarker,
                        " file): give a new or empty directory; creditctl report never writes among "
@@ -151,7 +150,9 @@ class Site {
       if (error) {
         return absl::UnavailableError(absl::StrCat("cannot look at ", path, ": ", error.message()));
       }
-      if (!fs::is_regular_file(status) && !fs::is_symlink(status)) continue;
+      if (status.type() != fs::file_type::regular && status.type() != fs::file_type::symlink) {
+        continue;
+      }
       fs::remove(path, error);
       if (error) {
         return absl::UnavailableError(absl::StrCat("cannot remove ", path, ": ", error.message()));
