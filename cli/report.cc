@@ -209,15 +209,6 @@ struct TestsShown {
   std::vector<CoverageItem> missing;
 };
 
-// The approvals directory beside a version's file, as DIR shows it:
-// `approvals` or `examples/approvals`.
-std::string ApprovalsDirOf(const engine::BundleVersion& version) {
-  const size_t slash = version.path.rfind('/');
-  return slash == std::string::npos
-             ? std::string(engine::kApprovalsDir)
-             : engine::JoinPath(version.path.substr(0, slash), engine::kApprovalsDir);
-}
-
 struct VersionShown {
   const engine::BundleVersion* version = nullptr;
   std::string page;         // its file in the site
@@ -434,9 +425,9 @@ void ApprovalsSection(Writer& w, const ReportInput& input, const VersionShown& v
          "warning");
   }
   if (v.approvals.empty()) {
-    Note(w,
-         absl::StrCat("No approval of ", v.version->policy->id().name, " ",
-                      v.version->policy->id().version, " in ", ApprovalsDirOf(*v.version), "/."));
+    Note(w, absl::StrCat("No approval of ", v.version->policy->id().name, " ",
+                         v.version->policy->id().version, " in ",
+                         engine::ApprovalsDirOf(v.version->path), "/."));
   } else {
     w.Open("table", {{"class", "approvals"}});
     HeaderRow(w, {"Approver", "Time", "Comment", "Key", "Approves this text", "Status", "File"});
@@ -1255,7 +1246,7 @@ p.condition { margin: 0.2em 0; }
 bool GatherApprovals(ReportInput& input, Context& context) {
   std::map<std::string, std::vector<engine::ApprovalText>> by_dir;
   for (const VersionShown& v : input.versions) {
-    const std::string dir = ApprovalsDirOf(*v.version);
+    const std::string dir = engine::ApprovalsDirOf(v.version->path);
     if (by_dir.count(dir) > 0) continue;
     absl::StatusOr<std::vector<engine::ApprovalText>> read =
         engine::ReadApprovals(engine::FileSystem::Default(), engine::JoinPath(input.dir, dir), dir);
@@ -1285,7 +1276,7 @@ bool GatherApprovals(ReportInput& input, Context& context) {
   }
   for (VersionShown& v : input.versions) {
     const engine::PolicyId& id = v.version->policy->id();
-    const std::string dir = ApprovalsDirOf(*v.version);
+    const std::string dir = engine::ApprovalsDirOf(v.version->path);
     std::map<std::string, std::string> refused;  // file -> why
     if (approvers) {
       const engine::ApprovalCount count = engine::CountApprovals(id, by_dir[dir], *approvers);

@@ -134,6 +134,12 @@ std::string ApprovalFileName(const Approval& a) {
   return absl::StrCat(a.id.name, "-", a.id.version, "-", a.approver, "-", stamp, ".approval");
 }
 
+std::string ApprovalsDirOf(const std::string& policy_path) {
+  const size_t slash = policy_path.rfind('/');
+  return slash == std::string::npos ? std::string(kApprovalsDir)
+                                    : JoinPath(policy_path.substr(0, slash), kApprovalsDir);
+}
+
 std::string ApprovalKeyId(absl::string_view public_key) {
   absl::StatusOr<crypto::Ed25519Key> key = crypto::Ed25519Key::FromRawPublicKey(public_key);
   if (!key.ok()) return "";

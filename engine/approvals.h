@@ -67,6 +67,11 @@ std::string FormatApprovalFile(const SignedApproval& approval);
 // writes for a valid approval.
 absl::StatusOr<SignedApproval> ParseApprovalFile(absl::string_view text);
 
+// Where the approvals of the policy file `policy_path` are kept: the
+// `approvals/` directory beside it ("approvals" for "x.credit",
+// "examples/approvals" for "examples/x.credit").
+std::string ApprovalsDirOf(const std::string& policy_path);
+
 // Its file name: NAME-VERSION-APPROVER-YYYYMMDDTHHMMSSZ.approval.
 std::string ApprovalFileName(const Approval& approval);
 

@@ -144,12 +144,10 @@ void RequireApprovals(FileSystem& fs, const std::string& root, const BundleOptio
   std::map<std::string, absl::StatusOr<std::vector<ApprovalText>>> by_dir;
   for (auto& [name, decision] : bundle.decisions) {
     for (BundleVersion& v : decision.versions) {
-      const size_t slash = v.path.rfind('/');
-      const std::string dir = slash == std::string::npos ? "" : v.path.substr(0, slash);
+      const std::string dir = ApprovalsDirOf(v.path);
       auto found = by_dir.find(dir);
       if (found == by_dir.end()) {
-        const std::string shown = dir.empty() ? kApprovalsDir : JoinPath(dir, kApprovalsDir);
-        found = by_dir.emplace(dir, ReadApprovals(fs, JoinPath(root, shown), shown)).first;
+        found = by_dir.emplace(dir, ReadApprovals(fs, JoinPath(root, dir), dir)).first;
         if (!found->second.ok()) LoadError(load, kCannotRead, found->second.status().message());
       }
       if (!found->second.ok()) continue;

@@ -211,6 +211,15 @@ void FinishProblems(Decided& result) {
   result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
+// `today` for a policy that reads it: the request's evaluation date, or the
+// server's date in the zone effective dates are midnights in; as days since
+// 1970-01-01.
+absl::StatusOr<int64_t> EvaluationDay(const v1::EvaluateRequest& request, absl::Time now,
+                                      absl::TimeZone zone) {
+  if (!request.evaluation_date().empty()) return engine::ParseDate(request.evaluation_date());
+  return absl::ToCivilDay(now, zone) - absl::CivilDay(1970, 1, 1);
+}
+
 // Whether two answers differ in what a credit manager acts on: the outcome,
 // or for a decision of outputs only, an output.
 bool Disagree(const v1::Decision& a, const v1::Decision& b) {
@@ -256,15 +265,11 @@ void Challenge(Challenger& challenger, const v1::EvaluateRequest& request,
   id->set_sha256(policy.id().sha256);
   absl::Status status = absl::OkStatus();
   if (policy.reads_today()) {
-    if (!request.evaluation_date().empty()) {
-      absl::StatusOr<int64_t> day = engine::ParseDate(request.evaluation_date());
-      if (day.ok()) {
-        options.evaluation_date = *day;
-      } else {
-        status = day.status();
-      }
+    absl::StatusOr<int64_t> day = EvaluationDay(request, now, zone);
+    if (day.ok()) {
+      options.evaluation_date = *day;
     } else {
-      options.evaluation_date = absl::ToCivilDay(now, zone) - absl::CivilDay(1970, 1, 1);
+      status = day.status();
     }
   }
   if (options.evaluation_date.has_value()) {
@@ -370,17 +375,13 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   // `today`: the request's date (checked by CheckBounds), or the server's
   // in the zone its effective dates are midnights in.
   if (policy->reads_today()) {
-    if (!request.evaluation_date().empty()) {
-      absl::StatusOr<int64_t> day = engine::ParseDate(request.evaluation_date());
-      if (!day.ok()) {
-        result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     engine::EchoText(day.status().message(), 1024));
-        return result;
-      }
-      options.evaluation_date = *day;
-    } else {
-      options.evaluation_date = absl::ToCivilDay(now, registry.zone()) - absl::CivilDay(1970, 1, 1);
+    absl::StatusOr<int64_t> day = EvaluationDay(request, now, registry.zone());
+    if (!day.ok()) {
+      result.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   engine::EchoText(day.status().message(), 1024));
+      return result;
     }
+    options.evaluation_date = *day;
   }
   thread_local engine::Decision decision;
   thread_local std::vector<engine::FactProblem> problems;
