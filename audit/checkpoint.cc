@@ -234,13 +234,28 @@ absl::StatusOr<CheckpointDir> ReadCheckpointDir(const std::string& dir, const Ch
 }
 
 CheckpointReport CheckLogAgainst(const std::vector<CheckpointFile>& all, const LogIdentity& log,
-                                 int64_t records, const std::map<int64_t, std::string>& hashes) {
+                                 int64_t records, const std::map<int64_t, std::string>& hashes,
+                                 int64_t archived) {
   CheckpointReport report;
   std::vector<const CheckpointFile*> ours;
+  bool anchored = false;  // a checkpoint vouches for where an archived chain resumes
   for (const CheckpointFile& c : all) {
-    if (c.checkpoint.log_id == log.log_id && c.checkpoint.chain_id == log.chain_id) {
-      ours.push_back(&c);
+    if (c.checkpoint.log_id != log.log_id || c.checkpoint.chain_id != log.chain_id) continue;
+    // Checkpoints of records since archived can no longer be compared.
+    if (c.checkpoint.records < archived) continue;
+    if (c.checkpoint.records == archived) {
+      const auto it = hashes.find(archived);
+      anchored = anchored || (it != hashes.end() && it->second == c.checkpoint.head);
     }
+    ours.push_back(&c);
+  }
+  if (archived > 0 && !anchored) {
+    report.problems.push_back(
+        {CheckpointProblem::Kind::kTruncated, 1,
+         absl::StrCat("records 1 to ", archived, " are not in the log, and no checkpoint of ",
+                      archived,
+                      " records signs the hash the log resumes from: what was removed is not "
+                      "known (archive a month only after a checkpoint covers it)")});
   }
   report.checked = static_cast<int>(ours.size());
   if (ours.empty()) {

@@ -108,12 +108,16 @@ struct CheckpointReport {
   int64_t covered = 0;  // records covered by the newest checkpoint the log agrees with
   std::vector<CheckpointProblem> problems;
 };
-// `records` is how many records the log holds and `hashes` the hash of the
-// record at each checkpointed count the log reaches (VerifyLog collects
-// them).
+// `records` is how long the chain is (its last sequence) and `hashes` the
+// hash of the record at each checkpointed count the log reaches (VerifyLog
+// collects them). `archived`: records 1 to `archived` were removed by
+// retention; then a checkpoint of exactly `archived` records must sign the
+// hash the chain resumes from (hashes[archived]), and older checkpoints are
+// not compared.
 CheckpointReport CheckLogAgainst(const std::vector<CheckpointFile>& checkpoints,
                                  const LogIdentity& log, int64_t records,
-                                 const std::map<int64_t, std::string>& hashes);
+                                 const std::map<int64_t, std::string>& hashes,
+                                 int64_t archived = 0);
 
 // Signs the log's head into a directory every `interval` (when it has
 // changed), once at Start and once at Stop.

@@ -77,6 +77,10 @@ struct AuditRecord {
   std::string previous_hash;  // the hash of the record before, "" for the first
   std::string hash;           // RecordHash(record)
   int format = kLogFormat;    // the record format it was written in
+  // The chain a reader found it in: a PostgreSQL log's replica chain, ""
+  // in a SQLite log (one chain). Where the record is, not what it says:
+  // neither stored as a field nor hashed.
+  std::string chain;
 };
 
 // A policy's canonical source (the policy and its imports, each file under

@@ -16,6 +16,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "audit/log_location.h"
+#include "audit/pg_read.h"
 #include "crypto/sha256.h"
 
 namespace creditd::audit {
@@ -421,7 +423,8 @@ absl::Status MigrateVersions(sqlite3* db) {
 // Opens read-only; NotFound when the file does not exist, FailedPrecondition
 // when a running creditd holds it. `flags` may add SQLITE_OPEN_NOMUTEX for a
 // connection only one thread at a time uses.
-absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path, int flags = 0) {
+absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& location, int flags = 0) {
+  const std::string path = SqlitePathOf(location);
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | flags, nullptr) != SQLITE_OK) {
     absl::Status status = absl::NotFoundError(
@@ -516,8 +519,9 @@ struct SqliteStore::SnapshotCopy {
   }
 };
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& location,
                                                                const StoreOptions& options) {
+  const std::string path = SqlitePathOf(location);
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
@@ -841,43 +845,31 @@ absl::Status CheckRegistry(
 
 absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
                                        const std::set<int64_t>& keep_hashes_of) {
-  VerifyResult result;
-  std::string previous;
-  // The sha256s the chained decisions name for each name and version.
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> named;
-  absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) {
-    ++result.records;
-    if (r.sequence != result.records) {
-      result.problem = absl::StrCat("expected record ", result.records, ", found ", r.sequence,
-                                    " (records missing)");
-    } else if (r.previous_hash != previous) {
-      result.problem = "its previous hash does not match the record before it";
-    } else if (RecordHash(r) != r.hash) {
-      result.problem = "its content does not match its hash (changed after it was written)";
+  if (IsPostgresLocation(path)) {
+    absl::StatusOr<std::vector<std::string>> chains = pg::ListChains(path);
+    if (!chains.ok()) return chains.status();
+    if (chains->size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the audit log ", LocationForDisplay(path), " holds ", chains->size(),
+          " chains (one per replica): verify each (", absl::StrJoin(*chains, ", "), ")"));
     }
-    if (!result.problem.empty()) {
-      result.ok = false;
-      result.first_broken = r.sequence;
-      return false;
-    }
-    previous = r.hash;
-    result.head = {r.sequence, r.hash};
-    if (keep_hashes_of.count(r.sequence) > 0) result.hashes[r.sequence] = r.hash;
-    if (r.kind == kDecisionRecord && !r.policy_name.empty()) {
-      named[{r.policy_name, r.policy_version}].insert(r.policy_sha256);
-    }
-    return true;
-  });
+    if (chains->empty()) return VerifyResult{};
+    return pg::VerifyChain(path, chains->front(), keep_hashes_of);
+  }
+  ChainCheck check(&keep_hashes_of, /*may_start_later=*/false);
+  absl::Status status = ForEachRecord(path, [&](const AuditRecord& r) { return check.Next(r); });
+  VerifyResult& result = check.result();
   if (!status.ok()) return status;
   if (!result.ok) return result;
   absl::Status registry =
-      CheckRegistry(path, named, &result.registry_problems, &result.registry_notes);
+      CheckRegistry(path, check.named(), &result.registry_problems, &result.registry_notes);
   if (!registry.ok()) return registry;
   return result;
 }
 
 absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
                                                       const std::string& decision_id) {
+  if (IsPostgresLocation(path)) return pg::ReadRecord(path, decision_id);
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   absl::StatusOr<std::string> select = SelectRecords(db->get());
@@ -896,6 +888,7 @@ absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
 }
 
 absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std::string& sha256) {
+  if (IsPostgresLocation(path)) return pg::ReadPolicySource(path, sha256);
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   Statement s(db->get(), "SELECT source FROM policies WHERE sha256 = ?");
@@ -908,6 +901,10 @@ absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std:
 }
 
 absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path) {
+  if (IsPostgresLocation(path)) {
+    return absl::InvalidArgumentError(absl::StrCat("the audit log ", LocationForDisplay(path),
+                                                   " has a chain per replica: name the chain"));
+  }
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   absl::StatusOr<std::optional<std::string>> log_id = InfoValue(db->get(), "log_id");
@@ -1012,6 +1009,7 @@ void BindFilter(sqlite3_stmt* s, const FilterSql& sql) {
 
 absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& filter,
                                    const std::function<bool(AuditRecord&)>& visit) {
+  if (IsPostgresLocation(path)) return pg::ForEachMatchingRecord(path, filter, visit);
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   absl::StatusOr<FilterSql> sql = ToSql(db->get(), filter);
@@ -1040,6 +1038,7 @@ absl::Status ForEachMatchingRecord(const std::string& path, const RecordFilter& 
 }
 
 absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const RecordFilter& filter) {
+  if (IsPostgresLocation(path)) return pg::CountMatchingRecords(path, filter);
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   absl::StatusOr<FilterSql> sql = ToSql(db->get(), filter);
@@ -1053,12 +1052,35 @@ absl::StatusOr<int64_t> CountMatchingRecords(const std::string& path, const Reco
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
 }
 
-absl::StatusOr<std::unique_ptr<RecordRanges>> RecordRanges::Open(
+namespace {
+
+class SqliteRanges : public RecordRanges {
+ public:
+  static absl::StatusOr<std::unique_ptr<RecordRanges>> Open(
+      const std::string& path, const RecordFilter& filter,
+      std::vector<std::string AuditRecord::*> fields);
+  ~SqliteRanges() override;
+  absl::Status ForEach(int64_t first, int64_t last,
+                       const std::function<bool(AuditRecord&)>& visit) override;
+
+ private:
+  SqliteRanges() = default;
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* select_ = nullptr;
+  std::vector<std::string> values_;  // the filter's, bound to select_
+  std::vector<std::pair<int64_t, int>> formats_;
+  std::vector<std::string AuditRecord::*> fields_;  // in the order selected
+  AuditRecord record_;
+};
+
+absl::StatusOr<std::unique_ptr<RecordRanges>> SqliteRanges::Open(
     const std::string& path, const RecordFilter& filter,
     std::vector<std::string AuditRecord::*> fields) {
   absl::StatusOr<sqlite3*> db = OpenReadOnly(path, SQLITE_OPEN_NOMUTEX);
   if (!db.ok()) return db.status();
-  std::unique_ptr<RecordRanges> ranges(new RecordRanges());
+  std::unique_ptr<SqliteRanges> ranges(new SqliteRanges());
   ranges->path_ = path;
   ranges->db_ = *db;
   absl::StatusOr<FilterSql> sql = ToSql(ranges->db_, filter);
@@ -1110,15 +1132,15 @@ absl::StatusOr<std::unique_ptr<RecordRanges>> RecordRanges::Open(
   for (size_t i = 0; i < ranges->values_.size(); ++i) {
     BindText(ranges->select_, static_cast<int>(i) + 1, ranges->values_[i]);
   }
-  return ranges;
+  return std::unique_ptr<RecordRanges>(std::move(ranges));
 }
 
-RecordRanges::~RecordRanges() {
+SqliteRanges::~SqliteRanges() {
   sqlite3_finalize(select_);
   sqlite3_close(db_);
 }
 
-absl::Status RecordRanges::ForEach(int64_t first, int64_t last,
+absl::Status SqliteRanges::ForEach(int64_t first, int64_t last,
                                    const std::function<bool(AuditRecord&)>& visit) {
   sqlite3_reset(select_);
   const int at = static_cast<int>(values_.size());
@@ -1147,7 +1169,38 @@ absl::Status RecordRanges::ForEach(int64_t first, int64_t last,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecordRanges>> RecordRanges::Open(
+    const std::string& path, const RecordFilter& filter,
+    std::vector<std::string AuditRecord::*> fields) {
+  if (IsPostgresLocation(path)) return pg::OpenRanges(path, filter, std::move(fields));
+  return SqliteRanges::Open(path, filter, std::move(fields));
+}
+
+absl::StatusOr<std::vector<std::string>> ListChains(const std::string& path) {
+  if (IsPostgresLocation(path)) return pg::ListChains(path);
+  return std::vector<std::string>{kChainId};
+}
+
+absl::StatusOr<VerifyResult> VerifyChain(const std::string& path, const std::string& chain,
+                                         const std::set<int64_t>& keep_hashes_of) {
+  if (IsPostgresLocation(path)) return pg::VerifyChain(path, chain, keep_hashes_of);
+  if (chain != kChainId) {
+    return absl::NotFoundError(absl::StrCat("the audit log `", SqlitePathOf(path),
+                                            "` has one chain, `", kChainId, "`, not `", chain,
+                                            "`"));
+  }
+  return VerifyLog(path, keep_hashes_of);
+}
+
+absl::StatusOr<LogIdentity> ReadChainIdentity(const std::string& path, const std::string& chain) {
+  if (IsPostgresLocation(path)) return pg::ReadLogIdentity(path, chain);
+  return ReadLogIdentity(path);
+}
+
 absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path) {
+  if (IsPostgresLocation(path)) return pg::ReadStoredVersions(path);
   absl::StatusOr<Reader> db = Reader::Open(path);
   if (!db.ok()) return db.status();
   // Not migrated yet: read as it will be once opened.

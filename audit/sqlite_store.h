@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/commit_queue.h"
+#include "audit/log_store.h"
 #include "audit/record.h"
 
 struct sqlite3;
@@ -31,12 +32,6 @@ struct StoreOptions {
   std::string stall_while_file_exists;
 };
 
-// What identifies a log: made when the log is created, kept in it.
-struct LogIdentity {
-  std::string log_id;    // 32 hex digits from the OS's random source
-  std::string chain_id;  // the chain this writer appends to ("main")
-};
-
 // SQLite in WAL mode, held exclusively by its one connection for as long as
 // it is open (SQLite's exclusive locking mode): no second writer can open
 // the log, and the WAL index lives in this process's memory rather than in a
@@ -44,7 +39,7 @@ struct LogIdentity {
 // it (which ends a process with SIGBUS). Other processes read a consistent
 // copy made by Snapshot. The table of record fields (kRecordFields) makes
 // the schema, the migrations of older logs, the insert and the reader.
-class SqliteStore : public RecordStore {
+class SqliteStore : public LogStore {
  public:
   // Opens (creating if needed) the log at `path`. FailedPrecondition when
   // another process holds it.
@@ -59,10 +54,7 @@ class SqliteStore : public RecordStore {
   absl::Status Commit() override;
   void Rollback() override;
 
-  const LogIdentity& identity() const { return identity_; }
-  // The versions the log binds, each with its text (the registry of
-  // record). Before the writer starts, or on its thread.
-  absl::StatusOr<std::vector<StoredPolicy>> ReadBindings();
+  absl::StatusOr<std::vector<StoredPolicy>> ReadBindings() override;
 
   // Asks for a copy of the log at `path` (through `path`.tmp, renamed when
   // complete); `done` runs on the writer's thread with the result. Any
@@ -71,12 +63,13 @@ class SqliteStore : public RecordStore {
   // The writer's share of snapshot work, between commits: starts a
   // requested copy, copies a few pages, finishes it. Whether more is left.
   bool StepSnapshot();
+  bool StepBetweenCommits() override { return StepSnapshot(); }
   // Answers snapshot requests not finished (the log is closing).
   void AbandonSnapshots();
+  void Abandon() override { AbandonSnapshots(); }
   void Interrupt() override;
 
-  // A test hook: while it returns an error, Begin fails with it.
-  void SetFaultForTesting(std::function<absl::Status()> fault);
+  void SetFaultForTesting(std::function<absl::Status()> fault) override;
 
  private:
   struct SnapshotRequest {
@@ -90,7 +83,6 @@ class SqliteStore : public RecordStore {
 
   sqlite3* db_;
   StoreOptions options_;
-  LogIdentity identity_;
   sqlite3_stmt* insert_ = nullptr;         // kept prepared for the log's lifetime
   sqlite3_stmt* insert_policy_ = nullptr;  // likewise
   std::atomic<bool> interrupted_{false};
@@ -104,26 +96,20 @@ class SqliteStore : public RecordStore {
 // a running creditd holds cannot be read (FailedPrecondition, naming the
 // snapshot to read instead). A log that cannot be read to its end is an
 // error (DataLoss), never a shorter log.
-struct VerifyResult {
-  int64_t records = 0;
-  bool ok = true;
-  int64_t first_broken = 0;  // sequence of the first record that does not verify
-  std::string problem;
-  ChainHead head;  // the last record read
-  // The hash of each record asked for (by sequence) that was read.
-  std::map<int64_t, std::string> hashes;
-  // The stored policies and the versions bound to them, which the chain
-  // does not cover, checked against it (when the chain verifies): each
-  // stored text hashes to the sha256 it is stored under, each binding has
-  // its text, and a version the chained decisions name is bound to the
-  // sha256 they name. One line per problem, naming the version.
-  std::vector<std::string> registry_problems;
-  // Facts about the registry worth a reviewer's eye that prove nothing
-  // wrong (a version served with several texts before bindings existed).
-  std::vector<std::string> registry_notes;
-};
+//
+// Each function takes a log's location (audit/log_location.h): a SQLite
+// file, or a PostgreSQL database, whose records of every chain are read in
+// the order they were written, each naming its chain (AuditRecord::chain).
 absl::StatusOr<VerifyResult> VerifyLog(const std::string& path,
                                        const std::set<int64_t>& keep_hashes_of = {});
+// The chains of a log: a SQLite log's one ("main"), or a PostgreSQL log's,
+// one per replica that wrote it, by id.
+absl::StatusOr<std::vector<std::string>> ListChains(const std::string& path);
+// VerifyLog of one chain (a SQLite log's one chain is VerifyLog). A chain
+// whose oldest records were archived verifies from its first record held
+// (VerifyResult::archived).
+absl::StatusOr<VerifyResult> VerifyChain(const std::string& path, const std::string& chain,
+                                         const std::set<int64_t>& keep_hashes_of = {});
 absl::StatusOr<std::optional<AuditRecord>> ReadRecord(const std::string& path,
                                                       const std::string& decision_id);
 // Calls `visit` for every record in order; stops early when it returns false.
@@ -138,6 +124,8 @@ absl::StatusOr<std::string> ReadPolicySource(const std::string& path, const std:
 absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& path);
 // The log's identity; logs created before it was kept have none (NotFound).
 absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path);
+// The identity of one chain of the log.
+absl::StatusOr<LogIdentity> ReadChainIdentity(const std::string& path, const std::string& chain);
 
 // Which records a filtered read yields: a record matches when it matches
 // every field that is set. Values are compared exactly, byte for byte.
@@ -184,32 +172,27 @@ class RecordRanges {
   static absl::StatusOr<std::unique_ptr<RecordRanges>> Open(
       const std::string& path, const RecordFilter& filter,
       std::vector<std::string AuditRecord::*> fields = {});
-  ~RecordRanges();
+  virtual ~RecordRanges() = default;
   RecordRanges(const RecordRanges&) = delete;
   RecordRanges& operator=(const RecordRanges&) = delete;
 
-  // The lowest and the highest sequence in the log, matching or not, when
-  // it was opened; first > last for a log without records.
+  // The lowest and the highest position in the log, matching or not, when
+  // it was opened; first > last for a log without records. In a SQLite log
+  // a position is the record's sequence; in a PostgreSQL log, which holds a
+  // chain per replica, the order records were written in, across chains.
   int64_t first_sequence() const { return first_; }
   int64_t last_sequence() const { return last_; }
 
-  // Calls `visit` for every record that matches with `first` <= sequence
-  // <= `last`, in sequence order; stops early when it returns false. One
-  // record is filled in turn, keeping its buffers from one to the next, so
-  // that reading allocates little; the visitor may move from it.
-  absl::Status ForEach(int64_t first, int64_t last, const std::function<bool(AuditRecord&)>& visit);
+  // Calls `visit` for every record that matches with `first` <= position
+  // <= `last`, in order; stops early when it returns false. One record is
+  // filled in turn, keeping its buffers from one to the next, so that
+  // reading allocates little; the visitor may move from it.
+  virtual absl::Status ForEach(int64_t first, int64_t last,
+                               const std::function<bool(AuditRecord&)>& visit) = 0;
 
- private:
+ protected:
   RecordRanges() = default;
-
-  std::string path_;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* select_ = nullptr;
-  std::vector<std::string> values_;  // the filter's, bound to select_
-  std::vector<std::pair<int64_t, int>> formats_;
-  std::vector<std::string AuditRecord::*> fields_;  // in the order selected
   int64_t first_ = 1, last_ = 0;
-  AuditRecord record_;
 };
 
 }  // namespace creditd::audit

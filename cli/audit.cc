@@ -9,8 +9,11 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "audit/checkpoint.h"
+#include "audit/log_location.h"
+#include "audit/pg_store.h"
 #include "audit/sqlite_audit.h"
 #include "cli/audit_render.h"
 #include "cli/audit_review.h"
@@ -23,6 +26,78 @@ namespace creditd::cli {
 
 namespace {
 
+// Checks one chain of the log; `name` names it in the output.
+void VerifyOneChain(const std::string& db, const std::string& chain, const std::string& name,
+                    const std::optional<audit::CheckpointKey>& key, const audit::CheckpointDir& dir,
+                    const std::string& checkpoints, Context& context) {
+  std::set<int64_t> counts;
+  for (const audit::CheckpointFile& c : dir.checkpoints) counts.insert(c.checkpoint.records);
+  absl::StatusOr<audit::VerifyResult> result = audit::VerifyChain(db, chain, counts);
+  if (!result.ok()) {
+    context.err << "creditctl: " << result.status().message() << "\n";
+    context.exit_code = kExitUsage;
+    return;
+  }
+  if (!result->ok) {
+    context.out << name << ": record " << result->first_broken << " is broken: " << result->problem
+                << "\n";
+    context.exit_code = kExitFailure;
+    if (key) context.out << name << ": not compared with its checkpoints: the chain is broken\n";
+    return;
+  }
+  const int64_t length = result->archived + result->records;
+  if (result->archived > 0) {
+    context.out << name << ": records " << result->archived + 1 << " to " << length
+                << ", hash chain intact; records 1 to " << result->archived
+                << " are not in the log (archived)\n";
+  } else {
+    context.out << name << ": " << result->records << " records, hash chain intact\n";
+  }
+  for (const std::string& note : result->registry_notes) {
+    context.out << name << ": note: " << note << "\n";
+  }
+  for (const std::string& problem : result->registry_problems) {
+    context.out << name << ": " << problem << "\n";
+    context.exit_code = kExitFailure;
+  }
+  if (!key) {
+    if (result->archived > 0) {
+      context.out << name << ": nothing shows what records 1 to " << result->archived
+                  << " were without the checkpoints (--checkpoints, --key)\n";
+      context.exit_code = kExitFailure;
+    }
+    return;
+  }
+  absl::StatusOr<audit::LogIdentity> identity = audit::ReadChainIdentity(db, chain);
+  if (!identity.ok()) {
+    context.out << name << ": cannot be compared with checkpoints: " << identity.status().message()
+                << "\n";
+    context.exit_code = kExitFailure;
+    return;
+  }
+  const audit::CheckpointReport report =
+      audit::CheckLogAgainst(dir.checkpoints, *identity, length, result->hashes, result->archived);
+  for (const audit::CheckpointProblem& problem : report.problems) {
+    context.out << name << ": " << problem.message
+                << " (first record concerned: " << problem.first_record << ")\n";
+    context.exit_code = kExitFailure;
+  }
+  if (!report.problems.empty()) return;
+  if (report.checked == 0) {
+    context.out << name << ": no checkpoint in " << checkpoints
+                << " covers this log: nothing shows whether records were cut off\n";
+    context.exit_code = kExitFailure;
+    return;
+  }
+  context.out << name << ": agrees with " << report.checked << " checkpoints signed by key "
+              << key->id() << "; the newest covers " << report.covered << " of its " << length
+              << " records\n";
+  if (report.covered < length) {
+    context.out << name << ": records " << report.covered + 1 << " to " << length
+                << " are not covered by a checkpoint yet: they could be cut without a trace\n";
+  }
+}
+
 void Verify(const std::string& db, const std::string& checkpoints, const std::string& key_path,
             Context& context) {
   if (checkpoints.empty() != key_path.empty()) {
@@ -33,7 +108,6 @@ void Verify(const std::string& db, const std::string& checkpoints, const std::st
   }
   std::optional<audit::CheckpointKey> key;
   audit::CheckpointDir dir;
-  std::set<int64_t> counts;
   if (!checkpoints.empty()) {
     absl::StatusOr<audit::CheckpointKey> loaded = audit::CheckpointKey::FromPublicKeyFile(key_path);
     if (!loaded.ok()) {
@@ -49,61 +123,24 @@ void Verify(const std::string& db, const std::string& checkpoints, const std::st
       return;
     }
     dir = *std::move(read);
-    for (const audit::CheckpointFile& c : dir.checkpoints) counts.insert(c.checkpoint.records);
   }
-  absl::StatusOr<audit::VerifyResult> result = audit::VerifyLog(db, counts);
-  if (!result.ok()) {
-    context.err << "creditctl: " << result.status().message() << "\n";
+  const std::string shown = audit::LocationForDisplay(db);
+  for (const std::string& refused : dir.refused) {
+    context.out << shown << ": checkpoint " << refused << "\n";
+    context.exit_code = kExitFailure;
+  }
+  // A PostgreSQL log holds a chain per replica: each is checked, and named.
+  absl::StatusOr<std::vector<std::string>> chains = audit::ListChains(db);
+  if (!chains.ok()) {
+    context.err << "creditctl: " << chains.status().message() << "\n";
     context.exit_code = kExitUsage;
     return;
   }
-  if (!result->ok) {
-    context.out << db << ": record " << result->first_broken << " is broken: " << result->problem
-                << "\n";
-    context.exit_code = kExitFailure;
-    if (key) context.out << db << ": not compared with its checkpoints: the chain is broken\n";
-    return;
-  }
-  context.out << db << ": " << result->records << " records, hash chain intact\n";
-  for (const std::string& note : result->registry_notes) {
-    context.out << db << ": note: " << note << "\n";
-  }
-  for (const std::string& problem : result->registry_problems) {
-    context.out << db << ": " << problem << "\n";
-    context.exit_code = kExitFailure;
-  }
-  if (!key) return;
-  for (const std::string& refused : dir.refused) {
-    context.out << db << ": checkpoint " << refused << "\n";
-    context.exit_code = kExitFailure;
-  }
-  absl::StatusOr<audit::LogIdentity> identity = audit::ReadLogIdentity(db);
-  if (!identity.ok()) {
-    context.out << db << ": cannot be compared with checkpoints: " << identity.status().message()
-                << "\n";
-    context.exit_code = kExitFailure;
-    return;
-  }
-  const audit::CheckpointReport report =
-      audit::CheckLogAgainst(dir.checkpoints, *identity, result->records, result->hashes);
-  for (const audit::CheckpointProblem& problem : report.problems) {
-    context.out << db << ": " << problem.message
-                << " (first record concerned: " << problem.first_record << ")\n";
-    context.exit_code = kExitFailure;
-  }
-  if (!report.problems.empty()) return;
-  if (report.checked == 0) {
-    context.out << db << ": no checkpoint in " << checkpoints
-                << " covers this log: nothing shows whether records were cut off\n";
-    context.exit_code = kExitFailure;
-    return;
-  }
-  context.out << db << ": agrees with " << report.checked << " checkpoints signed by key "
-              << key->id() << "; the newest covers " << report.covered << " of its "
-              << result->records << " records\n";
-  if (report.covered < result->records) {
-    context.out << db << ": records " << report.covered + 1 << " to " << result->records
-                << " are not covered by a checkpoint yet: they could be cut without a trace\n";
+  if (chains->empty()) context.out << shown << ": 0 records, no chains\n";
+  const bool shared = audit::IsPostgresLocation(db);
+  for (const std::string& chain : *chains) {
+    VerifyOneChain(db, chain, shared ? absl::StrCat(shown, " chain ", chain) : shown, key, dir,
+                   checkpoints, context);
   }
 }
 
@@ -115,7 +152,8 @@ void Show(const std::string& db, const std::string& id, Context& context) {
     return;
   }
   if (!record->has_value()) {
-    context.err << "creditctl: no decision " << id << " in " << db << "\n";
+    context.err << "creditctl: no decision " << id << " in " << audit::LocationForDisplay(db)
+                << "\n";
     context.exit_code = kExitFailure;
     return;
   }
@@ -127,6 +165,7 @@ void Show(const std::string& db, const std::string& id, Context& context) {
     return;
   }
   context.out << "decision_id:  " << r.decision_id << "\nsequence:     " << r.sequence
+              << (r.chain.empty() ? "" : absl::StrCat(" (chain ", r.chain, ")"))
               << "\nkind:         " << r.kind << "\ncaller:       " << r.caller
               << "\ntime:         " << r.time << "\ncustomer_id:  " << r.customer_id
               << "\nrequest_id:   " << r.request_id << "\ndecision:     " << r.decision
@@ -255,6 +294,40 @@ void Replay(const std::string& db, Context& context) {
   context.exit_code = differ + failed > 0 ? kExitFailure : kExitOk;
 }
 
+void Migrate(const std::string& db, const std::string& grant, int months_ahead, Context& context) {
+  if (!audit::IsPostgresLocation(db)) {
+    context.err << "creditctl: audit migrate makes the schema of a PostgreSQL log (a libpq "
+                   "connection string or postgresql:// URI); a SQLite log is made and migrated "
+                   "by the creditd that opens it\n";
+    context.exit_code = kExitUsage;
+    return;
+  }
+  audit::MigrateOptions options;
+  options.grant_role = grant;
+  options.months_ahead = months_ahead;
+  absl::StatusOr<audit::MigrateResult> result = audit::MigratePostgres(db, options);
+  if (!result.ok()) {
+    context.err << "creditctl: " << result.status().message() << "\n";
+    context.exit_code = absl::IsInvalidArgument(result.status()) ? kExitUsage : kExitFailure;
+    return;
+  }
+  const std::string shown = audit::LocationForDisplay(db);
+  if (result->from_version == 0) {
+    context.out << shown << ": created the log's schema, version " << result->to_version << " (log "
+                << result->log_id << ")\n";
+  } else {
+    context.out << shown << ": schema version " << result->to_version << " (log " << result->log_id
+                << "), nothing to migrate\n";
+  }
+  for (const std::string& partition : result->partitions_added) {
+    context.out << shown << ": added partition " << partition << "\n";
+  }
+  if (!grant.empty()) {
+    context.out << shown << ": granted " << grant
+                << " USAGE on schema creditd and SELECT, INSERT on its tables\n";
+  }
+}
+
 }  // namespace
 
 void AddAuditCommand(CLI::App& app, Context& context) {
@@ -263,6 +336,8 @@ void AddAuditCommand(CLI::App& app, Context& context) {
     std::string id;
     std::string checkpoints;
     std::string key;
+    std::string grant;
+    int months_ahead = 3;
   };
   auto flags = std::make_shared<Flags>();
   auto* audit =
@@ -276,7 +351,11 @@ void AddAuditCommand(CLI::App& app, Context& context) {
       "  creditctl audit replay creditd-audit.db");
   auto* verify =
       audit->add_subcommand("verify", "Check the hash chain; report the first broken record");
-  verify->add_option("db", flags->db, "the audit log (SQLite file)")->required();
+  verify
+      ->add_option("db", flags->db,
+                   "the audit log: a SQLite file, or a PostgreSQL connection string (every "
+                   "replica's chain is checked)")
+      ->required();
   verify->add_option("--checkpoints", flags->checkpoints,
                      "a directory of signed checkpoints (creditd --checkpoint_dir): report "
                      "records cut off, rewritten or forked since they were signed");
@@ -284,6 +363,24 @@ void AddAuditCommand(CLI::App& app, Context& context) {
                      "the public key (PEM, Ed25519) that signed the checkpoints");
   verify->callback(
       [&context, flags] { Verify(flags->db, flags->checkpoints, flags->key, context); });
+  auto* migrate = audit->add_subcommand(
+      "migrate", "Create or migrate a PostgreSQL log's schema (run as the owner role)");
+  migrate->add_option("db", flags->db, "the PostgreSQL log: a libpq connection string or URI")
+      ->required();
+  migrate->add_option("--grant", flags->grant,
+                      "the serving role creditd connects as: gets USAGE on the schema and "
+                      "SELECT, INSERT on its tables, nothing more");
+  migrate
+      ->add_option("--months-ahead", flags->months_ahead,
+                   "month partitions to add after the current one (run monthly)")
+      ->check(CLI::Range(0, 120));
+  migrate->footer(
+      "Example:\n"
+      "  creditctl audit migrate 'host=db.example dbname=creditd user=creditd_owner' "
+      "--grant creditd\nThe password comes from libpq's password file (~/.pgpass, PGPASSFILE "
+      "or passfile=), never the command line. See docs/scaling.md.");
+  migrate->callback(
+      [&context, flags] { Migrate(flags->db, flags->grant, flags->months_ahead, context); });
   auto* show = audit->add_subcommand("show", "Print one logged decision");
   show->add_option("db", flags->db, "the audit log")->required();
   show->add_option("id", flags->id, "the decision id")->required();

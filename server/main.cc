@@ -1,6 +1,7 @@
 // creditd: the credit-decision gRPC server.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -19,6 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/checkpoint.h"
+#include "audit/log_location.h"
+#include "audit/pg_store.h"
 #include "audit/sqlite_audit.h"
 #include "creditd/version.h"
 #include "engine/approvals.h"
@@ -44,7 +48,17 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "address to listen on, host:port (port 0 picks a free port, logged at start)");
 ABSL_FLAG(std::string, policies, "policies", "directory of policy files to serve");
-ABSL_FLAG(std::string, audit_db, "creditd-audit.db", "SQLite file of the audit log");
+ABSL_FLAG(std::string, audit_db, "creditd-audit.db",
+          "SQLite file of the audit log (short for --audit_store=sqlite:PATH)");
+ABSL_FLAG(std::string, audit_store, "",
+          "where the audit log lives: sqlite:PATH, or a PostgreSQL database shared by replicas, "
+          "as a libpq connection string (host=... dbname=... user=...) or URI "
+          "(postgresql://...), never holding a password (libpq's passfile=, PGPASSFILE or "
+          "~/.pgpass); the schema comes first, from `creditctl audit migrate`. See "
+          "docs/scaling.md");
+ABSL_FLAG(std::string, replica_id, "",
+          "this replica's chain in a PostgreSQL audit log: 1-64 of [A-Za-z0-9._-] (default: the "
+          "host name); one process writes a chain");
 ABSL_FLAG(std::string, audit_durability, "durable",
           "durable: every decision is committed to the audit log (fsync) before it is "
           "answered; async: answered once queued, faster, but a crash can lose the last "
@@ -232,6 +246,23 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.policy_dir = absl::GetFlag(FLAGS_policies);
   options.audit_db = absl::GetFlag(FLAGS_audit_db);
+  options.audit_store = absl::GetFlag(FLAGS_audit_store);
+  options.replica_id = absl::GetFlag(FLAGS_replica_id);
+  if (!options.audit_store.empty() &&
+      absl::GetFlagReflectionHandle(FLAGS_audit_db).CurrentValue() !=
+          absl::GetFlagReflectionHandle(FLAGS_audit_db).DefaultValue()) {
+    spdlog::error("--audit_db and --audit_store both say where the audit log is: give one");
+    return 2;
+  }
+  if (options.audit_store.empty()) options.audit_store = "sqlite:" + options.audit_db;
+  if (creditd::audit::IsPostgresLocation(options.audit_store) && options.replica_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) {
+      spdlog::error("cannot read the host name for --replica_id: give --replica_id");
+      return 2;
+    }
+    options.replica_id = host;
+  }
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
@@ -344,12 +375,35 @@ int main(int argc, char** argv) {
     spdlog::error("decision {} was not logged: {}", creditd::engine::EchoText(record.decision_id),
                   status.ToString());
   };
-  auto audit = creditd::audit::SqliteAuditSink::Open(options.audit_db, audit_options);
-  if (!audit.ok()) {
-    spdlog::error("cannot open the audit log: {}", audit.status().ToString());
-    return 1;
+  const bool shared_log = creditd::audit::IsPostgresLocation(options.audit_store);
+  const std::string log_shown = creditd::audit::LocationForDisplay(options.audit_store);
+  std::unique_ptr<creditd::audit::LogSink> audit;
+  creditd::audit::SqliteAuditSink* sqlite_log = nullptr;  // audit's, for snapshots
+  if (shared_log) {
+    creditd::audit::PgStoreOptions store_options;
+    store_options.durability = audit_options.durability;
+    store_options.chain_id = options.replica_id;
+    auto store = creditd::audit::PgStore::Open(options.audit_store, store_options);
+    auto opened = store.ok()
+                      ? creditd::audit::LogSink::Open(*std::move(store), audit_options)
+                      : absl::StatusOr<std::unique_ptr<creditd::audit::LogSink>>(store.status());
+    if (!opened.ok()) {
+      spdlog::error("cannot open the audit log {}: {}", log_shown, opened.status().ToString());
+      return 1;
+    }
+    audit = *std::move(opened);
+    spdlog::info("audit log {}, chain {} ({})", log_shown, options.replica_id, durability);
+  } else {
+    auto opened = creditd::audit::SqliteAuditSink::Open(
+        creditd::audit::SqlitePathOf(options.audit_store), audit_options);
+    if (!opened.ok()) {
+      spdlog::error("cannot open the audit log: {}", opened.status().ToString());
+      return 1;
+    }
+    sqlite_log = opened->get();
+    audit = *std::move(opened);
+    spdlog::info("audit log {} ({})", log_shown, durability);
   }
-  spdlog::info("audit log {} ({})", options.audit_db, durability);
 
   // Signed checkpoints of the log, written outside it.
   std::unique_ptr<creditd::audit::Checkpointer> checkpointer;
@@ -367,7 +421,15 @@ int main(int argc, char** argv) {
     }
     creditd::audit::CheckpointerOptions checkpoint_options;
     checkpoint_options.dir = absl::GetFlag(FLAGS_checkpoint_dir);
-    if (checkpoint_options.dir.empty()) checkpoint_options.dir = options.audit_db + ".checkpoints";
+    if (checkpoint_options.dir.empty() && shared_log) {
+      spdlog::error(
+          "--checkpoint_dir is required with a PostgreSQL audit log: the checkpoints are kept "
+          "outside the database they vouch for");
+      return 2;
+    }
+    if (checkpoint_options.dir.empty()) {
+      checkpoint_options.dir = creditd::audit::SqlitePathOf(options.audit_store) + ".checkpoints";
+    }
     checkpoint_options.interval = absl::Seconds(seconds);
     checkpoint_options.on_written = [](const std::string& file) {
       spdlog::debug("checkpoint written: {}", file);
@@ -376,7 +438,7 @@ int main(int argc, char** argv) {
       spdlog::error("{}", std::string(status.message()));
     };
     const std::string key_id = key->id();
-    creditd::audit::SqliteAuditSink* sink = audit->get();
+    creditd::audit::LogSink* sink = audit.get();
     checkpointer = std::make_unique<creditd::audit::Checkpointer>(
         *std::move(key), sink->identity(), [sink] { return sink->Committed(); },
         checkpoint_options);
@@ -394,7 +456,7 @@ int main(int argc, char** argv) {
 
   creditd::server::ServingState state(options.limits, options.policy_dir,
                                       std::move(registry_options));
-  state.audit = audit->get();
+  state.audit = audit.get();
   state.default_deadline = absl::Milliseconds(options.default_deadline_ms);
   state.approvers_file = options.approvers_file;
   state.required_approvals = options.required_approvals;
@@ -515,10 +577,14 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    if (signal == SIGUSR1 && sqlite_log == nullptr) {
+      spdlog::info("SIGUSR1: the PostgreSQL audit log is read where it is; no snapshot to copy");
+      continue;
+    }
     if (signal == SIGUSR1) {
-      const std::string snapshot = options.audit_db + ".snapshot";
+      const std::string snapshot = creditd::audit::SqlitePathOf(options.audit_store) + ".snapshot";
       spdlog::info("SIGUSR1: copying the audit log to {}", snapshot);
-      (*audit)->Snapshot(snapshot, [snapshot](absl::Status status) {
+      sqlite_log->Snapshot(snapshot, [snapshot](absl::Status status) {
         if (status.ok()) {
           spdlog::info("audit log snapshot written: {}", snapshot);
         } else {
@@ -552,7 +618,7 @@ int main(int argc, char** argv) {
   if (watcher.joinable()) watcher.join();
   // Whatever the log still holds is written, waiting for a failing log at
   // most --drain_seconds; answered decisions it could not write are named.
-  const absl::Status closed = (*audit)->Close(absl::Seconds(absl::GetFlag(FLAGS_drain_seconds)));
+  const absl::Status closed = audit->Close(absl::Seconds(absl::GetFlag(FLAGS_drain_seconds)));
   // The last checkpoint signs everything written.
   if (checkpointer != nullptr) {
     if (absl::Status status = checkpointer->Stop(); !status.ok()) {
@@ -560,7 +626,7 @@ int main(int argc, char** argv) {
     }
     checkpointer.reset();
   }
-  audit->reset();
+  audit.reset();
   if (absl::IsDataLoss(closed)) {
     spdlog::error("creditd stopped: {}", std::string(closed.message()));
     return 3;

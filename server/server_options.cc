@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "audit/log_location.h"
+#include "audit/pg_store.h"
 #include "server/challenger.h"
 
 namespace creditd::server {
@@ -57,6 +59,22 @@ absl::Status Validate(const ServerOptions& options) {
   if (absl::Status status = ValidateAddress(options.listen_address); !status.ok()) return status;
   if (options.policy_dir.empty()) return absl::InvalidArgumentError("--policies is empty");
   if (options.audit_db.empty()) return absl::InvalidArgumentError("--audit_db is empty");
+  if (audit::IsPostgresLocation(options.audit_store)) {
+    if (absl::Status status = audit::CheckPostgresLocation(options.audit_store); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--audit_store: ", status.message()));
+    }
+    if (!options.replica_id.empty()) {
+      if (absl::Status status = audit::CheckChainId(options.replica_id); !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--replica_id: ", status.message()));
+      }
+    }
+  } else if (!options.replica_id.empty()) {
+    return absl::InvalidArgumentError(
+        "--replica_id names this replica's chain in a shared PostgreSQL log (--audit_store); a "
+        "SQLite log has one chain");
+  } else if (!options.audit_store.empty() && audit::SqlitePathOf(options.audit_store).empty()) {
+    return absl::InvalidArgumentError("--audit_store names no file");
+  }
   const Limits& l = options.limits;
   for (const absl::Status& status : {
            InRange("--max_message_bytes", options.max_message_bytes, 1024, int64_t{1} << 30),

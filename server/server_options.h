@@ -32,6 +32,11 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";
   std::string policy_dir = "policies";
   std::string audit_db = "creditd-audit.db";
+  // Where the log lives (audit/log_location.h): sqlite:PATH or a
+  // PostgreSQL connection string; main fills it from --audit_db when unset.
+  std::string audit_store;
+  // A PostgreSQL log's chain this process writes (default: the host name).
+  std::string replica_id;
   int64_t max_message_bytes = 4 << 20;
   // Evaluate calls that arrive without a deadline get this one; 0: none.
   int64_t default_deadline_ms = 10000;
@@ -57,7 +62,9 @@ struct ServerOptions {
 bool IsLoopback(const std::string& address);
 
 // Returns InvalidArgument naming the first bad option: an address that is not
-// host:port, an empty policy directory or audit path, a message limit below
+// host:port, an empty policy directory or audit path, a PostgreSQL
+// connection string libpq does not parse or that holds a password, a
+// replica id with a SQLite log or not a chain id, a message limit below
 // 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
