@@ -211,7 +211,7 @@ std::string CsvHeader() {
   for (const audit::RecordField& field : audit::kRecordFields) {
     absl::StrAppend(&header, ",", field.column);
   }
-  return header + ",previous_hash,hash,format\r\n";
+  return header + ",previous_hash,hash,chain,format\r\n";
 }
 
 void AppendCsvRecord(const audit::AuditRecord& r, std::string* out) {
@@ -224,6 +224,8 @@ void AppendCsvRecord(const audit::AuditRecord& r, std::string* out) {
   AppendCsvField(r.previous_hash, out);
   out->push_back(',');
   AppendCsvField(r.hash, out);
+  out->push_back(',');
+  AppendCsvField(r.chain, out);
   absl::StrAppend(out, ",", r.format, "\r\n");
 }
 
@@ -241,6 +243,8 @@ void AppendJsonlRecord(const audit::AuditRecord& r, std::string* out) {
   AppendJsonString(r.previous_hash, out);
   *out += ",\"hash\":";
   AppendJsonString(r.hash, out);
+  *out += ",\"chain\":";
+  AppendJsonString(r.chain, out);
   absl::StrAppend(out, ",\"format\":", r.format, "}\n");
 }
 
@@ -400,7 +404,11 @@ CLI::Validator TimeBound() {
 }
 
 void AddFilterOptions(CLI::App& command, const std::shared_ptr<ReviewFlags>& flags) {
-  command.add_option("db", flags->db, "the audit log (SQLite file)")->required();
+  command
+      .add_option("db", flags->db,
+                  "the audit log: a SQLite file, or a PostgreSQL connection string (the records "
+                  "of every replica's chain, in the order written)")
+      ->required();
   auto set = [flags](std::optional<std::string> audit::RecordFilter::*field) {
     return [flags, field](const std::string& value) { flags->filter.*field = value; };
   };

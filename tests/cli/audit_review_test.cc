@@ -433,7 +433,7 @@ std::string ExpectedCsv(const std::vector<audit::AuditRecord>& r) {
   };
   return absl::StrCat(
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,policy_version,"
-      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,format\r\n",
+      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,chain,format\r\n",
       "1,d1,2026-11-01T09:00:00.000Z,C-1,q1,credit_application,credit_application,1.0.0,"
       "sha-1.0.0,\"{\"\"income\"\": \"\"5000.00\"\", \"\"years\"\": 6}\",\"{\"\"decision\"\":"
       "\"\"credit_application\"\",\"\"outcome\"\":\"\"approve\"\"}\",decision,alice,approve",

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""End-to-end: the decision log in PostgreSQL, shared by replicas.
+
+A real PostgreSQL 15 (tests/pg/pg_cluster.py: initdb and pg_ctl in a
+temporary directory, as the `postgres` user); the schema made by
+`creditctl audit migrate` as the owner role; creditd replicas writing as a
+serving role that can only SELECT and INSERT, each its own chain. Checks: a
+second process on one chain refuses to start; the database going away fails
+decisions closed (UNAVAILABLE) and they come back by themselves; a replica
+killed with -9 loses no acknowledged decision; every chain verifies against
+its signed checkpoints, also after its oldest records are archived; every
+audit verb reads the shared log.
+
+    pg_log_test.py CREDITD_BINARY CREDITCTL_BINARY SOURCE_DIR
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg"))
+import server_test as base  # noqa: E402  (compiles the stubs, reads argv)
+from pg_cluster import PgCluster  # noqa: E402
+
+pb = base.pb
+CREDITD = base.CREDITD
+CREDITCTL = base.CREDITCTL
+POLICIES = f"{base.SOURCE}/policies"
+
+
+def creditctl(*args, check=True):
+    run = subprocess.run([CREDITCTL, *args], capture_output=True, text=True, timeout=120)
+    if check and run.returncode != 0:
+        raise AssertionError(f"creditctl {' '.join(args)} exited {run.returncode}:\n"
+                             f"{run.stdout}{run.stderr}")
+    return run
+
+
+def application(customer):
+    return pb.EvaluateRequest(decision="credit_application",
+                              facts=base.facts_from(base.example("credit_application")),
+                              customer_id=customer)
+
+
+class PgLogTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = PgCluster()
+        cls.cluster.start().setup_roles()
+        cls.work = tempfile.mkdtemp(prefix="creditd-pg-e2e-")
+        cls.key = os.path.join(cls.work, "checkpoint.key")
+        cls.pub = os.path.join(cls.work, "checkpoint.pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", cls.key],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pub],
+                       check=True, capture_output=True)
+        cls.checkpoints = os.path.join(cls.work, "checkpoints")
+        made = creditctl("audit", "migrate", cls.cluster.owner, "--grant", "creditd")
+        assert "created the log's schema, version 1" in made.stdout, made.stdout
+        cls.servers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in cls.servers:
+            if server.proc.poll() is None:
+                server.proc.kill()
+            server.cleanup()
+        cls.cluster.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def replica(self, name, extra=(), check=True):
+        server = base.Server(POLICIES, [f"--replica_id={name}", f"--checkpoint_key={self.key}",
+                                        f"--checkpoint_dir={self.checkpoints}",
+                                        "--checkpoint_seconds=1", *extra],
+                             store=self.cluster.serving)
+        self.servers.append(server)
+        return server
+
+    def stop(self, server):
+        code = server.stop()
+        self.assertEqual(code, 0, server.output())
+
+    def verify(self):
+        return creditctl("audit", "verify", self.cluster.serving, "--checkpoints",
+                         self.checkpoints, "--key", self.pub, check=False)
+
+    def test_1_migrate_is_idempotent_and_reports_what_it_did(self):
+        again = creditctl("audit", "migrate", self.cluster.owner)
+        self.assertIn("schema version 1", again.stdout)
+        self.assertIn("nothing to migrate", again.stdout)
+        self.assertNotIn("passfile", again.stdout)  # the location shown is not the string given
+
+    def test_2_password_on_the_command_line_is_refused(self):
+        secret = "hunter2-not-here"
+        store = self.cluster.serving.replace("passfile=", f"password={secret} passfile=")
+        run = subprocess.run([CREDITD, "--listen=127.0.0.1:0", f"--policies={POLICIES}",
+                              f"--audit_store={store}", "--replica_id=x"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn("password", run.stderr)
+        self.assertNotIn(secret, run.stderr)
+        uri = f"postgresql://creditd:{secret}@127.0.0.1:{self.cluster.port}/creditd"
+        run = creditctl("audit", "verify", uri, check=False)
+        self.assertEqual(run.returncode, 2)
+        self.assertNotIn(secret, run.stdout + run.stderr)
+
+    def test_3_replicas_write_their_own_chains(self):
+        a = self.replica("replica-a")
+        b = self.replica("replica-b")
+        ids = {}
+        for server, prefix in ((a, "a"), (b, "b")):
+            for i in range(20):
+                answer = server.decisions.Evaluate(application(f"{prefix}{i}"), timeout=10)
+                ids[answer.decision.decision_id] = prefix
+        # One process per chain: a second replica-a refuses to start.
+        with self.assertRaises(RuntimeError) as refused:
+            self.replica("replica-a")
+        self.assertIn("is held by another process", str(refused.exception))
+        time.sleep(1.5)  # a periodic checkpoint
+        self.stop(a)
+        self.stop(b)
+        verified = self.verify()
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+        for chain in ("replica-a", "replica-b"):
+            self.assertRegex(verified.stdout, rf"chain {chain}: 21 records, hash chain intact")
+            self.assertRegex(verified.stdout, rf"chain {chain}: agrees with \d+ checkpoints")
+        # Every verb reads the shared log.
+        some = next(i for i, p in ids.items() if p == "b")
+        shown = creditctl("audit", "show", self.cluster.serving, some)
+        self.assertIn("(chain replica-b)", shown.stdout)
+        listed = creditctl("audit", "list", self.cluster.serving, "--customer", "a3")
+        self.assertEqual(len([l for l in listed.stdout.splitlines() if "credit_application" in l]),
+                         1, listed.stdout)
+        exported = creditctl("audit", "export", self.cluster.serving, "--format", "jsonl")
+        self.assertEqual(sum(1 for i in ids if i in exported.stdout), len(ids))
+        replayed = creditctl("audit", "replay", self.cluster.serving)
+        self.assertIn("40 decisions replayed: 40 identical", replayed.stdout)
+        impact = creditctl("impact", "--audit", self.cluster.serving, "--candidate", POLICIES)
+        self.assertIn("40", impact.stdout)
+        # The serving role may not change what is written; the owner is
+        # stopped by the triggers.
+        with self.assertRaises(subprocess.CalledProcessError):
+            subprocess.run(["psql", self.cluster.serving, "-c",
+                            "UPDATE creditd.records SET customer_id = 'x'"],
+                           check=True, capture_output=True)
+        owner = subprocess.run(["psql", self.cluster.owner, "-c",
+                                "DELETE FROM creditd.records WHERE sequence = 2"],
+                               capture_output=True, text=True)
+        self.assertNotEqual(owner.returncode, 0)
+        self.assertIn("append-only", owner.stderr)
+
+    def test_4_database_down_fails_closed_and_recovers(self):
+        server = self.replica("replica-c")
+        acknowledged = []
+        self.assertTrue(server.decisions.Evaluate(application("c0"), timeout=10).decision.decision_id)
+        self.cluster.stop()
+        try:
+            with self.assertRaises(grpc.RpcError) as failed:
+                server.decisions.Evaluate(application("c1"), timeout=20)
+            self.assertEqual(failed.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        finally:
+            self.cluster.start()
+        deadline = time.time() + 30
+        while True:
+            try:
+                acknowledged.append(
+                    server.decisions.Evaluate(application("c2"), timeout=10).decision.decision_id)
+                break
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
+                if time.time() > deadline:
+                    raise AssertionError("the log did not recover:\n" + server.output())
+                time.sleep(0.2)
+        self.assertIn("audit log writable again", server.output())
+        self.stop(server)
+        for decision in acknowledged:
+            creditctl("audit", "show", self.cluster.serving, decision)
+
+    def test_5_kill_9_loses_no_acknowledged_decision(self):
+        server = self.replica("replica-d")
+        acknowledged, lock = [], threading.Lock()
+        stop = threading.Event()
+
+        def load(prefix):
+            i = 0
+            while not stop.is_set():
+                try:
+                    answer = server.decisions.Evaluate(application(f"{prefix}{i}"), timeout=5)
+                    with lock:
+                        acknowledged.append(answer.decision.decision_id)
+                except grpc.RpcError:
+                    pass
+                i += 1
+
+        threads = [threading.Thread(target=load, args=(f"d{t}-",)) for t in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreater(len(acknowledged), 10)
+        # The chain's lock went with the killed process's session.
+        again = self.replica("replica-d")
+        again.decisions.Evaluate(application("after"), timeout=10)
+        self.stop(again)
+        exported = creditctl("audit", "export", self.cluster.serving, "--format", "jsonl")
+        missing = [d for d in acknowledged if d not in exported.stdout]
+        self.assertEqual(missing, [])
+        verified = self.verify()
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+        self.assertIn("chain replica-d:", verified.stdout)
+
+    def test_6_archived_records_verify_from_a_checkpoint(self):
+        server = self.replica("replica-e")
+        for i in range(5):
+            server.decisions.Evaluate(application(f"e{i}"), timeout=10)
+        self.stop(server)  # the last checkpoint signs records 1 to 6
+        server = self.replica("replica-e")
+        for i in range(3):
+            server.decisions.Evaluate(application(f"e{i + 5}"), timeout=10)
+        self.stop(server)
+        # Archive: the owner removes the chain's first six records, as
+        # dropping an old month's partition would.
+        partition = self.cluster.psql(
+            "SELECT tableoid::regclass FROM creditd.records WHERE chain_id = 'replica-e' LIMIT 1",
+            db="creditd").strip()
+        self.cluster.psql(f"ALTER TABLE {partition} DISABLE TRIGGER USER; "
+                          f"DELETE FROM {partition} WHERE chain_id = 'replica-e' "
+                          f"AND sequence <= 6; ALTER TABLE {partition} ENABLE TRIGGER USER",
+                          db="creditd")
+        verified = self.verify()
+        self.assertIn("chain replica-e: records 7 to 10, hash chain intact; records 1 to 6 are "
+                      "not in the log (archived)", verified.stdout)
+        self.assertRegex(verified.stdout, r"chain replica-e: agrees with \d+ checkpoints")
+        # One more record gone, with no checkpoint at 7: not vouched for.
+        self.cluster.psql(f"ALTER TABLE {partition} DISABLE TRIGGER USER; "
+                          f"DELETE FROM {partition} WHERE chain_id = 'replica-e' "
+                          f"AND sequence = 7; ALTER TABLE {partition} ENABLE TRIGGER USER",
+                          db="creditd")
+        verified = self.verify()
+        self.assertEqual(verified.returncode, 1, verified.stdout)
+        self.assertIn("chain replica-e: records 1 to 7 are not in the log, and no checkpoint",
+                      verified.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
