@@ -180,6 +180,10 @@ class PgLogTest(unittest.TestCase):
                 if time.time() > deadline:
                     raise AssertionError("the log did not recover:\n" + server.output())
                 time.sleep(0.2)
+        # Told once the group commits, maybe just after its answer left.
+        deadline = time.time() + 10
+        while "audit log writable again" not in server.output() and time.time() < deadline:
+            time.sleep(0.05)
         self.assertIn("audit log writable again", server.output())
         self.stop(server)
         for decision in acknowledged:
