@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "audit/log_location.h"
 #include "audit/record.h"
 #include "audit/sqlite_store.h"
 #include "cli/audit_review.h"
@@ -241,7 +242,7 @@ void Run(const Flags& flags, Context& context) {
     out += versions->empty() ? "]}\n" : "\n]}\n";
     context.out << out;
   } else if (versions->empty()) {
-    context.out << "no approvals in " << ShownText(flags.db)
+    context.out << "no approvals in " << ShownText(audit::LocationForDisplay(flags.db))
                 << ": no reload record carries any (creditd serves without "
                    "--required_approvals, or served none yet)\n";
   } else {
@@ -272,7 +273,10 @@ void AddAuditApprovalsCommand(CLI::App& audit, Context& context) {
   auto flags = std::make_shared<Flags>();
   auto* command = audit.add_subcommand(
       "approvals", "Who approved each version the log served, from its reload records");
-  command->add_option("db", flags->db, "the audit log (SQLite file)")->required();
+  command
+      ->add_option("db", flags->db,
+                   "the audit log: a SQLite file, or a PostgreSQL connection string")
+      ->required();
   command->add_option("--approvers", flags->approvers,
                       "the trusted approvers file: verify every logged signature again "
                       "(exit 1 when any does not verify)");

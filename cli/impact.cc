@@ -1048,7 +1048,10 @@ void AddImpactCommand(CLI::App& app, Context& context) {
       "  creditctl impact --audit creditd-audit.db.snapshot --candidate policies \\\n"
       "      --decision credit_application --by segment --sum credit_limit\n"
       "  creditctl impact --audit creditd-audit.db.snapshot --challenger --by segment");
-  command->add_option("--audit", flags->options.audit, "the decision log (a snapshot)")->required();
+  command
+      ->add_option("--audit", flags->options.audit,
+                   "the decision log: a SQLite snapshot, or a PostgreSQL connection string")
+      ->required();
   auto* candidate = command->add_option("--candidate", flags->options.candidate,
                                         "the candidate policy directory");
   auto* challenger = command->add_flag(

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "audit/log_location.h"
 #include "cli/creditctl.h"
 #include "cli/impact.h"
 #include "cli/output.h"
@@ -224,9 +225,10 @@ struct VersionShown {
 
 struct ReportInput {
   std::string dir;
-  std::string against;    // OLD, or empty
-  std::string audit;      // the log, or empty
-  std::string approvers;  // the approvers file, or empty
+  std::string against;      // OLD, or empty
+  std::string audit;        // the log, or empty
+  std::string audit_shown;  // the log as a page may name it (LocationForDisplay)
+  std::string approvers;    // the approvers file, or empty
   absl::Time made;
   std::vector<ApprovalFile> approval_files;
   std::vector<VersionShown> versions;  // by decision name, then semantic version
@@ -955,7 +957,7 @@ void TalliesTable(Writer& w, const std::string& what, const std::map<std::string
 
 void ImpactSection(Writer& w, const ReportInput& input, const VersionShown& v) {
   w.Open("section", {{"id", "impact"}});
-  w.Element("h2", absl::StrCat("Impact on the decisions in ", input.audit));
+  w.Element("h2", absl::StrCat("Impact on the decisions in ", input.audit_shown));
   if (!v.latest) {
     w.Open("p", {{"class", "note"}});
     w.Text("The logged decisions are evaluated again under the latest version, on ");
@@ -1079,7 +1081,7 @@ std::string IndexPage(const ReportInput& input) {
   Term(w, "Policies", input.dir, true);
   Term(w, "Made", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", input.made, absl::UTCTimeZone()));
   Term(w, "Compared with", input.against.empty() ? "nothing (no --against)" : input.against);
-  Term(w, "Decision log", input.audit.empty() ? "none (no --audit)" : input.audit);
+  Term(w, "Decision log", input.audit.empty() ? "none (no --audit)" : input.audit_shown);
   Term(w, "Approvals",
        input.approvers.empty()
            ? "NOT verified: no approvers file (--approvers); approvals are listed as found"
@@ -1428,6 +1430,7 @@ void Report(const std::string& dir, const std::string& out, const std::string& a
   input.dir = dir;
   input.against = against;
   input.audit = audit;
+  input.audit_shown = audit::LocationForDisplay(audit);
   input.approvers = approvers;
   input.made = absl::Now();
 

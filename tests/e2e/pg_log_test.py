@@ -146,6 +146,16 @@ class PgLogTest(unittest.TestCase):
         self.assertIn("40 decisions replayed: 40 identical", replayed.stdout)
         impact = creditctl("impact", "--audit", self.cluster.serving, "--candidate", POLICIES)
         self.assertIn("40", impact.stdout)
+        approvals = creditctl("audit", "approvals", self.cluster.serving)
+        self.assertIn("no reload record carries any", approvals.stdout)
+        site = os.path.join(self.work, "site")
+        creditctl("report", POLICIES, "--out", site, "--audit", self.cluster.serving)
+        with open(os.path.join(site, "index.html")) as f:
+            index = f.read()
+        pages = "".join(open(os.path.join(site, p)).read() for p in os.listdir(site)
+                        if p.endswith(".html"))
+        self.assertIn(f"postgresql://creditd@127.0.0.1:{self.cluster.port}/creditd", pages)
+        self.assertNotIn("passfile", pages + index)  # the site names the log, not its files
         # The serving role may not change what is written; the owner is
         # stopped by the triggers.
         with self.assertRaises(subprocess.CalledProcessError):
