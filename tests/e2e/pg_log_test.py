@@ -54,7 +54,7 @@ def application(customer):
 class PgLogTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = PgCluster()
+        cls.cluster = PgCluster(ssl=True)
         cls.cluster.start().setup_roles()
         cls.work = tempfile.mkdtemp(prefix="creditd-pg-e2e-")
         cls.key = os.path.join(cls.work, "checkpoint.key")
@@ -267,6 +267,30 @@ class PgLogTest(unittest.TestCase):
         self.assertEqual(verified.returncode, 1, verified.stdout)
         self.assertIn("chain replica-e: records 1 to 7 are not in the log, and no checkpoint",
                       verified.stdout)
+
+    def test_7_verify_full_tls_to_the_database(self):
+        secure = (f"host=localhost port={self.cluster.port} dbname=creditd user=creditd "
+                  f"passfile={self.cluster.passfile} sslmode=verify-full "
+                  f"sslrootcert={self.cluster.ca}")
+        server = base.Server(POLICIES, ["--replica_id=replica-tls"], store=secure)
+        self.servers.append(server)
+        server.decisions.Evaluate(application("tls"), timeout=10)
+        encrypted = self.cluster.psql(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+            "WHERE a.application_name = 'creditd' AND a.usename = 'creditd'")
+        self.assertEqual(set(encrypted.split()), {"t"}, encrypted)
+        self.stop(server)
+        # Another CA's certificate is not the database's: no start.
+        other = os.path.join(self.work, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=other", "-keyout", other + ".key", "-out", other],
+                       check=True, capture_output=True)
+        run = subprocess.run([CREDITD, "--listen=127.0.0.1:0", f"--policies={POLICIES}",
+                              f"--audit_store={secure.replace(self.cluster.ca, other)}",
+                              "--replica_id=replica-tls"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn("certificate verify failed", run.stderr)
 
 
 if __name__ == "__main__":

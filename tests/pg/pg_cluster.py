@@ -44,7 +44,10 @@ class PgCluster:
     OWNER_PASSWORD = "owner-secret"
     SERVING_PASSWORD = "serving-secret"
 
-    def __init__(self):
+    def __init__(self, ssl=False):
+        """`ssl`: serve TLS too, with a certificate for localhost and
+        127.0.0.1 from a test CA (`self.ca`), for sslmode=verify-full."""
+        self.ssl = ssl
         self.bindir = _bindir()
         self.dir = tempfile.mkdtemp(prefix="creditd-pg-")
         os.chmod(self.dir, 0o755)
@@ -73,12 +76,47 @@ class PgCluster:
             with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
                 f.write("local all postgres trust\n"
                         "host all all 127.0.0.1/32 scram-sha-256\n")
+            if self.ssl:
+                self._make_certificates(pw)
         self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
                            os.path.join(self.log, "server.log"), "-w", "-t", "30", "-o",
                            f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 "
-                           "-c fsync=off -c full_page_writes=off", "start"])
+                           "-c fsync=off -c full_page_writes=off" + self._ssl_options(),
+                           "start"])
         self.running = True
         return self
+
+    def _make_certificates(self, pw):
+        tls = os.path.join(self.dir, "tls")
+        os.makedirs(tls)
+        self.ca = os.path.join(tls, "ca.pem")
+        ca_key = os.path.join(tls, "ca.key")
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                "/CN=creditd test database CA", "-keyout", ca_key, "-out", self.ca)
+        self.server_cert = os.path.join(tls, "server.pem")
+        self.server_key = os.path.join(tls, "server.key")
+        csr = os.path.join(tls, "server.csr")
+        ext = os.path.join(tls, "server.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
+                self.server_key, "-out", csr)
+        openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
+                "-days", "2", "-extfile", ext, "-out", self.server_cert)
+        for path in (self.server_cert, self.server_key):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chmod(path, 0o600)
+        os.chmod(tls, 0o755)
+
+    def _ssl_options(self):
+        if not self.ssl:
+            return ""
+        return (f" -c ssl=on -c ssl_cert_file={self.server_cert}"
+                f" -c ssl_key_file={self.server_key}")
 
     def stop(self, mode="fast"):
         if self.running:
@@ -101,8 +139,9 @@ class PgCluster:
         self.psql("GRANT CONNECT ON DATABASE creditd TO creditd")
         self.passfile = os.path.join(self.dir, "pgpass")
         with open(self.passfile, "w") as f:
-            f.write(f"127.0.0.1:{self.port}:creditd:creditd_owner:{self.OWNER_PASSWORD}\n"
-                    f"127.0.0.1:{self.port}:creditd:creditd:{self.SERVING_PASSWORD}\n")
+            for host in ("127.0.0.1", "localhost"):
+                f.write(f"{host}:{self.port}:*:creditd_owner:{self.OWNER_PASSWORD}\n"
+                        f"{host}:{self.port}:*:creditd:{self.SERVING_PASSWORD}\n")
         os.chmod(self.passfile, 0o600)
         return self
 
