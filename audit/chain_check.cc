@@ -8,6 +8,7 @@ bool ChainCheck::Next(const AuditRecord& r) {
   if (result.records == 0 && r.sequence > 1 && may_start_later_) {
     result.archived = r.sequence - 1;
     result.archived_head = r.previous_hash;
+    result.resumes_at_time = r.time;
     previous_ = r.previous_hash;
   }
   ++result.records;

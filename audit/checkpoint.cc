@@ -238,24 +238,28 @@ CheckpointReport CheckLogAgainst(const std::vector<CheckpointFile>& all, const L
                                  int64_t archived) {
   CheckpointReport report;
   std::vector<const CheckpointFile*> ours;
-  bool anchored = false;  // a checkpoint vouches for where an archived chain resumes
   for (const CheckpointFile& c : all) {
     if (c.checkpoint.log_id != log.log_id || c.checkpoint.chain_id != log.chain_id) continue;
     // Checkpoints of records since archived can no longer be compared.
     if (c.checkpoint.records < archived) continue;
-    if (c.checkpoint.records == archived) {
-      const auto it = hashes.find(archived);
-      anchored = anchored || (it != hashes.end() && it->second == c.checkpoint.head);
-    }
     ours.push_back(&c);
   }
-  if (archived > 0 && !anchored) {
-    report.problems.push_back(
-        {CheckpointProblem::Kind::kTruncated, 1,
-         absl::StrCat("records 1 to ", archived, " are not in the log, and no checkpoint of ",
-                      archived,
-                      " records signs the hash the log resumes from: what was removed is not "
-                      "known (archive a month only after a checkpoint covers it)")});
+  if (archived > 0) {
+    // The records held must be the ones a checkpoint signed: their hashes
+    // chain the sequence numbers too, so where the chain resumes is signed.
+    bool anchored = false;
+    for (const CheckpointFile* c : ours) {
+      const auto it = hashes.find(c->checkpoint.records);
+      anchored = anchored || (it != hashes.end() && it->second == c->checkpoint.head);
+    }
+    if (!anchored) {
+      report.problems.push_back(
+          {CheckpointProblem::Kind::kTruncated, 1,
+           absl::StrCat("records 1 to ", archived,
+                        " are not in the log, and no checkpoint the log agrees with covers where "
+                        "it resumes: what was removed, and whether the rest is what was written, "
+                        "is not known (archive records only once a checkpoint covers them)")});
+    }
   }
   report.checked = static_cast<int>(ours.size());
   if (ours.empty()) {

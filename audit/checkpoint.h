@@ -111,9 +111,9 @@ struct CheckpointReport {
 // `records` is how long the chain is (its last sequence) and `hashes` the
 // hash of the record at each checkpointed count the log reaches (VerifyLog
 // collects them). `archived`: records 1 to `archived` were removed by
-// retention; then a checkpoint of exactly `archived` records must sign the
-// hash the chain resumes from (hashes[archived]), and older checkpoints are
-// not compared.
+// retention; then a checkpoint of `archived` records or more must agree
+// with the log (the records held are the ones it signed, from where the
+// chain resumes), and older checkpoints are not compared.
 CheckpointReport CheckLogAgainst(const std::vector<CheckpointFile>& checkpoints,
                                  const LogIdentity& log, int64_t records,
                                  const std::map<int64_t, std::string>& hashes,

@@ -35,10 +35,11 @@ struct VerifyResult {
   ChainHead head;  // the last record read
   // Records before the first one held, removed by retention (a PostgreSQL
   // log's old partitions, archived and dropped): the chain is checked from
-  // the first record held, whose previous hash only a signed checkpoint of
-  // `archived` records can vouch for. 0 for a log held whole.
+  // the first record held, which only a signed checkpoint of `archived`
+  // records or more can vouch for (CheckLogAgainst). 0 for a log held whole.
   int64_t archived = 0;
-  std::string archived_head;  // the first held record's previous hash
+  std::string archived_head;    // the first held record's previous hash
+  std::string resumes_at_time;  // the first held record's time
   // The hash of each record asked for (by sequence) that was read.
   std::map<int64_t, std::string> hashes;
   // The stored policies and the versions bound to them, which the chain

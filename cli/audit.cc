@@ -49,7 +49,8 @@ void VerifyOneChain(const std::string& db, const std::string& chain, const std::
   if (result->archived > 0) {
     context.out << name << ": records " << result->archived + 1 << " to " << length
                 << ", hash chain intact; records 1 to " << result->archived
-                << " are not in the log (archived)\n";
+                << " are not in the log (archived; the chain resumes at " << result->resumes_at_time
+                << ")\n";
   } else {
     context.out << name << ": " << result->records << " records, hash chain intact\n";
   }

@@ -255,17 +255,35 @@ class PgLogTest(unittest.TestCase):
                           f"AND sequence <= 6; ALTER TABLE {partition} ENABLE TRIGGER USER",
                           db="creditd")
         verified = self.verify()
-        self.assertIn("chain replica-e: records 7 to 10, hash chain intact; records 1 to 6 are "
-                      "not in the log (archived)", verified.stdout)
+        self.assertRegex(verified.stdout, r"chain replica-e: records 7 to 10, hash chain intact; "
+                         r"records 1 to 6 are not in the log \(archived; the chain resumes at "
+                         r"20\d\d-")
         self.assertRegex(verified.stdout, r"chain replica-e: agrees with \d+ checkpoints")
-        # One more record gone, with no checkpoint at 7: not vouched for.
+        self.assertNotIn("replica-e: records 1 to 6 are not in the log, and", verified.stdout)
+        # Without the checkpoints that cover the records held, nothing
+        # vouches for them: keep only this chain's checkpoints of fewer
+        # records than were removed.
+        partial = os.path.join(self.work, "partial-checkpoints")
+        os.makedirs(partial)
+        for name in os.listdir(self.checkpoints):
+            with open(os.path.join(self.checkpoints, name)) as f:
+                note = f.read()
+            records = int(re.search(r"^records (\d+)$", note, re.M).group(1))
+            if "chain replica-e\n" not in note or records < 6:
+                shutil.copy(os.path.join(self.checkpoints, name), partial)
+        verified = creditctl("audit", "verify", self.cluster.serving, "--checkpoints", partial,
+                             "--key", self.pub, check=False)
+        self.assertEqual(verified.returncode, 1, verified.stdout)
+        self.assertIn("chain replica-e: records 1 to 6 are not in the log, and no checkpoint the "
+                      "log agrees with covers where it resumes", verified.stdout)
+        # Removing a record in the middle breaks the chain, checkpoints or not.
         self.cluster.psql(f"ALTER TABLE {partition} DISABLE TRIGGER USER; "
                           f"DELETE FROM {partition} WHERE chain_id = 'replica-e' "
-                          f"AND sequence = 7; ALTER TABLE {partition} ENABLE TRIGGER USER",
+                          f"AND sequence = 8; ALTER TABLE {partition} ENABLE TRIGGER USER",
                           db="creditd")
         verified = self.verify()
         self.assertEqual(verified.returncode, 1, verified.stdout)
-        self.assertIn("chain replica-e: records 1 to 7 are not in the log, and no checkpoint",
+        self.assertIn("chain replica-e: record 9 is broken: expected record 8, found 9",
                       verified.stdout)
 
     def test_7_verify_full_tls_to_the_database(self):
