@@ -255,7 +255,15 @@ absl::Status PgStore::Connect() {
   if (prepared == nullptr || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
     return pg::StatusOf(c, prepared.get(), "cannot prepare the insert");
   }
-  identity_ = {*log_id, options_.chain_id};
+  if (identity_.log_id.empty()) {
+    identity_ = {*log_id, options_.chain_id};
+  } else if (identity_.log_id != *log_id) {
+    // Another database answers at the same address (restored over, or
+    // replaced): this chain's records do not go on in another log.
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log ", shown, ": the database now holds log ", *log_id, ", not log ",
+                     identity_.log_id, " this creditd writes; not writing to it"));
+  }
   conn_ = conn->release();
   std::lock_guard<std::mutex> lock(mutex_);
   cancel_ = PQgetCancel(conn_);
@@ -396,19 +404,27 @@ absl::Status PgStore::Commit() {
     Result end(PQgetResult(conn_));  // each command's results end with a null
   }
   if (ok) {
-    while (PQstatus(conn_) == CONNECTION_OK) {
+    // Up to the sync's result; anything else unread (a command cut short by
+    // a lost connection) is passed over, a few at most.
+    bool synced = false;
+    for (int left = sent + 4; !synced && left > 0 && PQstatus(conn_) == CONNECTION_OK; --left) {
       Result r(PQgetResult(conn_));
-      if (r == nullptr) continue;
-      if (PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
+      synced = r != nullptr && PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC;
     }
+    if (!synced && status.ok()) {
+      status = absl::UnavailableError("audit log: cannot write: the commit was not confirmed");
+    }
+    ok = synced;
   }
   if (PQstatus(conn_) != CONNECTION_OK) {
     if (status.ok() || !absl::IsUnavailable(status)) {
       status = absl::UnavailableError(absl::StrCat(
           "audit log: the connection was lost while committing: ", pg::ErrorOf(conn_)));
     }
-  } else {
-    PQexitPipelineMode(conn_);
+  } else if (!ok || PQexitPipelineMode(conn_) != 1) {
+    // The pipeline was not sent whole, or not read to its end: the
+    // connection's state is not known; the next group connects afresh.
+    Disconnect();
   }
   pending_.clear();
   began_ = false;
@@ -426,8 +442,7 @@ void PgStore::Rollback() {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
     // A pipeline left mid-way: the connection's state is not known.
-    PQfinish(conn_);
-    conn_ = nullptr;
+    Disconnect();
     return;
   }
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
