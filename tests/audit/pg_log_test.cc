@@ -1244,6 +1244,37 @@ TEST_F(PgLogTest, AsyncModeWritesEverythingByFlush) {
   EXPECT_EQ(Ids(Matching(serving_, {})), expected);
 }
 
+// In async mode nobody waits for a record, so a group that fails is tried
+// again. A record the database refuses for itself (a decision id logged at
+// that time already; also what a group whose commit was acknowledged but
+// whose answer was lost becomes when tried again) must not be tried forever
+// in front of every record behind it.
+TEST_F(PgLogTest, InAsyncModeARefusedRecordDoesNotStopTheLog) {
+  absl::StatusOr<std::unique_ptr<LogSink>> sink = OpenSink(serving_, "a", Durability::kAsync);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const AuditRecord first = Record("once");
+  ASSERT_TRUE((*sink)->Append(first).ok());
+  ASSERT_TRUE((*sink)->Flush().ok());
+  ASSERT_TRUE((*sink)->Append(first).ok());  // queued: refused when written
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*sink)->Append(Record(absl::StrCat("n-", i))).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  absl::Status flushed;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    flushed = (*sink)->Flush();
+  } while (!flushed.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(flushed.ok()) << flushed;
+  sink->reset();
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::optional<AuditRecord>> r = ReadRecord(serving_, absl::StrCat("n-", i));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->has_value()) << "n-" << i << " was never written";
+  }
+  absl::StatusOr<VerifyResult> result = VerifyChain(serving_, "a");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok) << result->problem;
+}
+
 TEST_F(PgLogTest, AsyncModeKeepsRecordsWhileTheDatabaseIsDown) {
   absl::StatusOr<std::unique_ptr<LogSink>> sink = OpenSink(serving_, "a", Durability::kAsync);
   ASSERT_TRUE(sink.ok()) << sink.status();
