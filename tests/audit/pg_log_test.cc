@@ -109,7 +109,8 @@ absl::StatusOr<std::string> PassfileForAnyDatabase(const std::string& conninfo) 
     fields[2] = "*";
     out << absl::StrJoin(fields, ":") << "\n";
   }
-  const std::string path = absl::StrCat(::testing::TempDir(), "creditd-pgpass-", getpid());
+  // Next to the original, in the cluster's directory: removed with it.
+  const std::string path = absl::StrCat(original, "-any-database-", getpid());
   {
     std::ofstream file(path, std::ios::trunc);
     file << out.str();
