@@ -185,6 +185,15 @@ void CommitQueue::Run() {
     lock.unlock();
     const absl::Status status = CommitGroup(policies, batch);
     lock.lock();
+    if (!refused_sha256_.empty()) {
+      for (auto it = policies_.begin(); it != policies_.end(); ++it) {
+        if (it->sha256 == refused_sha256_) {
+          policies_.erase(it);
+          break;
+        }
+      }
+      refused_sha256_.clear();
+    }
     // A log that never goes quiet still gets its work between commits done.
     if (idle_work_ && options_.between_commits) BetweenCommits(lock);
     in_flight_ = 0;
@@ -280,8 +289,11 @@ void CommitQueue::Notify() {
 }
 
 absl::Status CommitQueue::CommitGroup(const std::vector<PolicySource>& policies, Batch& batch) {
-  const auto fail_group = [&batch](absl::Status status) {
+  const auto fail_group = [this, &batch](absl::Status status) {
     for (const auto& p : batch) p->status = status;
+    // Whatever failed, the chain's head is read again before the next
+    // group: a store that lost its connection may not be where it was.
+    resync_ = true;
     return status;
   };
   if (resync_) {
@@ -294,6 +306,19 @@ absl::Status CommitQueue::CommitGroup(const std::vector<PolicySource>& policies,
   for (const PolicySource& policy : policies) {
     if (absl::Status status = store_.InsertPolicy(policy); !status.ok()) {
       store_.Rollback();
+      if (absl::IsFailedPrecondition(status)) {
+        // Refused for good (its version is bound to another text, by
+        // another writer of a shared log): its StorePolicy hears why, the
+        // records of the group are tried again without it.
+        refused_sha256_ = policy.sha256;
+        for (const auto& p : batch) {
+          p->status = p->policy_only ? status
+                                     : absl::UnavailableError(absl::StrCat(
+                                           "audit log: not written: ", status.message()));
+        }
+        resync_ = true;
+        return status;
+      }
       return fail_group(status);
     }
   }

@@ -41,8 +41,11 @@ struct ChainHead {
 // store cannot hold) is InvalidArgument or AlreadyExists, and leaves the
 // transaction usable; the queue fails that record's caller and goes on. Any
 // other error fails the transaction: the queue rolls back and fails the
-// whole group. After a failed Commit (whose outcome the store may not know:
-// a torn write), the queue reads the head again before the next group.
+// whole group; after a failed group (a Commit whose outcome the store may
+// not know, a torn write, or a store that reconnected) the queue reads the
+// head again before the next group. An InsertPolicy error FailedPrecondition
+// refuses that source for good: its StorePolicy fails with it, and the
+// source is not tried again.
 class RecordStore {
  public:
   virtual ~RecordStore() = default;
@@ -159,6 +162,7 @@ class CommitQueue {
   ChainHead committed_;                 // under mutex_
   ChainHead head_;                      // the writer's own
   bool resync_ = false;                 // the writer's own: read the head first
+  std::string refused_sha256_;          // the writer's: a source the store refused for good
   std::vector<PolicySource> policies_;  // stored with the next group that commits
   std::thread writer_;
   // Committed (or failed) groups whose callbacks have yet to run, oldest first.

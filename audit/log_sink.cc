@@ -58,7 +58,17 @@ absl::Status LogSink::StorePolicy(PolicySource policy) {
     waiting_[key] = policy.sha256;
   }
   policy.first_served = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  return queue_->StorePolicy(std::move(policy));
+  const std::string sha256 = policy.sha256;
+  absl::Status status = queue_->StorePolicy(std::move(policy));
+  if (absl::IsFailedPrecondition(status)) {
+    // Refused for good (another writer of a shared log bound the version
+    // first): it waits no more, so the text that is bound can be stored.
+    std::lock_guard<std::mutex> lock(bindings_mutex_);
+    if (auto it = waiting_.find(key); it != waiting_.end() && it->second == sha256) {
+      waiting_.erase(it);
+    }
+  }
+  return status;
 }
 
 absl::StatusOr<std::vector<StoredPolicy>> LogSink::StoredVersions() {

@@ -30,6 +30,41 @@ using pg::Result;
 namespace {
 
 constexpr char kInsertRecord[] = "creditd_insert_record";
+// The same, passing over a record whose decision id and time are in the log
+// already (its group committed once, though the writer did not hear so).
+constexpr char kInsertRecordOnce[] = "creditd_insert_record_once";
+
+// A record's parameters for the insert, pointing into the record and the
+// chain id, which must outlive their use.
+class InsertParams {
+ public:
+  InsertParams()
+      : values_(std::size(kRecordFields) + 4), lengths_(values_.size()), formats_(values_.size()) {}
+  void Set(const std::string& chain, const AuditRecord& r) {
+    sequence_ = std::to_string(r.sequence);
+    size_t i = 0;
+    auto add = [&](const std::string& v, int format) {
+      values_[i] = v.data();
+      lengths_[i] = static_cast<int>(v.size());
+      formats_[i] = format;
+      ++i;
+    };
+    add(chain, 0);
+    add(sequence_, 0);
+    for (const RecordField& field : kRecordFields) add(r.*field.member, 1);
+    add(r.previous_hash, 0);
+    add(r.hash, 0);
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  std::string sequence_;
+  std::vector<const char*> values_;
+  std::vector<int> lengths_, formats_;
+};
 
 // The record columns: every field as bytes (bytea), stored and read back
 // byte for byte whatever it holds.
@@ -251,10 +286,16 @@ absl::Status PgStore::Connect() {
   const std::string insert =
       absl::StrCat("INSERT INTO creditd.records (", absl::StrJoin(columns, ", "), ") VALUES (",
                    absl::StrJoin(marks, ", "), ")");
-  Result prepared(PQprepare(c, kInsertRecord, insert.c_str(), 0, nullptr));
-  if (prepared == nullptr || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
-    return pg::StatusOf(c, prepared.get(), "cannot prepare the insert");
+  for (const auto& [name, sql] :
+       {std::make_pair(kInsertRecord, insert),
+        std::make_pair(kInsertRecordOnce,
+                       absl::StrCat(insert, " ON CONFLICT (decision_id, time) DO NOTHING"))}) {
+    Result prepared(PQprepare(c, name, sql.c_str(), 0, nullptr));
+    if (prepared == nullptr || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      return pg::StatusOf(c, prepared.get(), "cannot prepare the insert");
+    }
   }
+  careful_ = true;
   if (identity_.log_id.empty()) {
     identity_ = {*log_id, options_.chain_id};
   } else if (identity_.log_id != *log_id) {
@@ -301,6 +342,8 @@ absl::Status PgStore::Begin() {
   if (absl::Status status = EnsureConnected(); !status.ok()) return status;
   pending_.clear();
   began_ = false;
+  head_checked_ = false;
+  inserted_ = 0;
   return absl::OkStatus();
 }
 
@@ -345,11 +388,65 @@ absl::Status PgStore::InsertPolicy(const PolicySource& policy) {
 }
 
 absl::Status PgStore::Insert(const AuditRecord& record) {
-  pending_.push_back(&record);
+  if (!careful_) {
+    pending_.push_back(&record);
+    return absl::OkStatus();
+  }
+  // Record by record, each answered, as SQLite writes: after a reconnect
+  // or a failed group, where the chain is and what it holds are checked.
+  if (!began_) {
+    absl::StatusOr<Result> begin = Exec(conn_, "BEGIN", Params(), "cannot begin");
+    if (!begin.ok()) return absl::UnavailableError(begin.status().message());
+    began_ = true;
+  }
+  if (!head_checked_) {
+    // Another process may have held the chain while this one was away: its
+    // records are never forked. A failed group has the writer read the head.
+    absl::StatusOr<Result> head = Exec(conn_,
+                                       "SELECT sequence, hash FROM creditd.records WHERE "
+                                       "chain_id = $1 ORDER BY sequence DESC LIMIT 1",
+                                       Params().Text(options_.chain_id), "cannot read the head");
+    if (!head.ok()) return absl::UnavailableError(head.status().message());
+    const bool empty = PQntuples(head->get()) == 0;
+    const int64_t sequence = empty ? 0 : Int(head->get(), 0, 0);
+    const std::string hash = empty ? "" : Bytes(head->get(), 0, 1);
+    if (sequence + 1 != record.sequence || hash != record.previous_hash) {
+      return absl::UnavailableError(absl::StrCat(
+          "audit log: chain `", options_.chain_id, "` is at record ", sequence,
+          ", not where this writer left it (another process wrote it meanwhile?); reading its "
+          "head again"));
+    }
+    head_checked_ = true;
+  }
+  InsertParams params;
+  params.Set(options_.chain_id, record);
+  Result r(PQexecPrepared(conn_, kInsertRecordOnce, params.size(), params.values(),
+                          params.lengths(), params.formats(), 1));
+  if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    return absl::UnavailableError(pg::StatusOf(conn_, r.get(), "cannot write").message());
+  }
+  if (std::strcmp(PQcmdTuples(r.get()), "0") == 0) {
+    // This record alone: the group goes on without it.
+    return absl::AlreadyExistsError(absl::StrCat("decision ", record.decision_id, " of ",
+                                                 record.time, " is in the log already"));
+  }
+  ++inserted_;
   return absl::OkStatus();
 }
 
 absl::Status PgStore::Commit() {
+  if (careful_) {
+    absl::Status status;
+    if (began_) {
+      absl::StatusOr<Result> commit = Exec(conn_, "COMMIT", Params(), "cannot commit");
+      if (!commit.ok()) status = absl::UnavailableError(commit.status().message());
+    }
+    began_ = false;
+    // Back to pipelining once a group with records has committed here.
+    if (status.ok() && inserted_ > 0) careful_ = false;
+    inserted_ = 0;
+    return status;
+  }
   // One round trip: BEGIN (unless policies began it), every insert and
   // COMMIT, pipelined; then every result.
   if (PQenterPipelineMode(conn_) != 1) {
@@ -362,26 +459,12 @@ absl::Status PgStore::Commit() {
     sent += ok ? 1 : 0;
   };
   if (!began_) send("BEGIN");
-  std::string sequence;
-  std::vector<const char*> values(std::size(kRecordFields) + 4);
-  std::vector<int> lengths(values.size()), formats(values.size());
+  InsertParams params;
   for (const AuditRecord* r : pending_) {
     if (!ok) break;
-    sequence = std::to_string(r->sequence);
-    size_t i = 0;
-    auto add = [&](const std::string& v, int format) {
-      values[i] = v.data();
-      lengths[i] = static_cast<int>(v.size());
-      formats[i] = format;
-      ++i;
-    };
-    add(options_.chain_id, 0);
-    add(sequence, 0);
-    for (const RecordField& field : kRecordFields) add(r->*field.member, 1);
-    add(r->previous_hash, 0);
-    add(r->hash, 0);
-    ok = PQsendQueryPrepared(conn_, kInsertRecord, static_cast<int>(values.size()), values.data(),
-                             lengths.data(), formats.data(), 1) == 1;
+    params.Set(options_.chain_id, *r);
+    ok = PQsendQueryPrepared(conn_, kInsertRecord, params.size(), params.values(), params.lengths(),
+                             params.formats(), 1) == 1;
     sent += ok ? 1 : 0;
   }
   send("COMMIT");
@@ -428,6 +511,9 @@ absl::Status PgStore::Commit() {
   }
   pending_.clear();
   began_ = false;
+  // A failed group is written again record by record (a record the log
+  // holds already, from a commit whose answer was lost, fails alone).
+  if (!status.ok()) careful_ = true;
   // Whatever went wrong, the writer is told the group's fate is not known
   // (it reads the head again); a record's own error fails the group too.
   if (!status.ok() && !absl::IsUnavailable(status)) {
@@ -439,6 +525,9 @@ absl::Status PgStore::Commit() {
 void PgStore::Rollback() {
   pending_.clear();
   began_ = false;
+  careful_ = true;
+  head_checked_ = false;
+  inserted_ = 0;
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
     // A pipeline left mid-way: the connection's state is not known.
@@ -570,6 +659,21 @@ absl::StatusOr<MigrateResult> MigratePostgres(const std::string& location,
     const std::string from = absl::StrFormat("%04d-%02d", m.year(), m.month());
     const absl::CivilMonth next = m + 1;
     const std::string to = absl::StrFormat("%04d-%02d", next.year(), next.month());
+    // Records of the month in the default partition keep it from being
+    // added (PostgreSQL would refuse): the month stays there, told.
+    absl::StatusOr<Result> early =
+        Exec(c,
+             absl::StrCat("SELECT count(*) FROM creditd.records_default WHERE time >= ",
+                          ByteaLiteral(from), " AND time < ", ByteaLiteral(to)),
+             Params(), "cannot read the default partition");
+    if (!early.ok()) return fail(early.status());
+    if (const int64_t held = Int(early->get(), 0, 0); held > 0) {
+      result.partitions_skipped.push_back(
+          absl::StrCat(name, ": ", held, " records of ", from,
+                       " are in records_default already (migrate ran after the month began); "
+                       "the month stays there"));
+      continue;
+    }
     const std::string sql = absl::StrCat(
         "CREATE TABLE creditd.", name, " PARTITION OF creditd.records FOR VALUES FROM (",
         ByteaLiteral(from), ") TO (", ByteaLiteral(to), ");\n", PartitionTriggers(name));

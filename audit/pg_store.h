@@ -63,8 +63,12 @@ class PgStore : public LogStore {
   // again: Unavailable while another process holds it).
   absl::Status Begin() override;
   absl::Status InsertPolicy(const PolicySource& policy) override;
-  // Records are sent at Commit, in one round trip with it; an error of any
-  // record fails the group.
+  // Records are sent at Commit, in one round trip with it, and an error of
+  // any record fails the group; the next group is then written record by
+  // record (as after connecting), its first record checked against the
+  // chain's head in the database (another process may have written it:
+  // Unavailable, and the writer reads the head again), and a record whose
+  // decision id and time the log holds already fails alone (AlreadyExists).
   absl::Status Insert(const AuditRecord& record) override;
   absl::Status Commit() override;
   void Rollback() override;
@@ -84,8 +88,14 @@ class PgStore : public LogStore {
   const std::string location_;
   const PgStoreOptions options_;
   pg_conn* conn_ = nullptr;
-  int lock_key_ = 0;                         // the chain's advisory lock
-  bool began_ = false;                       // BEGIN sent (policies go first)
+  int lock_key_ = 0;    // the chain's advisory lock
+  bool began_ = false;  // BEGIN sent (policies go first)
+  // Inserting record by record, each answered, with the chain's head
+  // checked first: after connecting and after a failed group. Otherwise a
+  // group's records are pipelined with its COMMIT.
+  bool careful_ = true;
+  bool head_checked_ = false;                // in careful mode, this group's
+  int inserted_ = 0;                         // in careful mode, this group's
   std::vector<const AuditRecord*> pending_;  // the group's records, until Commit
   std::atomic<bool> interrupted_{false};
   std::mutex mutex_;  // guards the two below
@@ -108,6 +118,9 @@ struct MigrateResult {
   int to_version = 0;
   std::string log_id;
   std::vector<std::string> partitions_added;
+  // Months whose partition could not be added because records of the
+  // month went to the default partition (migrate ran late): what and why.
+  std::vector<std::string> partitions_skipped;
 };
 absl::StatusOr<MigrateResult> MigratePostgres(const std::string& location,
                                               const MigrateOptions& options);

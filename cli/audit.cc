@@ -323,6 +323,10 @@ void Migrate(const std::string& db, const std::string& grant, int months_ahead, 
   for (const std::string& partition : result->partitions_added) {
     context.out << shown << ": added partition " << partition << "\n";
   }
+  for (const std::string& skipped : result->partitions_skipped) {
+    context.out << shown << ": warning: partition " << skipped
+                << " (run migrate before each month begins)\n";
+  }
   if (!grant.empty()) {
     context.out << shown << ": granted " << grant
                 << " USAGE on schema creditd and SELECT, INSERT on its tables\n";
