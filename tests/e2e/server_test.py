@@ -59,19 +59,23 @@ def example(name):
 
 
 class Server:
-    def __init__(self, policies, extra=(), audit=None, store=None):
+    def __init__(self, policies, extra=(), audit=None, command=None, store=None):
         """`audit`: the log to open (a restart on the same log); default a new one.
+        `command`: a whole command line to run instead (another binary, flags
+        files), which must listen on 127.0.0.1 and log to `audit`.
         `store`: an --audit_store (a PostgreSQL log) instead of a SQLite file."""
         self.dir = tempfile.mkdtemp(prefix="creditd-e2e-")
         self.audit = audit or os.path.join(self.dir, "audit.db")
         self.log_path = os.path.join(self.dir, "creditd.log")
         self.stall = os.path.join(self.dir, "stall-log")
+        if command is None:
+            command = [CREDITD, "--listen=127.0.0.1:0", f"--policies={policies}",
+                       f"--audit_store={store}" if store else f"--audit_db={self.audit}",
+                       *extra]
         # The output goes through a pipe, copied to the log file by a thread of
         # the test's: a file-size limit set on creditd must not silence it.
         self.proc = subprocess.Popen(
-            [CREDITD, "--listen=127.0.0.1:0", f"--policies={policies}",
-             f"--audit_store={store}" if store else f"--audit_db={self.audit}", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=dict(os.environ, CREDITD_TEST_STALL_LOG_WHILE=self.stall))
         self.copier = threading.Thread(target=self._copy_output, daemon=True)
         self.copier.start()
