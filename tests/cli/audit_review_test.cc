@@ -289,7 +289,8 @@ TEST(ShownTextTest, EscapesWhatATerminalWouldActOn) {
 std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r) {
   auto tail = [](const audit::AuditRecord& record) {
     return absl::StrCat(",\"challenger\":\"\",\"previous_hash\":\"", record.previous_hash,
-                        "\",\"hash\":\"", record.hash, "\",\"format\":", audit::kLogFormat, "}");
+                        "\",\"hash\":\"", record.hash,
+                        "\",\"chain\":\"\",\"format\":", audit::kLogFormat, "}");
   };
   return {
       absl::StrCat(
@@ -373,7 +374,7 @@ TEST(AuditExportTest, JsonlParsesBackToTheRecords) {
     line.Parse<kStrict>(lines[i].data(), lines[i].size());
     ASSERT_FALSE(line.HasParseError()) << lines[i];
     ASSERT_TRUE(line.IsObject());
-    EXPECT_EQ(line.MemberCount(), std::size(audit::kRecordFields) + 4);
+    EXPECT_EQ(line.MemberCount(), std::size(audit::kRecordFields) + 5);
     EXPECT_EQ(Str(line["sequence"]), absl::StrCat(r.sequence));
     EXPECT_EQ(Str(line["format"]), absl::StrCat(r.format));
     for (const audit::RecordField& field : audit::kRecordFields) {
@@ -428,12 +429,13 @@ TEST(AuditExportTest, JsonValuesAreCompactedOrKeptAsStrings) {
 
 std::string ExpectedCsv(const std::vector<audit::AuditRecord>& r) {
   auto chain = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",,", record.previous_hash, ",", record.hash, ",", audit::kLogFormat,
+    return absl::StrCat(",,", record.previous_hash, ",", record.hash, ",,", audit::kLogFormat,
                         "\r\n");
   };
   return absl::StrCat(
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,policy_version,"
-      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,chain,format\r\n",
+      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,chain,"
+      "format\r\n",
       "1,d1,2026-11-01T09:00:00.000Z,C-1,q1,credit_application,credit_application,1.0.0,"
       "sha-1.0.0,\"{\"\"income\"\": \"\"5000.00\"\", \"\"years\"\": 6}\",\"{\"\"decision\"\":"
       "\"\"credit_application\"\",\"\"outcome\"\":\"\"approve\"\"}\",decision,alice,approve",
@@ -517,14 +519,14 @@ TEST(AuditExportTest, CsvReadsBackToTheRecordsWithFormulasDefused) {
     const audit::AuditRecord& r = records[i];
     SCOPED_TRACE(r.decision_id);
     const std::vector<std::string>& row = rows[i + 1];
-    ASSERT_EQ(row.size(), std::size(audit::kRecordFields) + 4);
+    ASSERT_EQ(row.size(), std::size(audit::kRecordFields) + 5);
     std::vector<std::string> want = {absl::StrCat(r.sequence)};
     for (const audit::RecordField& field : audit::kRecordFields) {
       // A decision's answer is exported as JSON (RenderResult).
       absl::StatusOr<std::string> rendered = RenderResult(r);
       want.push_back(audit::IsBinaryField(field, r) && rendered.ok() ? *rendered : r.*field.member);
     }
-    want.insert(want.end(), {r.previous_hash, r.hash, absl::StrCat(r.format)});
+    want.insert(want.end(), {r.previous_hash, r.hash, r.chain, absl::StrCat(r.format)});
     for (size_t k = 0; k < want.size(); ++k) {
       std::string value = want[k];
       if (value.find_first_of("\xff\xc3") != std::string::npos) continue;  // checked exactly
@@ -560,7 +562,7 @@ TEST(AuditExportTest, FiltersAndLimitApplyToExports) {
       none.out,
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,"
       "policy_version,policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,"
-      "format\r\n");
+      "chain,format\r\n");
   CliRun bad = Creditctl({"audit", "export", log, "--format", "xml"});
   EXPECT_EQ(bad.code, kExitUsage);
   EXPECT_THAT(bad.err, HasSubstr("--format"));
