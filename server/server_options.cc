@@ -1,8 +1,10 @@
 #include "server/server_options.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -21,8 +23,13 @@ absl::Status ValidateAddress(absl::string_view address) {
     return absl::InvalidArgumentError(
         absl::StrCat("--listen `", address, "` is not host:port, e.g. 127.0.0.1:50051"));
   }
+  // Digits only: SimpleAtoi would take " 80" or "+80", and a flags file's
+  // trailing space would pass here and fail later, at listening.
+  const absl::string_view digits = address.substr(colon + 1);
+  const bool plain = !digits.empty() && digits.size() <= 5 &&
+                     std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit);
   uint32_t port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
+  if (!plain || !absl::SimpleAtoi(digits, &port) || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("--listen `", address, "` has no valid port (0..65535)"));
   }

@@ -34,6 +34,41 @@ TEST(ServerOptionsTest, RejectsAddressWithoutPort) {
   EXPECT_NE(status.message().find("host:port"), std::string::npos);
 }
 
+// A flags file line with a trailing space is refused where it is read,
+// not later when the address cannot be listened on.
+TEST(ServerOptionsTest, APortIsDigitsOnly) {
+  ServerOptions options;
+  for (const char* address : {"127.0.0.1:50051 ", "127.0.0.1: 50051", "127.0.0.1:+50051",
+                              "127.0.0.1:", "127.0.0.1:000050051"}) {
+    options.listen_address = address;
+    EXPECT_EQ(Validate(options).code(), absl::StatusCode::kInvalidArgument) << address;
+  }
+  options.listen_address = "127.0.0.1:50051";
+  EXPECT_TRUE(Validate(options).ok());
+}
+
+// A PostgreSQL log's connection string never carries a password, and a
+// replica id names a chain of one.
+TEST(ServerOptionsTest, SharedLogLocationAndReplicaId) {
+  ServerOptions options;
+  options.audit_store = "host=db dbname=creditd user=creditd password=secret";
+  absl::Status status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message().find("secret"), std::string::npos) << status;
+  options.audit_store = "postgresql://creditd:secret@db/creditd";
+  EXPECT_EQ(Validate(options).code(), absl::StatusCode::kInvalidArgument);
+  options.audit_store = "host=db dbname=creditd user=creditd";
+  options.replica_id = "replica-1";
+  EXPECT_TRUE(Validate(options).ok());
+  options.replica_id = "replica 1";
+  EXPECT_EQ(Validate(options).code(), absl::StatusCode::kInvalidArgument);
+  options.audit_store = "sqlite:/var/lib/creditd/audit.db";
+  options.replica_id = "replica-1";
+  EXPECT_EQ(Validate(options).code(), absl::StatusCode::kInvalidArgument);
+  options.replica_id = "";
+  EXPECT_TRUE(Validate(options).ok());
+}
+
 TEST(ServerOptionsTest, RejectsBadPortAndLimits) {
   ServerOptions options;
   options.listen_address = "127.0.0.1:99999";
