@@ -44,10 +44,13 @@ class PgCluster:
     OWNER_PASSWORD = "owner-secret"
     SERVING_PASSWORD = "serving-secret"
 
-    def __init__(self, ssl=False):
+    def __init__(self, ssl=False, durable=False):
         """`ssl`: serve TLS too, with a certificate for localhost and
-        127.0.0.1 from a test CA (`self.ca`), for sslmode=verify-full."""
+        127.0.0.1 from a test CA (`self.ca`), for sslmode=verify-full.
+        `durable`: flush to disk as a production server does (tests run
+        without, for speed; measurements with)."""
         self.ssl = ssl
+        self.durable = durable
         self.bindir = _bindir()
         self.dir = tempfile.mkdtemp(prefix="creditd-pg-")
         os.chmod(self.dir, 0o755)
@@ -80,8 +83,9 @@ class PgCluster:
                 self._make_certificates(pw)
         self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
                            os.path.join(self.log, "server.log"), "-w", "-t", "30", "-o",
-                           f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 "
-                           "-c fsync=off -c full_page_writes=off" + self._ssl_options(),
+                           f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1"
+                           + ("" if self.durable else " -c fsync=off -c full_page_writes=off")
+                           + self._ssl_options(),
                            "start"])
         self.running = True
         return self
