@@ -202,6 +202,15 @@ void CommitQueue::Run() {
       group.status = status;
       options_.on_group_commit(group);
     }
+    // Async: records refused alone were answered already, and are never
+    // written. Told before anyone can see the group done.
+    if (status.ok() && options_.durability == Durability::kAsync && options_.on_records_dropped) {
+      size_t dropped = 0;
+      for (const auto& p : batch) {
+        if (!p->policy_only && !p->status.ok()) ++dropped;
+      }
+      if (dropped > 0) options_.on_records_dropped(dropped);
+    }
     lock.lock();
     // A log that never goes quiet still gets its work between commits done.
     if (idle_work_ && options_.between_commits) BetweenCommits(lock);
@@ -252,22 +261,14 @@ void CommitQueue::Run() {
     }
     for (const auto& p : batch) p->done = true;
     done_.notify_all();
-    size_t dropped = 0;
-    for (const auto& p : batch) {
-      if (status.ok() && !p->status.ok()) {
-        // Async: answered already, and now never written.
-        ++dropped;
-        if (options_.on_record_failed) {
+    if (options_.on_record_failed) {
+      for (const auto& p : batch) {
+        if (status.ok() && !p->status.ok()) {
           lock.unlock();
           options_.on_record_failed(p->record, p->status);
           lock.lock();
         }
       }
-    }
-    if (dropped > 0 && options_.durability == Durability::kAsync && options_.on_records_dropped) {
-      lock.unlock();
-      options_.on_records_dropped(dropped);
-      lock.lock();
     }
     if (queue_.empty() && notices_.empty() && !notifying_) {
       // Nothing waits to be committed: answer from here and save a thread
