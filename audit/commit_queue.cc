@@ -137,6 +137,7 @@ absl::Status CommitQueue::Stop(absl::Time deadline, bool give_up_when_failing) {
   notifier_.join();
   if (records == 0) return absl::OkStatus();
   if (options_.durability == Durability::kAsync) {
+    if (options_.on_records_dropped) options_.on_records_dropped(records);
     return absl::DataLossError(absl::StrCat(records,
                                             " decisions were answered but could not be written "
                                             "to the audit log"));
@@ -155,6 +156,11 @@ void CommitQueue::Wake() {
 ChainHead CommitQueue::Committed() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return committed_;
+}
+
+size_t CommitQueue::Depth() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size() + in_flight_;
 }
 
 bool CommitQueue::BetweenCommits(std::unique_lock<std::mutex>& lock) {
@@ -183,7 +189,28 @@ void CommitQueue::Run() {
     in_flight_ = batch.size();
     const std::vector<PolicySource> policies = policies_;
     lock.unlock();
+    const auto began = std::chrono::steady_clock::now();
     const absl::Status status = CommitGroup(policies, batch);
+    if (options_.on_group_commit) {
+      GroupCommit group;
+      for (const auto& p : batch) {
+        if (p->policy_only) continue;
+        ++group.records;
+        if (status.ok() && p->status.ok()) ++group.written;
+      }
+      group.latency = absl::FromChrono(std::chrono::steady_clock::now() - began);
+      group.status = status;
+      options_.on_group_commit(group);
+    }
+    // Async: records refused alone were answered already, and are never
+    // written. Told before anyone can see the group done.
+    if (status.ok() && options_.durability == Durability::kAsync && options_.on_records_dropped) {
+      size_t dropped = 0;
+      for (const auto& p : batch) {
+        if (!p->policy_only && !p->status.ok()) ++dropped;
+      }
+      if (dropped > 0) options_.on_records_dropped(dropped);
+    }
     lock.lock();
     if (!refused_sha256_.empty()) {
       for (auto it = policies_.begin(); it != policies_.end(); ++it) {

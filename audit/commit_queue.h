@@ -65,6 +65,14 @@ class RecordStore {
 // Does an Insert error concern that record alone?
 bool ConcernsOneRecord(const absl::Status& status);
 
+// One group commit, as the queue tells whoever watches it (metrics).
+struct GroupCommit {
+  size_t records = 0;      // records in the group; policy sources are not counted
+  size_t written = 0;      // of them, committed (none when the group failed)
+  absl::Duration latency;  // from the transaction's start to its commit or failure
+  absl::Status status;     // the group's: OK, or why none of it was committed
+};
+
 struct QueueOptions {
   Durability durability = Durability::kDurable;
   size_t max_batch = 2048;  // records per group commit
@@ -81,6 +89,14 @@ struct QueueOptions {
   // Called on the writer thread with the policy sources a group just
   // committed (stored and bound).
   std::function<void(const std::vector<PolicySource>&)> on_policies_committed;
+  // Called on the writer thread after each group commit, committed or
+  // failed (in async mode a failed group is tried again, and told again).
+  // It must be quick: the next group waits for it.
+  std::function<void(const GroupCommit&)> on_group_commit;
+  // Async mode only: called with how many records, accepted and answered,
+  // will never be written: one the store refused alone (on the writer
+  // thread), and those still queued when Close gives up (in Close).
+  std::function<void(size_t)> on_records_dropped;
   // Work the store does between groups (copying a snapshot): called on the
   // writer thread after each group and while nothing waits to be committed,
   // once Wake() says there is some; returns whether more is left.
@@ -124,6 +140,9 @@ class CommitQueue {
   void Wake();
   // The last committed record.
   ChainHead Committed() const;
+  // Records (and policy sources) accepted and not yet committed: those
+  // max_pending bounds.
+  size_t Depth() const;
 
  private:
   struct Pending {

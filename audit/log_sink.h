@@ -47,6 +47,8 @@ class LogSink : public AuditSink {
   const LogIdentity& identity() const { return store_->identity(); }
   // The last committed record: what a checkpoint signs.
   ChainHead Committed() const { return queue_->Committed(); }
+  // Records waiting to be committed (CommitQueue::Depth).
+  size_t QueueDepth() const { return queue_->Depth(); }
 
   // A test hook: while it returns an error, commits fail with it.
   void SetFaultForTesting(std::function<absl::Status()> fault);

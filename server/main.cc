@@ -37,7 +37,9 @@
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "prometheus/exposer.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/policy_watch.h"
 #include "server/server_options.h"
 #include "server/services.h"
@@ -153,6 +155,12 @@ ABSL_FLAG(std::string, challenger, "",
 ABSL_FLAG(std::string, challenger_share, "",
           "the share of customers the challenger runs for, sticky by customer_id: a "
           "percentage with at most two decimals (10%, 2.5%)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "serve Prometheus metrics (text format, GET /metrics over plain HTTP) on this "
+          "address, an IP and a port: 127.0.0.1:9464, [::1]:9464 (port 0 picks a free port, "
+          "logged at start). Empty: no metrics endpoint, and nothing is recorded. The endpoint "
+          "has no authentication: keep it on loopback, or on an address only Prometheus "
+          "reaches");
 ABSL_FLAG(int32_t, drain_seconds, 30, "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(int32_t, max_threads, 0,
           "most threads gRPC's thread-per-call services (the health check) may use (0: gRPC's "
@@ -285,6 +293,7 @@ int main(int argc, char** argv) {
   options.required_approvals = absl::GetFlag(FLAGS_required_approvals);
   options.challenger_dir = absl::GetFlag(FLAGS_challenger);
   options.challenger_share = absl::GetFlag(FLAGS_challenger_share);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (absl::Status status = creditd::server::Validate(options); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 2;
@@ -353,6 +362,11 @@ int main(int argc, char** argv) {
         zone_name);
     return 2;
   }
+  // Metrics are recorded only when they are served.
+  std::shared_ptr<creditd::server::ServerMetrics> metrics;
+  if (!options.metrics_listen.empty()) {
+    metrics = std::make_shared<creditd::server::ServerMetrics>();
+  }
   creditd::audit::SqliteOptions audit_options;
   audit_options.durability = durability == "durable" ? creditd::audit::Durability::kDurable
                                                      : creditd::audit::Durability::kAsync;
@@ -375,6 +389,13 @@ int main(int argc, char** argv) {
     spdlog::error("decision {} was not logged: {}", creditd::engine::EchoText(record.decision_id),
                   status.ToString());
   };
+  if (metrics != nullptr) {
+    creditd::server::ServerMetrics* m = metrics.get();
+    audit_options.on_group_commit = [m](const creditd::audit::GroupCommit& group) {
+      m->OnGroupCommit(group);
+    };
+    audit_options.on_records_dropped = [m](size_t records) { m->OnRecordsDropped(records); };
+  }
   const bool shared_log = creditd::audit::IsPostgresLocation(options.audit_store);
   const std::string log_shown = creditd::audit::LocationForDisplay(options.audit_store);
   std::unique_ptr<creditd::audit::LogSink> audit;
@@ -465,6 +486,7 @@ int main(int argc, char** argv) {
         options.challenger_dir, *creditd::server::ParseChallengerShare(options.challenger_share));
   }
   state.authorizer.Replace(*access);
+  state.metrics = metrics.get();
   // Every version ever served stays pinnable, and names its text forever.
   if (absl::Status status = creditd::server::RestoreVersions(state); !status.ok()) {
     spdlog::error("the policy versions in the audit log do not rebuild; not starting: {}",
@@ -517,6 +539,41 @@ int main(int argc, char** argv) {
   }
   builder.RegisterService(&decisions);
   builder.RegisterService(&policies);
+  // The metrics endpoint, before gRPC serves: a port that cannot be bound
+  // stops the start.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (metrics != nullptr) {
+    creditd::audit::LogSink* sink = audit.get();
+    metrics->WatchLog([sink] { return sink->QueueDepth(); }, options.audit_max_queue);
+    metrics->WatchServing(&state);
+    // The health check and reflection are counted by an interceptor;
+    // creditd's own services count their calls themselves.
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
+    counting.push_back(metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(counting));
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(options.metrics_listen, 2);
+    } catch (const std::exception& e) {
+      spdlog::error(
+          "cannot serve metrics on {} (in use by another process, or not a local "
+          "address): {}",
+          options.metrics_listen, e.what());
+      metrics->WatchServing(nullptr);
+      return 1;
+    }
+    exposer->RegisterCollectable(metrics);
+    const std::vector<int> ports = exposer->GetListeningPorts();
+    const std::string metrics_host =
+        options.metrics_listen.substr(0, options.metrics_listen.rfind(':'));
+    spdlog::info("metrics on http://{}:{}/metrics", metrics_host,
+                 ports.empty() ? -1 : ports.front());
+    if (!creditd::server::IsLoopback(options.metrics_listen)) {
+      spdlog::warn(
+          "--metrics_listen {} is not a loopback address: anyone who reaches it reads the "
+          "metrics (policy names and versions, call and decision counts)",
+          options.metrics_listen);
+    }
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     spdlog::error("cannot listen on {} (in use by another process, or not a local address)",
@@ -615,6 +672,9 @@ int main(int argc, char** argv) {
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   server->Wait();
+  // Scrapes stop before what they read goes.
+  exposer.reset();
+  if (metrics != nullptr) metrics->WatchServing(nullptr);
   if (watcher.joinable()) watcher.join();
   // Whatever the log still holds is written, waiting for a failing log at
   // most --drain_seconds; answered decisions it could not write are named.

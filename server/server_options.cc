@@ -1,5 +1,8 @@
 #include "server/server_options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +48,36 @@ absl::Status InRange(const char* flag, int64_t value, int64_t low, int64_t high)
 }
 
 }  // namespace
+
+absl::Status ValidateMetricsAddress(const std::string& address) {
+  if (address.empty()) return absl::OkStatus();
+  const auto bad = [&address](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen `", address, "` ", why,
+                     "; give an IP address and a port, e.g. 127.0.0.1:9464 or [::1]:9464"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return bad("has no port");
+  const std::string host = address.substr(0, colon);
+  uint32_t port = 0;
+  const std::string port_text = address.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      !absl::SimpleAtoi(port_text, &port) || port > 65535) {
+    return bad("has no valid port (0..65535)");
+  }
+  unsigned char parsed[sizeof(struct in6_addr)];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), parsed) != 1) {
+      return bad("is not an IPv6 address in brackets");
+    }
+    return absl::OkStatus();
+  }
+  if (inet_pton(AF_INET, host.c_str(), parsed) != 1) {
+    return bad("does not start with a numeric IPv4 address (or an IPv6 one in brackets)");
+  }
+  return absl::OkStatus();
+}
 
 bool IsLoopback(const std::string& address) {
   absl::string_view host(address);
@@ -146,6 +179,9 @@ absl::Status Validate(const ServerOptions& options) {
       return absl::InvalidArgumentError(
           "--challenger names the policy directory itself: the challenger is another directory");
     }
+  }
+  if (absl::Status status = ValidateMetricsAddress(options.metrics_listen); !status.ok()) {
+    return status;
   }
   if (!options.insecure && !IsLoopback(options.listen_address)) {
     if (!tls.enabled()) {

@@ -55,6 +55,9 @@ struct ServerOptions {
   // evaluated alongside for `challenger_share` of the customers ("10%").
   std::string challenger_dir;
   std::string challenger_share;
+  // Prometheus metrics served over HTTP at this address (IP:port, e.g.
+  // 127.0.0.1:9464 or [::1]:9464); empty: none, and nothing is recorded.
+  std::string metrics_listen;
 };
 
 // Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
@@ -71,10 +74,16 @@ bool IsLoopback(const std::string& address);
 // a client CA, an approvers file without a number of approvals (or the
 // reverse) or a number out of 1..16, a challenger without its share (or
 // the reverse) or a share that is not a percentage above 0 and at most
-// 100, or the challenger's directory being the policy directory; and,
+// 100, the challenger's directory being the policy directory, a metrics
+// address that is not a numeric IP and a port (ValidateMetricsAddress); and,
 // unless `insecure`, plaintext or no roles file on an address that is not
 // loopback.
 absl::Status Validate(const ServerOptions& options);
+
+// --metrics_listen: empty, or an IPv4 address or a bracketed IPv6 address
+// and a port 0..65535 (0 picks a free one); names, lists and anything else
+// the HTTP server would read as options are refused.
+absl::Status ValidateMetricsAddress(const std::string& address);
 
 // InvalidArgument when the challenger's directory and the policy directory
 // are one, or one holds the other (the policies are read recursively: one

@@ -85,8 +85,10 @@ google::protobuf::ArenaOptions ArenaIn(char* block, size_t size) {
 template <typename Request, typename Response, size_t kInline = 1024>
 class UnaryCall {
  public:
-  UnaryCall(ServingState& state, grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
+  UnaryCall(ServingState& state, Rpc rpc, grpc::CallbackServerContext* context,
+            grpc::ByteBuffer* out)
       : state_(state),
+        rpc_(rpc),
         context_(context),
         reactor_(context->DefaultReactor()),
         out_(out),
@@ -94,6 +96,10 @@ class UnaryCall {
         request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)),
         response_(google::protobuf::Arena::CreateMessage<Response>(&arena_)) {
     ++state_.in_flight;
+    if (state_.metrics != nullptr) {
+      started_ = ServerMetrics::Clock::now();
+      state_.metrics->Started(rpc_);
+    }
   }
 
   // Admits and parses the call; on refusal it is finished (and deleted) and
@@ -130,6 +136,7 @@ class UnaryCall {
     } else if (answer.ok() && !SerializeMessage(*response_, out_)) {
       answer = grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized");
     }
+    if (state_.metrics != nullptr) state_.metrics->Handled(rpc_, answer.error_code(), started_);
     reactor_->Finish(answer);
     delete this;
   }
@@ -157,6 +164,8 @@ class UnaryCall {
   }
 
   ServingState& state_;
+  const Rpc rpc_;
+  ServerMetrics::Clock::time_point started_;  // with metrics only
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
   grpc::ByteBuffer* const out_;
@@ -412,13 +421,14 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
                     status.ToString());
     }
   }
+  if (state.metrics != nullptr) state.metrics->Reloaded(result.bundle != nullptr);
   return result;
 }
 
 grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* bytes,
                                                         grpc::ByteBuffer* out) {
-  auto* call = new EvaluateCall(state_, context, out);
+  auto* call = new EvaluateCall(state_, Rpc::kEvaluate, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kEvaluate, *bytes, state_.limits.max_request_bytes)) return reactor;
   DecideOptions options;
@@ -437,6 +447,11 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   }
   // EvaluateResponse{decision = 1}: the decision's bytes as logged.
   call->SetAnswer(AnswerWithDecision("", 1, decided.record.result_json));
+  // Counted once logged (the policy's name, never the caller's text).
+  DecisionCounter* const counted =
+      state_.metrics == nullptr
+          ? nullptr
+          : state_.metrics->Decisions(decided.record.policy_name, decided.record.outcome);
   // Answered once: by the log's commit, or by the default deadline when the
   // caller set none and the log stalls (the decision may still be logged
   // then; it is never given out unlogged).
@@ -453,11 +468,13 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
                         "the call to choose another"));
     });
   }
-  state_.audit->AppendAsync(std::move(decided.record), [answer, give](absl::Status status) {
-    if (!answer->Claim()) return;
-    give(status.ok() ? grpc::Status::OK
-                     : grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
-  });
+  state_.audit->AppendAsync(
+      std::move(decided.record), [answer, give, counted](absl::Status status) {
+        if (counted != nullptr && status.ok()) counted->fetch_add(1, std::memory_order_relaxed);
+        if (!answer->Claim()) return;
+        give(status.ok() ? grpc::Status::OK
+                         : grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable));
+      });
   return reactor;
 }
 
@@ -569,7 +586,21 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     bool ready = false;
   };
 
-  explicit StreamReactor(ServingState& state) : state_(state) { ++state_.in_flight; }
+  explicit StreamReactor(ServingState& state) : state_(state) {
+    ++state_.in_flight;
+    if (state_.metrics != nullptr) {
+      started_ = ServerMetrics::Clock::now();
+      state_.metrics->Started(Rpc::kEvaluateStream);
+    }
+  }
+
+  // Finishes the stream (once), counted.
+  void End(const grpc::Status& status) {
+    if (state_.metrics != nullptr) {
+      state_.metrics->Handled(Rpc::kEvaluateStream, status.error_code(), started_);
+    }
+    Finish(status);
+  }
 
   void Begin(const grpc::CallbackServerContext& context) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -599,7 +630,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     }
     if (!refused.ok()) {
       finished_ = true;
-      Finish(refused);
+      End(refused);
       return;
     }
     ReadNext();
@@ -643,8 +674,13 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     head.set_request_id(response.request_id());
     item->answer = AnswerWithDecision(head.SerializeAsString(), 2, decided.record.result_json);
     item->has_answer = true;
-    state_.audit->AppendAsync(std::move(decided.record), [self = shared_from_this(),
-                                                          item](absl::Status status) {
+    DecisionCounter* const counted =
+        state_.metrics == nullptr
+            ? nullptr
+            : state_.metrics->Decisions(decided.record.policy_name, decided.record.outcome);
+    state_.audit->AppendAsync(std::move(decided.record), [self = shared_from_this(), item,
+                                                          counted](absl::Status status) {
+      if (counted != nullptr && status.ok()) counted->fetch_add(1, std::memory_order_relaxed);
       if (!status.ok()) {
         item->has_answer = false;
         AnswerWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnavailable), item->response);
@@ -697,16 +733,17 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     if (finished_) return;
     if (broken_) {
       finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled or broke"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled or broke"));
       return;
     }
     if (writing_ || reading_ || !reads_done_ || !pending_.empty()) return;
     finished_ = true;
-    Finish(grpc::Status::OK);
+    End(grpc::Status::OK);
   }
 
   ServingState& state_;
-  std::shared_ptr<StreamReactor> self_;  // until OnDone
+  ServerMetrics::Clock::time_point started_;  // with metrics only
+  std::shared_ptr<StreamReactor> self_;       // until OnDone
   std::string identity_;
   bool counted_ = false;
   bool stream_counted_ = false;
@@ -732,8 +769,8 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DecisionServiceImpl
 grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
                                                           const grpc::ByteBuffer* bytes,
                                                           grpc::ByteBuffer* out) {
-  auto* call =
-      new UnaryCall<v1::ListPoliciesRequest, v1::ListPoliciesResponse>(state_, context, out);
+  auto* call = new UnaryCall<v1::ListPoliciesRequest, v1::ListPoliciesResponse>(
+      state_, Rpc::kListPolicies, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kListPolicies, *bytes, kSmallRequestBytes)) return reactor;
   for (const engine::VersionInfo& version : state_.registry.Versions()) {
@@ -772,8 +809,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* PolicyServiceImpl::GetPolicySource(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* bytes,
                                                              grpc::ByteBuffer* out) {
-  auto* call =
-      new UnaryCall<v1::GetPolicySourceRequest, v1::GetPolicySourceResponse>(state_, context, out);
+  auto* call = new UnaryCall<v1::GetPolicySourceRequest, v1::GetPolicySourceResponse>(
+      state_, Rpc::kGetPolicySource, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kGetPolicySource, *bytes, kSmallRequestBytes)) return reactor;
   const v1::GetPolicySourceRequest& request = call->request();
@@ -803,7 +840,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::DescribeDecision(grpc::CallbackServ
                                                               const grpc::ByteBuffer* bytes,
                                                               grpc::ByteBuffer* out) {
   auto* call = new UnaryCall<v1::DescribeDecisionRequest, v1::DescribeDecisionResponse>(
-      state_, context, out);
+      state_, Rpc::kDescribeDecision, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kDescribeDecision, *bytes, kSmallRequestBytes)) return reactor;
   const v1::DescribeDecisionRequest& request = call->request();
@@ -858,7 +895,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ValidatePolicy(grpc::CallbackServer
                                                             const grpc::ByteBuffer* bytes,
                                                             grpc::ByteBuffer* out) {
   using Call = UnaryCall<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>;
-  auto* call = new Call(state_, context, out);
+  auto* call = new Call(state_, Rpc::kValidatePolicy, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kValidatePolicy, *bytes, state_.limits.max_policy_bytes + kSmallRequestBytes)) {
     return reactor;
@@ -922,7 +959,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext*
                                                     const grpc::ByteBuffer* bytes,
                                                     grpc::ByteBuffer* out) {
   using Call = UnaryCall<v1::ReloadRequest, v1::ReloadResponse>;
-  auto* call = new Call(state_, context, out);
+  auto* call = new Call(state_, Rpc::kReload, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kReload, *bytes, kSmallRequestBytes)) return reactor;
   spdlog::info("reload requested by `{}`", engine::EchoText(call->identity(), 128));

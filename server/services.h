@@ -24,6 +24,7 @@
 #include "server/auth.h"
 #include "server/challenger.h"
 #include "server/limits.h"
+#include "server/metrics.h"
 #include "server/policy_worker.h"
 
 namespace creditd::server {
@@ -68,6 +69,9 @@ struct ServingState {
   // sent to the log settled).
   std::atomic<int64_t> in_flight{0};
   std::atomic<int> streams{0};
+  // Prometheus metrics (--metrics_listen): null when off, and then the
+  // request path pays one check for it.
+  ServerMetrics* metrics = nullptr;
   // Runs ValidatePolicy and Reload off gRPC's threads. Last: it is stopped
   // (and its queued jobs run) before the rest of the state goes.
   PolicyWorker worker;

@@ -379,6 +379,106 @@ TEST(CommitQueueTest, WaitingCallersHearWhenTheQueueClosesWithoutWritingThem) {
   EXPECT_TRUE(store.Committed().empty());
 }
 
+// What the queue tells whoever watches it (creditd's metrics): each group's
+// size, what of it was written, how long it took and how it ended; the
+// depth; and in async mode the records answered but never written.
+TEST(CommitQueueTest, TellsEachGroupItsDepthAndWhatAsyncModeDropped) {
+  FakeStore store;
+  std::mutex mutex;
+  std::vector<GroupCommit> groups;
+  QueueOptions options;
+  options.on_group_commit = [&](const GroupCommit& group) {
+    std::lock_guard<std::mutex> lock(mutex);
+    groups.push_back(group);
+  };
+  size_t dropped_in_durable_mode = 0;
+  options.on_records_dropped = [&](size_t n) { dropped_in_durable_mode += n; };
+  CommitQueue queue(store, options);
+  ASSERT_TRUE(queue.Start().ok());
+  EXPECT_EQ(queue.Depth(), 0u);
+  store.Set([](FakeStore& s) {
+    s.insert_fault = [](const AuditRecord& r) {
+      return r.decision_id == "d-13" ? absl::AlreadyExistsError("UNIQUE constraint failed")
+                                     : absl::OkStatus();
+    };
+  });
+  OneGroup(queue, store, 10, 10);
+  ASSERT_TRUE(queue.Flush().ok());
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups[0].records, 1u);  // the plug
+    EXPECT_EQ(groups[0].written, 1u);
+    EXPECT_EQ(groups[1].records, 10u);
+    EXPECT_EQ(groups[1].written, 9u);  // d-13 refused alone; its caller heard
+    EXPECT_TRUE(groups[1].status.ok());
+    EXPECT_GE(groups[1].latency, absl::ZeroDuration());
+  }
+  // Durable mode drops nothing: a record refused alone was never answered OK.
+  EXPECT_EQ(dropped_in_durable_mode, 0u);
+
+  // While a group waits in Begin, the queue's depth counts it and those
+  // behind it.
+  store.Set([](FakeStore& s) { s.insert_fault = nullptr; });
+  store.Hold();
+  std::promise<absl::Status> first;
+  queue.AppendAsync(Record(100), [&](absl::Status s) { first.set_value(s); });
+  std::vector<std::promise<absl::Status>> more(3);
+  for (int i = 0; i < 3; ++i) {
+    queue.AppendAsync(Record(101 + i), [&more, i](absl::Status s) {
+      more[static_cast<size_t>(i)].set_value(std::move(s));
+    });
+  }
+  EXPECT_EQ(queue.Depth(), 4u);
+  store.Release();
+  first.get_future().wait();
+  for (auto& m : more) m.get_future().wait();
+  ASSERT_TRUE(queue.Flush().ok());
+  EXPECT_EQ(queue.Depth(), 0u);
+
+  // A group that fails is told with its error and nothing written.
+  store.Set([](FakeStore& s) { s.commit_fault = absl::UnavailableError("disk I/O error"); });
+  EXPECT_EQ(queue.Append(Record(200)).code(), absl::StatusCode::kUnavailable);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_FALSE(groups.empty());
+    EXPECT_EQ(groups.back().records, 1u);
+    EXPECT_EQ(groups.back().written, 0u);
+    EXPECT_EQ(groups.back().status.code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(dropped_in_durable_mode, 0u);
+}
+
+TEST(CommitQueueTest, AsyncModeCountsTheRecordsItAnsweredButCouldNotWrite) {
+  FakeStore store;
+  std::atomic<size_t> dropped{0};
+  std::atomic<size_t> written{0};
+  QueueOptions options;
+  options.durability = Durability::kAsync;
+  options.on_records_dropped = [&](size_t n) { dropped += n; };
+  options.on_group_commit = [&](const GroupCommit& group) { written += group.written; };
+  CommitQueue queue(store, options);
+  ASSERT_TRUE(queue.Start().ok());
+  // One refused alone: answered, never written.
+  store.Set([](FakeStore& s) {
+    s.insert_fault = [](const AuditRecord& r) {
+      return r.decision_id == "d-3" ? absl::InvalidArgumentError("string or blob too big")
+                                    : absl::OkStatus();
+    };
+  });
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(queue.Append(Record(i)).ok());
+  ASSERT_TRUE(queue.Flush().ok());
+  EXPECT_EQ(dropped.load(), 1u);
+  EXPECT_EQ(written.load(), 4u);
+  // Those still queued when Close gives up on a failing store.
+  store.Set([](FakeStore& s) { s.commit_fault = absl::UnavailableError("disk is full"); });
+  for (int i = 10; i < 16; ++i) ASSERT_TRUE(queue.Append(Record(i)).ok());
+  EXPECT_EQ(queue.Close(absl::Milliseconds(100)).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(dropped.load(), 7u);
+  EXPECT_EQ(written.load(), 4u);
+  EXPECT_EQ(store.Committed().size(), 4u);
+}
+
 TEST(CommitQueueTest, BetweenCommitsRunsWhenWokenUntilItIsDone) {
   FakeStore store;
   std::atomic<int> steps{0};

@@ -143,5 +143,25 @@ TEST(ServerOptionsTest, LimitsAreBounded) {
   EXPECT_NE(Validate(options).message().find("--max_streams"), std::string::npos);
 }
 
+TEST(ServerOptionsTest, MetricsAddressIsAnIpAndAPortOrNothing) {
+  ServerOptions options;
+  EXPECT_TRUE(options.metrics_listen.empty());  // off by default
+  for (const char* good :
+       {"127.0.0.1:9464", "127.0.0.1:0", "[::1]:9464", "0.0.0.0:9464", "10.1.2.3:65535"}) {
+    options.metrics_listen = good;
+    EXPECT_TRUE(Validate(options).ok()) << good;
+  }
+  // Names, lists, civetweb's own suffixes and options, bad ports.
+  for (const char* bad :
+       {"9464", "localhost:9464", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:9464s",
+        "127.0.0.1:80,127.0.0.1:81", "127.0.0.1:+80", "::1:9464", "[::1]", "[not-ip]:9464",
+        "1.2.3:9464", ":9464", "127.0.0.1:000009464"}) {
+    options.metrics_listen = bad;
+    const absl::Status status = Validate(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("--metrics_listen"), std::string::npos) << status;
+  }
+}
+
 }  // namespace
 }  // namespace creditd::server
