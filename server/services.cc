@@ -130,6 +130,10 @@ class UnaryCall {
     } else if (answer.ok() && !SerializeMessage(*response_, out_)) {
       answer = grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized");
     }
+    // The call no longer counts for its caller once it is answered: a
+    // caller that waits for each answer never meets its own limit.
+    if (counted_) state_.calls.Leave(identity_);
+    counted_ = false;
     reactor_->Finish(answer);
     delete this;
   }
@@ -702,6 +706,10 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     }
     if (writing_ || reading_ || !reads_done_ || !pending_.empty()) return;
     finished_ = true;
+    // Every request answered (and so logged): the stream no longer counts
+    // for its caller, who may open the next as soon as this one ends.
+    if (counted_) state_.calls.Leave(identity_);
+    counted_ = false;
     Finish(grpc::Status::OK);
   }
 
