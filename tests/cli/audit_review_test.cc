@@ -288,8 +288,9 @@ TEST(ShownTextTest, EscapesWhatATerminalWouldActOn) {
 // the log.
 std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r) {
   auto tail = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",\"challenger\":\"\",\"previous_hash\":\"", record.previous_hash,
-                        "\",\"hash\":\"", record.hash, "\",\"format\":", audit::kLogFormat, "}");
+    return absl::StrCat(",\"challenger\":\"\",\"via\":\"\",\"previous_hash\":\"",
+                        record.previous_hash, "\",\"hash\":\"", record.hash,
+                        "\",\"format\":", audit::kLogFormat, "}");
   };
   return {
       absl::StrCat(
@@ -428,12 +429,12 @@ TEST(AuditExportTest, JsonValuesAreCompactedOrKeptAsStrings) {
 
 std::string ExpectedCsv(const std::vector<audit::AuditRecord>& r) {
   auto chain = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",,", record.previous_hash, ",", record.hash, ",", audit::kLogFormat,
+    return absl::StrCat(",,,", record.previous_hash, ",", record.hash, ",", audit::kLogFormat,
                         "\r\n");
   };
   return absl::StrCat(
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,policy_version,"
-      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,format\r\n",
+      "policy_sha256,facts,result,kind,caller,outcome,challenger,via,previous_hash,hash,format\r\n",
       "1,d1,2026-11-01T09:00:00.000Z,C-1,q1,credit_application,credit_application,1.0.0,"
       "sha-1.0.0,\"{\"\"income\"\": \"\"5000.00\"\", \"\"years\"\": 6}\",\"{\"\"decision\"\":"
       "\"\"credit_application\"\",\"\"outcome\"\":\"\"approve\"\"}\",decision,alice,approve",
@@ -559,7 +560,8 @@ TEST(AuditExportTest, FiltersAndLimitApplyToExports) {
   EXPECT_EQ(
       none.out,
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,"
-      "policy_version,policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,"
+      "policy_version,policy_sha256,facts,result,kind,caller,outcome,challenger,via,previous_hash,"
+      "hash,"
       "format\r\n");
   CliRun bad = Creditctl({"audit", "export", log, "--format", "xml"});
   EXPECT_EQ(bad.code, kExitUsage);
