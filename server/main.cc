@@ -86,6 +86,14 @@ ABSL_FLAG(std::string, tokens, "",
           "bearer tokens file (TLS without --tls_client_ca): lines `SHA256 IDENTITY`, the "
           "token's sha256 in hex, never the token; clients send `authorization: Bearer TOKEN`. "
           "Reloaded on SIGHUP");
+ABSL_FLAG(int64_t, max_connection_age_seconds, 300,
+          "tell each client connection to go (HTTP/2 GOAWAY) after this many seconds, give or "
+          "take gRPC's 10% jitter, so that clients behind an L4 balancer reconnect and spread "
+          "over replicas added since (0: never). See docs/scaling.md");
+ABSL_FLAG(int64_t, max_connection_age_grace_seconds, 600,
+          "after --max_connection_age_seconds, how long calls in flight on the old connection "
+          "may take to finish before it is closed under them: longer than the longest "
+          "EvaluateStream run");
 ABSL_FLAG(bool, insecure, false,
           "allow plaintext, or no --roles, on an address that is not loopback (logged as a "
           "warning)");
@@ -241,6 +249,8 @@ int main(int argc, char** argv) {
   options.tls.reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
   options.roles_file = absl::GetFlag(FLAGS_roles);
   options.tokens_file = absl::GetFlag(FLAGS_tokens);
+  options.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  options.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.limits.max_request_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_request_bytes));
   options.limits.max_facts = absl::GetFlag(FLAGS_max_facts);
@@ -448,6 +458,14 @@ int main(int argc, char** argv) {
   // address would start and silently take half the calls, logging to another
   // file. Refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Connections do not live forever: a client behind an L4 balancer keeps
+  // its connection, and so its replica, until told to go (docs/scaling.md).
+  if (options.max_connection_age_seconds > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(options.max_connection_age_seconds * 1000));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(options.max_connection_age_grace_seconds * 1000));
+  }
   grpc::ResourceQuota quota("creditd");
   if (const int threads = absl::GetFlag(FLAGS_max_threads); threads > 0) {
     quota.SetMaxThreads(threads);

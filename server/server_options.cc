@@ -71,6 +71,10 @@ absl::Status Validate(const ServerOptions& options) {
            InRange("--max_calls_per_caller", l.max_calls_per_caller, 0, 1 << 30),
            InRange("--audit_max_queue", static_cast<int64_t>(options.audit_max_queue), 1, 10000000),
            InRange("--tls_reload_seconds", options.tls.reload_seconds, 1, 86400),
+           InRange("--max_connection_age_seconds", options.max_connection_age_seconds, 0,
+                   kMaxConnectionAgeSeconds),
+           InRange("--max_connection_age_grace_seconds", options.max_connection_age_grace_seconds,
+                   1, kMaxConnectionAgeSeconds),
        }) {
     if (!status.ok()) return status;
   }

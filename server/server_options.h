@@ -50,7 +50,16 @@ struct ServerOptions {
   // evaluated alongside for `challenger_share` of the customers ("10%").
   std::string challenger_dir;
   std::string challenger_share;
+  // A client connection is told to go (GOAWAY) after this long, give or take
+  // gRPC's own 10% jitter, so that clients behind L4 balancers reconnect and
+  // spread over new replicas; 0: never. Calls in flight then have the grace
+  // to finish before the connection is closed under them.
+  int64_t max_connection_age_seconds = 300;
+  int64_t max_connection_age_grace_seconds = 600;
 };
+
+// The longest --max_connection_age_seconds and its grace: a week.
+inline constexpr int64_t kMaxConnectionAgeSeconds = 7 * 86400;
 
 // Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
 // localhost?
@@ -61,7 +70,8 @@ bool IsLoopback(const std::string& address);
 // 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
-// a client CA, an approvers file without a number of approvals (or the
+// a client CA, a connection age above a week or a grace outside 1
+// second..a week, an approvers file without a number of approvals (or the
 // reverse) or a number out of 1..16, a challenger without its share (or
 // the reverse) or a share that is not a percentage above 0 and at most
 // 100, or the challenger's directory being the policy directory; and,
