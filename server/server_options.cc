@@ -98,6 +98,13 @@ absl::Status Validate(const ServerOptions& options) {
         "--tokens is for TLS without client certificates; with --tls_client_ca the caller's "
         "identity comes from its certificate");
   }
+  // A balancer is known by its own client certificate, so only mTLS can
+  // tell it from a caller forging the header it forwards.
+  if (!options.trusted_balancers_file.empty() && tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--trusted_balancers needs mTLS (--tls_cert, --tls_key and --tls_client_ca): a "
+        "balancer is trusted by the identity of its own client certificate");
+  }
   // Approval is never half configured: approvers without a number would
   // serve unsigned versions, a number without approvers none at all.
   if (!options.approvers_file.empty() && options.required_approvals == 0) {

@@ -38,6 +38,9 @@ struct ServerOptions {
   TlsOptions tls;
   std::string roles_file;   // who holds which role; empty: every caller has every role
   std::string tokens_file;  // bearer token hashes and their identities (TLS only)
+  // L7 balancers trusted to forward their client's certificate (mTLS only;
+  // docs/scaling.md); empty: no balancer is trusted.
+  std::string trusted_balancers_file;
   // Allows plaintext, or no roles file, on an address that is not loopback.
   bool insecure = false;
   Limits limits;
@@ -70,12 +73,11 @@ bool IsLoopback(const std::string& address);
 // 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
-// a client CA, a connection age above a week or a grace outside 1
-// second..a week, an approvers file without a number of approvals (or the
-// reverse) or a number out of 1..16, a challenger without its share (or
-// the reverse) or a share that is not a percentage above 0 and at most
-// 100, or the challenger's directory being the policy directory; and,
-// unless `insecure`, plaintext or no roles file on an address that is not
+// a client CA, trusted balancers without a client CA, a connection age
+// above a week or a grace outside 1 second..a week, an approvers file without a number of approvals
+// (or the reverse) or a number out of 1..16, a challenger without its share (or the reverse) or a
+// share that is not a percentage above 0 and at most 100, or the challenger's directory being the
+// policy directory; and, unless `insecure`, plaintext or no roles file on an address that is not
 // loopback.
 absl::Status Validate(const ServerOptions& options);
 

@@ -46,6 +46,19 @@ TEST(ServerOptionsTest, ConnectionAgeAndItsGraceAreBounded) {
   EXPECT_TRUE(Validate(options).ok());
 }
 
+TEST(ServerOptionsTest, TrustedBalancersNeedMutualTls) {
+  ServerOptions options;
+  options.trusted_balancers_file = "balancers";
+  absl::Status status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--trusted_balancers needs mTLS"), std::string::npos);
+  options.tls.cert_file = "server.pem";
+  options.tls.key_file = "server.key";
+  EXPECT_FALSE(Validate(options).ok());  // TLS, but no client certificates
+  options.tls.client_ca_file = "ca.pem";
+  EXPECT_TRUE(Validate(options).ok());
+}
+
 TEST(ServerOptionsTest, RejectsAddressWithoutPort) {
   ServerOptions options;
   options.listen_address = "localhost";
