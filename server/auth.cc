@@ -198,9 +198,10 @@ absl::StatusOr<std::string> ParseForwarded(absl::string_view value) {
 
 absl::StatusOr<std::string> ForwardedCertificateIdentity(absl::string_view value) {
   // A balancer forwards the same certificates over and over, and parsing
-  // one costs far more than the lookup: the identities of the last ones
-  // parsed are remembered (only certificates a trusted balancer forwarded
-  // get here). The lock is held for the lookup alone.
+  // one costs far more than the lookup: the identities of those parsed are
+  // remembered, up to kRemembered, then all forgotten at once (only
+  // certificates a trusted balancer forwarded get here). The lock is held
+  // for the lookup alone.
   constexpr size_t kRemembered = 1024;
   static std::mutex mutex;
   static auto* remembered = new absl::flat_hash_map<std::string, std::string>();

@@ -61,7 +61,7 @@ inline constexpr size_t kMaxForwardedIdentityBytes = 1024;
 // kMaxForwardedIdentityBytes or holding control characters. The
 // certificate's signature and dates are not checked here: the balancer
 // verified them in its handshake with the client, and is trusted to.
-// Thread-safe; the identities of the last 1024 certificates parsed are
+// Thread-safe; the identities of up to 1024 certificates parsed are
 // remembered, as parsing costs far more than looking one up.
 absl::StatusOr<std::string> ForwardedCertificateIdentity(absl::string_view value);
 
