@@ -27,11 +27,13 @@ namespace creditd::audit {
 // decision's outcome in a field of its own (what reviewers filter on). 6: a
 // decision record also holds what a challenger version decided alongside
 // (creditd --challenger): a credit.v1.ChallengerResult's deterministic
-// bytes (a BLOB), empty when no challenger ran. A log records from which
+// bytes (a BLOB), empty when no challenger ran. 7: the record names the
+// trusted L7 balancer a call came through (`via`), empty for a direct
+// caller. A log records from which
 // sequence each format applies, so a log begun in an earlier format verifies and replays across the
 // change.
 constexpr int kFirstLogFormat = 1;
-constexpr int kLogFormat = 6;
+constexpr int kLogFormat = 7;
 // From this format on, replay converts facts strictly.
 constexpr int kStrictFactsFormat = 3;
 // From this format on, ContentHash covers the format itself.
@@ -41,6 +43,8 @@ constexpr int kHashedFormatFormat = 4;
 constexpr int kAnswerAsSentFormat = 5;
 // From this format on, a decision record may hold a challenger's result.
 constexpr int kChallengerFormat = 6;
+// From this format on, a record names the balancer a call came through.
+constexpr int kViaFormat = 7;
 
 // What a record is: a decision made for a caller, or an administrative act
 // (a policy reload, with who asked for it and its result).
@@ -74,6 +78,9 @@ struct AuditRecord {
   // From format 6: the credit.v1.ChallengerResult bytes of a challenger
   // evaluated alongside; empty when none was.
   std::string challenger;
+  // From format 7: the trusted balancer that forwarded the caller's
+  // certificate (its own identity); empty for a direct caller.
+  std::string via;
   std::string previous_hash;  // the hash of the record before, "" for the first
   std::string hash;           // RecordHash(record)
   int format = kLogFormat;    // the record format it was written in
@@ -120,6 +127,7 @@ inline constexpr RecordField kRecordFields[] = {
     {"caller", &AuditRecord::caller, 3, "''", false},
     {"outcome", &AuditRecord::outcome, 5, "''", false},
     {"challenger", &AuditRecord::challenger, 6, "''", false},
+    {"via", &AuditRecord::via, 7, "''", false},
 };
 
 // A policy version as the log binds it: the registry of record. The first

@@ -168,11 +168,11 @@ void Show(const std::string& db, const std::string& id, Context& context) {
   context.out << "decision_id:  " << r.decision_id << "\nsequence:     " << r.sequence
               << (r.chain.empty() ? "" : absl::StrCat(" (chain ", r.chain, ")"))
               << "\nkind:         " << r.kind << "\ncaller:       " << r.caller
-              << "\ntime:         " << r.time << "\ncustomer_id:  " << r.customer_id
-              << "\nrequest_id:   " << r.request_id << "\ndecision:     " << r.decision
-              << "\npolicy:       " << r.policy_name << " " << r.policy_version << " (sha256 "
-              << r.policy_sha256 << ")\nfacts:        " << RenderFacts(r)
-              << "\nresult:       " << *result << "\n";
+              << (r.via.empty() ? "" : "\nvia:          ") << r.via << "\ntime:         " << r.time
+              << "\ncustomer_id:  " << r.customer_id << "\nrequest_id:   " << r.request_id
+              << "\ndecision:     " << r.decision << "\npolicy:       " << r.policy_name << " "
+              << r.policy_version << " (sha256 " << r.policy_sha256
+              << ")\nfacts:        " << RenderFacts(r) << "\nresult:       " << *result << "\n";
   if (!r.challenger.empty()) {
     absl::StatusOr<std::string> challenger = RenderChallenger(r);
     context.out << "challenger:   "

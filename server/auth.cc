@@ -1,5 +1,9 @@
 #include "server/auth.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -7,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -100,7 +105,119 @@ bool LogAllowed() {
   return ++count <= 5;
 }
 
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct NamesFree {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+
+// Standard base64, padded, nothing else: what HAProxy's base64 converter
+// writes. (absl's decoder would also take whitespace and missing padding.)
+bool IsPaddedBase64(absl::string_view text) {
+  if (text.size() % 4 != 0) return false;
+  size_t padding = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '=') {
+      ++padding;
+    } else if (padding > 0 ||
+               !(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) {
+      return false;
+    }
+  }
+  return padding <= 2;
+}
+
+std::string Utf8(const ASN1_STRING* text) {
+  unsigned char* utf8 = nullptr;
+  const int length = ASN1_STRING_to_UTF8(&utf8, text);
+  if (length < 0) return {};
+  std::string out(reinterpret_cast<const char*>(utf8), static_cast<size_t>(length));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+// The first SAN of `type` (GEN_URI, GEN_DNS), as gRPC lists them.
+std::string FirstName(const GENERAL_NAMES* names, int type) {
+  if (names == nullptr) return {};
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != type) continue;
+    std::string text = Utf8(type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName);
+    if (!text.empty()) return text;
+  }
+  return {};
+}
+
+absl::Status BadForwarded(absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the forwarded client certificate (", kForwardedCertificateHeader, ") ", why));
+}
+
+absl::StatusOr<std::string> ParseForwarded(absl::string_view value) {
+  if (value.empty()) return BadForwarded("is empty: the client presented none to the balancer");
+  if (value.size() > kMaxForwardedCertificateBytes) {
+    return BadForwarded(absl::StrCat("is ", value.size(), " bytes; at most ",
+                                     kMaxForwardedCertificateBytes, " are accepted"));
+  }
+  std::string der;
+  if (!IsPaddedBase64(value) || !absl::Base64Unescape(value, &der)) {
+    return BadForwarded("is not base64 (standard alphabet, padded, no whitespace)");
+  }
+  const auto* start = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* end = start;
+  std::unique_ptr<X509, X509Free> cert(d2i_X509(nullptr, &end, static_cast<long>(der.size())));
+  const bool whole = cert != nullptr && end == start + der.size();
+  ERR_clear_error();
+  if (!whole) return BadForwarded("is not one DER certificate");
+  std::unique_ptr<GENERAL_NAMES, NamesFree> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  std::string identity = FirstName(names.get(), GEN_URI);
+  if (identity.empty()) identity = FirstName(names.get(), GEN_DNS);
+  if (identity.empty()) {
+    const X509_NAME* subject = X509_get_subject_name(cert.get());
+    const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (at >= 0) identity = Utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+  }
+  ERR_clear_error();
+  if (identity.empty()) return BadForwarded("names no identity (URI SAN, DNS SAN or subject CN)");
+  if (identity.size() > kMaxForwardedIdentityBytes) {
+    return BadForwarded(absl::StrCat("names an identity of ", identity.size(), " bytes; at most ",
+                                     kMaxForwardedIdentityBytes, " are accepted"));
+  }
+  for (char c : identity) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f)
+      return BadForwarded("names an identity with control characters");
+  }
+  return identity;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ForwardedCertificateIdentity(absl::string_view value) {
+  // A balancer forwards the same certificates over and over, and parsing
+  // one costs far more than the lookup: the identities of those parsed are
+  // remembered, up to kRemembered, then all forgotten at once (only
+  // certificates a trusted balancer forwarded get here). The lock is held
+  // for the lookup alone.
+  constexpr size_t kRemembered = 1024;
+  static std::mutex mutex;
+  static auto* remembered = new absl::flat_hash_map<std::string, std::string>();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = remembered->find(value);
+    if (it != remembered->end()) return it->second;
+  }
+  absl::StatusOr<std::string> identity = ParseForwarded(value);
+  if (identity.ok()) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (remembered->size() >= kRemembered) remembered->clear();
+    remembered->emplace(value, *identity);
+  }
+  return identity;
+}
 
 const char* RoleName(Role role) {
   switch (role) {
@@ -128,7 +245,8 @@ std::vector<std::string> MethodsWithRoles() {
 }
 
 absl::StatusOr<std::shared_ptr<const AccessPolicy>> AccessPolicy::Load(
-    const std::string& roles_path, const std::string& tokens_path) {
+    const std::string& roles_path, const std::string& tokens_path,
+    const std::string& balancers_path) {
   auto policy = std::make_shared<AccessPolicy>();
   if (!roles_path.empty()) {
     absl::StatusOr<std::string> text = ReadWhole(roles_path, "roles");
@@ -167,6 +285,20 @@ absl::StatusOr<std::shared_ptr<const AccessPolicy>> AccessPolicy::Load(
         });
     if (!status.ok()) return status;
   }
+  if (!balancers_path.empty()) {
+    absl::StatusOr<std::string> text = ReadWhole(balancers_path, "trusted balancers");
+    if (!text.ok()) return text.status();
+    for (absl::string_view raw : absl::StrSplit(*text, '\n')) {
+      absl::string_view identity = absl::StripAsciiWhitespace(raw);
+      if (identity.empty() || identity[0] == '#') continue;
+      policy->balancers_.emplace(identity);
+    }
+    if (policy->balancers_.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the trusted balancers file `", balancers_path,
+          "` names no balancer: one identity per line, a balancer's own certificate's"));
+    }
+  }
   return std::shared_ptr<const AccessPolicy>(std::move(policy));
 }
 
@@ -181,8 +313,14 @@ const std::string* AccessPolicy::IdentityForToken(absl::string_view token) const
   return it == tokens_.end() ? nullptr : &it->second;
 }
 
-CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context, const AccessPolicy& policy) {
+namespace {
+
+// The caller the connection itself proves: its client certificate, else a
+// bearer token; `from_certificate` says which.
+CallerIdentity ConnectionIdentity(const grpc::ServerContextBase& context,
+                                  const AccessPolicy& policy, bool* from_certificate) {
   CallerIdentity caller;
+  *from_certificate = false;
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   bool tls = false;
   if (auth != nullptr) {
@@ -193,7 +331,10 @@ CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context, const Acce
     for (const char* property :
          {GRPC_PEER_URI_PROPERTY_NAME, GRPC_PEER_DNS_PROPERTY_NAME, GRPC_X509_CN_PROPERTY_NAME}) {
       caller.identity = FirstProperty(*auth, property);
-      if (!caller.identity.empty()) return caller;
+      if (!caller.identity.empty()) {
+        *from_certificate = true;
+        return caller;
+      }
     }
   }
   const auto& metadata = context.client_metadata();
@@ -220,8 +361,65 @@ CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context, const Acce
   return caller;
 }
 
+}  // namespace
+
+void ApplyForwarded(const AccessPolicy& policy, bool from_certificate,
+                    const std::vector<absl::string_view>& forwarded, CallerIdentity* caller) {
+  if (!caller->status.ok()) return;
+  const bool balancer = from_certificate && policy.IsBalancer(caller->identity);
+  if (forwarded.empty()) {
+    if (balancer) {
+      caller->status =
+          grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                       absl::StrCat("the call came through the balancer `",
+                                    engine::EchoText(caller->identity, 128),
+                                    "` without a client certificate: present one to the balancer"));
+    }
+    return;
+  }
+  if (!balancer) {
+    caller->status = grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat(caller->identity.empty()
+                         ? std::string("a caller without a certificate")
+                         : absl::StrCat("`", engine::EchoText(caller->identity, 128), "`"),
+                     " is not a trusted balancer and may not send ", kForwardedCertificateHeader,
+                     " (another caller's certificate)"));
+    return;
+  }
+  if (forwarded.size() > 1) {
+    caller->status =
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                     absl::StrCat("the call carries ", forwarded.size(), " ",
+                                  kForwardedCertificateHeader, " values; a balancer forwards one"));
+    return;
+  }
+  absl::StatusOr<std::string> identity = ForwardedCertificateIdentity(forwarded.front());
+  if (!identity.ok()) {
+    caller->status =
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(identity.status().message()));
+    return;
+  }
+  caller->via = std::move(caller->identity);
+  caller->identity = *std::move(identity);
+}
+
+CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context, const AccessPolicy& policy) {
+  bool from_certificate = false;
+  CallerIdentity caller = ConnectionIdentity(context, policy, &from_certificate);
+  // One lookup for calls without the header, where no balancer is trusted.
+  const auto& metadata = context.client_metadata();
+  auto [first, last] = metadata.equal_range(kForwardedCertificateHeader);
+  if (first == last && policy.balancers() == 0) return caller;
+  std::vector<absl::string_view> forwarded;
+  for (auto it = first; it != last; ++it)
+    forwarded.emplace_back(it->second.data(), it->second.size());
+  ApplyForwarded(policy, from_certificate, forwarded, &caller);
+  return caller;
+}
+
 grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, absl::string_view method,
-                               std::string* identity) const {
+                               std::string* identity, std::string* via) const {
   const std::shared_ptr<const AccessPolicy> access = policy();
   const std::string name(method);
   CallerIdentity caller = IdentifyCaller(context, *access);
@@ -242,7 +440,8 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, absl::str
   const std::optional<Role> role = RoleFor(method);
   if (access->enforced() && (!role || !access->Allows(caller.identity, *role))) {
     if (LogAllowed()) {
-      spdlog::warn("permission denied: `{}` may not call {} (needs role {})", caller.identity, name,
+      spdlog::warn("permission denied: `{}`{}{} may not call {} (needs role {})", caller.identity,
+                   caller.via.empty() ? "" : " via ", caller.via, name,
                    role ? RoleName(*role) : "none grants it");
     }
     return grpc::Status(
@@ -252,6 +451,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, absl::str
                           : std::string(" (no role grants it)")));
   }
   *identity = std::move(caller.identity);
+  if (via != nullptr) *via = std::move(caller.via);
   return grpc::Status::OK;
 }
 

@@ -420,6 +420,7 @@ Decided Decide(const engine::Registry& registry, const v1::EvaluateRequest& requ
   r.result_json = api::DeterministicBytes(*out);
   r.outcome = out->outcome();
   r.caller = decide_options.caller;
+  r.via = decide_options.via;
   // The challenger's result: only for requests that pin no version, for a
   // customer in its share. Never part of the answer.
   if (decide_options.challenger != nullptr && request.policy_version().empty() &&

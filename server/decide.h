@@ -24,8 +24,10 @@ struct Decided {
 struct DecideOptions {
   // The bounds the request is held to (server/limits.h).
   Limits limits;
-  // Who asked, logged with the decision.
+  // Who asked, logged with the decision, and the trusted balancer the call
+  // came through (empty for a direct caller).
   std::string caller;
+  std::string via;
   // Champion / challenger: when set, a request that pins no version, for a
   // customer in the challenger's share, is decided by the challenger's
   // version in force too, into the record's `challenger` field.

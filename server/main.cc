@@ -102,6 +102,21 @@ ABSL_FLAG(std::string, tokens, "",
           "bearer tokens file (TLS without --tls_client_ca): lines `SHA256 IDENTITY`, the "
           "token's sha256 in hex, never the token; clients send `authorization: Bearer TOKEN`. "
           "Reloaded on SIGHUP");
+ABSL_FLAG(std::string, trusted_balancers, "",
+          "L7 balancers that end the client's TLS (mTLS only): a file of identities, one a "
+          "line, of the balancers' own client certificates. A call from one of them must carry "
+          "its client's certificate in x-ssl-client-der (DER, base64) and is made as that "
+          "client, whose identity passes the roles and per-caller limits and is logged, with "
+          "the balancer's as via; anyone else sending x-ssl-client-der is PERMISSION_DENIED. "
+          "Reloaded on SIGHUP. See docs/scaling.md");
+ABSL_FLAG(int64_t, max_connection_age_seconds, 300,
+          "tell each client connection to go (HTTP/2 GOAWAY) after this many seconds, give or "
+          "take gRPC's 10% jitter, so that clients behind an L4 balancer reconnect and spread "
+          "over replicas added since (0: never). See docs/scaling.md");
+ABSL_FLAG(int64_t, max_connection_age_grace_seconds, 600,
+          "after --max_connection_age_seconds, how long calls in flight on the old connection "
+          "may take to finish before it is closed under them: longer than the longest "
+          "EvaluateStream run");
 ABSL_FLAG(bool, insecure, false,
           "allow plaintext, or no --roles, on an address that is not loopback (logged as a "
           "warning)");
@@ -202,19 +217,20 @@ void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line,
   }
 }
 
-// Reloads the roles and tokens files; on an error the ones in force stay.
+// Reloads the roles, tokens and trusted balancers files; on an error the
+// ones in force stay.
 void ReloadAccess(creditd::server::Authorizer& authorizer, const std::string& roles,
-                  const std::string& tokens) {
-  auto access = creditd::server::AccessPolicy::Load(roles, tokens);
+                  const std::string& tokens, const std::string& balancers) {
+  auto access = creditd::server::AccessPolicy::Load(roles, tokens, balancers);
   if (!access.ok()) {
-    spdlog::error("roles or tokens rejected, the ones in force stay: {}",
+    spdlog::error("roles, tokens or trusted balancers rejected, the ones in force stay: {}",
                   access.status().ToString());
     return;
   }
   authorizer.Replace(*access);
-  if (!roles.empty() || !tokens.empty()) {
-    spdlog::info("access: {} role grants, {}", (*access)->grants(),
-                 (*access)->has_tokens() ? "tokens" : "no tokens");
+  if (!roles.empty() || !tokens.empty() || !balancers.empty()) {
+    spdlog::info("access: {} role grants, {}, {} trusted balancers", (*access)->grants(),
+                 (*access)->has_tokens() ? "tokens" : "no tokens", (*access)->balancers());
   }
 }
 
@@ -280,6 +296,9 @@ int main(int argc, char** argv) {
   options.tls.reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
   options.roles_file = absl::GetFlag(FLAGS_roles);
   options.tokens_file = absl::GetFlag(FLAGS_tokens);
+  options.trusted_balancers_file = absl::GetFlag(FLAGS_trusted_balancers);
+  options.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  options.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.limits.max_request_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_request_bytes));
   options.limits.max_facts = absl::GetFlag(FLAGS_max_facts);
@@ -343,10 +362,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto access = creditd::server::AccessPolicy::Load(options.roles_file, options.tokens_file);
+  auto access = creditd::server::AccessPolicy::Load(options.roles_file, options.tokens_file,
+                                                    options.trusted_balancers_file);
   if (!access.ok()) {
     spdlog::error("{}", std::string(access.status().message()));
     return 2;
+  }
+  if ((*access)->balancers() > 0) {
+    spdlog::info("trusting {} balancers of {} to forward their clients' certificates",
+                 (*access)->balancers(), options.trusted_balancers_file);
   }
   const sigset_t signals = BlockSignals();
   // A write past the file-size limit must fail (and the log fail closed),
@@ -532,6 +556,14 @@ int main(int argc, char** argv) {
   // address would start and silently take half the calls, logging to another
   // file. Refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Connections do not live forever: a client behind an L4 balancer keeps
+  // its connection, and so its replica, until told to go (docs/scaling.md).
+  if (options.max_connection_age_seconds > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(options.max_connection_age_seconds * 1000));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(options.max_connection_age_grace_seconds * 1000));
+  }
   grpc::ResourceQuota quota("creditd");
   if (const int threads = absl::GetFlag(FLAGS_max_threads); threads > 0) {
     quota.SetMaxThreads(threads);
@@ -622,9 +654,12 @@ int main(int argc, char** argv) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
-      spdlog::info("SIGHUP: reloading policies, roles and tokens, checking certificates");
+      spdlog::info(
+          "SIGHUP: reloading policies, roles, tokens and trusted balancers, checking "
+          "certificates");
       creditd::server::ReloadBundle(state, "signal");
-      ReloadAccess(state.authorizer, options.roles_file, options.tokens_file);
+      ReloadAccess(state.authorizer, options.roles_file, options.tokens_file,
+                   options.trusted_balancers_file);
       if (options.tls.enabled()) {
         // The files are watched; a bad renewal must not go unnoticed.
         if (absl::Status status = creditd::server::CheckTlsFiles(options.tls); !status.ok()) {

@@ -129,6 +129,10 @@ absl::Status Validate(const ServerOptions& options) {
            InRange("--max_calls_per_caller", l.max_calls_per_caller, 0, 1 << 30),
            InRange("--audit_max_queue", static_cast<int64_t>(options.audit_max_queue), 1, 10000000),
            InRange("--tls_reload_seconds", options.tls.reload_seconds, 1, 86400),
+           InRange("--max_connection_age_seconds", options.max_connection_age_seconds, 0,
+                   kMaxConnectionAgeSeconds),
+           InRange("--max_connection_age_grace_seconds", options.max_connection_age_grace_seconds,
+                   1, kMaxConnectionAgeSeconds),
        }) {
     if (!status.ok()) return status;
   }
@@ -151,6 +155,13 @@ absl::Status Validate(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "--tokens is for TLS without client certificates; with --tls_client_ca the caller's "
         "identity comes from its certificate");
+  }
+  // A balancer is known by its own client certificate, so only mTLS can
+  // tell it from a caller forging the header it forwards.
+  if (!options.trusted_balancers_file.empty() && tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--trusted_balancers needs mTLS (--tls_cert, --tls_key and --tls_client_ca): a "
+        "balancer is trusted by the identity of its own client certificate");
   }
   // Approval is never half configured: approvers without a number would
   // serve unsigned versions, a number without approvers none at all.

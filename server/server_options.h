@@ -43,6 +43,9 @@ struct ServerOptions {
   TlsOptions tls;
   std::string roles_file;   // who holds which role; empty: every caller has every role
   std::string tokens_file;  // bearer token hashes and their identities (TLS only)
+  // L7 balancers trusted to forward their client's certificate (mTLS only;
+  // docs/scaling.md); empty: no balancer is trusted.
+  std::string trusted_balancers_file;
   // Allows plaintext, or no roles file, on an address that is not loopback.
   bool insecure = false;
   Limits limits;
@@ -58,7 +61,16 @@ struct ServerOptions {
   // Prometheus metrics served over HTTP at this address (IP:port, e.g.
   // 127.0.0.1:9464 or [::1]:9464); empty: none, and nothing is recorded.
   std::string metrics_listen;
+  // A client connection is told to go (GOAWAY) after this long, give or take
+  // gRPC's own 10% jitter, so that clients behind L4 balancers reconnect and
+  // spread over new replicas; 0: never. Calls in flight then have the grace
+  // to finish before the connection is closed under them.
+  int64_t max_connection_age_seconds = 300;
+  int64_t max_connection_age_grace_seconds = 600;
 };
+
+// The longest --max_connection_age_seconds and its grace: a week.
+inline constexpr int64_t kMaxConnectionAgeSeconds = 7 * 86400;
 
 // Is `address` (host:port) on the loopback interface: 127.0.0.0/8, [::1] or
 // localhost?
@@ -71,12 +83,14 @@ bool IsLoopback(const std::string& address);
 // 1 KiB or above 1 GiB, a default deadline below 0 or above one hour, a
 // limit out of its range, TLS files given by halves (a certificate without
 // its key, a client CA or CRLs without TLS), tokens without TLS or alongside
-// a client CA, an approvers file without a number of approvals (or the
-// reverse) or a number out of 1..16, a challenger without its share (or
-// the reverse) or a share that is not a percentage above 0 and at most
-// 100, the challenger's directory being the policy directory, a metrics
-// address that is not a numeric IP and a port (ValidateMetricsAddress); and,
-// unless `insecure`, plaintext or no roles file on an address that is not
+// a client CA, trusted balancers without a client CA, a connection age
+// above a week or a grace outside 1 second..a week, an approvers file
+// without a number of approvals (or the reverse) or a number out of 1..16, a
+// challenger without its share (or the reverse) or a share that is not a
+// percentage above 0 and at most 100, the challenger's directory being the
+// policy directory, a metrics address that is not a numeric IP and a port
+// (ValidateMetricsAddress); and, unless `insecure`, plaintext or no roles
+// file on an address that is not
 // loopback.
 absl::Status Validate(const ServerOptions& options);
 

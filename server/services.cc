@@ -108,7 +108,7 @@ class UnaryCall {
   // too large: RESOURCE_EXHAUSTED; not parseable: INVALID_ARGUMENT.
   bool Begin(const char* method, const grpc::ByteBuffer& bytes, size_t max_bytes) {
     if (state_.draining) return Refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining));
-    if (grpc::Status status = state_.authorizer.Check(*context_, method, &identity_);
+    if (grpc::Status status = state_.authorizer.Check(*context_, method, &identity_, &via_);
         !status.ok()) {
       return Refuse(status);
     }
@@ -137,6 +137,10 @@ class UnaryCall {
       answer = grpc::Status(grpc::StatusCode::INTERNAL, "the answer could not be serialized");
     }
     if (state_.metrics != nullptr) state_.metrics->Handled(rpc_, answer.error_code(), started_);
+    // The call no longer counts for its caller once it is answered: a
+    // caller that waits for each answer never meets its own limit.
+    if (counted_) state_.calls.Leave(identity_);
+    counted_ = false;
     reactor_->Finish(answer);
     delete this;
   }
@@ -152,6 +156,7 @@ class UnaryCall {
   Request& request() { return *request_; }
   Response* response() { return response_; }
   const std::string& identity() const { return identity_; }
+  const std::string& via() const { return via_; }
 
  private:
   ~UnaryCall() {
@@ -170,6 +175,7 @@ class UnaryCall {
   grpc::ServerUnaryReactor* const reactor_;
   grpc::ByteBuffer* const out_;
   std::string identity_;
+  std::string via_;  // the balancer the call came through, if any
   bool counted_ = false;
   grpc::ByteBuffer answer_;
   bool has_answer_ = false;
@@ -341,7 +347,8 @@ engine::BundleLoad ReloadChallenger(ServingState& state, const engine::BundleOpt
 
 }  // namespace
 
-engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) {
+engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller,
+                                const std::string& via) {
   static std::mutex reload_mutex;
   std::lock_guard<std::mutex> lock(reload_mutex);
   engine::BundleLoad result;
@@ -399,6 +406,7 @@ engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller) 
     audit::AuditRecord record;
     record.kind = audit::kReloadRecord;
     record.caller = caller;
+    record.via = via;
     const int64_t now = absl::ToUnixMillis(absl::Now());
     record.decision_id = NewDecisionId(now);
     record.time = FormatTime(now);
@@ -434,6 +442,7 @@ grpc::ServerUnaryReactor* DecisionServiceImpl::Evaluate(grpc::CallbackServerCont
   DecideOptions options;
   options.limits = state_.limits;
   options.caller = call->identity();
+  options.via = call->via();
   options.challenger = state_.challenger.get();
   Decided decided =
       Decide(state_.registry, call->request(), call->response()->mutable_decision(), options);
@@ -607,7 +616,8 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     grpc::Status refused;
     if (state_.draining) {
       refused = grpc::Status(grpc::StatusCode::UNAVAILABLE, kDraining);
-    } else if (grpc::Status status = state_.authorizer.Check(context, kEvaluateStream, &identity_);
+    } else if (grpc::Status status =
+                   state_.authorizer.Check(context, kEvaluateStream, &identity_, &via_);
                !status.ok()) {
       refused = status;
     } else if (!state_.calls.Enter(identity_)) {
@@ -658,6 +668,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     DecideOptions options;
     options.limits = state_.limits;
     options.caller = identity_;
+    options.via = via_;
     options.challenger = state_.challenger.get();
     Decided decided =
         server::Decide(state_.registry, *item->request, response.mutable_decision(), options);
@@ -738,6 +749,10 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     }
     if (writing_ || reading_ || !reads_done_ || !pending_.empty()) return;
     finished_ = true;
+    // Every request answered (and so logged): the stream no longer counts
+    // for its caller, who may open the next as soon as this one ends.
+    if (counted_) state_.calls.Leave(identity_);
+    counted_ = false;
     End(grpc::Status::OK);
   }
 
@@ -745,6 +760,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   ServerMetrics::Clock::time_point started_;  // with metrics only
   std::shared_ptr<StreamReactor> self_;       // until OnDone
   std::string identity_;
+  std::string via_;  // the balancer the stream came through, if any
   bool counted_ = false;
   bool stream_counted_ = false;
   std::mutex mutex_;
@@ -962,9 +978,10 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Reload(grpc::CallbackServerContext*
   auto* call = new Call(state_, Rpc::kReload, context, out);
   grpc::ServerUnaryReactor* reactor = call->reactor();
   if (!call->Begin(kReload, *bytes, kSmallRequestBytes)) return reactor;
-  spdlog::info("reload requested by `{}`", engine::EchoText(call->identity(), 128));
+  spdlog::info("reload requested by `{}`{}{}", engine::EchoText(call->identity(), 128),
+               call->via().empty() ? "" : " via ", engine::EchoText(call->via(), 128));
   const bool queued = state_.worker.TrySubmit([this, call] {
-    engine::BundleLoad load = ReloadBundle(state_, call->identity());
+    engine::BundleLoad load = ReloadBundle(state_, call->identity(), call->via());
     v1::ReloadResponse* response = call->response();
     response->set_accepted(load.bundle != nullptr);
     response->set_report(load.report);

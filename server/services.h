@@ -84,14 +84,15 @@ struct ServingState {
 absl::Status RestoreVersions(ServingState& state);
 
 // Who asked for a reload, for the log: an identity, or "start", "signal",
-// "watch". Loads the policy directory (effective dates in the registry's
-// zone), holds it against every version served before (Registry::Bind: a
+// "watch"; `via` the balancer the call came through, if any. Loads the policy directory (effective
+// dates in the registry's zone), holds it against every version served before (Registry::Bind: a
 // version served with other text is refused, E0602), stores the sources of
 // the versions it adds, binding them in the log, and installs it; on any
 // error the current bundle stays and nothing is stored. Logs the outcome,
 // and records it (with `caller`) in the audit log. Thread-safe; blocks while
 // it loads and stores sources.
-engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller);
+engine::BundleLoad ReloadBundle(ServingState& state, const std::string& caller,
+                                const std::string& via = "");
 
 // The services take and give raw bytes; see the comment at the top.
 using RawDecisionService = credit::v1::DecisionService::WithRawCallbackMethod_Evaluate<

@@ -288,8 +288,8 @@ TEST(ShownTextTest, EscapesWhatATerminalWouldActOn) {
 // the log.
 std::vector<std::string> ExpectedJsonl(const std::vector<audit::AuditRecord>& r) {
   auto tail = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",\"challenger\":\"\",\"previous_hash\":\"", record.previous_hash,
-                        "\",\"hash\":\"", record.hash,
+    return absl::StrCat(",\"challenger\":\"\",\"via\":\"\",\"previous_hash\":\"",
+                        record.previous_hash, "\",\"hash\":\"", record.hash,
                         "\",\"chain\":\"\",\"format\":", audit::kLogFormat, "}");
   };
   return {
@@ -429,12 +429,12 @@ TEST(AuditExportTest, JsonValuesAreCompactedOrKeptAsStrings) {
 
 std::string ExpectedCsv(const std::vector<audit::AuditRecord>& r) {
   auto chain = [](const audit::AuditRecord& record) {
-    return absl::StrCat(",,", record.previous_hash, ",", record.hash, ",,", audit::kLogFormat,
+    return absl::StrCat(",,,", record.previous_hash, ",", record.hash, ",,", audit::kLogFormat,
                         "\r\n");
   };
   return absl::StrCat(
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,policy_version,"
-      "policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,chain,"
+      "policy_sha256,facts,result,kind,caller,outcome,challenger,via,previous_hash,hash,chain,"
       "format\r\n",
       "1,d1,2026-11-01T09:00:00.000Z,C-1,q1,credit_application,credit_application,1.0.0,"
       "sha-1.0.0,\"{\"\"income\"\": \"\"5000.00\"\", \"\"years\"\": 6}\",\"{\"\"decision\"\":"
@@ -561,8 +561,8 @@ TEST(AuditExportTest, FiltersAndLimitApplyToExports) {
   EXPECT_EQ(
       none.out,
       "sequence,decision_id,time,customer_id,request_id,decision,policy_name,"
-      "policy_version,policy_sha256,facts,result,kind,caller,outcome,challenger,previous_hash,hash,"
-      "chain,format\r\n");
+      "policy_version,policy_sha256,facts,result,kind,caller,outcome,challenger,via,previous_hash,"
+      "hash,chain,format\r\n");
   CliRun bad = Creditctl({"audit", "export", log, "--format", "xml"});
   EXPECT_EQ(bad.code, kExitUsage);
   EXPECT_THAT(bad.err, HasSubstr("--format"));

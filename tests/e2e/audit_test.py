@@ -31,6 +31,7 @@ FIELDS = ["decision_id", "time", "customer_id", "request_id", "decision", "polic
           "policy_version", "policy_sha256", "facts", "result", "kind", "caller"]
 FIELDS_SINCE_FORMAT_5 = FIELDS + ["outcome"]
 FIELDS_SINCE_FORMAT_6 = FIELDS_SINCE_FORMAT_5 + ["challenger"]
+FIELDS_SINCE_FORMAT_7 = FIELDS_SINCE_FORMAT_6 + ["via"]
 
 
 def doc_block(marker):
@@ -57,7 +58,8 @@ def field_hash(value):
 
 def record_hash(previous, sequence, row, fmt):
     """The chain as docs/audit.md writes it, for records of format 4 and later."""
-    fields = (FIELDS_SINCE_FORMAT_6 if fmt >= 6 else
+    fields = (FIELDS_SINCE_FORMAT_7 if fmt >= 7 else
+              FIELDS_SINCE_FORMAT_6 if fmt >= 6 else
               FIELDS_SINCE_FORMAT_5 if fmt >= 5 else FIELDS)
     content = b"".join(field_hash(row[f]) for f in fields) + field_hash(f"format {fmt}")
     content_hash = hashlib.sha256(content).hexdigest()
@@ -228,7 +230,8 @@ class AuditEvidenceTest(unittest.TestCase):
         db = sqlite3.connect(appended)
         db.execute("INSERT INTO decisions SELECT sequence + 1, decision_id || 'x', time, "
                    "customer_id, request_id, decision, policy_name, policy_version, policy_sha256,"
-                   " facts, result, kind, caller, outcome, challenger, previous_hash, hash FROM decisions "
+                   " facts, result, kind, caller, outcome, challenger, via, previous_hash, hash"
+                   " FROM decisions "
                    "WHERE sequence = ?", (self.records,))
         db.commit()
         db.close()

@@ -26,6 +26,39 @@ TEST(ServerOptionsTest, ApprovalIsNeverHalfConfigured) {
   EXPECT_NE(status.message().find("--approvers"), std::string::npos);
 }
 
+TEST(ServerOptionsTest, ConnectionAgeAndItsGraceAreBounded) {
+  ServerOptions options;
+  EXPECT_EQ(options.max_connection_age_seconds, 300);
+  EXPECT_GT(options.max_connection_age_grace_seconds, options.default_deadline_ms / 1000);
+  options.max_connection_age_seconds = 0;  // off
+  EXPECT_TRUE(Validate(options).ok());
+  options.max_connection_age_seconds = kMaxConnectionAgeSeconds + 1;
+  absl::Status status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--max_connection_age_seconds"), std::string::npos);
+  options.max_connection_age_seconds = 1;
+  options.max_connection_age_grace_seconds = 0;  // would cut every call in flight
+  status = Validate(options);
+  EXPECT_NE(status.message().find("--max_connection_age_grace_seconds"), std::string::npos);
+  options.max_connection_age_grace_seconds = -5;
+  EXPECT_FALSE(Validate(options).ok());
+  options.max_connection_age_grace_seconds = kMaxConnectionAgeSeconds;
+  EXPECT_TRUE(Validate(options).ok());
+}
+
+TEST(ServerOptionsTest, TrustedBalancersNeedMutualTls) {
+  ServerOptions options;
+  options.trusted_balancers_file = "balancers";
+  absl::Status status = Validate(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--trusted_balancers needs mTLS"), std::string::npos);
+  options.tls.cert_file = "server.pem";
+  options.tls.key_file = "server.key";
+  EXPECT_FALSE(Validate(options).ok());  // TLS, but no client certificates
+  options.tls.client_ca_file = "ca.pem";
+  EXPECT_TRUE(Validate(options).ok());
+}
+
 TEST(ServerOptionsTest, RejectsAddressWithoutPort) {
   ServerOptions options;
   options.listen_address = "localhost";
