@@ -1,7 +1,27 @@
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "audit/log_store.h"
 
 namespace creditd::audit {
+
+absl::StatusOr<std::string> NewLogId() {
+  std::string raw(16, '\0');
+  size_t got = 0;
+  while (got < raw.size()) {
+    const ssize_t n = getrandom(raw.data() + got, raw.size() - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat("getrandom: ", std::strerror(errno)));
+    }
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(raw);
+}
 
 bool ChainCheck::Next(const AuditRecord& r) {
   VerifyResult& result = result_;

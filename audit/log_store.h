@@ -78,6 +78,9 @@ class ChainCheck {
   std::map<std::pair<std::string, std::string>, std::set<std::string>> named_;
 };
 
+// A new log's id: 32 hex digits from the OS's random source.
+absl::StatusOr<std::string> NewLogId();
+
 class LogStore : public RecordStore {
  public:
   const LogIdentity& identity() const { return identity_; }

@@ -90,4 +90,8 @@ int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequen
 // not of this build's version.
 absl::StatusOr<std::string> CheckSchema(PGconn* conn, const std::string& shown);
 
+// The versions the log binds, each with its text, checked against its
+// sha256 (DataLoss for a missing or changed text).
+absl::StatusOr<std::vector<StoredPolicy>> ReadBindings(PGconn* conn);
+
 }  // namespace creditd::audit::pg

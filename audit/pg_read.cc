@@ -330,35 +330,7 @@ absl::StatusOr<std::string> ReadPolicySource(const std::string& location,
 absl::StatusOr<std::vector<StoredPolicy>> ReadStoredVersions(const std::string& location) {
   absl::StatusOr<Conn> conn = Open(location);
   if (!conn.ok()) return conn.status();
-  absl::StatusOr<Result> r = Exec(conn->get(),
-                                  "SELECT v.name, v.version, v.sha256, v.canonical_form, "
-                                  "v.first_served, p.source, p.sha256 IS NULL FROM "
-                                  "creditd.versions v LEFT JOIN creditd.policies p ON p.sha256 = "
-                                  "v.sha256 ORDER BY v.name, v.version",
-                                  Params(), "cannot read the policy versions");
-  if (!r.ok()) return r.status();
-  std::vector<StoredPolicy> bound;
-  for (int i = 0; i < PQntuples(r->get()); ++i) {
-    StoredPolicy p;
-    p.name = Bytes(r->get(), i, 0);
-    p.version = Bytes(r->get(), i, 1);
-    p.sha256 = Bytes(r->get(), i, 2);
-    p.canonical_form = static_cast<int>(Int(r->get(), i, 3));
-    p.first_served = Bytes(r->get(), i, 4);
-    if (Int(r->get(), i, 6) != 0) {
-      return absl::DataLossError(absl::StrCat("audit log: version ", p.version, " of `", p.name,
-                                              "` is bound to sha256 ", p.sha256,
-                                              ", whose text the log does not hold"));
-    }
-    p.source = Bytes(r->get(), i, 5);
-    if (crypto::Sha256Hex(p.source) != p.sha256) {
-      return absl::DataLossError(absl::StrCat("audit log: the stored text of version ", p.version,
-                                              " of `", p.name, "` does not hash to its sha256 ",
-                                              p.sha256, " (changed after it was stored)"));
-    }
-    bound.push_back(std::move(p));
-  }
-  return bound;
+  return ReadBindings(conn->get());
 }
 
 absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& location, const std::string& chain) {

@@ -147,20 +147,6 @@ std::string PartitionTriggers(const std::string& partition) {
 constexpr const char* kTables[] = {"log_info", "chains",   "log_format",
                                    "policies", "versions", "records"};
 
-absl::StatusOr<std::string> RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("getrandom: ", std::strerror(errno)));
-    }
-    got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(raw);
-}
-
 std::string Now() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
 }
@@ -550,35 +536,7 @@ void PgStore::Interrupt() {
 
 absl::StatusOr<std::vector<StoredPolicy>> PgStore::ReadBindings() {
   if (absl::Status status = EnsureConnected(); !status.ok()) return status;
-  absl::StatusOr<Result> r = Exec(conn_,
-                                  "SELECT v.name, v.version, v.sha256, v.canonical_form, "
-                                  "v.first_served, p.source, p.sha256 IS NULL FROM "
-                                  "creditd.versions v LEFT JOIN creditd.policies p ON p.sha256 = "
-                                  "v.sha256 ORDER BY v.name, v.version",
-                                  Params(), "cannot read the policy versions");
-  if (!r.ok()) return r.status();
-  std::vector<StoredPolicy> bound;
-  for (int i = 0; i < PQntuples(r->get()); ++i) {
-    StoredPolicy p;
-    p.name = Bytes(r->get(), i, 0);
-    p.version = Bytes(r->get(), i, 1);
-    p.sha256 = Bytes(r->get(), i, 2);
-    p.canonical_form = static_cast<int>(Int(r->get(), i, 3));
-    p.first_served = Bytes(r->get(), i, 4);
-    if (Int(r->get(), i, 6) != 0) {
-      return absl::DataLossError(absl::StrCat("audit log: version ", p.version, " of `", p.name,
-                                              "` is bound to sha256 ", p.sha256,
-                                              ", whose text the log does not hold"));
-    }
-    p.source = Bytes(r->get(), i, 5);
-    if (crypto::Sha256Hex(p.source) != p.sha256) {
-      return absl::DataLossError(absl::StrCat("audit log: the stored text of version ", p.version,
-                                              " of `", p.name, "` does not hash to its sha256 ",
-                                              p.sha256, " (changed after it was stored)"));
-    }
-    bound.push_back(std::move(p));
-  }
-  return bound;
+  return pg::ReadBindings(conn_);
 }
 
 void PgStore::SetFaultForTesting(std::function<absl::Status()> fault) {
@@ -635,7 +593,7 @@ absl::StatusOr<MigrateResult> MigratePostgres(const std::string& location,
                      ", newer than this creditctl's (", kPostgresSchemaVersion, ")")));
   }
   if (result.from_version < 1) {
-    absl::StatusOr<std::string> log_id = RandomHex(16);
+    absl::StatusOr<std::string> log_id = NewLogId();
     if (!log_id.ok()) return fail(log_id.status());
     std::string sql = absl::StrCat(kSchemaV1, RecordsTable());
     for (const char* table : kTables) absl::StrAppend(&sql, Triggers(table));

@@ -183,20 +183,6 @@ absl::Status AddMissingColumns(sqlite3* db) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("getrandom: ", std::strerror(errno)));
-    }
-    got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(raw);
-}
-
 absl::StatusOr<std::optional<std::string>> InfoValue(sqlite3* db, const char* key) {
   Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_info'");
   if (!exists.ok()) return exists.Error("cannot read the log's identity");
@@ -222,7 +208,7 @@ absl::StatusOr<LogIdentity> EnsureIdentity(sqlite3* db) {
     identity.log_id = **id;
     return identity;
   }
-  absl::StatusOr<std::string> made = RandomHex(16);
+  absl::StatusOr<std::string> made = NewLogId();
   if (!made.ok()) return made.status();
   identity.log_id = *made;
   const std::string sql =

@@ -87,6 +87,36 @@ def logged(snapshot, decision_id):
     return dict(line.split(":", 1) for line in shown.stdout.splitlines() if ":" in line)
 
 
+def balancer_pki():
+    """A test CA and the certificates of creditd (`server`), the balancer's
+    edge (`edge`) and own client certificate (`balancer`), and two clients
+    (`orders`, `auditor`); `roles` and `balancers` files for creditd."""
+    pki = sec.Pki()
+    pki.ca("ca")
+    pki.cert("ca", "server", "DNS:localhost,IP:127.0.0.1", server=True)
+    pki.cert("ca", "edge", "DNS:localhost,IP:127.0.0.1", server=True)
+    pki.cert("ca", "balancer", f"URI:{BALANCER}")
+    pki.cert("ca", "orders", f"URI:{ORDERS},DNS:orders.credit.test")
+    pki.cert("ca", "auditor", f"DNS:{AUDITOR}")
+    # HAProxy takes a certificate and its key in one file.
+    for name in ("edge", "balancer"):
+        with open(pki.path(f"{name}.bundle"), "wb") as f:
+            f.write(pki.read(name, "pem") + pki.read(name, "key"))
+    with open(pki.path("roles"), "w") as f:
+        f.write(f"evaluate {ORDERS}\nreview {AUDITOR}\n")
+    with open(pki.path("balancers"), "w") as f:
+        f.write(f"# the L7 balancer's own certificate\n{BALANCER}\n")
+    return pki
+
+
+def l7_env(pki, ports):
+    """deploy/haproxy-l7.cfg's settings for these certificates and replicas."""
+    return {"CREDITD_1": f"127.0.0.1:{ports[0]}", "CREDITD_2": f"127.0.0.1:{ports[1]}",
+            "EDGE_PEM": pki.path("edge.bundle"), "CLIENT_CA": pki.path("ca.pem"),
+            "BALANCER_PEM": pki.path("balancer.bundle"), "CREDITD_CA": pki.path("ca.pem"),
+            "CREDITD_NAME": "localhost"}
+
+
 class BalancerTest(unittest.TestCase):
     """Two creditd replicas, each with its own log, behind HAProxy at L7
     (TLS ended at the balancer, the client's certificate forwarded over
@@ -94,30 +124,13 @@ class BalancerTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pki = pki = sec.Pki()
-        pki.ca("ca")
-        pki.cert("ca", "server", "DNS:localhost,IP:127.0.0.1", server=True)
-        pki.cert("ca", "edge", "DNS:localhost,IP:127.0.0.1", server=True)
-        pki.cert("ca", "balancer", f"URI:{BALANCER}")
-        pki.cert("ca", "orders", f"URI:{ORDERS},DNS:orders.credit.test")
-        pki.cert("ca", "auditor", f"DNS:{AUDITOR}")
-        # HAProxy takes a certificate and its key in one file.
-        for name in ("edge", "balancer"):
-            with open(pki.path(f"{name}.bundle"), "wb") as f:
-                f.write(pki.read(name, "pem") + pki.read(name, "key"))
-        with open(pki.path("roles"), "w") as f:
-            f.write(f"evaluate {ORDERS}\nreview {AUDITOR}\n")
-        with open(pki.path("balancers"), "w") as f:
-            f.write(f"# the L7 balancer's own certificate\n{BALANCER}\n")
+        cls.pki = pki = balancer_pki()
         flags = [f"--tls_cert={pki.path('server.pem')}", f"--tls_key={pki.path('server.key')}",
                  f"--tls_client_ca={pki.path('ca.pem')}", f"--roles={pki.path('roles')}",
                  f"--trusted_balancers={pki.path('balancers')}", "--max_calls_per_caller=1"]
         cls.replicas = [sec.TlsServer(POLICIES, extra=flags) for _ in range(2)]
         backends = {f"CREDITD_{i + 1}": f"127.0.0.1:{r.port}" for i, r in enumerate(cls.replicas)}
-        cls.l7 = Haproxy("haproxy-l7.cfg", dict(
-            backends, EDGE_PEM=pki.path("edge.bundle"), CLIENT_CA=pki.path("ca.pem"),
-            BALANCER_PEM=pki.path("balancer.bundle"), CREDITD_CA=pki.path("ca.pem"),
-            CREDITD_NAME="localhost"))
+        cls.l7 = Haproxy("haproxy-l7.cfg", l7_env(pki, [r.port for r in cls.replicas]))
         cls.l4 = Haproxy("haproxy-l4.cfg", backends)
         # Both replicas up as the balancer sees them (its first checks).
         deadline = time.time() + 15

@@ -52,26 +52,10 @@ class ReplicasTest(unittest.TestCase):
         subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pub],
                        check=True, capture_output=True)
         cls.checkpoints = os.path.join(cls.work, "checkpoints")
-        cls.pki = pki = sec.Pki()
-        pki.ca("ca")
-        pki.cert("ca", "server", "DNS:localhost,IP:127.0.0.1", server=True)
-        pki.cert("ca", "edge", "DNS:localhost,IP:127.0.0.1", server=True)
-        pki.cert("ca", "balancer", f"URI:{BALANCER}")
-        pki.cert("ca", "orders", f"URI:{ORDERS},DNS:orders.credit.test")
-        for name in ("edge", "balancer"):
-            with open(pki.path(f"{name}.bundle"), "wb") as f:
-                f.write(pki.read(name, "pem") + pki.read(name, "key"))
-        with open(pki.path("roles"), "w") as f:
-            f.write(f"evaluate {ORDERS}\n")
-        with open(pki.path("balancers"), "w") as f:
-            f.write(f"{BALANCER}\n")
+        cls.pki = bal.balancer_pki()
         cls.ports = [bal.free_port(), bal.free_port()]
         cls.replicas = [cls.replica(i) for i in range(2)]
-        cls.l7 = bal.Haproxy("haproxy-l7.cfg", {
-            "CREDITD_1": f"127.0.0.1:{cls.ports[0]}", "CREDITD_2": f"127.0.0.1:{cls.ports[1]}",
-            "EDGE_PEM": pki.path("edge.bundle"), "CLIENT_CA": pki.path("ca.pem"),
-            "BALANCER_PEM": pki.path("balancer.bundle"), "CREDITD_CA": pki.path("ca.pem"),
-            "CREDITD_NAME": "localhost"})
+        cls.l7 = bal.Haproxy("haproxy-l7.cfg", bal.l7_env(cls.pki, cls.ports))
         deadline = time.time() + 15
         while True:
             try:
