@@ -45,6 +45,17 @@ def creditctl(*args, check=True):
     return run
 
 
+def checkpoint_key(work):
+    """An Ed25519 key pair for checkpoints in `work`: (private, public) PEM paths."""
+    key = os.path.join(work, "checkpoint.key")
+    pub = os.path.join(work, "checkpoint.pub")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub],
+                   check=True, capture_output=True)
+    return key, pub
+
+
 def application(customer):
     return pb.EvaluateRequest(decision="credit_application",
                               facts=base.facts_from(base.example("credit_application")),
@@ -57,12 +68,7 @@ class PgLogTest(unittest.TestCase):
         cls.cluster = PgCluster(ssl=True)
         cls.cluster.start().setup_roles()
         cls.work = tempfile.mkdtemp(prefix="creditd-pg-e2e-")
-        cls.key = os.path.join(cls.work, "checkpoint.key")
-        cls.pub = os.path.join(cls.work, "checkpoint.pub")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", cls.key],
-                       check=True, capture_output=True)
-        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pub],
-                       check=True, capture_output=True)
+        cls.key, cls.pub = checkpoint_key(cls.work)
         cls.checkpoints = os.path.join(cls.work, "checkpoints")
         made = creditctl("audit", "migrate", cls.cluster.owner, "--grant", "creditd")
         assert "created the log's schema, version 1" in made.stdout, made.stdout

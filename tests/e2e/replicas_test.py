@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import server_test as base  # noqa: E402  (compiles the stubs, reads argv)
 import security_test as sec  # noqa: E402
 import balancer_test as bal  # noqa: E402
+import pg_log_test  # noqa: E402
 from pg_cluster import PgCluster  # noqa: E402
 
 import grpc  # noqa: E402
@@ -45,12 +46,7 @@ class ReplicasTest(unittest.TestCase):
         subprocess.run([CREDITCTL, "audit", "migrate", cls.cluster.owner, "--grant", "creditd"],
                        check=True, capture_output=True)
         cls.work = tempfile.mkdtemp(prefix="creditd-replicas-")
-        cls.key = os.path.join(cls.work, "checkpoint.key")
-        cls.pub = os.path.join(cls.work, "checkpoint.pub")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", cls.key],
-                       check=True, capture_output=True)
-        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pub],
-                       check=True, capture_output=True)
+        cls.key, cls.pub = pg_log_test.checkpoint_key(cls.work)
         cls.checkpoints = os.path.join(cls.work, "checkpoints")
         cls.pki = bal.balancer_pki()
         cls.ports = [bal.free_port(), bal.free_port()]
