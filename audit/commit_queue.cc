@@ -343,7 +343,7 @@ absl::Status CommitQueue::CommitGroup(const std::vector<PolicySource>& policies,
                                      : absl::UnavailableError(absl::StrCat(
                                            "audit log: not written: ", status.message()));
         }
-        resync_ = true;
+        resync_ = true;  // as fail_group does
         return status;
       }
       return fail_group(status);

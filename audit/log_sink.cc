@@ -57,7 +57,7 @@ absl::Status LogSink::StorePolicy(PolicySource policy) {
     }
     waiting_[key] = policy.sha256;
   }
-  policy.first_served = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  policy.first_served = LogTimeNow();
   const std::string sha256 = policy.sha256;
   absl::Status status = queue_->StorePolicy(std::move(policy));
   if (absl::IsFailedPrecondition(status)) {

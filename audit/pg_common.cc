@@ -169,14 +169,6 @@ absl::StatusOr<std::vector<std::pair<int64_t, int>>> ChainFormats(PGconn* conn,
   return formats;
 }
 
-int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence) {
-  int format = kFirstLogFormat;
-  for (const auto& [first, f] : formats) {
-    if (first <= sequence) format = f;
-  }
-  return format;
-}
-
 absl::StatusOr<std::string> CheckSchema(PGconn* conn, const std::string& shown) {
   absl::StatusOr<Result> r = Exec(
       conn, "SELECT key, value FROM creditd.log_info WHERE key IN ('schema_version', 'log_id')",

@@ -84,7 +84,6 @@ int RecordColumnCount();
 // The chain's record formats: from which sequence each applies.
 absl::StatusOr<std::vector<std::pair<int64_t, int>>> ChainFormats(PGconn* conn,
                                                                   const std::string& chain);
-int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence);
 
 // The log's id (log_info); FailedPrecondition when the schema is missing or
 // not of this build's version.

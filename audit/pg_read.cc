@@ -33,36 +33,14 @@ struct FilterSql {
   Params params;
 };
 
+// Every PostgreSQL log is of format 5 or later: the outcome is a field.
 absl::StatusOr<FilterSql> ToSql(const RecordFilter& filter) {
+  absl::StatusOr<std::vector<FilterTerm>> terms = FilterTerms(filter);
+  if (!terms.ok()) return terms.status();
   FilterSql sql;
-  auto add = [&sql](const char* column, const char* op, std::string value) {
-    sql.params.Bytes(std::move(value));
-    sql.conditions.push_back(absl::StrCat(column, " ", op, " $", sql.params.size()));
-  };
-  struct Bound {
-    const std::optional<std::string>& text;
-    const char* name;
-    const char* op;
-  };
-  for (const Bound& bound :
-       {Bound{filter.since, "since", ">="}, Bound{filter.until, "until", "<"}}) {
-    if (!bound.text.has_value()) continue;
-    absl::StatusOr<std::string> time = LogTimeBound(*bound.text);
-    if (!time.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(bound.name, ": ", time.status().message()));
-    }
-    add("time", bound.op, *std::move(time));
-  }
-  struct Exact {
-    const std::optional<std::string>& value;
-    const char* column;
-  };
-  // Every PostgreSQL log is of format 5 or later: the outcome is a field.
-  for (const Exact& exact :
-       {Exact{filter.decision, "decision"}, Exact{filter.customer_id, "customer_id"},
-        Exact{filter.policy_version, "policy_version"}, Exact{filter.kind, "kind"},
-        Exact{filter.outcome, "outcome"}}) {
-    if (exact.value.has_value()) add(exact.column, "=", *exact.value);
+  for (FilterTerm& term : *terms) {
+    sql.params.Bytes(std::move(term.value));
+    sql.conditions.push_back(absl::StrCat(term.column, " ", term.op, " $", sql.params.size()));
   }
   return sql;
 }

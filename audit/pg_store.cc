@@ -147,10 +147,6 @@ std::string PartitionTriggers(const std::string& partition) {
 constexpr const char* kTables[] = {"log_info", "chains",   "log_format",
                                    "policies", "versions", "records"};
 
-std::string Now() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-}
-
 // A bytea literal of `text`.
 std::string ByteaLiteral(absl::string_view text) {
   return absl::StrCat("'\\x", absl::BytesToHexString(text), "'::bytea");
@@ -242,7 +238,7 @@ absl::Status PgStore::Connect() {
       Exec(c,
            "INSERT INTO creditd.chains (chain_id, created) VALUES ($1, "
            "$2) ON CONFLICT (chain_id) DO NOTHING",
-           Params().Text(options_.chain_id).Text(Now()), "cannot register the chain");
+           Params().Text(options_.chain_id).Text(LogTimeNow()), "cannot register the chain");
   if (!chain.ok()) return chain.status();
   absl::StatusOr<Result> key =
       Exec(c, "SELECT lock_key FROM creditd.chains WHERE chain_id = $1",
@@ -388,17 +384,11 @@ absl::Status PgStore::Insert(const AuditRecord& record) {
   if (!head_checked_) {
     // Another process may have held the chain while this one was away: its
     // records are never forked. A failed group has the writer read the head.
-    absl::StatusOr<Result> head = Exec(conn_,
-                                       "SELECT sequence, hash FROM creditd.records WHERE "
-                                       "chain_id = $1 ORDER BY sequence DESC LIMIT 1",
-                                       Params().Text(options_.chain_id), "cannot read the head");
+    absl::StatusOr<ChainHead> head = ReadHead();
     if (!head.ok()) return absl::UnavailableError(head.status().message());
-    const bool empty = PQntuples(head->get()) == 0;
-    const int64_t sequence = empty ? 0 : Int(head->get(), 0, 0);
-    const std::string hash = empty ? "" : Bytes(head->get(), 0, 1);
-    if (sequence + 1 != record.sequence || hash != record.previous_hash) {
+    if (head->sequence + 1 != record.sequence || head->hash != record.previous_hash) {
       return absl::UnavailableError(absl::StrCat(
-          "audit log: chain `", options_.chain_id, "` is at record ", sequence,
+          "audit log: chain `", options_.chain_id, "` is at record ", head->sequence,
           ", not where this writer left it (another process wrote it meanwhile?); reading its "
           "head again"));
     }
@@ -599,7 +589,7 @@ absl::StatusOr<MigrateResult> MigratePostgres(const std::string& location,
     for (const char* table : kTables) absl::StrAppend(&sql, Triggers(table));
     absl::StrAppend(&sql, PartitionTriggers("records_default"));
     absl::StrAppend(&sql, "INSERT INTO creditd.log_info (key, value) VALUES ('log_id', '", *log_id,
-                    "'), ('schema_version', '1'), ('created', '", Now(), "');\n");
+                    "'), ('schema_version', '1'), ('created', '", LogTimeNow(), "');\n");
     if (absl::Status s = run(sql, "cannot create the schema"); !s.ok()) return fail(s);
   }
   result.to_version = kPostgresSchemaVersion;

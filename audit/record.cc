@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "crypto/sha256.h"
 
@@ -91,6 +92,18 @@ absl::StatusOr<std::string> LogTimeBound(absl::string_view text) {
   const int64_t milliseconds = ((ms % 1000) + 1000) % 1000;
   return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.year(), utc.month(), utc.day(),
                          utc.hour(), utc.minute(), utc.second(), milliseconds);
+}
+
+std::string LogTimeNow() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence) {
+  int format = kFirstLogFormat;
+  for (const auto& [first, f] : formats) {
+    if (first <= sequence) format = f;
+  }
+  return format;
 }
 
 }  // namespace creditd::audit

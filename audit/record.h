@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -179,5 +181,12 @@ std::string RecordHash(const AuditRecord& record);
 // upper bound exact. InvalidArgument for anything else, or a time whose UTC
 // year is outside 0000-9999.
 absl::StatusOr<std::string> LogTimeBound(absl::string_view text);
+
+// Now, written as the log writes times (RFC 3339 in UTC, milliseconds).
+std::string LogTimeNow();
+
+// The record format of the record at `sequence`, given from which sequence
+// each format applies (ascending; a log without any is format 1 throughout).
+int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence);
 
 }  // namespace creditd::audit

@@ -160,14 +160,6 @@ absl::StatusOr<std::vector<std::pair<int64_t, int>>> LogFormats(sqlite3* db) {
   return formats;
 }
 
-int FormatOf(const std::vector<std::pair<int64_t, int>>& formats, int64_t sequence) {
-  int format = kFirstLogFormat;
-  for (const auto& [first, f] : formats) {
-    if (first <= sequence) format = f;
-  }
-  return format;
-}
-
 // Adds the columns of fields newer than the log, with the defaults that
 // say what the earlier records mean (decisions, no caller known).
 absl::Status AddMissingColumns(sqlite3* db) {
@@ -911,6 +903,37 @@ absl::StatusOr<LogIdentity> ReadLogIdentity(const std::string& path) {
 // ---------------------------------------------------------------------------
 // Filtered reading.
 
+absl::StatusOr<std::vector<FilterTerm>> FilterTerms(const RecordFilter& filter) {
+  std::vector<FilterTerm> terms;
+  // Times are all written alike (LogTimeBound), so their texts compare as
+  // the times do.
+  struct Bound {
+    const std::optional<std::string>& text;
+    const char* name;
+    const char* op;
+  };
+  for (const Bound& bound :
+       {Bound{filter.since, "since", ">="}, Bound{filter.until, "until", "<"}}) {
+    if (!bound.text.has_value()) continue;
+    absl::StatusOr<std::string> time = LogTimeBound(*bound.text);
+    if (!time.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(bound.name, ": ", time.status().message()));
+    }
+    terms.push_back({"time", bound.op, *std::move(time)});
+  }
+  struct Exact {
+    const std::optional<std::string>& value;
+    const char* column;
+  };
+  for (const Exact& exact :
+       {Exact{filter.decision, "decision"}, Exact{filter.customer_id, "customer_id"},
+        Exact{filter.policy_version, "policy_version"}, Exact{filter.kind, "kind"},
+        Exact{filter.outcome, "outcome"}}) {
+    if (exact.value.has_value()) terms.push_back({exact.column, "=", *exact.value});
+  }
+  return terms;
+}
+
 namespace {
 
 // A filter as SQL: the condition, and the values it binds, in order. The
@@ -937,48 +960,22 @@ absl::StatusOr<std::string> ColumnOrDefault(sqlite3* db, absl::string_view colum
 absl::StatusOr<FilterSql> ToSql(sqlite3* db, const RecordFilter& filter) {
   FilterSql sql;
   std::vector<std::string> conditions;
-  auto add = [&](absl::string_view expression, absl::string_view op, std::string value) {
-    conditions.push_back(absl::StrCat(expression, " ", op, " ?"));
-    sql.values.push_back(std::move(value));
-  };
-  // Times are all written alike (LogTimeBound), so their texts compare as
-  // the times do.
-  struct Bound {
-    const std::optional<std::string>& text;
-    const char* name;
-    const char* op;
-  };
-  for (const Bound& bound :
-       {Bound{filter.since, "since", ">="}, Bound{filter.until, "until", "<"}}) {
-    if (!bound.text.has_value()) continue;
-    absl::StatusOr<std::string> time = LogTimeBound(*bound.text);
-    if (!time.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(bound.name, ": ", time.status().message()));
+  absl::StatusOr<std::vector<FilterTerm>> terms = FilterTerms(filter);
+  if (!terms.ok()) return terms.status();
+  for (FilterTerm& term : *terms) {
+    absl::StatusOr<std::string> column = ColumnOrDefault(db, term.column);
+    if (!column.ok()) return column.status();
+    std::string expression = *column;
+    if (absl::string_view(term.column) == "outcome") {
+      // From format 5 the record's outcome field; before, the JSON result's.
+      // A result kept as bytes is never handed to the JSON functions.
+      expression = absl::StrCat("CASE WHEN ", *column, " <> '' THEN ", *column,
+                                " WHEN typeof(result) = 'text' AND json_valid(result) AND "
+                                "json_type(result, '$.outcome') = 'text' "
+                                "THEN json_extract(result, '$.outcome') END");
     }
-    add("time", bound.op, *std::move(time));
-  }
-  struct Exact {
-    const std::optional<std::string>& value;
-    const char* column;
-  };
-  for (const Exact& exact :
-       {Exact{filter.decision, "decision"}, Exact{filter.customer_id, "customer_id"},
-        Exact{filter.policy_version, "policy_version"}, Exact{filter.kind, "kind"}}) {
-    if (!exact.value.has_value()) continue;
-    absl::StatusOr<std::string> expression = ColumnOrDefault(db, exact.column);
-    if (!expression.ok()) return expression.status();
-    add(*expression, "=", *exact.value);
-  }
-  if (filter.outcome.has_value()) {
-    // From format 5 the record's outcome field; before, the JSON result's.
-    // A result kept as bytes is never handed to the JSON functions.
-    absl::StatusOr<std::string> outcome = ColumnOrDefault(db, "outcome");
-    if (!outcome.ok()) return outcome.status();
-    add(absl::StrCat("CASE WHEN ", *outcome, " <> '' THEN ", *outcome,
-                     " WHEN typeof(result) = 'text' AND json_valid(result) AND "
-                     "json_type(result, '$.outcome') = 'text' "
-                     "THEN json_extract(result, '$.outcome') END"),
-        "=", *filter.outcome);
+    conditions.push_back(absl::StrCat(expression, " ", term.op, " ?"));
+    sql.values.push_back(std::move(term.value));
   }
   if (!conditions.empty()) sql.where = absl::StrCat(" WHERE ", absl::StrJoin(conditions, " AND "));
   return sql;

@@ -147,6 +147,17 @@ struct RecordFilter {
   std::optional<std::string> kind;  // kDecisionRecord or kReloadRecord
 };
 
+// A filter as conditions on the record's columns, each `column op value`
+// ("time" >= and <, every other field =), in the filter's order: what each
+// store's SQL is made from. InvalidArgument for a time bound LogTimeBound
+// refuses (naming `since` or `until`).
+struct FilterTerm {
+  const char* column;
+  const char* op;
+  std::string value;
+};
+absl::StatusOr<std::vector<FilterTerm>> FilterTerms(const RecordFilter& filter);
+
 // Calls `visit` for every record that matches `filter`, in sequence order;
 // stops early when it returns false. Opens the log read-only, as the
 // functions above: FailedPrecondition for a log a running creditd holds,
