@@ -20,19 +20,23 @@
 namespace creditd::server {
 namespace {
 
+// The port of HOST:PORT: digits only (SimpleAtoi alone would take " 80" or
+// "+80", and a flags file's trailing space would pass here and fail later,
+// at listening), 0..65535.
+bool ParsePort(absl::string_view digits, uint32_t* port) {
+  return !digits.empty() && digits.size() <= 5 &&
+         std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) &&
+         absl::SimpleAtoi(digits, port) && *port <= 65535;
+}
+
 absl::Status ValidateAddress(absl::string_view address) {
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--listen `", address, "` is not host:port, e.g. 127.0.0.1:50051"));
   }
-  // Digits only: SimpleAtoi would take " 80" or "+80", and a flags file's
-  // trailing space would pass here and fail later, at listening.
-  const absl::string_view digits = address.substr(colon + 1);
-  const bool plain = !digits.empty() && digits.size() <= 5 &&
-                     std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit);
   uint32_t port = 0;
-  if (!plain || !absl::SimpleAtoi(digits, &port) || port > 65535) {
+  if (!ParsePort(address.substr(colon + 1), &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--listen `", address, "` has no valid port (0..65535)"));
   }
@@ -60,10 +64,7 @@ absl::Status ValidateMetricsAddress(const std::string& address) {
   if (colon == std::string::npos) return bad("has no port");
   const std::string host = address.substr(0, colon);
   uint32_t port = 0;
-  const std::string port_text = address.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 ||
-      port_text.find_first_not_of("0123456789") != std::string::npos ||
-      !absl::SimpleAtoi(port_text, &port) || port > 65535) {
+  if (!ParsePort(absl::string_view(address).substr(colon + 1), &port)) {
     return bad("has no valid port (0..65535)");
   }
   unsigned char parsed[sizeof(struct in6_addr)];
